@@ -1,0 +1,539 @@
+//! From two tables to encoded splits: missing values, the seeded validation split, encoders fitted
+//! on the training split only, sensitive groups and task labels.
+
+use crate::error::DataError;
+use crate::spec::{DataSpec, MissingPolicy, Role, TaskSpec};
+use crate::table::{ReadOptions, Table};
+use rand::SeedableRng;
+use rand::seq::SliceRandom;
+use rand_chacha::ChaCha8Rng;
+use std::collections::{BTreeSet, HashSet};
+use std::path::Path;
+
+const MISSING_CATEGORY: &str = "<missing>";
+
+/// A task as resolved for a run.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TaskInfo {
+    /// Its name.
+    pub name: String,
+    /// The column its label comes from.
+    pub column: String,
+    /// Source or transfer.
+    pub role: Role,
+}
+
+/// One encoded split: features, labels of every task, group ids.
+#[derive(Debug, Clone)]
+pub struct Split {
+    /// Number of rows.
+    pub n: usize,
+    /// Number of encoded features.
+    pub p: usize,
+    /// Features, row-major `[n, p]`.
+    pub x: Vec<f32>,
+    /// Labels, `labels[task][row]`, in the order of [`Prepared::tasks`].
+    pub labels: Vec<Vec<bool>>,
+    /// Sensitive group id of each row (`< Prepared::groups.len()`).
+    pub s: Vec<usize>,
+}
+
+impl Split {
+    /// Row `i` of the features.
+    pub fn row(&self, i: usize) -> &[f32] {
+        &self.x[i * self.p..(i + 1) * self.p]
+    }
+
+    /// Number of rows in each group.
+    pub fn group_counts(&self, groups: usize) -> Vec<usize> {
+        let mut c = vec![0; groups];
+        for &g in &self.s {
+            c[g] += 1;
+        }
+        c
+    }
+}
+
+/// How a feature column was encoded (fitted on the training split).
+#[derive(Debug, Clone, PartialEq)]
+pub enum ColumnEncoder {
+    /// One-hot over these categories (sorted).
+    OneHot {
+        /// The column.
+        column: String,
+        /// Categories, one output each.
+        categories: Vec<String>,
+    },
+    /// `(v − mean) / std`.
+    Standardize {
+        /// The column.
+        column: String,
+        /// Training mean.
+        mean: f64,
+        /// Training standard deviation (population, ddof = 0; 1 when the column is constant).
+        std: f64,
+    },
+}
+
+/// Rows removed because of missing values, per file.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Dropped {
+    /// Rows dropped from the training file.
+    pub train: usize,
+    /// Rows dropped from the test file.
+    pub test: usize,
+}
+
+/// A dataset ready for training: the three splits and the fitted encoding.
+#[derive(Debug, Clone)]
+pub struct Prepared {
+    /// Names of the encoded features (`column=category` for one-hot outputs).
+    pub features: Vec<String>,
+    /// The fitted encoders, in feature order.
+    pub encoders: Vec<ColumnEncoder>,
+    /// Sensitive group names (group id = position).
+    pub groups: Vec<String>,
+    /// The tasks, in config order.
+    pub tasks: Vec<TaskInfo>,
+    /// Training split (the training file minus the validation rows).
+    pub train: Split,
+    /// Validation split (a seeded random part of the training file).
+    pub valid: Split,
+    /// Test split (the test file).
+    pub test: Split,
+    /// Rows dropped for missing values.
+    pub dropped: Dropped,
+}
+
+impl Prepared {
+    /// Indices of the tasks with the given role.
+    pub fn task_indices(&self, role: Role) -> Vec<usize> {
+        (0..self.tasks.len())
+            .filter(|&t| self.tasks[t].role == role)
+            .collect()
+    }
+}
+
+/// Resolved column indices of one table.
+struct Cols {
+    categorical: Vec<usize>,
+    numeric: Vec<usize>,
+    sensitive: usize,
+    tasks: Vec<usize>,
+}
+
+impl Cols {
+    fn resolve(t: &Table, spec: &DataSpec, tasks: &[TaskSpec]) -> Result<Cols, DataError> {
+        Ok(Cols {
+            categorical: (spec.features.categorical.iter())
+                .map(|c| t.column(c, "a categorical feature"))
+                .collect::<Result<_, _>>()?,
+            numeric: (spec.features.numeric.iter())
+                .map(|c| t.column(c, "a numeric feature"))
+                .collect::<Result<_, _>>()?,
+            sensitive: t.column(&spec.sensitive.column, "the sensitive attribute")?,
+            tasks: tasks
+                .iter()
+                .map(|task| t.column(&task.column, &format!("the column of task `{}`", task.name)))
+                .collect::<Result<_, _>>()?,
+        })
+    }
+}
+
+/// Checks the schema for contradictions that do not need the data.
+pub fn validate_schema(spec: &DataSpec, tasks: &[TaskSpec]) -> Result<(), DataError> {
+    let bad = |m: String| Err(DataError::Schema(m));
+    let mut seen = HashSet::new();
+    for c in spec.features.categorical.iter().chain(&spec.features.numeric) {
+        if !seen.insert(c) {
+            return bad(format!("feature column `{c}` is listed twice in [data.features]"));
+        }
+    }
+    if seen.is_empty() && !spec.sensitive.include_as_feature {
+        return bad("[data.features] lists no feature column".into());
+    }
+    if seen.contains(&spec.sensitive.column) {
+        return bad(format!(
+            "the sensitive column `{}` is listed in [data.features]; set [data.sensitive].include_as_feature = true instead",
+            spec.sensitive.column
+        ));
+    }
+    if !(0.0..0.9).contains(&spec.validation_fraction) {
+        return bad(format!(
+            "[data].validation_fraction = {} must be in [0, 0.9)",
+            spec.validation_fraction
+        ));
+    }
+    if tasks.is_empty() {
+        return bad("no [[tasks]] defined".into());
+    }
+    let mut names = HashSet::new();
+    for t in tasks {
+        if t.name.trim().is_empty() {
+            return bad("a task has an empty name".into());
+        }
+        if !names.insert(&t.name) {
+            return bad(format!("task name `{}` is used twice", t.name));
+        }
+        if seen.contains(&t.column) {
+            return bad(format!(
+                "column `{}` is the label of task `{}` and cannot also be a feature",
+                t.column, t.name
+            ));
+        }
+        if t.column == spec.sensitive.column {
+            return bad(format!(
+                "task `{}` uses the sensitive column `{}` as its label",
+                t.name, t.column
+            ));
+        }
+    }
+    if let Some(groups) = &spec.sensitive.groups {
+        if groups.len() < 2 {
+            return bad("[data.sensitive].groups must list at least 2 groups".into());
+        }
+        let mut gnames = HashSet::new();
+        let mut values = HashSet::new();
+        for g in groups {
+            if !gnames.insert(&g.name) {
+                return bad(format!("sensitive group name `{}` is used twice", g.name));
+            }
+            if g.values.is_empty() {
+                return bad(format!("sensitive group `{}` lists no values", g.name));
+            }
+            for v in &g.values {
+                if !values.insert(v) {
+                    return bad(format!("sensitive value `{v}` is in two groups"));
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Reads the train and test files and encodes them (see the module docs). Relative paths are
+/// taken from `base_dir`; `seed` drives the validation split.
+pub fn prepare(
+    spec: &DataSpec,
+    tasks: &[TaskSpec],
+    base_dir: &Path,
+    seed: u64,
+) -> Result<Prepared, DataError> {
+    validate_schema(spec, tasks)?;
+    if !spec.delimiter.is_ascii() {
+        return Err(DataError::Schema(format!(
+            "[data].delimiter `{}` must be one ASCII character",
+            spec.delimiter
+        )));
+    }
+    let read = |f: &crate::spec::FileSpec| {
+        Table::read(
+            &base_dir.join(&f.path),
+            &ReadOptions {
+                delimiter: spec.delimiter as u8,
+                skip_rows: f.skip_rows,
+                columns: spec.columns.as_deref(),
+            },
+        )
+    };
+    let train_t = read(&spec.train)?;
+    let test_t = read(&spec.test)?;
+    let train_c = Cols::resolve(&train_t, spec, tasks)?;
+    let test_c = Cols::resolve(&test_t, spec, tasks)?;
+
+    let missing: HashSet<&str> = spec.missing_values.iter().map(String::as_str).collect();
+    let keep_train = keep_rows(&train_t, &train_c, spec, &missing)?;
+    let keep_test = keep_rows(&test_t, &test_c, spec, &missing)?;
+    let dropped = Dropped {
+        train: train_t.rows.len() - keep_train.len(),
+        test: test_t.rows.len() - keep_test.len(),
+    };
+    if dropped.train + dropped.test > 0 {
+        tracing::info!(
+            train = dropped.train,
+            test = dropped.test,
+            "dropped rows with missing values"
+        );
+    }
+    if keep_train.is_empty() || keep_test.is_empty() {
+        return Err(DataError::Degenerate(
+            "no rows left after dropping rows with missing values".into(),
+        ));
+    }
+
+    // Seeded validation split of the training file.
+    let mut order = keep_train.clone();
+    order.shuffle(&mut ChaCha8Rng::seed_from_u64(seed));
+    let n_val = (spec.validation_fraction * order.len() as f64).round() as usize;
+    let mut valid_rows = order[..n_val].to_vec();
+    let mut train_rows = order[n_val..].to_vec();
+    valid_rows.sort_unstable();
+    train_rows.sort_unstable();
+    if train_rows.is_empty() {
+        return Err(DataError::Degenerate("the training split is empty".into()));
+    }
+
+    // Fit on the training split only.
+    let mut encoders = Vec::new();
+    for (name, &c) in spec.features.categorical.iter().zip(&train_c.categorical) {
+        let mut cats = BTreeSet::new();
+        for &r in &train_rows {
+            let v = &train_t.rows[r][c];
+            cats.insert(if missing.contains(v) { MISSING_CATEGORY } else { v });
+        }
+        encoders.push(ColumnEncoder::OneHot {
+            column: name.clone(),
+            categories: cats.into_iter().map(str::to_string).collect(),
+        });
+    }
+    for (name, &c) in spec.features.numeric.iter().zip(&train_c.numeric) {
+        let mut sum = 0.0;
+        let mut sq = 0.0;
+        let mut k = 0usize;
+        for &r in &train_rows {
+            if let Some(v) = numeric_cell(&train_t, r, c, &missing)? {
+                sum += v;
+                sq += v * v;
+                k += 1;
+            }
+        }
+        if k == 0 {
+            return Err(DataError::Degenerate(format!(
+                "numeric feature `{name}` has no value in the training split"
+            )));
+        }
+        let mean = sum / k as f64;
+        let var = (sq / k as f64 - mean * mean).max(0.0);
+        let std = if var.sqrt() > 1e-12 { var.sqrt() } else { 1.0 };
+        encoders.push(ColumnEncoder::Standardize {
+            column: name.clone(),
+            mean,
+            std,
+        });
+    }
+
+    // Sensitive groups.
+    let groups: Vec<(String, Vec<String>)> = match &spec.sensitive.groups {
+        Some(gs) => gs.iter().map(|g| (g.name.clone(), g.values.clone())).collect(),
+        None => {
+            let vals: BTreeSet<&str> = train_rows
+                .iter()
+                .map(|&r| &train_t.rows[r][train_c.sensitive])
+                .collect();
+            vals.into_iter().map(|v| (v.to_string(), vec![v.to_string()])).collect()
+        }
+    };
+    if groups.len() < 2 {
+        return Err(DataError::Degenerate(format!(
+            "the sensitive attribute `{}` has a single group ({}) in the training split; fairness needs at least 2",
+            spec.sensitive.column,
+            groups.first().map_or("none", |g| g.0.as_str())
+        )));
+    }
+    let group_names: Vec<String> = groups.iter().map(|g| g.0.clone()).collect();
+
+    let mut features = Vec::new();
+    for e in &encoders {
+        match e {
+            ColumnEncoder::OneHot { column, categories } => {
+                features.extend(categories.iter().map(|c| format!("{column}={c}")))
+            }
+            ColumnEncoder::Standardize { column, .. } => features.push(column.clone()),
+        }
+    }
+    if spec.sensitive.include_as_feature {
+        features.extend(
+            group_names
+                .iter()
+                .map(|g| format!("{}={g}", spec.sensitive.column)),
+        );
+    }
+
+    let enc = Encoder {
+        spec,
+        tasks,
+        encoders: &encoders,
+        groups: &groups,
+        missing: &missing,
+        p: features.len(),
+    };
+    let train = enc.encode(&train_t, &train_c, &train_rows)?;
+    let valid = enc.encode(&train_t, &train_c, &valid_rows)?;
+    let test = enc.encode(&test_t, &test_c, &keep_test)?;
+
+    // The training split must support the run.
+    for (g, count) in train.group_counts(group_names.len()).iter().enumerate() {
+        if *count == 0 {
+            return Err(DataError::Degenerate(format!(
+                "sensitive group `{}` has no row in the training split",
+                group_names[g]
+            )));
+        }
+    }
+    for (t, task) in tasks.iter().enumerate() {
+        let pos = train.labels[t].iter().filter(|&&y| y).count();
+        if pos == 0 || pos == train.n {
+            return Err(DataError::Degenerate(format!(
+                "task `{}`: its predicate on column `{}` is {} true on the training split",
+                task.name,
+                task.column,
+                if pos == 0 { "never" } else { "always" }
+            )));
+        }
+    }
+    tracing::info!(
+        train = train.n,
+        valid = valid.n,
+        test = test.n,
+        features = features.len(),
+        groups = ?group_names,
+        "data prepared"
+    );
+    Ok(Prepared {
+        features,
+        encoders,
+        groups: group_names,
+        tasks: tasks
+            .iter()
+            .map(|t| TaskInfo {
+                name: t.name.clone(),
+                column: t.column.clone(),
+                role: t.role,
+            })
+            .collect(),
+        train,
+        valid,
+        test,
+        dropped,
+    })
+}
+
+/// Rows to keep under the missing-value policy.
+fn keep_rows(
+    t: &Table,
+    c: &Cols,
+    spec: &DataSpec,
+    missing: &HashSet<&str>,
+) -> Result<Vec<usize>, DataError> {
+    let feature_cols: Vec<usize> = c.categorical.iter().chain(&c.numeric).copied().collect();
+    let label_cols: Vec<usize> = std::iter::once(c.sensitive).chain(c.tasks.iter().copied()).collect();
+    let mut keep = Vec::with_capacity(t.rows.len());
+    'rows: for (r, row) in t.rows.iter().enumerate() {
+        for &col in label_cols.iter().chain(&feature_cols) {
+            if !missing.contains(&row[col]) {
+                continue;
+            }
+            let is_label = label_cols.contains(&col);
+            let why = match spec.missing {
+                MissingPolicy::DropRows => continue 'rows,
+                MissingPolicy::Impute if !is_label => continue,
+                MissingPolicy::Impute => "task and sensitive columns cannot be imputed",
+                MissingPolicy::Error => "[data].missing = \"error\"",
+            };
+            return Err(DataError::MissingValue {
+                path: t.path.clone(),
+                line: t.lines[r],
+                column: t.columns[col].clone(),
+                value: row[col].to_string(),
+                why,
+            });
+        }
+        keep.push(r);
+    }
+    Ok(keep)
+}
+
+/// A numeric cell: `None` when missing, an error when not a finite number.
+fn numeric_cell(
+    t: &Table,
+    r: usize,
+    c: usize,
+    missing: &HashSet<&str>,
+) -> Result<Option<f64>, DataError> {
+    let v = &t.rows[r][c];
+    if missing.contains(v) {
+        return Ok(None);
+    }
+    match v.parse::<f64>() {
+        Ok(x) if x.is_finite() => Ok(Some(x)),
+        _ => Err(DataError::NotNumeric {
+            path: t.path.clone(),
+            line: t.lines[r],
+            column: t.columns[c].clone(),
+            value: v.to_string(),
+        }),
+    }
+}
+
+struct Encoder<'a> {
+    spec: &'a DataSpec,
+    tasks: &'a [TaskSpec],
+    encoders: &'a [ColumnEncoder],
+    groups: &'a [(String, Vec<String>)],
+    missing: &'a HashSet<&'a str>,
+    p: usize,
+}
+
+impl Encoder<'_> {
+    fn encode(&self, t: &Table, c: &Cols, rows: &[usize]) -> Result<Split, DataError> {
+        let n = rows.len();
+        let mut x = vec![0f32; n * self.p];
+        let mut labels = vec![Vec::with_capacity(n); self.tasks.len()];
+        let mut s = Vec::with_capacity(n);
+        let cols: Vec<usize> = c.categorical.iter().chain(&c.numeric).copied().collect();
+        for (i, &r) in rows.iter().enumerate() {
+            let row = &t.rows[r];
+            let out = &mut x[i * self.p..(i + 1) * self.p];
+            let mut off = 0;
+            for (e, &col) in self.encoders.iter().zip(&cols) {
+                match e {
+                    ColumnEncoder::OneHot { categories, .. } => {
+                        let v = &row[col];
+                        let v = if self.missing.contains(v) { MISSING_CATEGORY } else { v };
+                        if let Ok(k) = categories.binary_search_by(|c| c.as_str().cmp(v)) {
+                            out[off + k] = 1.0;
+                        }
+                        off += categories.len();
+                    }
+                    ColumnEncoder::Standardize { mean, std, .. } => {
+                        let v = numeric_cell(t, r, col, self.missing)?.unwrap_or(*mean);
+                        out[off] = ((v - mean) / std) as f32;
+                        off += 1;
+                    }
+                }
+            }
+            let sv = &row[c.sensitive];
+            let g = self
+                .groups
+                .iter()
+                .position(|(_, vals)| vals.iter().any(|v| v == sv))
+                .ok_or_else(|| DataError::UnknownGroup {
+                    path: t.path.clone(),
+                    line: t.lines[r],
+                    column: self.spec.sensitive.column.clone(),
+                    value: sv.to_string(),
+                })?;
+            if self.spec.sensitive.include_as_feature {
+                out[off + g] = 1.0;
+            }
+            s.push(g);
+            for (k, task) in self.tasks.iter().enumerate() {
+                let cell = &row[c.tasks[k]];
+                let y = task.positive.eval(cell).map_err(|()| DataError::NotNumeric {
+                    path: t.path.clone(),
+                    line: t.lines[r],
+                    column: task.column.clone(),
+                    value: cell.to_string(),
+                })?;
+                labels[k].push(y);
+            }
+        }
+        Ok(Split {
+            n,
+            p: self.p,
+            x,
+            labels,
+            s,
+        })
+    }
+}

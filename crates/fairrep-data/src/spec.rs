@@ -1,0 +1,249 @@
+//! The user-facing description of a dataset, as written in a config file (`[data]` and
+//! `[[tasks]]`). Every struct rejects unknown keys.
+
+use serde::{Deserialize, Serialize};
+use std::path::PathBuf;
+
+/// `[data]`: where the files are and how to read them, which columns are features, which is the
+/// sensitive attribute.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct DataSpec {
+    /// The training file (CSV, optionally gzip-compressed: a `.gz` name is decompressed).
+    pub train: FileSpec,
+    /// The test file, read with the same options.
+    pub test: FileSpec,
+    /// Column names, for files without a header line. When absent the first line is the header.
+    #[serde(default)]
+    pub columns: Option<Vec<String>>,
+    /// Field delimiter, one character (default `,`).
+    #[serde(default = "default_delimiter")]
+    pub delimiter: char,
+    /// Cells (after trimming) that mean "missing" (default `["?", ""]`).
+    #[serde(default = "default_missing_values")]
+    pub missing_values: Vec<String>,
+    /// What to do with a row that has a missing value in a column the run uses.
+    #[serde(default)]
+    pub missing: MissingPolicy,
+    /// Fraction of the training file held out, by a seeded shuffle, as the validation split.
+    #[serde(default = "default_validation_fraction")]
+    pub validation_fraction: f64,
+    /// The feature columns.
+    pub features: FeatureSpec,
+    /// The sensitive attribute.
+    pub sensitive: SensitiveSpec,
+}
+
+fn default_delimiter() -> char {
+    ','
+}
+fn default_missing_values() -> Vec<String> {
+    vec!["?".into(), String::new()]
+}
+fn default_validation_fraction() -> f64 {
+    0.1
+}
+
+/// One data file.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct FileSpec {
+    /// Path; a relative path is taken from the directory of the config file.
+    pub path: PathBuf,
+    /// Lines to skip at the top of the file (before the header, if any).
+    #[serde(default)]
+    pub skip_rows: usize,
+}
+
+/// How rows with a missing value (see [`DataSpec::missing_values`]) are treated.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum MissingPolicy {
+    /// Drop the row (from whichever split it is in); the count is logged.
+    #[default]
+    DropRows,
+    /// Keep the row: a categorical cell becomes its own category `"<missing>"`, a numeric cell
+    /// takes the training mean. Task and sensitive columns may not be missing under this policy.
+    Impute,
+    /// Stop with an error naming the file, line and column.
+    Error,
+}
+
+/// Feature columns and their encodings.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
+#[serde(deny_unknown_fields)]
+pub struct FeatureSpec {
+    /// Categorical columns: one-hot encoded over the categories seen in the training split
+    /// (a category seen only in validation or test encodes as all zeros).
+    #[serde(default)]
+    pub categorical: Vec<String>,
+    /// Numeric columns: standardised with the training split's mean and standard deviation.
+    #[serde(default)]
+    pub numeric: Vec<String>,
+}
+
+/// The sensitive attribute and its groups.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct SensitiveSpec {
+    /// The column.
+    pub column: String,
+    /// The groups, in order (group id = position). When absent, each distinct value of the
+    /// training split is a group, in sorted order.
+    #[serde(default)]
+    pub groups: Option<Vec<GroupSpec>>,
+    /// Whether the sensitive attribute is also a (one-hot) feature. Default false.
+    #[serde(default)]
+    pub include_as_feature: bool,
+}
+
+/// One sensitive group: a name and the column values that belong to it.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct GroupSpec {
+    /// The group's name in reports.
+    pub name: String,
+    /// Cell values that belong to the group.
+    pub values: Vec<String>,
+}
+
+/// Whether a task trains the encoder or is held out to test transfer.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    /// Trains the encoder (has a head during training).
+    Source,
+    /// Never seen by the encoder; evaluated with a fresh head on the frozen representation.
+    Transfer,
+}
+
+impl std::fmt::Display for Role {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Role::Source => "source",
+            Role::Transfer => "transfer",
+        })
+    }
+}
+
+/// `[[tasks]]`: a binary task defined by a column and a predicate on it.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct TaskSpec {
+    /// Task name, unique.
+    pub name: String,
+    /// The column the label is computed from (never a feature).
+    pub column: String,
+    /// The predicate that makes a row positive, e.g. `{ in = [">50K"] }` or `{ gt = 40 }`.
+    pub positive: Predicate,
+    /// `source` or `transfer`.
+    pub role: Role,
+}
+
+/// A cell value in a predicate: a string compares as text, a number numerically.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(untagged)]
+pub enum Scalar {
+    /// Compared numerically (the cell must parse as a number).
+    Num(f64),
+    /// Compared as text, after trimming.
+    Text(String),
+}
+
+/// The condition under which a task's label is 1. Written in TOML as a one-key table.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "snake_case", deny_unknown_fields)]
+pub enum Predicate {
+    /// `{ eq = v }`
+    Eq(Scalar),
+    /// `{ ne = v }`
+    Ne(Scalar),
+    /// `{ in = [v, …] }`
+    In(Vec<Scalar>),
+    /// `{ not_in = [v, …] }`
+    NotIn(Vec<Scalar>),
+    /// `{ gt = x }`
+    Gt(f64),
+    /// `{ ge = x }`
+    Ge(f64),
+    /// `{ lt = x }`
+    Lt(f64),
+    /// `{ le = x }`
+    Le(f64),
+}
+
+impl Predicate {
+    /// Evaluates the predicate on one cell. `Err(())` when a numeric comparison meets a cell that
+    /// is not a number.
+    pub fn eval(&self, cell: &str) -> Result<bool, ()> {
+        let num = || cell.trim().parse::<f64>().map_err(|_| ());
+        let matches = |s: &Scalar| -> Result<bool, ()> {
+            match s {
+                Scalar::Text(t) => Ok(cell == t),
+                Scalar::Num(x) => Ok(num()? == *x),
+            }
+        };
+        let any = |vs: &[Scalar]| -> Result<bool, ()> {
+            for v in vs {
+                if matches(v)? {
+                    return Ok(true);
+                }
+            }
+            Ok(false)
+        };
+        Ok(match self {
+            Predicate::Eq(v) => matches(v)?,
+            Predicate::Ne(v) => !matches(v)?,
+            Predicate::In(vs) => any(vs)?,
+            Predicate::NotIn(vs) => !any(vs)?,
+            Predicate::Gt(x) => num()? > *x,
+            Predicate::Ge(x) => num()? >= *x,
+            Predicate::Lt(x) => num()? < *x,
+            Predicate::Le(x) => num()? <= *x,
+        })
+    }
+
+    /// Whether the predicate needs numeric cells.
+    pub fn is_numeric(&self) -> bool {
+        match self {
+            Predicate::Eq(s) | Predicate::Ne(s) => matches!(s, Scalar::Num(_)),
+            Predicate::In(v) | Predicate::NotIn(v) => v.iter().any(|s| matches!(s, Scalar::Num(_))),
+            _ => true,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Deserialize)]
+    struct P {
+        p: Predicate,
+    }
+    fn p(s: &str) -> Predicate {
+        toml::from_str::<P>(&format!("p = {s}")).unwrap().p
+    }
+
+    #[test]
+    fn predicates_parse_and_evaluate() {
+        assert!(p(r#"{ in = [">50K", ">50K."] }"#).eval(">50K.").unwrap());
+        assert!(!p(r#"{ in = [">50K", ">50K."] }"#).eval("<=50K").unwrap());
+        assert!(p("{ gt = 40 }").eval("41").unwrap());
+        assert!(!p("{ gt = 40 }").eval("40").unwrap());
+        assert!(p("{ ge = 40 }").eval("40").unwrap());
+        assert!(p("{ lt = 1.5 }").eval("1").unwrap());
+        assert!(p("{ le = 1 }").eval("1.0").unwrap());
+        assert!(p(r#"{ eq = "Male" }"#).eval("Male").unwrap());
+        assert!(p(r#"{ ne = "Male" }"#).eval("Female").unwrap());
+        assert!(p("{ eq = 3 }").eval("3.0").unwrap());
+        assert!(p(r#"{ not_in = ["a"] }"#).eval("b").unwrap());
+        assert_eq!(p("{ gt = 40 }").eval("forty"), Err(()));
+    }
+
+    #[test]
+    fn unknown_predicate_is_rejected() {
+        let e = toml::from_str::<P>("p = { greater = 3 }").err().unwrap();
+        assert!(e.to_string().contains("greater"), "{e}");
+    }
+}

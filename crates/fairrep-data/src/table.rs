@@ -1,0 +1,234 @@
+//! Reading a delimited text file (optionally gzip-compressed) into a table of string cells.
+
+use crate::error::DataError;
+use flate2::read::MultiGzDecoder;
+use std::fs::File;
+use std::io::{BufReader, Read};
+use std::path::{Path, PathBuf};
+
+/// A table of trimmed string cells, with the source line of every row for error messages.
+#[derive(Debug, Clone)]
+pub struct Table {
+    /// Where the rows came from.
+    pub path: PathBuf,
+    /// Column names.
+    pub columns: Vec<String>,
+    /// Rows, each with one cell per column.
+    pub rows: Vec<csv::StringRecord>,
+    /// 1-based line number of each row in the file.
+    pub lines: Vec<u64>,
+}
+
+/// How to read a file.
+#[derive(Debug, Clone)]
+pub struct ReadOptions<'a> {
+    /// Field delimiter.
+    pub delimiter: u8,
+    /// Lines to skip before anything else.
+    pub skip_rows: usize,
+    /// Column names when the file has no header; `None` reads the header from the file.
+    pub columns: Option<&'a [String]>,
+}
+
+impl Table {
+    /// Reads `path` (decompressing `*.gz`). Blank lines are skipped; a row with the wrong number
+    /// of fields, invalid UTF-8 or bad quoting is an error naming the line.
+    pub fn read(path: &Path, opts: &ReadOptions<'_>) -> Result<Table, DataError> {
+        let io = |source| DataError::Io {
+            path: path.to_path_buf(),
+            source,
+        };
+        let file = File::open(path).map_err(io)?;
+        let mut bytes = Vec::new();
+        if path.extension().is_some_and(|e| e == "gz") {
+            MultiGzDecoder::new(BufReader::new(file)).read_to_end(&mut bytes)
+        } else {
+            BufReader::new(file).read_to_end(&mut bytes)
+        }
+        .map_err(io)?;
+        let lines_at = LineIndex::new(&bytes);
+        let mut csv = csv::ReaderBuilder::new()
+            .delimiter(opts.delimiter)
+            .has_headers(false)
+            .flexible(true)
+            .trim(csv::Trim::All)
+            .from_reader(bytes.as_slice());
+
+        let mut columns: Option<Vec<String>> = opts.columns.map(|c| c.to_vec());
+        let mut rows = Vec::new();
+        let mut lines = Vec::new();
+        let mut skipped = 0usize;
+        let mut record = csv::StringRecord::new();
+        loop {
+            let more = csv.read_record(&mut record).map_err(|e| {
+                let line = e.position().map_or(0, |p| lines_at.line(p.byte()));
+                match e.into_kind() {
+                    csv::ErrorKind::Io(source) => io(source),
+                    csv::ErrorKind::Utf8 { err, .. } => DataError::Parse {
+                        path: path.to_path_buf(),
+                        line,
+                        message: format!("invalid UTF-8 ({err})"),
+                    },
+                    other => DataError::Parse {
+                        path: path.to_path_buf(),
+                        line,
+                        message: format!("{other:?}"),
+                    },
+                }
+            })?;
+            if !more {
+                break;
+            }
+            let line = record.position().map_or(0, |p| lines_at.line(p.byte()));
+            if skipped < opts.skip_rows {
+                skipped += 1;
+                continue;
+            }
+            if record.len() == 1 && record[0].is_empty() {
+                continue; // blank line
+            }
+            match &columns {
+                None => {
+                    columns = Some(record.iter().map(str::to_string).collect());
+                }
+                Some(cols) => {
+                    if record.len() != cols.len() {
+                        return Err(DataError::Ragged {
+                            path: path.to_path_buf(),
+                            line,
+                            got: record.len(),
+                            expected: cols.len(),
+                        });
+                    }
+                    rows.push(record.clone());
+                    lines.push(line);
+                }
+            }
+        }
+        let columns = columns.ok_or(DataError::Empty {
+            path: path.to_path_buf(),
+            what: "no header line",
+        })?;
+        if rows.is_empty() {
+            return Err(DataError::Empty {
+                path: path.to_path_buf(),
+                what: "no data rows",
+            });
+        }
+        Ok(Table {
+            path: path.to_path_buf(),
+            columns,
+            rows,
+            lines,
+        })
+    }
+
+    /// Index of a column, or an error naming it and how it is used.
+    pub fn column(&self, name: &str, used_as: &str) -> Result<usize, DataError> {
+        self.columns
+            .iter()
+            .position(|c| c == name)
+            .ok_or_else(|| DataError::MissingColumn {
+                path: self.path.clone(),
+                column: name.to_string(),
+                used_as: used_as.to_string(),
+                available: self.columns.join(", "),
+            })
+    }
+}
+
+/// Maps byte offsets to 1-based line numbers. The csv crate reports a record as starting at the
+/// blank lines before it; this skips them so the line is the record's own.
+struct LineIndex<'a> {
+    bytes: &'a [u8],
+    newlines: Vec<usize>,
+}
+
+impl<'a> LineIndex<'a> {
+    fn new(bytes: &'a [u8]) -> Self {
+        let newlines = (0..bytes.len()).filter(|&i| bytes[i] == b'\n').collect();
+        Self { bytes, newlines }
+    }
+
+    fn line(&self, byte: u64) -> u64 {
+        let mut b = byte as usize;
+        while b < self.bytes.len() && matches!(self.bytes[b], b'\n' | b'\r') {
+            b += 1;
+        }
+        self.newlines.partition_point(|&nl| nl < b) as u64 + 1
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    fn write(dir: &tempfile::TempDir, name: &str, body: &[u8]) -> PathBuf {
+        let p = dir.path().join(name);
+        std::fs::File::create(&p).unwrap().write_all(body).unwrap();
+        p
+    }
+
+    fn opts() -> ReadOptions<'static> {
+        ReadOptions {
+            delimiter: b',',
+            skip_rows: 0,
+            columns: None,
+        }
+    }
+
+    #[test]
+    fn reads_header_trims_and_skips_blank_lines() {
+        let d = tempfile::tempdir().unwrap();
+        let p = write(&d, "a.csv", b"a, b\n1, x\n\n2 ,y\n");
+        let t = Table::read(&p, &opts()).unwrap();
+        assert_eq!(t.columns, vec!["a", "b"]);
+        assert_eq!(t.rows.len(), 2);
+        assert_eq!(&t.rows[1][0], "2");
+        assert_eq!(t.lines, vec![2, 4]);
+    }
+
+    #[test]
+    fn reads_gzip() {
+        let d = tempfile::tempdir().unwrap();
+        let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        enc.write_all(b"junk line\n1,2\n").unwrap();
+        let p = write(&d, "a.csv.gz", &enc.finish().unwrap());
+        let cols = vec!["u".to_string(), "v".to_string()];
+        let t = Table::read(
+            &p,
+            &ReadOptions {
+                skip_rows: 1,
+                columns: Some(&cols),
+                ..opts()
+            },
+        )
+        .unwrap();
+        assert_eq!(t.rows.len(), 1);
+        assert_eq!(&t.rows[0][1], "2");
+    }
+
+    #[test]
+    fn errors_name_the_line() {
+        let d = tempfile::tempdir().unwrap();
+        let p = write(&d, "r.csv", b"a,b\n1,2\n3\n");
+        let e = Table::read(&p, &opts()).unwrap_err().to_string();
+        assert!(e.contains("line 3") && e.contains("1 fields"), "{e}");
+
+        let p = write(&d, "u.csv", b"a,b\n1,\xff\xfe\n");
+        let e = Table::read(&p, &opts()).unwrap_err().to_string();
+        assert!(e.contains("line 2") && e.contains("UTF-8"), "{e}");
+
+        let p = write(&d, "h.csv", b"a,b\n");
+        let e = Table::read(&p, &opts()).unwrap_err().to_string();
+        assert!(e.contains("no data rows"), "{e}");
+
+        let p = write(&d, "e.csv", b"");
+        let e = Table::read(&p, &opts()).unwrap_err().to_string();
+        assert!(e.contains("no header"), "{e}");
+
+        let e = Table::read(&d.path().join("nope.csv"), &opts()).unwrap_err().to_string();
+        assert!(e.contains("nope.csv"), "{e}");
+    }
+}

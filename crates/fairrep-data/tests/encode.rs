@@ -1,0 +1,173 @@
+//! The encoder on small files whose right answer can be worked out by hand.
+
+use fairrep_data::*;
+use std::io::Write;
+use std::path::Path;
+
+const TRAIN: &str = "\
+age,job,sex,income,hours
+10,a,F,high,40
+20,b,M,low,50
+30,a,M,high,?
+40,?,F,low,30
+";
+const TEST: &str = "\
+age,job,sex,income,hours
+50,c,F,high,45
+?,a,M,low,40
+";
+
+fn write(dir: &Path, name: &str, body: &str) {
+    std::fs::File::create(dir.join(name))
+        .unwrap()
+        .write_all(body.as_bytes())
+        .unwrap();
+}
+
+fn config(extra: &str) -> (DataSpec, Vec<TaskSpec>) {
+    #[derive(serde::Deserialize)]
+    struct C {
+        data: DataSpec,
+        tasks: Vec<TaskSpec>,
+    }
+    let text = format!(
+        r#"
+[data]
+train = {{ path = "train.csv" }}
+test = {{ path = "test.csv" }}
+validation_fraction = 0.0
+{extra}
+[data.features]
+categorical = ["job"]
+numeric = ["age"]
+[data.sensitive]
+column = "sex"
+
+[[tasks]]
+name = "rich"
+column = "income"
+positive = {{ eq = "high" }}
+role = "source"
+
+[[tasks]]
+name = "long"
+column = "hours"
+positive = {{ gt = 40 }}
+role = "transfer"
+"#
+    );
+    let c: C = toml::from_str(&text).unwrap();
+    (c.data, c.tasks)
+}
+
+fn setup() -> tempfile::TempDir {
+    let d = tempfile::tempdir().unwrap();
+    write(d.path(), "train.csv", TRAIN);
+    write(d.path(), "test.csv", TEST);
+    d
+}
+
+#[test]
+fn drop_rows_policy_fits_on_train_only() {
+    let d = setup();
+    let (spec, tasks) = config("");
+    let p = prepare(&spec, &tasks, d.path(), 1).unwrap();
+    // Rows 3 (hours ?) and 4 (job ?) of train and row 2 (age ?) of test are dropped.
+    assert_eq!(p.dropped.train, 2);
+    assert_eq!(p.dropped.test, 1);
+    assert_eq!(p.train.n, 2);
+    assert_eq!(p.features, vec!["job=a", "job=b", "age"]);
+    assert_eq!(p.groups, vec!["F", "M"]);
+    // age in train: 10, 20 -> mean 15, std 5.
+    assert_eq!(p.train.row(0), &[1.0, 0.0, -1.0]);
+    assert_eq!(p.train.row(1), &[0.0, 1.0, 1.0]);
+    // Test: unseen category c -> all zeros; age 50 -> (50 - 15) / 5 = 7.
+    assert_eq!(p.test.row(0), &[0.0, 0.0, 7.0]);
+    assert_eq!(p.train.labels[0], vec![true, false]);
+    assert_eq!(p.train.labels[1], vec![false, true]);
+    assert_eq!(p.train.s, vec![0, 1]);
+    assert_eq!(p.task_indices(Role::Transfer), vec![1]);
+}
+
+#[test]
+fn impute_policy_keeps_feature_gaps_but_not_label_gaps() {
+    let d = setup();
+    let (spec, tasks) = config("missing = \"impute\"");
+    let e = prepare(&spec, &tasks, d.path(), 1).unwrap_err().to_string();
+    assert!(e.contains("line 4") && e.contains("hours"), "{e}");
+
+    // Without the hours gap, imputation works: job ? becomes its own category.
+    let d = tempfile::tempdir().unwrap();
+    write(d.path(), "train.csv", &TRAIN.replace("high,?", "high,41"));
+    write(d.path(), "test.csv", TEST);
+    let p = prepare(&spec, &tasks, d.path(), 1).unwrap();
+    assert_eq!(p.train.n, 4);
+    assert_eq!(p.features, vec!["job=<missing>", "job=a", "job=b", "age"]);
+    // Test age ? takes the training mean (25) -> standardised 0.
+    assert_eq!(p.test.row(1)[3], 0.0);
+}
+
+#[test]
+fn error_policy_names_file_line_and_column() {
+    let d = setup();
+    let (spec, tasks) = config("missing = \"error\"");
+    let e = prepare(&spec, &tasks, d.path(), 1).unwrap_err().to_string();
+    assert!(e.contains("train.csv") && e.contains("line 4") && e.contains("`hours`"), "{e}");
+}
+
+#[test]
+fn schema_errors_name_the_culprit() {
+    let d = setup();
+    let (mut spec, tasks) = config("");
+    spec.features.numeric.push("salary".into());
+    let e = prepare(&spec, &tasks, d.path(), 1).unwrap_err().to_string();
+    assert!(e.contains("`salary`") && e.contains("numeric feature"), "{e}");
+
+    let (mut spec, tasks) = config("");
+    spec.features.numeric.push("hours".into());
+    let e = prepare(&spec, &tasks, d.path(), 1).unwrap_err().to_string();
+    assert!(e.contains("`hours`") && e.contains("task `long`"), "{e}");
+
+    let (spec, mut tasks) = config("");
+    tasks[1].positive = Predicate::Gt(1000.0);
+    let e = prepare(&spec, &tasks, d.path(), 1).unwrap_err().to_string();
+    assert!(e.contains("`long`") && e.contains("never true"), "{e}");
+}
+
+#[test]
+fn text_in_numeric_column_is_an_error() {
+    let d = tempfile::tempdir().unwrap();
+    write(d.path(), "train.csv", &TRAIN.replace("20,b", "twenty,b"));
+    write(d.path(), "test.csv", TEST);
+    let (spec, tasks) = config("");
+    let e = prepare(&spec, &tasks, d.path(), 1).unwrap_err().to_string();
+    assert!(e.contains("line 3") && e.contains("`age`") && e.contains("twenty"), "{e}");
+}
+
+#[test]
+fn validation_split_is_seeded() {
+    let d = setup();
+    let (mut spec, tasks) = config("missing = \"impute\"");
+    let body = (0..100)
+        .map(|i| format!("{i},a,{},{},{}\n", ["F", "M"][i % 2], ["high", "low"][i % 3 % 2], 30 + i % 20))
+        .collect::<String>();
+    write(d.path(), "train.csv", &format!("age,job,sex,income,hours\n{body}"));
+    spec.validation_fraction = 0.2;
+    let a = prepare(&spec, &tasks, d.path(), 7).unwrap();
+    let b = prepare(&spec, &tasks, d.path(), 7).unwrap();
+    let c = prepare(&spec, &tasks, d.path(), 8).unwrap();
+    assert_eq!(a.valid.n, 20);
+    assert_eq!(a.train.n, 80);
+    assert_eq!(a.valid.x, b.valid.x);
+    assert_ne!(a.valid.x, c.valid.x);
+}
+
+#[test]
+fn single_group_is_rejected() {
+    let d = tempfile::tempdir().unwrap();
+    write(d.path(), "train.csv", &TRAIN.replace(",M,", ",F,"));
+    write(d.path(), "test.csv", TEST);
+    let (spec, tasks) = config("");
+    let e = prepare(&spec, &tasks, d.path(), 1).unwrap_err().to_string();
+    assert!(e.contains("single group"), "{e}");
+}
