@@ -1,1 +1,15 @@
-//! placeholder
+//! Divergences between the sensitive groups' representations, and the fairness penalty.
+//!
+//! - [`mmd`]: the Gaussian-kernel MMD² (one bandwidth or a sum of several, point weights, median
+//!   heuristic), written with burn tensor ops so it is differentiable on every backend;
+//! - [`penalty`]: the demographic-parity penalty over two or more groups of a batch.
+//!
+//! Conventions: [`mmd::mmd2`] returns the usual biased V-statistic
+//! `⟨α,K_xx α⟩ + ⟨β,K_yy β⟩ − 2⟨α,K_xy β⟩` — twice what GeomLoss's `SamplesLoss("gaussian")`
+//! returns.
+
+pub mod mmd;
+pub mod penalty;
+
+pub use mmd::{Bandwidth, mmd2, sq_dists};
+pub use penalty::{DemographicParity, PenaltyValue};
