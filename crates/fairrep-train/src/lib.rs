@@ -1,1 +1,183 @@
-//! placeholder
+//! fairrep's trainer: learns a representation on source tasks under a fairness penalty, then
+//! measures it on held-out transfer tasks.
+//!
+//! [`run`] does a whole run: read and validate the config ([`config`]), prepare the data, train
+//! ([`train::fit`]), evaluate the source heads, fit a fresh logistic head per transfer task on
+//! the frozen representation ([`transfer`]), and write the run directory:
+//!
+//! | file | content |
+//! |---|---|
+//! | `config.toml` | the resolved config (defaults filled in, data paths absolute) |
+//! | `metrics.jsonl` | one line per epoch: task loss, penalty, validation metrics |
+//! | `model.bpk` | the trained encoder and source heads (burnpack) |
+//! | `transfer_heads.json` | the logistic heads of the transfer tasks |
+//! | `report.json`, `report.md` | test metrics of every task and the representation's bias |
+
+pub mod config;
+pub mod error;
+pub mod model;
+pub mod report;
+pub mod train;
+pub mod transfer;
+
+pub use config::{Config, ConfigError};
+pub use error::TrainError;
+pub use report::Report;
+pub use train::{Observer, Silent};
+
+use burn::module::Module;
+use burn::tensor::Device;
+use error::io;
+use fairrep_data::Role;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+/// The compute backend of a run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    /// burn's ndarray CPU backend.
+    Ndarray,
+}
+
+impl Backend {
+    /// The device of this backend.
+    #[allow(deprecated)] // burn-ndarray is deprecated in favour of flex, but supported in 0.22.
+    pub fn device(self) -> Device {
+        match self {
+            Backend::Ndarray => Device::ndarray(),
+        }
+    }
+
+    /// A short description for reports.
+    pub fn describe(self) -> &'static str {
+        match self {
+            Backend::Ndarray => "ndarray (CPU)",
+        }
+    }
+}
+
+/// What to run and where to write it.
+#[derive(Debug, Clone)]
+pub struct RunOptions {
+    /// The config file.
+    pub config: PathBuf,
+    /// The run directory.
+    pub out: PathBuf,
+    /// Write into `out` even if it is not empty.
+    pub force: bool,
+    /// The backend.
+    pub backend: Backend,
+}
+
+/// Does a whole run (see the crate docs) and returns its report.
+pub fn run(opts: &RunOptions, observer: &mut dyn Observer) -> Result<Report, TrainError> {
+    let started = Instant::now();
+    let config = Config::load(&opts.config)?;
+    let base_dir = opts.config.parent().unwrap_or(Path::new("."));
+    let data = fairrep_data::prepare(&config.data, &config.tasks, base_dir, config.seed)?;
+
+    prepare_out_dir(&opts.out, opts.force)?;
+    let resolved = config.with_absolute_paths(base_dir);
+    let toml_text = toml::to_string_pretty(&resolved)
+        .map_err(|e| TrainError::Internal(format!("serialising the config: {e}")))?;
+    write_file(&opts.out.join("config.toml"), toml_text.as_bytes())?;
+
+    let metrics_path = opts.out.join("metrics.jsonl");
+    let mut metrics = std::fs::File::create(&metrics_path).map_err(io(&metrics_path))?;
+    let device = opts.backend.device();
+    let train_started = Instant::now();
+    let model = train::fit(&config, &data, &device, observer, &mut |record| {
+        let line = serde_json::to_string(record)
+            .map_err(|e| TrainError::Internal(format!("serialising metrics: {e}")))?;
+        writeln!(metrics, "{line}")
+            .and_then(|()| metrics.flush())
+            .map_err(io(&metrics_path))
+    })?;
+    let train_seconds = train_started.elapsed().as_secs_f64();
+
+    let model_path = opts.out.join("model.bpk");
+    model
+        .clone()
+        .save_file(&model_path)
+        .map_err(|e| TrainError::Save {
+            path: model_path.clone(),
+            message: e.to_string(),
+        })?;
+
+    // Source tasks: the trained heads. Transfer tasks: fresh heads on the frozen encoder.
+    let mut tasks = train::source_metrics(&model, &data, &data.test, config.transfer.threshold, &device);
+    let z_train = model.encode_split(&data.train, &device);
+    let z_test = model.encode_split(&data.test, &device);
+    let r = config.model.representation;
+    let (transfer_metrics, heads) = transfer::evaluate(
+        &data,
+        &data.task_indices(Role::Transfer),
+        (&z_train, &z_test),
+        r,
+        &config.transfer,
+    )?;
+    tasks.extend(transfer_metrics);
+    let heads_path = opts.out.join("transfer_heads.json");
+    write_json(&heads_path, &heads)?;
+
+    let (mmd2, sigma, rows) = train::split_penalty(
+        &z_test,
+        r,
+        &data.test,
+        &fairrep_losses::DemographicParity {
+            groups: data.groups.len(),
+            bandwidth: fairrep_losses::Bandwidth::Median,
+        },
+        config.seed,
+        &device,
+    );
+    let report = Report {
+        fairrep_version: env!("CARGO_PKG_VERSION").to_string(),
+        config: opts.config.display().to_string(),
+        seed: config.seed,
+        backend: opts.backend.describe().to_string(),
+        penalty: "mmd".to_string(),
+        lambda: config.penalty.lambda,
+        groups: data.groups.clone(),
+        features: data.features.len(),
+        splits: report::SplitSizes {
+            train: data.train.n,
+            valid: data.valid.n,
+            test: data.test.n,
+            dropped: [data.dropped.train, data.dropped.test],
+        },
+        epochs: config.training.epochs,
+        train_seconds,
+        total_seconds: started.elapsed().as_secs_f64(),
+        representation: report::RepresentationBias { mmd2, sigma, rows },
+        tasks,
+    };
+    write_json(&opts.out.join("report.json"), &report)?;
+    write_file(&opts.out.join("report.md"), report.markdown().as_bytes())?;
+    Ok(report)
+}
+
+/// Creates the run directory; refuses a non-empty one unless `force`.
+fn prepare_out_dir(out: &Path, force: bool) -> Result<(), TrainError> {
+    if out.exists() {
+        let non_empty = std::fs::read_dir(out).map_err(io(out))?.next().is_some();
+        if non_empty && !force {
+            return Err(TrainError::OutDirExists(out.to_path_buf()));
+        }
+    }
+    std::fs::create_dir_all(out).map_err(io(out))
+}
+
+/// Writes a file atomically: a temporary file beside it, then a rename.
+fn write_file(path: &Path, bytes: &[u8]) -> Result<(), TrainError> {
+    let tmp = path.with_extension("tmp");
+    std::fs::write(&tmp, bytes).map_err(io(&tmp))?;
+    std::fs::rename(&tmp, path).map_err(io(path))
+}
+
+fn write_json<T: serde::Serialize>(path: &Path, value: &T) -> Result<(), TrainError> {
+    let text = serde_json::to_string_pretty(value)
+        .map_err(|e| TrainError::Internal(format!("serialising {}: {e}", path.display())))?;
+    write_file(path, text.as_bytes())
+}

@@ -1,0 +1,330 @@
+//! The experiment file: a TOML document read into [`Config`] (unknown keys are errors), then
+//! validated once, in [`Config::validate`], before any work starts.
+
+use fairrep_data::{DataSpec, Role, TaskSpec};
+use fairrep_losses::Bandwidth;
+use fairrep_model::Activation;
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+
+/// A whole experiment.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// Seed of everything random: the validation split, weight initialisation, batch order.
+    #[serde(default = "default_seed")]
+    pub seed: u64,
+    /// The dataset.
+    pub data: DataSpec,
+    /// Source and transfer tasks.
+    pub tasks: Vec<TaskSpec>,
+    /// The encoder.
+    #[serde(default)]
+    pub model: ModelSection,
+    /// The fairness penalty.
+    #[serde(default)]
+    pub penalty: PenaltySection,
+    /// The optimisation.
+    #[serde(default)]
+    pub training: TrainingSection,
+    /// The heads fitted on the frozen representation for transfer tasks.
+    #[serde(default)]
+    pub transfer: TransferSection,
+}
+
+fn default_seed() -> u64 {
+    0
+}
+
+/// `[model]`: the encoder MLP.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct ModelSection {
+    /// Hidden layer widths.
+    #[serde(default = "default_hidden")]
+    pub hidden: Vec<usize>,
+    /// Size of the representation `z`.
+    #[serde(default = "default_representation")]
+    pub representation: usize,
+    /// Activation of the hidden layers.
+    #[serde(default)]
+    pub activation: Activation,
+    /// Activation applied to `z`.
+    #[serde(default = "default_repr_activation")]
+    pub representation_activation: Activation,
+    /// Dropout after hidden layers, in `[0, 1)`.
+    #[serde(default)]
+    pub dropout: f64,
+}
+
+fn default_hidden() -> Vec<usize> {
+    vec![64]
+}
+fn default_representation() -> usize {
+    16
+}
+fn default_repr_activation() -> Activation {
+    Activation::Identity
+}
+
+impl Default for ModelSection {
+    fn default() -> Self {
+        Self {
+            hidden: default_hidden(),
+            representation: default_representation(),
+            activation: Activation::default(),
+            representation_activation: default_repr_activation(),
+            dropout: 0.0,
+        }
+    }
+}
+
+/// The divergence used as penalty.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum PenaltyKind {
+    /// Gaussian-kernel MMD².
+    #[default]
+    Mmd,
+}
+
+/// A bandwidth as written in the config: `"median"`, one σ, or a list of σ values.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(untagged)]
+pub enum BandwidthSetting {
+    /// One fixed σ.
+    One(f64),
+    /// Several σ values, summed.
+    Many(Vec<f64>),
+    /// A named rule: only `"median"`.
+    Named(String),
+}
+
+impl Default for BandwidthSetting {
+    fn default() -> Self {
+        BandwidthSetting::Named("median".into())
+    }
+}
+
+/// `[penalty]`: loss = task loss + λ · penalty.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct PenaltySection {
+    /// The divergence.
+    #[serde(default)]
+    pub kind: PenaltyKind,
+    /// λ ≥ 0; 0 trains without the penalty (it is still measured).
+    #[serde(default)]
+    pub lambda: f64,
+    /// Gaussian bandwidth for `kind = "mmd"`.
+    #[serde(default)]
+    pub bandwidth: BandwidthSetting,
+}
+
+impl Default for PenaltySection {
+    fn default() -> Self {
+        Self {
+            kind: PenaltyKind::Mmd,
+            lambda: 0.0,
+            bandwidth: BandwidthSetting::default(),
+        }
+    }
+}
+
+/// `[training]`: Adam on the mean task loss plus the penalty.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct TrainingSection {
+    /// Passes over the training split.
+    #[serde(default = "default_epochs")]
+    pub epochs: usize,
+    /// Rows per batch (≥ 2; the last, smaller batch of an epoch is kept if it has ≥ 2 rows).
+    #[serde(default = "default_batch")]
+    pub batch_size: usize,
+    /// Adam's learning rate.
+    #[serde(default = "default_lr")]
+    pub learning_rate: f64,
+    /// L2 weight decay (Adam's coupled form).
+    #[serde(default)]
+    pub weight_decay: f64,
+}
+
+fn default_epochs() -> usize {
+    10
+}
+fn default_batch() -> usize {
+    256
+}
+fn default_lr() -> f64 {
+    1e-3
+}
+
+impl Default for TrainingSection {
+    fn default() -> Self {
+        Self {
+            epochs: default_epochs(),
+            batch_size: default_batch(),
+            learning_rate: default_lr(),
+            weight_decay: 0.0,
+        }
+    }
+}
+
+/// `[transfer]`: the logistic head fitted per transfer task on the frozen representation.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct TransferSection {
+    /// L2 weight of the logistic head (> 0 keeps the fit well-posed).
+    #[serde(default = "default_l2")]
+    pub l2: f64,
+    /// Decision threshold on the predicted probability.
+    #[serde(default = "default_threshold")]
+    pub threshold: f64,
+}
+
+fn default_l2() -> f64 {
+    1e-4
+}
+fn default_threshold() -> f64 {
+    0.5
+}
+
+impl Default for TransferSection {
+    fn default() -> Self {
+        Self {
+            l2: default_l2(),
+            threshold: default_threshold(),
+        }
+    }
+}
+
+/// A config that cannot be used, with the file and the key it is about.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file cannot be read.
+    #[error("cannot read config file {path}: {source}")]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The cause.
+        #[source]
+        source: std::io::Error,
+    },
+    /// Not valid TOML for this schema (unknown key, wrong type, …); the message has the line.
+    #[error("{path}: {message}")]
+    Parse {
+        /// The file.
+        path: PathBuf,
+        /// The parser's message, with line, column and key.
+        message: String,
+    },
+    /// A value out of its range.
+    #[error("{path}: `{key}` {message}")]
+    Invalid {
+        /// The file.
+        path: PathBuf,
+        /// The dotted key.
+        key: String,
+        /// What is wrong.
+        message: String,
+    },
+}
+
+impl Config {
+    /// Reads and validates a config file.
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Io {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        let config: Config = toml::from_str(&text).map_err(|e| ConfigError::Parse {
+            path: path.to_path_buf(),
+            message: e.to_string().trim_end().to_string(),
+        })?;
+        config.validate(path)?;
+        Ok(config)
+    }
+
+    /// Checks every value range. `path` is only used in messages.
+    pub fn validate(&self, path: &Path) -> Result<(), ConfigError> {
+        let bad = |key: &str, message: String| {
+            Err(ConfigError::Invalid {
+                path: path.to_path_buf(),
+                key: key.to_string(),
+                message,
+            })
+        };
+        let p = &self.penalty;
+        if !(p.lambda.is_finite() && p.lambda >= 0.0) {
+            return bad("penalty.lambda", format!("= {} must be a finite number ≥ 0", p.lambda));
+        }
+        self.bandwidth().map_err(|message| ConfigError::Invalid {
+            path: path.to_path_buf(),
+            key: "penalty.bandwidth".into(),
+            message,
+        })?;
+        let t = &self.training;
+        if t.epochs == 0 {
+            return bad("training.epochs", "must be at least 1".into());
+        }
+        if t.batch_size < 2 {
+            return bad("training.batch_size", format!("= {} must be at least 2", t.batch_size));
+        }
+        if !(t.learning_rate.is_finite() && t.learning_rate > 0.0) {
+            return bad("training.learning_rate", format!("= {} must be > 0", t.learning_rate));
+        }
+        if !(t.weight_decay.is_finite() && t.weight_decay >= 0.0) {
+            return bad("training.weight_decay", format!("= {} must be ≥ 0", t.weight_decay));
+        }
+        let m = &self.model;
+        if m.representation == 0 {
+            return bad("model.representation", "must be at least 1".into());
+        }
+        if m.hidden.contains(&0) {
+            return bad("model.hidden", "widths must be at least 1".into());
+        }
+        if !(0.0..1.0).contains(&m.dropout) {
+            return bad("model.dropout", format!("= {} must be in [0, 1)", m.dropout));
+        }
+        let tr = &self.transfer;
+        if !(tr.l2.is_finite() && tr.l2 >= 0.0) {
+            return bad("transfer.l2", format!("= {} must be ≥ 0", tr.l2));
+        }
+        if !(0.0..=1.0).contains(&tr.threshold) {
+            return bad("transfer.threshold", format!("= {} must be in [0, 1]", tr.threshold));
+        }
+        if !self.tasks.iter().any(|t| t.role == Role::Source) {
+            return bad("tasks", "needs at least one task with role = \"source\"".into());
+        }
+        fairrep_data::validate_schema(&self.data, &self.tasks).map_err(|e| ConfigError::Invalid {
+            path: path.to_path_buf(),
+            key: "data".into(),
+            message: e.to_string(),
+        })
+    }
+
+    /// The penalty's bandwidth rule.
+    pub fn bandwidth(&self) -> Result<Bandwidth, String> {
+        let ok = |v: &[f64]| v.iter().all(|s| s.is_finite() && *s > 0.0) && !v.is_empty();
+        match &self.penalty.bandwidth {
+            BandwidthSetting::Named(n) if n == "median" => Ok(Bandwidth::Median),
+            BandwidthSetting::Named(n) => Err(format!(
+                "= \"{n}\" is not a bandwidth: use \"median\", a number or a list of numbers"
+            )),
+            BandwidthSetting::One(s) if ok(&[*s]) => Ok(Bandwidth::Fixed(vec![*s])),
+            BandwidthSetting::Many(v) if ok(v) => Ok(Bandwidth::Fixed(v.clone())),
+            _ => Err("values must be finite and > 0".into()),
+        }
+    }
+
+    /// The config with data paths made absolute (relative ones are taken from `base_dir`), as
+    /// written into a run directory so the run can be repeated from anywhere.
+    pub fn with_absolute_paths(&self, base_dir: &Path) -> Config {
+        let mut c = self.clone();
+        for f in [&mut c.data.train, &mut c.data.test] {
+            let joined = base_dir.join(&f.path);
+            f.path = std::path::absolute(&joined).unwrap_or(joined);
+        }
+        c
+    }
+}

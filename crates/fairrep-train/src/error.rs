@@ -1,0 +1,75 @@
+//! Errors of a training run.
+
+use std::path::PathBuf;
+
+/// Everything that can stop a run. [`TrainError::is_user_error`] tells bad input (exit code 2)
+/// from failures while running (exit code 1).
+#[derive(Debug, thiserror::Error)]
+pub enum TrainError {
+    /// The config file is unusable.
+    #[error(transparent)]
+    Config(#[from] crate::config::ConfigError),
+    /// The data cannot be read or encoded as the config says.
+    #[error(transparent)]
+    Data(#[from] fairrep_data::DataError),
+    /// The output directory exists and is not empty.
+    #[error("output directory {0} already exists and is not empty (use --force to write into it)")]
+    OutDirExists(PathBuf),
+    /// A file of the run could not be written.
+    #[error("cannot write {path}: {source}")]
+    Io {
+        /// The file or directory.
+        path: PathBuf,
+        /// The cause.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A loss term became NaN or infinite.
+    #[error("epoch {epoch}, step {step}: the {term} is {value} (not finite); lower the learning rate or λ")]
+    NonFinite {
+        /// Epoch.
+        epoch: usize,
+        /// Global step.
+        step: usize,
+        /// Which term.
+        term: String,
+        /// Its value.
+        value: f64,
+    },
+    /// The model could not be saved.
+    #[error("cannot save the model to {path}: {message}")]
+    Save {
+        /// The file.
+        path: PathBuf,
+        /// What burn said.
+        message: String,
+    },
+    /// A fit of a transfer head failed.
+    #[error("transfer task `{task}`: {source}")]
+    Transfer {
+        /// The task.
+        task: String,
+        /// The cause.
+        #[source]
+        source: fairrep_heads::LogisticError,
+    },
+    /// An invariant was broken (a bug).
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl TrainError {
+    /// Whether the error is the user's input (config, data, options) rather than a failure
+    /// while running.
+    pub fn is_user_error(&self) -> bool {
+        matches!(self, TrainError::Config(_) | TrainError::Data(_) | TrainError::OutDirExists(_))
+    }
+}
+
+/// Adds the path to an I/O error.
+pub(crate) fn io(path: &std::path::Path) -> impl FnOnce(std::io::Error) -> TrainError + '_ {
+    move |source| TrainError::Io {
+        path: path.to_path_buf(),
+        source,
+    }
+}

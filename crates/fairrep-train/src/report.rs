@@ -1,0 +1,187 @@
+//! What a run reports: per-epoch records (`metrics.jsonl`) and the final report
+//! (`report.json`, `report.md`).
+
+use fairrep_metrics::{BinarySummary, GroupSummary};
+use serde::Serialize;
+
+/// One line of `metrics.jsonl`.
+#[derive(Debug, Clone, Serialize)]
+pub struct EpochRecord {
+    /// 1-based epoch.
+    pub epoch: usize,
+    /// Optimiser steps so far.
+    pub step: usize,
+    /// Mean task loss over the epoch's batches.
+    pub task_loss: f64,
+    /// Mean penalty over the epoch's batches.
+    pub penalty: f64,
+    /// Mean of task loss + λ · penalty.
+    pub objective: f64,
+    /// Batches in which fewer than two groups were present (penalty 0).
+    pub batches_without_pairs: usize,
+    /// Penalty on the whole validation split (median bandwidth).
+    pub valid_penalty: f64,
+    /// Validation metrics of each source task.
+    pub valid: Vec<TaskMetrics>,
+    /// Seconds since the start of training.
+    pub elapsed_s: f64,
+}
+
+/// The metrics of one task on one split.
+#[derive(Debug, Clone, Serialize)]
+pub struct TaskMetrics {
+    /// Task name.
+    pub name: String,
+    /// `source` or `transfer`.
+    pub role: String,
+    /// Accuracy.
+    pub accuracy: Option<f64>,
+    /// ROC AUC.
+    pub auc: Option<f64>,
+    /// Demographic parity difference.
+    pub ddp: Option<f64>,
+    /// Equal opportunity difference.
+    pub deo: Option<f64>,
+    /// Equalized odds difference.
+    pub equalized_odds: Option<f64>,
+    /// Balanced accuracy.
+    pub balanced_accuracy: Option<f64>,
+    /// Fraction of positive labels in the split.
+    pub base_rate: f64,
+    /// Per-group rates.
+    pub by_group: Vec<GroupSummary>,
+}
+
+impl TaskMetrics {
+    /// Builds the record from a metrics summary.
+    pub fn new(name: &str, role: &str, base_rate: f64, s: BinarySummary) -> Self {
+        Self {
+            name: name.to_string(),
+            role: role.to_string(),
+            accuracy: s.accuracy,
+            auc: s.auc,
+            ddp: s.ddp,
+            deo: s.deo,
+            equalized_odds: s.equalized_odds,
+            balanced_accuracy: s.balanced_accuracy,
+            base_rate,
+            by_group: s.by_group,
+        }
+    }
+}
+
+/// Sizes of the splits.
+#[derive(Debug, Clone, Serialize)]
+pub struct SplitSizes {
+    /// Training rows.
+    pub train: usize,
+    /// Validation rows.
+    pub valid: usize,
+    /// Test rows.
+    pub test: usize,
+    /// Rows dropped for missing values (train file, test file).
+    pub dropped: [usize; 2],
+}
+
+/// How much the representation still reveals the group, on the test split.
+#[derive(Debug, Clone, Serialize)]
+pub struct RepresentationBias {
+    /// Penalty (mean pairwise MMD², median bandwidth) between the groups' test representations.
+    pub mmd2: f64,
+    /// The bandwidth used.
+    pub sigma: f64,
+    /// Rows used (a seeded subsample when the test split is larger than the cap).
+    pub rows: usize,
+}
+
+/// `report.json`.
+#[derive(Debug, Clone, Serialize)]
+pub struct Report {
+    /// fairrep's version.
+    pub fairrep_version: String,
+    /// The config file the run was started from.
+    pub config: String,
+    /// The seed.
+    pub seed: u64,
+    /// The backend and device.
+    pub backend: String,
+    /// Penalty kind.
+    pub penalty: String,
+    /// λ.
+    pub lambda: f64,
+    /// Sensitive groups.
+    pub groups: Vec<String>,
+    /// Number of encoded features.
+    pub features: usize,
+    /// Split sizes.
+    pub splits: SplitSizes,
+    /// Epochs trained.
+    pub epochs: usize,
+    /// Wall time of training (seconds).
+    pub train_seconds: f64,
+    /// Wall time of the whole run (seconds).
+    pub total_seconds: f64,
+    /// Representation bias on the test split.
+    pub representation: RepresentationBias,
+    /// Test metrics of every task, source tasks first.
+    pub tasks: Vec<TaskMetrics>,
+}
+
+fn cell(v: Option<f64>) -> String {
+    v.map_or_else(|| "–".to_string(), |x| format!("{x:.4}"))
+}
+
+/// The task table shown at the end of a run and in `report.md`.
+pub fn task_table(tasks: &[TaskMetrics]) -> String {
+    let mut s = String::from(
+        "| task | role | accuracy | AUC | DDP | DEO | eq. odds |\n|---|---|---|---|---|---|---|\n",
+    );
+    for t in tasks {
+        s += &format!(
+            "| {} | {} | {} | {} | {} | {} | {} |\n",
+            t.name,
+            t.role,
+            cell(t.accuracy),
+            cell(t.auc),
+            cell(t.ddp),
+            cell(t.deo),
+            cell(t.equalized_odds)
+        );
+    }
+    s
+}
+
+impl Report {
+    /// `report.md`.
+    pub fn markdown(&self) -> String {
+        format!(
+            "# fairrep run\n\n\
+             - config: `{}`\n- seed: {}\n- backend: {}\n- penalty: {} (λ = {})\n\
+             - groups: {}\n- splits: train {}, validation {}, test {} ({} + {} rows dropped for missing values)\n\
+             - epochs: {}, training time {:.1} s, total {:.1} s\n\
+             - representation bias on test: MMD² between groups = {:.5} (σ = {:.4}, {} rows)\n\n\
+             ## Test metrics\n\n{}\n\
+             DDP: demographic parity difference; DEO: equal opportunity difference (TPR gap); \
+             eq. odds: max of TPR and FPR gaps. Source tasks use the heads trained with the encoder; \
+             transfer tasks use a logistic head fitted on the frozen representation of the training split.\n",
+            self.config,
+            self.seed,
+            self.backend,
+            self.penalty,
+            self.lambda,
+            self.groups.join(", "),
+            self.splits.train,
+            self.splits.valid,
+            self.splits.test,
+            self.splits.dropped[0],
+            self.splits.dropped[1],
+            self.epochs,
+            self.train_seconds,
+            self.total_seconds,
+            self.representation.mmd2,
+            self.representation.sigma,
+            self.representation.rows,
+            task_table(&self.tasks)
+        )
+    }
+}

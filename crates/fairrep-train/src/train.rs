@@ -1,0 +1,209 @@
+//! The training loop: Adam on mean task loss + λ · penalty, one epoch at a time.
+
+use crate::config::Config;
+use crate::error::TrainError;
+use crate::model::FairModel;
+use crate::report::{EpochRecord, TaskMetrics};
+use burn::data::dataloader::batcher::Batcher;
+use burn::module::Module;
+use burn::optim::decay::WeightDecayConfig;
+use burn::optim::{AdamConfig, GradientsParams};
+use burn::tensor::Device;
+use fairrep_data::{FairBatcher, Prepared, Role, Split};
+use fairrep_heads::{MultitaskHeadsConfig, bce_with_logits};
+use fairrep_losses::DemographicParity;
+use fairrep_model::EncoderConfig;
+use rand::SeedableRng;
+use rand::seq::SliceRandom;
+use rand_chacha::ChaCha8Rng;
+use std::sync::Arc;
+use std::time::Instant;
+
+/// Hooks the trainer calls as it goes (the CLI draws progress bars with them).
+pub trait Observer {
+    /// An epoch of `steps` batches begins.
+    fn epoch_start(&mut self, _epoch: usize, _epochs: usize, _steps: usize) {}
+    /// One optimiser step was taken.
+    fn step(&mut self, _task_loss: f64, _penalty: f64) {}
+    /// An epoch ended (after validation).
+    fn epoch_end(&mut self, _record: &EpochRecord) {}
+}
+
+/// An observer that does nothing.
+pub struct Silent;
+impl Observer for Silent {}
+
+/// Largest number of rows on which a whole-split penalty is measured (a seeded subsample
+/// beyond it; the kernel matrix is `rows²`).
+pub const PENALTY_EVAL_ROWS: usize = 4096;
+
+/// Rows of a split to measure a penalty on: all of them, or a seeded subsample.
+pub fn eval_rows(n: usize, seed: u64) -> Vec<usize> {
+    let mut rows: Vec<usize> = (0..n).collect();
+    if n > PENALTY_EVAL_ROWS {
+        rows.shuffle(&mut ChaCha8Rng::seed_from_u64(seed));
+        rows.truncate(PENALTY_EVAL_ROWS);
+        rows.sort_unstable();
+    }
+    rows
+}
+
+/// The penalty between the groups of a split's representation `z` (row-major `[n, r]`),
+/// measured on at most [`PENALTY_EVAL_ROWS`] rows. Returns (value, σ, rows).
+pub fn split_penalty(
+    z: &[f32],
+    r: usize,
+    split: &Split,
+    penalty: &DemographicParity,
+    seed: u64,
+    device: &Device,
+) -> (f64, f64, usize) {
+    let rows = eval_rows(split.n, seed);
+    let mut sub = Vec::with_capacity(rows.len() * r);
+    for &i in &rows {
+        sub.extend_from_slice(&z[i * r..(i + 1) * r]);
+    }
+    let s: Vec<usize> = rows.iter().map(|&i| split.s[i]).collect();
+    let zt = burn::Tensor::<2>::from_data(burn::tensor::TensorData::new(sub, [rows.len(), r]), device);
+    let out = penalty.forward(zt, &s);
+    (
+        out.value.into_scalar::<f64>(),
+        out.sigmas.first().copied().unwrap_or(f64::NAN),
+        rows.len(),
+    )
+}
+
+/// Metrics of the source heads on a split.
+pub fn source_metrics(
+    model: &FairModel,
+    data: &Prepared,
+    split: &Split,
+    threshold: f64,
+    device: &Device,
+) -> Vec<TaskMetrics> {
+    let probs = model.predict_split(split, device);
+    data.task_indices(Role::Source)
+        .iter()
+        .zip(probs)
+        .map(|(&t, p)| task_metrics(data, split, t, &p, threshold))
+        .collect()
+}
+
+/// Metrics of task `t` on a split, from predicted probabilities.
+pub fn task_metrics(data: &Prepared, split: &Split, t: usize, probs: &[f64], threshold: f64) -> TaskMetrics {
+    let y = &split.labels[t];
+    let base_rate = y.iter().filter(|&&v| v).count() as f64 / y.len().max(1) as f64;
+    let summary = fairrep_metrics::summarize_binary(y, probs, threshold, &split.s, &data.groups)
+        .expect("labels, predictions and groups are aligned by construction");
+    let task = &data.tasks[t];
+    TaskMetrics::new(&task.name, &task.role.to_string(), base_rate, summary)
+}
+
+/// Trains the encoder and source heads; calls `on_epoch` with each epoch's record (to write it).
+pub fn fit(
+    config: &Config,
+    data: &Prepared,
+    device: &Device,
+    observer: &mut dyn Observer,
+    on_epoch: &mut dyn FnMut(&EpochRecord) -> Result<(), TrainError>,
+) -> Result<FairModel, TrainError> {
+    let source = data.task_indices(Role::Source);
+    let m = &config.model;
+    let encoder_cfg = EncoderConfig::new(data.features.len(), m.hidden.clone(), m.representation)
+        .with_activation(m.activation)
+        .with_representation_activation(m.representation_activation)
+        .with_dropout(m.dropout);
+    let heads_cfg = MultitaskHeadsConfig::new(m.representation, source.len());
+    let train_device = device.clone().autodiff();
+    train_device.seed(config.seed); // dropout masks
+    let mut model = FairModel::init(&encoder_cfg, &heads_cfg, config.seed, &train_device);
+    let mut adam = AdamConfig::new();
+    if config.training.weight_decay > 0.0 {
+        adam = adam.with_weight_decay(Some(WeightDecayConfig::new(config.training.weight_decay as f32)));
+    }
+    let mut optim = adam.init();
+    let penalty = DemographicParity {
+        groups: data.groups.len(),
+        bandwidth: config.bandwidth().map_err(TrainError::Internal)?,
+    };
+    let lambda = config.penalty.lambda;
+    let batcher = FairBatcher::new(Arc::new(data.train.clone()), source.clone());
+    let mut rng = ChaCha8Rng::seed_from_u64(config.seed ^ 0x5EED_0F_BA7C4);
+    let bs = config.training.batch_size;
+    let started = Instant::now();
+    let mut step = 0usize;
+
+    for epoch in 1..=config.training.epochs {
+        let mut order: Vec<usize> = (0..data.train.n).collect();
+        order.shuffle(&mut rng);
+        let batches: Vec<&[usize]> = order.chunks(bs).filter(|c| c.len() >= 2).collect();
+        observer.epoch_start(epoch, config.training.epochs, batches.len());
+        let (mut sum_task, mut sum_pen, mut no_pairs) = (0.0, 0.0, 0usize);
+        for rows in &batches {
+            step += 1;
+            let batch = batcher.batch(rows.to_vec(), &train_device);
+            let z = model.encoder.forward(batch.x); // [b, r]
+            let task_loss = bce_with_logits(model.heads.forward(z.clone()), batch.y); // [1]
+            let pen = penalty.forward(z, &batch.s);
+            let (tl, pv) = (
+                task_loss.clone().into_scalar::<f64>(),
+                pen.value.clone().into_scalar::<f64>(),
+            );
+            for (term, v) in [("task loss", tl), ("penalty", pv)] {
+                if !v.is_finite() {
+                    return Err(TrainError::NonFinite {
+                        epoch,
+                        step,
+                        term: term.to_string(),
+                        value: v,
+                    });
+                }
+            }
+            no_pairs += usize::from(pen.pairs == 0);
+            sum_task += tl;
+            sum_pen += pv;
+            let loss = task_loss + pen.value.mul_scalar(lambda);
+            let grads = GradientsParams::from_grads(loss.backward(), &model);
+            model = optim.step(config.training.learning_rate, model, grads);
+            observer.step(tl, pv);
+        }
+        if no_pairs > 0 {
+            tracing::warn!(epoch, batches = no_pairs, "batches with fewer than two groups (penalty 0)");
+        }
+        // Validation on the plain (non-autodiff) model.
+        let eval = model.valid();
+        let valid = source_metrics(&eval, data, &data.valid, config.transfer.threshold, device);
+        let valid_penalty = if data.valid.n >= 2 {
+            let z = eval.encode_split(&data.valid, device);
+            split_penalty(&z, m.representation, &data.valid, &DemographicParity {
+                groups: data.groups.len(),
+                bandwidth: fairrep_losses::Bandwidth::Median,
+            }, config.seed, device)
+            .0
+        } else {
+            f64::NAN
+        };
+        let nb = batches.len().max(1) as f64;
+        let record = EpochRecord {
+            epoch,
+            step,
+            task_loss: sum_task / nb,
+            penalty: sum_pen / nb,
+            objective: (sum_task + lambda * sum_pen) / nb,
+            batches_without_pairs: no_pairs,
+            valid_penalty,
+            valid,
+            elapsed_s: started.elapsed().as_secs_f64(),
+        };
+        tracing::info!(
+            epoch,
+            task_loss = record.task_loss,
+            penalty = record.penalty,
+            valid_penalty,
+            "epoch done"
+        );
+        on_epoch(&record)?;
+        observer.epoch_end(&record);
+    }
+    Ok(model.valid())
+}
