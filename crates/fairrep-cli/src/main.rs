@@ -90,12 +90,14 @@ fn init_tracing(cli: &Cli) {
         (false, 1) => "debug",
         _ => "trace",
     };
-    let filter = tracing_subscriber::EnvFilter::try_from_env("FAIRREP_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(format!("{level},burn=warn,cubecl=warn")));
+    let filter = tracing_subscriber::EnvFilter::try_from_env("FAIRREP_LOG").unwrap_or_else(|_| {
+        tracing_subscriber::EnvFilter::new(format!("{level},burn=warn,cubecl=warn"))
+    });
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
-        .with_target(false);
+        .with_target(false)
+        .with_ansi(std::io::stderr().is_terminal());
     match cli.log_format {
         LogFormat::Pretty => builder.compact().init(),
         LogFormat::Json => builder.json().init(),
@@ -113,7 +115,10 @@ fn default_out(config: &Path) -> PathBuf {
 }
 
 fn train(args: TrainArgs) -> anyhow::Result<()> {
-    let out = args.out.clone().unwrap_or_else(|| default_out(&args.config));
+    let out = args
+        .out
+        .clone()
+        .unwrap_or_else(|| default_out(&args.config));
     let opts = RunOptions {
         config: args.config,
         out: out.clone(),

@@ -50,7 +50,11 @@ impl Batcher<usize, FairBatch> for FairBatcher {
         let mut s = Vec::with_capacity(b);
         for &r in &rows {
             x.extend_from_slice(self.split.row(r));
-            y.extend(self.tasks.iter().map(|&k| f32::from(u8::from(self.split.labels[k][r]))));
+            y.extend(
+                self.tasks
+                    .iter()
+                    .map(|&k| f32::from(u8::from(self.split.labels[k][r]))),
+            );
             s.push(self.split.s[r]);
         }
         FairBatch {

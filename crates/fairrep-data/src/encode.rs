@@ -144,9 +144,16 @@ impl Cols {
 pub fn validate_schema(spec: &DataSpec, tasks: &[TaskSpec]) -> Result<(), DataError> {
     let bad = |m: String| Err(DataError::Schema(m));
     let mut seen = HashSet::new();
-    for c in spec.features.categorical.iter().chain(&spec.features.numeric) {
+    for c in spec
+        .features
+        .categorical
+        .iter()
+        .chain(&spec.features.numeric)
+    {
         if !seen.insert(c) {
-            return bad(format!("feature column `{c}` is listed twice in [data.features]"));
+            return bad(format!(
+                "feature column `{c}` is listed twice in [data.features]"
+            ));
         }
     }
     if seen.is_empty() && !spec.sensitive.include_as_feature {
@@ -279,7 +286,11 @@ pub fn prepare(
         let mut cats = BTreeSet::new();
         for &r in &train_rows {
             let v = &train_t.rows[r][c];
-            cats.insert(if missing.contains(v) { MISSING_CATEGORY } else { v });
+            cats.insert(if missing.contains(v) {
+                MISSING_CATEGORY
+            } else {
+                v
+            });
         }
         encoders.push(ColumnEncoder::OneHot {
             column: name.clone(),
@@ -314,13 +325,18 @@ pub fn prepare(
 
     // Sensitive groups.
     let groups: Vec<(String, Vec<String>)> = match &spec.sensitive.groups {
-        Some(gs) => gs.iter().map(|g| (g.name.clone(), g.values.clone())).collect(),
+        Some(gs) => gs
+            .iter()
+            .map(|g| (g.name.clone(), g.values.clone()))
+            .collect(),
         None => {
             let vals: BTreeSet<&str> = train_rows
                 .iter()
                 .map(|&r| &train_t.rows[r][train_c.sensitive])
                 .collect();
-            vals.into_iter().map(|v| (v.to_string(), vec![v.to_string()])).collect()
+            vals.into_iter()
+                .map(|v| (v.to_string(), vec![v.to_string()]))
+                .collect()
         }
     };
     if groups.len() < 2 {
@@ -416,7 +432,9 @@ fn keep_rows(
     missing: &HashSet<&str>,
 ) -> Result<Vec<usize>, DataError> {
     let feature_cols: Vec<usize> = c.categorical.iter().chain(&c.numeric).copied().collect();
-    let label_cols: Vec<usize> = std::iter::once(c.sensitive).chain(c.tasks.iter().copied()).collect();
+    let label_cols: Vec<usize> = std::iter::once(c.sensitive)
+        .chain(c.tasks.iter().copied())
+        .collect();
     let mut keep = Vec::with_capacity(t.rows.len());
     'rows: for (r, row) in t.rows.iter().enumerate() {
         for &col in label_cols.iter().chain(&feature_cols) {
@@ -489,7 +507,11 @@ impl Encoder<'_> {
                 match e {
                     ColumnEncoder::OneHot { categories, .. } => {
                         let v = &row[col];
-                        let v = if self.missing.contains(v) { MISSING_CATEGORY } else { v };
+                        let v = if self.missing.contains(v) {
+                            MISSING_CATEGORY
+                        } else {
+                            v
+                        };
                         if let Ok(k) = categories.binary_search_by(|c| c.as_str().cmp(v)) {
                             out[off + k] = 1.0;
                         }
@@ -519,12 +541,15 @@ impl Encoder<'_> {
             s.push(g);
             for (k, task) in self.tasks.iter().enumerate() {
                 let cell = &row[c.tasks[k]];
-                let y = task.positive.eval(cell).map_err(|()| DataError::NotNumeric {
-                    path: t.path.clone(),
-                    line: t.lines[r],
-                    column: task.column.clone(),
-                    value: cell.to_string(),
-                })?;
+                let y = task
+                    .positive
+                    .eval(cell)
+                    .ok_or_else(|| DataError::NotNumeric {
+                        path: t.path.clone(),
+                        line: t.lines[r],
+                        column: task.column.clone(),
+                        value: cell.to_string(),
+                    })?;
                 labels[k].push(y);
             }
         }

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 #[derive(Debug, thiserror::Error)]
 pub enum DataError {
     /// The file cannot be opened or read.
-    #[error("cannot read data file {path}: {source}")]
+    #[error("cannot read data file {path}")]
     Io {
         /// The file.
         path: PathBuf,
@@ -83,7 +83,9 @@ pub enum DataError {
         why: &'static str,
     },
     /// A sensitive value that belongs to no declared group.
-    #[error("{path}, line {line}: sensitive column `{column}` has value `{value}`, which is in no group of [data.sensitive].groups")]
+    #[error(
+        "{path}, line {line}: sensitive column `{column}` has value `{value}`, which is in no group of [data.sensitive].groups"
+    )]
     UnknownGroup {
         /// The file.
         path: PathBuf,

@@ -173,25 +173,25 @@ pub enum Predicate {
 }
 
 impl Predicate {
-    /// Evaluates the predicate on one cell. `Err(())` when a numeric comparison meets a cell that
+    /// Evaluates the predicate on one cell; `None` when a numeric comparison meets a cell that
     /// is not a number.
-    pub fn eval(&self, cell: &str) -> Result<bool, ()> {
-        let num = || cell.trim().parse::<f64>().map_err(|_| ());
-        let matches = |s: &Scalar| -> Result<bool, ()> {
+    pub fn eval(&self, cell: &str) -> Option<bool> {
+        let num = || cell.trim().parse::<f64>().ok();
+        let matches = |s: &Scalar| -> Option<bool> {
             match s {
-                Scalar::Text(t) => Ok(cell == t),
-                Scalar::Num(x) => Ok(num()? == *x),
+                Scalar::Text(t) => Some(cell == t),
+                Scalar::Num(x) => Some(num()? == *x),
             }
         };
-        let any = |vs: &[Scalar]| -> Result<bool, ()> {
+        let any = |vs: &[Scalar]| -> Option<bool> {
             for v in vs {
                 if matches(v)? {
-                    return Ok(true);
+                    return Some(true);
                 }
             }
-            Ok(false)
+            Some(false)
         };
-        Ok(match self {
+        Some(match self {
             Predicate::Eq(v) => matches(v)?,
             Predicate::Ne(v) => !matches(v)?,
             Predicate::In(vs) => any(vs)?,
@@ -238,7 +238,7 @@ mod tests {
         assert!(p(r#"{ ne = "Male" }"#).eval("Female").unwrap());
         assert!(p("{ eq = 3 }").eval("3.0").unwrap());
         assert!(p(r#"{ not_in = ["a"] }"#).eval("b").unwrap());
-        assert_eq!(p("{ gt = 40 }").eval("forty"), Err(()));
+        assert_eq!(p("{ gt = 40 }").eval("forty"), None);
     }
 
     #[test]

@@ -228,7 +228,9 @@ mod tests {
         let e = Table::read(&p, &opts()).unwrap_err().to_string();
         assert!(e.contains("no header"), "{e}");
 
-        let e = Table::read(&d.path().join("nope.csv"), &opts()).unwrap_err().to_string();
+        let e = Table::read(&d.path().join("nope.csv"), &opts())
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("nope.csv"), "{e}");
     }
 }

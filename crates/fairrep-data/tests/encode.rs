@@ -112,7 +112,10 @@ fn error_policy_names_file_line_and_column() {
     let d = setup();
     let (spec, tasks) = config("missing = \"error\"");
     let e = prepare(&spec, &tasks, d.path(), 1).unwrap_err().to_string();
-    assert!(e.contains("train.csv") && e.contains("line 4") && e.contains("`hours`"), "{e}");
+    assert!(
+        e.contains("train.csv") && e.contains("line 4") && e.contains("`hours`"),
+        "{e}"
+    );
 }
 
 #[test]
@@ -121,7 +124,10 @@ fn schema_errors_name_the_culprit() {
     let (mut spec, tasks) = config("");
     spec.features.numeric.push("salary".into());
     let e = prepare(&spec, &tasks, d.path(), 1).unwrap_err().to_string();
-    assert!(e.contains("`salary`") && e.contains("numeric feature"), "{e}");
+    assert!(
+        e.contains("`salary`") && e.contains("numeric feature"),
+        "{e}"
+    );
 
     let (mut spec, tasks) = config("");
     spec.features.numeric.push("hours".into());
@@ -141,7 +147,10 @@ fn text_in_numeric_column_is_an_error() {
     write(d.path(), "test.csv", TEST);
     let (spec, tasks) = config("");
     let e = prepare(&spec, &tasks, d.path(), 1).unwrap_err().to_string();
-    assert!(e.contains("line 3") && e.contains("`age`") && e.contains("twenty"), "{e}");
+    assert!(
+        e.contains("line 3") && e.contains("`age`") && e.contains("twenty"),
+        "{e}"
+    );
 }
 
 #[test]
@@ -149,9 +158,20 @@ fn validation_split_is_seeded() {
     let d = setup();
     let (mut spec, tasks) = config("missing = \"impute\"");
     let body = (0..100)
-        .map(|i| format!("{i},a,{},{},{}\n", ["F", "M"][i % 2], ["high", "low"][i % 3 % 2], 30 + i % 20))
+        .map(|i| {
+            format!(
+                "{i},a,{},{},{}\n",
+                ["F", "M"][i % 2],
+                ["high", "low"][i % 3 % 2],
+                30 + i % 20
+            )
+        })
         .collect::<String>();
-    write(d.path(), "train.csv", &format!("age,job,sex,income,hours\n{body}"));
+    write(
+        d.path(),
+        "train.csv",
+        &format!("age,job,sex,income,hours\n{body}"),
+    );
     spec.validation_fraction = 0.2;
     let a = prepare(&spec, &tasks, d.path(), 7).unwrap();
     let b = prepare(&spec, &tasks, d.path(), 7).unwrap();

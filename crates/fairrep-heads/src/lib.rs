@@ -29,7 +29,12 @@ impl MultitaskHeadsConfig {
     pub fn init(&self, seed: u64, device: &Device) -> MultitaskHeads {
         let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
         MultitaskHeads {
-            linear: fairrep_model::seeded_linear(self.d_representation, self.tasks, &mut rng, device),
+            linear: fairrep_model::seeded_linear(
+                self.d_representation,
+                self.tasks,
+                &mut rng,
+                device,
+            ),
         }
     }
 }
@@ -58,7 +63,8 @@ impl MultitaskHeads {
 /// - `logits`, `labels`: `[b, t]`
 /// - returns: `[1]`
 pub fn bce_with_logits(logits: Tensor<2>, labels: Tensor<2>) -> Tensor<1> {
-    let softplus = logits.clone().clamp_min(0.0) + logits.clone().abs().neg().exp().add_scalar(1.0).log();
+    let softplus =
+        logits.clone().clamp_min(0.0) + logits.clone().abs().neg().exp().add_scalar(1.0).log();
     (softplus - labels * logits).mean() // [1]
 }
 
@@ -68,7 +74,8 @@ pub fn bce_with_logits(logits: Tensor<2>, labels: Tensor<2>) -> Tensor<1> {
 /// - `logits`, `labels`: `[b, t]`
 /// - returns: `[t]`
 pub fn bce_with_logits_per_task(logits: Tensor<2>, labels: Tensor<2>) -> Tensor<1> {
-    let softplus = logits.clone().clamp_min(0.0) + logits.clone().abs().neg().exp().add_scalar(1.0).log();
+    let softplus =
+        logits.clone().clamp_min(0.0) + logits.clone().abs().neg().exp().add_scalar(1.0).log();
     (softplus - labels * logits).mean_dim(0).squeeze_dim(0) // [t]
 }
 
@@ -81,13 +88,21 @@ mod tests {
     #[allow(deprecated)]
     fn bce_matches_closed_form_and_is_stable() {
         let device = Device::ndarray();
-        let l = Tensor::<2>::from_data(TensorData::new(vec![0.0f32, 2.0, -3.0, 100.0], [2, 2]), &device);
-        let y = Tensor::<2>::from_data(TensorData::new(vec![1.0f32, 0.0, 1.0, 1.0], [2, 2]), &device);
+        let l = Tensor::<2>::from_data(
+            TensorData::new(vec![0.0f32, 2.0, -3.0, 100.0], [2, 2]),
+            &device,
+        );
+        let y = Tensor::<2>::from_data(
+            TensorData::new(vec![1.0f32, 0.0, 1.0, 1.0], [2, 2]),
+            &device,
+        );
         let got = bce_with_logits(l.clone(), y.clone()).into_scalar::<f64>();
         // −log σ(0) = ln 2; −log(1 − σ(2)) = ln(1 + e²); −log σ(−3) = ln(1 + e³); −log σ(100) ≈ 0.
         let want = (2f64.ln() + (1.0 + 2f64.exp()).ln() + (1.0 + 3f64.exp()).ln() + 0.0) / 4.0;
         assert!((got - want).abs() < 1e-5, "{got} vs {want}");
-        let per = bce_with_logits_per_task(l, y).try_into_vec_as::<f32>().unwrap();
+        let per = bce_with_logits_per_task(l, y)
+            .try_into_vec_as::<f32>()
+            .unwrap();
         assert!((per[0] as f64 - (2f64.ln() + (1.0 + 3f64.exp()).ln()) / 2.0).abs() < 1e-5);
         assert!(per.iter().all(|v| v.is_finite()));
     }

@@ -54,13 +54,18 @@ impl LogisticRegression {
         let mut theta = vec![0.0f64; k];
         let row = |i: usize| &x[i * d..(i + 1) * d];
         let eta = |theta: &[f64], i: usize| {
-            row(i).iter().zip(theta).map(|(&a, &w)| a as f64 * w).sum::<f64>() + theta[d]
+            row(i)
+                .iter()
+                .zip(theta)
+                .map(|(&a, &w)| a as f64 * w)
+                .sum::<f64>()
+                + theta[d]
         };
         let objective = |theta: &[f64]| {
             let mut s = 0.0;
-            for i in 0..n {
+            for (i, &yi) in y.iter().enumerate() {
                 let e = eta(theta, i);
-                s += softplus(e) - if y[i] { e } else { 0.0 };
+                s += softplus(e) - if yi { e } else { 0.0 };
             }
             s / n as f64 + 0.5 * l2 * theta[..d].iter().map(|w| w * w).sum::<f64>()
         };
@@ -72,12 +77,12 @@ impl LogisticRegression {
             let mut hess = vec![0.0f64; k * k];
             let mut xi = vec![0.0f64; k];
             xi[d] = 1.0;
-            for i in 0..n {
+            for (i, &yi) in y.iter().enumerate() {
                 for (a, &v) in xi.iter_mut().zip(row(i)) {
                     *a = v as f64;
                 }
                 let p = sigmoid(eta(&theta, i));
-                let r = p - if y[i] { 1.0 } else { 0.0 };
+                let r = p - if yi { 1.0 } else { 0.0 };
                 let w = p * (1.0 - p);
                 for a in 0..k {
                     grad[a] += r * xi[a];
@@ -133,7 +138,13 @@ impl LogisticRegression {
         let d = self.weights.len();
         x.chunks_exact(d.max(1))
             .map(|r| {
-                sigmoid(r.iter().zip(&self.weights).map(|(&a, &w)| a as f64 * w).sum::<f64>() + self.bias)
+                sigmoid(
+                    r.iter()
+                        .zip(&self.weights)
+                        .map(|(&a, &w)| a as f64 * w)
+                        .sum::<f64>()
+                        + self.bias,
+                )
             })
             .collect()
     }
@@ -197,7 +208,10 @@ mod tests {
         }
         let m = LogisticRegression::fit(&x, 1, &y, 0.0).unwrap();
         assert!((m.bias - logit(0.3)).abs() < 1e-9, "{m:?}");
-        assert!((m.weights[0] - (logit(0.8) - logit(0.3))).abs() < 1e-9, "{m:?}");
+        assert!(
+            (m.weights[0] - (logit(0.8) - logit(0.3))).abs() < 1e-9,
+            "{m:?}"
+        );
         let p = m.predict_proba(&[0.0, 1.0]);
         assert!((p[0] - 0.3).abs() < 1e-9 && (p[1] - 0.8).abs() < 1e-9);
     }
@@ -205,7 +219,10 @@ mod tests {
     #[test]
     fn penalised_fit_zeroes_the_gradient_even_when_separable() {
         // Separable data: without L2 the weights would diverge.
-        let x: Vec<f32> = (0..40).map(|i| (i as f32 - 19.5) / 10.0).flat_map(|v| [v, v * v]).collect();
+        let x: Vec<f32> = (0..40)
+            .map(|i| (i as f32 - 19.5) / 10.0)
+            .flat_map(|v| [v, v * v])
+            .collect();
         let y: Vec<bool> = (0..40).map(|i| i >= 20).collect();
         let l2 = 0.01;
         let m = LogisticRegression::fit(&x, 2, &y, l2).unwrap();
@@ -219,7 +236,10 @@ mod tests {
                 + l2 * m.weights[j];
             assert!(g.abs() < 1e-8, "gradient {j} = {g}");
         }
-        let gb: f64 = (0..40).map(|i| p[i] - f64::from(u8::from(y[i]))).sum::<f64>() / n;
+        let gb: f64 = (0..40)
+            .map(|i| p[i] - f64::from(u8::from(y[i])))
+            .sum::<f64>()
+            / n;
         assert!(gb.abs() < 1e-8);
         assert!(m.iterations < 50);
     }

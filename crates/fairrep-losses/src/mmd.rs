@@ -66,7 +66,11 @@ pub fn median_distance(d2_self: &Tensor<2>) -> f64 {
     let mid = upper.len() / 2;
     let (_, med, _) = upper.select_nth_unstable_by(mid, f64::total_cmp);
     let med = med.sqrt();
-    if med > 0.0 && med.is_finite() { med } else { 1.0 }
+    if med > 0.0 && med.is_finite() {
+        med
+    } else {
+        1.0
+    }
 }
 
 /// Biased (V-statistic) MMD² between weighted point clouds:
@@ -85,7 +89,10 @@ pub fn mmd2_weighted(
 ) -> Tensor<1> {
     let quad = |k: Tensor<2>, u: Tensor<1>, v: Tensor<1>| -> Tensor<1> {
         // uᵀ K v
-        u.unsqueeze_dim::<2>(0).matmul(k).matmul(v.unsqueeze_dim::<2>(1)).reshape([1])
+        u.unsqueeze_dim::<2>(0)
+            .matmul(k)
+            .matmul(v.unsqueeze_dim::<2>(1))
+            .reshape([1])
     };
     let kxx = gaussian_kernel(sq_dists(x.clone(), x.clone()), sigmas); // [n, n]
     let kyy = gaussian_kernel(sq_dists(y.clone(), y.clone()), sigmas); // [m, m]

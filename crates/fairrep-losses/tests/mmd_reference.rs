@@ -56,7 +56,10 @@ fn mmd_sigma1_matches_reference_f64() {
     let r = &doc["mmd2_sigma1"];
     let (v, gn, row0) = mmd_and_grad(&[1.0], DType::F64);
     assert!(rel(v, r["value"].as_f64().unwrap()) < 1e-9, "value {v}");
-    assert!(rel(gn, r["grad_norm"].as_f64().unwrap()) < 1e-9, "grad norm {gn}");
+    assert!(
+        rel(gn, r["grad_norm"].as_f64().unwrap()) < 1e-9,
+        "grad norm {gn}"
+    );
     for (a, b) in row0.iter().zip(r["grad_row0"].as_array().unwrap()) {
         assert!(rel(*a, b.as_f64().unwrap()) < 1e-7, "grad row0 {a} vs {b}");
     }
@@ -70,7 +73,10 @@ fn mmd_five_bandwidths_matches_reference_f64() {
     let r = &doc["mmd2_5bw_sigma_0.25_0.5_1_2_4"];
     let (v, gn, _) = mmd_and_grad(&[0.25, 0.5, 1.0, 2.0, 4.0], DType::F64);
     assert!(rel(v, r["value"].as_f64().unwrap()) < 1e-9, "value {v}");
-    assert!(rel(gn, r["grad_norm"].as_f64().unwrap()) < 1e-9, "grad norm {gn}");
+    assert!(
+        rel(gn, r["grad_norm"].as_f64().unwrap()) < 1e-9,
+        "grad norm {gn}"
+    );
 }
 
 #[test]
@@ -79,7 +85,10 @@ fn mmd_sigma1_matches_reference_f32() {
     let r = &doc["mmd2_sigma1"];
     let (v, gn, _) = mmd_and_grad(&[1.0], DType::F32);
     assert!(rel(v, r["value"].as_f64().unwrap()) < 1e-4, "value {v}");
-    assert!(rel(gn, r["grad_norm"].as_f64().unwrap()) < 1e-4, "grad norm {gn}");
+    assert!(
+        rel(gn, r["grad_norm"].as_f64().unwrap()) < 1e-4,
+        "grad norm {gn}"
+    );
 }
 
 #[test]
@@ -88,7 +97,9 @@ fn penalty_gradient_matches_finite_differences() {
     // (held fixed by fixing it from the unperturbed batch).
     let device = Device::ndarray().autodiff();
     let (b, r) = (9, 3);
-    let z: Vec<f64> = (0..b * r).map(|i| ((i * 37 % 11) as f64 - 5.0) / 4.0).collect();
+    let z: Vec<f64> = (0..b * r)
+        .map(|i| ((i * 37 % 11) as f64 - 5.0) / 4.0)
+        .collect();
     let s = [0, 1, 2, 0, 1, 2, 0, 0, 1];
     let base = DemographicParity {
         groups: 3,
@@ -117,7 +128,11 @@ fn penalty_gradient_matches_finite_differences() {
         zp[i] += h;
         zm[i] -= h;
         let fd = (f(&zp) - f(&zm)) / (2.0 * h);
-        assert!((fd - g[i]).abs() < 1e-7 + 1e-5 * fd.abs(), "coord {i}: fd {fd}, autodiff {}", g[i]);
+        assert!(
+            (fd - g[i]).abs() < 1e-7 + 1e-5 * fd.abs(),
+            "coord {i}: fd {fd}, autodiff {}",
+            g[i]
+        );
     }
 }
 
@@ -131,7 +146,10 @@ fn two_group_penalty_is_the_mmd_between_the_groups() {
     // Interleave the groups to check the penalty does not depend on row order.
     let mut order: Vec<usize> = (0..n + m).collect();
     order.sort_by_key(|&i| (i * 7919) % (n + m));
-    let zz: Vec<f64> = order.iter().flat_map(|&i| z[i * d..(i + 1) * d].to_vec()).collect();
+    let zz: Vec<f64> = order
+        .iter()
+        .flat_map(|&i| z[i * d..(i + 1) * d].to_vec())
+        .collect();
     let s: Vec<usize> = order.iter().map(|&i| usize::from(i >= n)).collect();
     let p = DemographicParity {
         groups: 2,

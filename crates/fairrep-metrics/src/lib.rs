@@ -250,7 +250,11 @@ pub fn equal_opportunity_ratio(frame: &MetricFrame) -> Option<f64> {
 
 /// Equalized odds difference: the larger of the TPR difference and the FPR difference.
 pub fn equalized_odds_difference(frame: &MetricFrame) -> Option<f64> {
-    max_opt(frame.difference(Rate::Tpr), frame.difference(Rate::Fpr), f64::max)
+    max_opt(
+        frame.difference(Rate::Tpr),
+        frame.difference(Rate::Fpr),
+        f64::max,
+    )
 }
 
 /// Equalized odds ratio: the smaller of the TPR ratio and the FPR ratio.
@@ -387,8 +391,13 @@ mod tests {
     fn undefined_rates_are_left_out() {
         // group 1 has no positives: its TPR is undefined, DEO uses group 0 alone.
         let names = vec!["a".to_string(), "b".to_string()];
-        let f = MetricFrame::new(&[true, false, false], &[true, true, false], &[0, 1, 1], &names)
-            .unwrap();
+        let f = MetricFrame::new(
+            &[true, false, false],
+            &[true, true, false],
+            &[0, 1, 1],
+            &names,
+        )
+        .unwrap();
         assert_eq!(f.rate_by_group(Rate::Tpr), vec![Some(1.0), None]);
         assert_eq!(equal_opportunity_difference(&f), Some(0.0));
         assert_eq!(demographic_parity_difference(&f), Some(0.5));
@@ -405,6 +414,9 @@ mod tests {
             MetricFrame::new(&[true], &[true], &[3], &names),
             Err(MetricsError::GroupOutOfRange { index: 3, .. })
         ));
-        assert_eq!(MetricFrame::new(&[], &[], &[], &names).unwrap_err(), MetricsError::Empty);
+        assert_eq!(
+            MetricFrame::new(&[], &[], &[], &names).unwrap_err(),
+            MetricsError::Empty
+        );
     }
 }

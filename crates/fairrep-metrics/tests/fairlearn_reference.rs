@@ -8,7 +8,9 @@ use serde_json::Value;
 const TOL: f64 = 1e-12;
 
 fn close(name: &str, case: &str, got: Option<f64>, want: &Value) {
-    let want = want.as_f64().unwrap_or_else(|| panic!("{case}/{name}: not a number"));
+    let want = want
+        .as_f64()
+        .unwrap_or_else(|| panic!("{case}/{name}: not a number"));
     let got = got.unwrap_or_else(|| panic!("{case}/{name}: undefined, fairlearn gives {want}"));
     assert!(
         (got - want).abs() <= TOL,
@@ -50,7 +52,12 @@ fn all_three_cases_match_fairlearn() {
             .as_array()
             .unwrap()
             .iter()
-            .map(|v| groups.iter().position(|g| g == v.as_str().unwrap()).unwrap())
+            .map(|v| {
+                groups
+                    .iter()
+                    .position(|g| g == v.as_str().unwrap())
+                    .unwrap()
+            })
             .collect();
         let f = MetricFrame::new(&y_true, &y_pred, &group, &groups).unwrap();
 
@@ -64,18 +71,73 @@ fn all_three_cases_match_fairlearn() {
                 close(key, name, v, &case["by_group"][key][g]);
             }
         }
-        close("overall selection", name, f.overall.selection_rate(), &case["overall"]["selection_rate"]);
-        close("overall tpr", name, f.overall.tpr(), &case["overall"]["tpr"]);
-        close("overall fpr", name, f.overall.fpr(), &case["overall"]["fpr"]);
-        close("dpd", name, demographic_parity_difference(&f), &case["demographic_parity_difference"]);
-        close("dpr", name, demographic_parity_ratio(&f), &case["demographic_parity_ratio"]);
-        close("eod", name, equalized_odds_difference(&f), &case["equalized_odds_difference"]);
-        close("eor", name, equalized_odds_ratio(&f), &case["equalized_odds_ratio"]);
-        close("eopd", name, equal_opportunity_difference(&f), &case["equal_opportunity_difference"]);
-        close("eopr", name, equal_opportunity_ratio(&f), &case["equal_opportunity_ratio"]);
+        close(
+            "overall selection",
+            name,
+            f.overall.selection_rate(),
+            &case["overall"]["selection_rate"],
+        );
+        close(
+            "overall tpr",
+            name,
+            f.overall.tpr(),
+            &case["overall"]["tpr"],
+        );
+        close(
+            "overall fpr",
+            name,
+            f.overall.fpr(),
+            &case["overall"]["fpr"],
+        );
+        close(
+            "dpd",
+            name,
+            demographic_parity_difference(&f),
+            &case["demographic_parity_difference"],
+        );
+        close(
+            "dpr",
+            name,
+            demographic_parity_ratio(&f),
+            &case["demographic_parity_ratio"],
+        );
+        close(
+            "eod",
+            name,
+            equalized_odds_difference(&f),
+            &case["equalized_odds_difference"],
+        );
+        close(
+            "eor",
+            name,
+            equalized_odds_ratio(&f),
+            &case["equalized_odds_ratio"],
+        );
+        close(
+            "eopd",
+            name,
+            equal_opportunity_difference(&f),
+            &case["equal_opportunity_difference"],
+        );
+        close(
+            "eopr",
+            name,
+            equal_opportunity_ratio(&f),
+            &case["equal_opportunity_ratio"],
+        );
         close("accuracy", name, f.overall.accuracy(), &case["accuracy"]);
-        close("balanced", name, f.overall.balanced_accuracy(), &case["balanced_accuracy"]);
-        close("auc", name, roc_auc(&y_true, &score).unwrap(), &case["roc_auc"]);
+        close(
+            "balanced",
+            name,
+            f.overall.balanced_accuracy(),
+            &case["balanced_accuracy"],
+        );
+        close(
+            "auc",
+            name,
+            roc_auc(&y_true, &score).unwrap(),
+            &case["roc_auc"],
+        );
 
         // The report summary is the same engine: check it agrees.
         let s = summarize_binary(&y_true, &score, 0.5, &group, &groups).unwrap();

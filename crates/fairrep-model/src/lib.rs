@@ -15,14 +15,19 @@ use serde::{Deserialize, Serialize};
 /// initial weights; drawing them here does, and gives the same start on every backend.
 pub fn seeded_linear(d_in: usize, d_out: usize, rng: &mut ChaCha8Rng, device: &Device) -> Linear {
     let k = 1.0 / (d_in.max(1) as f64).sqrt();
-    let mut draw = |len: usize| -> Vec<f32> {
-        (0..len).map(|_| rng.random_range(-k..k) as f32).collect()
-    };
+    let mut draw =
+        |len: usize| -> Vec<f32> { (0..len).map(|_| rng.random_range(-k..k) as f32).collect() };
     let weight = draw(d_in * d_out);
     let bias = draw(d_out);
     Linear {
-        weight: Param::from_tensor(Tensor::from_data(TensorData::new(weight, [d_in, d_out]), device)),
-        bias: Some(Param::from_tensor(Tensor::from_data(TensorData::new(bias, [d_out]), device))),
+        weight: Param::from_tensor(Tensor::from_data(
+            TensorData::new(weight, [d_in, d_out]),
+            device,
+        )),
+        bias: Some(Param::from_tensor(Tensor::from_data(
+            TensorData::new(bias, [d_out]),
+            device,
+        ))),
     }
 }
 

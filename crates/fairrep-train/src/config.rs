@@ -202,7 +202,7 @@ impl Default for TransferSection {
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     /// The file cannot be read.
-    #[error("cannot read config file {path}: {source}")]
+    #[error("cannot read config file {path}")]
     Io {
         /// The file.
         path: PathBuf,
@@ -256,7 +256,10 @@ impl Config {
         };
         let p = &self.penalty;
         if !(p.lambda.is_finite() && p.lambda >= 0.0) {
-            return bad("penalty.lambda", format!("= {} must be a finite number ≥ 0", p.lambda));
+            return bad(
+                "penalty.lambda",
+                format!("= {} must be a finite number ≥ 0", p.lambda),
+            );
         }
         self.bandwidth().map_err(|message| ConfigError::Invalid {
             path: path.to_path_buf(),
@@ -268,13 +271,22 @@ impl Config {
             return bad("training.epochs", "must be at least 1".into());
         }
         if t.batch_size < 2 {
-            return bad("training.batch_size", format!("= {} must be at least 2", t.batch_size));
+            return bad(
+                "training.batch_size",
+                format!("= {} must be at least 2", t.batch_size),
+            );
         }
         if !(t.learning_rate.is_finite() && t.learning_rate > 0.0) {
-            return bad("training.learning_rate", format!("= {} must be > 0", t.learning_rate));
+            return bad(
+                "training.learning_rate",
+                format!("= {} must be > 0", t.learning_rate),
+            );
         }
         if !(t.weight_decay.is_finite() && t.weight_decay >= 0.0) {
-            return bad("training.weight_decay", format!("= {} must be ≥ 0", t.weight_decay));
+            return bad(
+                "training.weight_decay",
+                format!("= {} must be ≥ 0", t.weight_decay),
+            );
         }
         let m = &self.model;
         if m.representation == 0 {
@@ -284,17 +296,26 @@ impl Config {
             return bad("model.hidden", "widths must be at least 1".into());
         }
         if !(0.0..1.0).contains(&m.dropout) {
-            return bad("model.dropout", format!("= {} must be in [0, 1)", m.dropout));
+            return bad(
+                "model.dropout",
+                format!("= {} must be in [0, 1)", m.dropout),
+            );
         }
         let tr = &self.transfer;
         if !(tr.l2.is_finite() && tr.l2 >= 0.0) {
             return bad("transfer.l2", format!("= {} must be ≥ 0", tr.l2));
         }
         if !(0.0..=1.0).contains(&tr.threshold) {
-            return bad("transfer.threshold", format!("= {} must be in [0, 1]", tr.threshold));
+            return bad(
+                "transfer.threshold",
+                format!("= {} must be in [0, 1]", tr.threshold),
+            );
         }
         if !self.tasks.iter().any(|t| t.role == Role::Source) {
-            return bad("tasks", "needs at least one task with role = \"source\"".into());
+            return bad(
+                "tasks",
+                "needs at least one task with role = \"source\"".into(),
+            );
         }
         fairrep_data::validate_schema(&self.data, &self.tasks).map_err(|e| ConfigError::Invalid {
             path: path.to_path_buf(),
@@ -326,5 +347,101 @@ impl Config {
             f.path = std::path::absolute(&joined).unwrap_or(joined);
         }
         c
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MINIMAL: &str = r#"
+[data]
+train = { path = "a.csv" }
+test = { path = "b.csv" }
+[data.features]
+numeric = ["x"]
+[data.sensitive]
+column = "s"
+[[tasks]]
+name = "t"
+column = "y"
+positive = { eq = 1 }
+role = "source"
+"#;
+
+    fn parse(extra: &str) -> Result<Config, ConfigError> {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("c.toml");
+        std::fs::write(&p, format!("{MINIMAL}\n{extra}")).unwrap();
+        Config::load(&p)
+    }
+
+    #[test]
+    fn defaults_fill_every_section() {
+        let c = parse("").unwrap();
+        assert_eq!(c.seed, 0);
+        assert_eq!(c.penalty.lambda, 0.0);
+        assert_eq!(c.bandwidth().unwrap(), Bandwidth::Median);
+        assert_eq!(c.training, TrainingSection::default());
+        assert_eq!(c.model, ModelSection::default());
+        assert_eq!(c.data.validation_fraction, 0.1);
+    }
+
+    #[test]
+    fn bandwidth_forms() {
+        let c = parse("[penalty]\nbandwidth = 2.0").unwrap();
+        assert_eq!(c.bandwidth().unwrap(), Bandwidth::Fixed(vec![2.0]));
+        let c = parse("[penalty]\nbandwidth = [0.5, 1.0]").unwrap();
+        assert_eq!(c.bandwidth().unwrap(), Bandwidth::Fixed(vec![0.5, 1.0]));
+        let e = parse("[penalty]\nbandwidth = \"mean\"")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("penalty.bandwidth") && e.contains("mean"), "{e}");
+        let e = parse("[penalty]\nbandwidth = -1.0")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("penalty.bandwidth"), "{e}");
+    }
+
+    #[test]
+    fn out_of_range_values_name_their_key() {
+        for (extra, key) in [
+            ("[penalty]\nlambda = -0.5", "penalty.lambda"),
+            ("[training]\nbatch_size = 1", "training.batch_size"),
+            ("[training]\nepochs = 0", "training.epochs"),
+            ("[training]\nlearning_rate = 0.0", "training.learning_rate"),
+            ("[model]\ndropout = 1.0", "model.dropout"),
+            ("[model]\nrepresentation = 0", "model.representation"),
+            ("[model]\nhidden = [8, 0]", "model.hidden"),
+            ("[transfer]\nthreshold = 2.0", "transfer.threshold"),
+        ] {
+            let e = parse(extra).unwrap_err().to_string();
+            assert!(e.contains(key) && e.contains("c.toml"), "{extra}: {e}");
+        }
+    }
+
+    #[test]
+    fn unknown_keys_and_bad_types_name_key_and_line() {
+        let e = parse("[training]\nepoch = 3").unwrap_err().to_string();
+        assert!(e.contains("epoch") && e.contains("line"), "{e}");
+        let e = parse("[model]\nactivation = \"swish\"")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("swish") && e.contains("line"), "{e}");
+        let e = parse("seed = \"one\"").unwrap_err().to_string();
+        assert!(e.contains("line"), "{e}");
+    }
+
+    #[test]
+    fn a_source_task_is_required() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("c.toml");
+        std::fs::write(
+            &p,
+            MINIMAL.replace("role = \"source\"", "role = \"transfer\""),
+        )
+        .unwrap();
+        let e = Config::load(&p).unwrap_err().to_string();
+        assert!(e.contains("tasks") && e.contains("source"), "{e}");
     }
 }

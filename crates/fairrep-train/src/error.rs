@@ -16,7 +16,7 @@ pub enum TrainError {
     #[error("output directory {0} already exists and is not empty (use --force to write into it)")]
     OutDirExists(PathBuf),
     /// A file of the run could not be written.
-    #[error("cannot write {path}: {source}")]
+    #[error("cannot write {path}")]
     Io {
         /// The file or directory.
         path: PathBuf,
@@ -25,7 +25,9 @@ pub enum TrainError {
         source: std::io::Error,
     },
     /// A loss term became NaN or infinite.
-    #[error("epoch {epoch}, step {step}: the {term} is {value} (not finite); lower the learning rate or λ")]
+    #[error(
+        "epoch {epoch}, step {step}: the {term} is {value} (not finite); lower the learning rate or λ"
+    )]
     NonFinite {
         /// Epoch.
         epoch: usize,
@@ -45,7 +47,7 @@ pub enum TrainError {
         message: String,
     },
     /// A fit of a transfer head failed.
-    #[error("transfer task `{task}`: {source}")]
+    #[error("transfer task `{task}`")]
     Transfer {
         /// The task.
         task: String,
@@ -62,7 +64,10 @@ impl TrainError {
     /// Whether the error is the user's input (config, data, options) rather than a failure
     /// while running.
     pub fn is_user_error(&self) -> bool {
-        matches!(self, TrainError::Config(_) | TrainError::Data(_) | TrainError::OutDirExists(_))
+        matches!(
+            self,
+            TrainError::Config(_) | TrainError::Data(_) | TrainError::OutDirExists(_)
+        )
     }
 }
 

@@ -106,7 +106,13 @@ pub fn run(opts: &RunOptions, observer: &mut dyn Observer) -> Result<Report, Tra
         })?;
 
     // Source tasks: the trained heads. Transfer tasks: fresh heads on the frozen encoder.
-    let mut tasks = train::source_metrics(&model, &data, &data.test, config.transfer.threshold, &device);
+    let mut tasks = train::source_metrics(
+        &model,
+        &data,
+        &data.test,
+        config.transfer.threshold,
+        &device,
+    );
     let z_train = model.encode_split(&data.train, &device);
     let z_test = model.encode_split(&data.test, &device);
     let r = config.model.representation;

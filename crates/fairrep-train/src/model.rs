@@ -21,7 +21,12 @@ pub struct FairModel {
 
 impl FairModel {
     /// Builds the model with weights drawn from `seed`.
-    pub fn init(encoder: &EncoderConfig, heads: &MultitaskHeadsConfig, seed: u64, device: &Device) -> Self {
+    pub fn init(
+        encoder: &EncoderConfig,
+        heads: &MultitaskHeadsConfig,
+        seed: u64,
+        device: &Device,
+    ) -> Self {
         Self {
             encoder: encoder.init(seed, device),
             heads: heads.init(seed.wrapping_add(0x9E37_79B9_7F4A_7C15), device),
@@ -36,7 +41,10 @@ impl FairModel {
             let end = (start + INFERENCE_CHUNK).min(split.n);
             let x = fairrep_data::batch::features(split, start, end, device); // [c, p]
             let z = self.encoder.forward(x); // [c, r]
-            out.extend(z.try_into_vec_as::<f32>().expect("reading z back to the host"));
+            out.extend(
+                z.try_into_vec_as::<f32>()
+                    .expect("reading z back to the host"),
+            );
         }
         out
     }
@@ -49,7 +57,9 @@ impl FairModel {
             let x = fairrep_data::batch::features(split, start, end, device); // [c, p]
             let p: Tensor<2> = activation::sigmoid(self.heads.forward(self.encoder.forward(x))); // [c, t]
             let [c, t] = p.dims();
-            let v = p.try_into_vec_as::<f64>().expect("reading predictions back to the host");
+            let v = p
+                .try_into_vec_as::<f64>()
+                .expect("reading predictions back to the host");
             cols.resize(t, Vec::new());
             for (k, col) in cols.iter_mut().enumerate() {
                 col.extend((0..c).map(|i| v[i * t + k]));

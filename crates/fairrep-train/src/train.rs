@@ -64,7 +64,8 @@ pub fn split_penalty(
         sub.extend_from_slice(&z[i * r..(i + 1) * r]);
     }
     let s: Vec<usize> = rows.iter().map(|&i| split.s[i]).collect();
-    let zt = burn::Tensor::<2>::from_data(burn::tensor::TensorData::new(sub, [rows.len(), r]), device);
+    let zt =
+        burn::Tensor::<2>::from_data(burn::tensor::TensorData::new(sub, [rows.len(), r]), device);
     let out = penalty.forward(zt, &s);
     (
         out.value.into_scalar::<f64>(),
@@ -90,7 +91,13 @@ pub fn source_metrics(
 }
 
 /// Metrics of task `t` on a split, from predicted probabilities.
-pub fn task_metrics(data: &Prepared, split: &Split, t: usize, probs: &[f64], threshold: f64) -> TaskMetrics {
+pub fn task_metrics(
+    data: &Prepared,
+    split: &Split,
+    t: usize,
+    probs: &[f64],
+    threshold: f64,
+) -> TaskMetrics {
     let y = &split.labels[t];
     let base_rate = y.iter().filter(|&&v| v).count() as f64 / y.len().max(1) as f64;
     let summary = fairrep_metrics::summarize_binary(y, probs, threshold, &split.s, &data.groups)
@@ -119,7 +126,9 @@ pub fn fit(
     let mut model = FairModel::init(&encoder_cfg, &heads_cfg, config.seed, &train_device);
     let mut adam = AdamConfig::new();
     if config.training.weight_decay > 0.0 {
-        adam = adam.with_weight_decay(Some(WeightDecayConfig::new(config.training.weight_decay as f32)));
+        adam = adam.with_weight_decay(Some(WeightDecayConfig::new(
+            config.training.weight_decay as f32,
+        )));
     }
     let mut optim = adam.init();
     let penalty = DemographicParity {
@@ -128,7 +137,7 @@ pub fn fit(
     };
     let lambda = config.penalty.lambda;
     let batcher = FairBatcher::new(Arc::new(data.train.clone()), source.clone());
-    let mut rng = ChaCha8Rng::seed_from_u64(config.seed ^ 0x5EED_0F_BA7C4);
+    let mut rng = ChaCha8Rng::seed_from_u64(config.seed ^ 0x05EE_D0FB_A7C4);
     let bs = config.training.batch_size;
     let started = Instant::now();
     let mut step = 0usize;
@@ -168,17 +177,28 @@ pub fn fit(
             observer.step(tl, pv);
         }
         if no_pairs > 0 {
-            tracing::warn!(epoch, batches = no_pairs, "batches with fewer than two groups (penalty 0)");
+            tracing::warn!(
+                epoch,
+                batches = no_pairs,
+                "batches with fewer than two groups (penalty 0)"
+            );
         }
         // Validation on the plain (non-autodiff) model.
         let eval = model.valid();
         let valid = source_metrics(&eval, data, &data.valid, config.transfer.threshold, device);
         let valid_penalty = if data.valid.n >= 2 {
             let z = eval.encode_split(&data.valid, device);
-            split_penalty(&z, m.representation, &data.valid, &DemographicParity {
-                groups: data.groups.len(),
-                bandwidth: fairrep_losses::Bandwidth::Median,
-            }, config.seed, device)
+            split_penalty(
+                &z,
+                m.representation,
+                &data.valid,
+                &DemographicParity {
+                    groups: data.groups.len(),
+                    bandwidth: fairrep_losses::Bandwidth::Median,
+                },
+                config.seed,
+                device,
+            )
             .0
         } else {
             f64::NAN

@@ -31,14 +31,19 @@ pub fn evaluate(
     let mut heads = Vec::new();
     for &t in tasks {
         let name = &data.tasks[t].name;
-        let model = LogisticRegression::fit(z_train, r, &data.train.labels[t], settings.l2).map_err(
-            |source| TrainError::Transfer {
+        let model = LogisticRegression::fit(z_train, r, &data.train.labels[t], settings.l2)
+            .map_err(|source| TrainError::Transfer {
                 task: name.clone(),
                 source,
-            },
-        )?;
+            })?;
         let probs = model.predict_proba(z_test);
-        metrics.push(task_metrics(data, &data.test, t, &probs, settings.threshold));
+        metrics.push(task_metrics(
+            data,
+            &data.test,
+            t,
+            &probs,
+            settings.threshold,
+        ));
         heads.push(TransferHead {
             task: name.clone(),
             model,

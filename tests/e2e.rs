@@ -1,0 +1,306 @@
+//! End-to-end tests of the `fairrep` binary on the embedded Adult data.
+
+use assert_cmd::Command;
+use predicates::prelude::*;
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+
+fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .canonicalize()
+        .unwrap()
+}
+
+fn quickstart_text() -> String {
+    std::fs::read_to_string(repo().join("configs/quickstart.toml")).unwrap()
+}
+
+/// The quickstart config with absolute data paths and the given replacements, written into
+/// `dir` (so that it can be edited freely).
+fn config_in(dir: &Path, edits: &[(&str, &str)]) -> PathBuf {
+    let data = repo().join("data/adult");
+    let mut text = quickstart_text().replace("../data/adult", data.to_str().unwrap());
+    for (from, to) in edits {
+        assert!(text.contains(from), "the quickstart config has no `{from}`");
+        text = text.replace(from, to);
+    }
+    let path = dir.join("config.toml");
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+fn fairrep() -> Command {
+    Command::cargo_bin("fairrep").unwrap()
+}
+
+fn report(dir: &Path) -> Value {
+    serde_json::from_str(&std::fs::read_to_string(dir.join("report.json")).unwrap()).unwrap()
+}
+
+fn task<'a>(r: &'a Value, name: &str) -> &'a Value {
+    r["tasks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["name"] == name)
+        .unwrap_or_else(|| panic!("no task {name}"))
+}
+
+const SHORT: (&str, &str) = ("epochs = 20", "epochs = 2");
+
+#[test]
+fn train_writes_a_complete_run_directory() {
+    let tmp = tempfile::tempdir().unwrap();
+    let cfg = config_in(tmp.path(), &[SHORT]);
+    let out = tmp.path().join("run");
+    fairrep()
+        .args(["-q", "train", "--config"])
+        .arg(&cfg)
+        .arg("--out")
+        .arg(&out)
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("| income | transfer |"));
+    for f in [
+        "config.toml",
+        "metrics.jsonl",
+        "model.bpk",
+        "report.json",
+        "report.md",
+        "transfer_heads.json",
+    ] {
+        assert!(out.join(f).is_file(), "{f} missing");
+    }
+    let lines = std::fs::read_to_string(out.join("metrics.jsonl")).unwrap();
+    let epochs: Vec<Value> = lines
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(epochs.len(), 2);
+    assert!(epochs[1]["task_loss"].as_f64().unwrap() < epochs[0]["task_loss"].as_f64().unwrap());
+    assert_eq!(epochs[0]["valid"].as_array().unwrap().len(), 3);
+
+    let r = report(&out);
+    let roles: Vec<(&str, &str)> = r["tasks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| (t["name"].as_str().unwrap(), t["role"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        roles,
+        vec![
+            ("married", "source"),
+            ("long_hours", "source"),
+            ("professional", "source"),
+            ("income", "transfer"),
+            ("degree", "transfer")
+        ]
+    );
+    for t in r["tasks"].as_array().unwrap() {
+        for k in ["accuracy", "auc", "ddp", "deo"] {
+            let v = t[k]
+                .as_f64()
+                .unwrap_or_else(|| panic!("{k} of {} not a number", t["name"]));
+            assert!((0.0..=1.0).contains(&v), "{k} = {v}");
+        }
+    }
+    // The official split sizes of Adult after dropping rows with "?": 30,162 train, 15,060 test.
+    assert_eq!(
+        r["splits"]["train"].as_u64().unwrap() + r["splits"]["valid"].as_u64().unwrap(),
+        30162
+    );
+    assert_eq!(r["splits"]["test"], 15060);
+    // The resolved config is a valid config again (absolute paths) and is accepted as input.
+    fairrep()
+        .args(["-q", "train", "--config"])
+        .arg(out.join("config.toml"))
+        .arg("--out")
+        .arg(tmp.path().join("again"))
+        .assert()
+        .success();
+    assert_eq!(report(&tmp.path().join("again"))["tasks"], r["tasks"]);
+}
+
+#[test]
+fn same_seed_same_result_other_seed_other_result() {
+    let tmp = tempfile::tempdir().unwrap();
+    let a = config_in(tmp.path(), &[SHORT]);
+    let runs: Vec<Value> = [("a", &a), ("b", &a)]
+        .iter()
+        .map(|(name, cfg)| {
+            let out = tmp.path().join(name);
+            fairrep()
+                .args(["-q", "train", "--config"])
+                .arg(cfg)
+                .arg("--out")
+                .arg(&out)
+                .assert()
+                .success();
+            report(&out)
+        })
+        .collect();
+    assert_eq!(runs[0]["tasks"], runs[1]["tasks"]);
+    assert_eq!(runs[0]["representation"], runs[1]["representation"]);
+
+    let other = tempfile::tempdir().unwrap();
+    let c = config_in(other.path(), &[SHORT, ("seed = 1", "seed = 2")]);
+    let out = other.path().join("c");
+    fairrep()
+        .args(["-q", "train", "--config"])
+        .arg(&c)
+        .arg("--out")
+        .arg(&out)
+        .assert()
+        .success();
+    assert_ne!(report(&out)["tasks"], runs[0]["tasks"]);
+}
+
+/// The claim of the quickstart, on one seed: the penalty at the config's λ at least halves DDP on
+/// the held-out income task and costs at most 3 accuracy points, against λ = 0.
+#[test]
+fn quickstart_penalty_halves_income_ddp_on_the_transfer_task() {
+    let tmp = tempfile::tempdir().unwrap();
+    let fair = config_in(tmp.path(), &[]);
+    let out_fair = tmp.path().join("fair");
+    fairrep()
+        .args(["-q", "train", "--config"])
+        .arg(&fair)
+        .arg("--out")
+        .arg(&out_fair)
+        .assert()
+        .success();
+    let plain_dir = tempfile::tempdir().unwrap();
+    let plain = config_in(plain_dir.path(), &[("lambda = 1.0", "lambda = 0.0")]);
+    let out_plain = plain_dir.path().join("plain");
+    fairrep()
+        .args(["-q", "train", "--config"])
+        .arg(&plain)
+        .arg("--out")
+        .arg(&out_plain)
+        .assert()
+        .success();
+    let (f, p) = (report(&out_fair), report(&out_plain));
+    let (ff, pp) = (task(&f, "income"), task(&p, "income"));
+    let ddp = |t: &Value| t["ddp"].as_f64().unwrap();
+    let acc = |t: &Value| t["accuracy"].as_f64().unwrap();
+    assert!(
+        ddp(ff) <= 0.5 * ddp(pp),
+        "DDP {} vs {} at λ = 0",
+        ddp(ff),
+        ddp(pp)
+    );
+    assert!(
+        acc(ff) >= acc(pp) - 0.03,
+        "accuracy {} vs {} at λ = 0",
+        acc(ff),
+        acc(pp)
+    );
+    assert!(
+        f["representation"]["mmd2"].as_f64().unwrap()
+            < 0.2 * p["representation"]["mmd2"].as_f64().unwrap()
+    );
+}
+
+/// Runs `fairrep train` on a config and expects exit code 2 with all `needles` in stderr.
+fn expect_user_error(cfg: &Path, out: &Path, needles: &[&str]) {
+    let assert = fairrep()
+        .args(["train", "--config"])
+        .arg(cfg)
+        .arg("--out")
+        .arg(out)
+        .assert()
+        .code(2);
+    let stderr = String::from_utf8_lossy(&assert.get_output().stderr).to_string();
+    for n in needles {
+        assert!(stderr.contains(n), "stderr lacks `{n}`:\n{stderr}");
+    }
+    assert!(!stderr.contains("panicked"), "{stderr}");
+}
+
+#[test]
+fn unknown_config_key_is_named() {
+    let tmp = tempfile::tempdir().unwrap();
+    let cfg = config_in(tmp.path(), &[("[penalty]\n", "[penalty]\nlamda = 3\n")]);
+    expect_user_error(
+        &cfg,
+        &tmp.path().join("o"),
+        &["config.toml", "lamda", "line"],
+    );
+    assert!(
+        !tmp.path().join("o").exists(),
+        "no run directory on a config error"
+    );
+}
+
+#[test]
+fn wrong_type_and_bad_value_are_named() {
+    let tmp = tempfile::tempdir().unwrap();
+    let cfg = config_in(tmp.path(), &[("batch_size = 256", "batch_size = \"big\"")]);
+    expect_user_error(&cfg, &tmp.path().join("o"), &["batch_size", "line"]);
+    let cfg = config_in(tmp.path(), &[("lambda = 1.0", "lambda = -1.0")]);
+    expect_user_error(&cfg, &tmp.path().join("o"), &["penalty.lambda", "-1"]);
+}
+
+#[test]
+fn missing_files_and_columns_are_named() {
+    let tmp = tempfile::tempdir().unwrap();
+    expect_user_error(
+        &tmp.path().join("nope.toml"),
+        &tmp.path().join("o"),
+        &["nope.toml"],
+    );
+    let cfg = config_in(tmp.path(), &[("adult.data.gz", "adult.missing.gz")]);
+    expect_user_error(&cfg, &tmp.path().join("o"), &["adult.missing.gz"]);
+    let cfg = config_in(
+        tmp.path(),
+        &[(
+            "\"fnlwgt\", \"capital-gain\"",
+            "\"salary\", \"capital-gain\"",
+        )],
+    );
+    expect_user_error(
+        &cfg,
+        &tmp.path().join("o"),
+        &["`salary`", "numeric feature", "adult.data.gz"],
+    );
+}
+
+#[test]
+fn existing_run_directory_needs_force() {
+    let tmp = tempfile::tempdir().unwrap();
+    let cfg = config_in(tmp.path(), &[SHORT, ("epochs = 2", "epochs = 1")]);
+    let out = tmp.path().join("o");
+    std::fs::create_dir(&out).unwrap();
+    std::fs::write(out.join("keep.txt"), "mine").unwrap();
+    expect_user_error(&cfg, &out, &["already exists", "--force"]);
+    assert_eq!(
+        std::fs::read_to_string(out.join("keep.txt")).unwrap(),
+        "mine"
+    );
+    fairrep()
+        .args(["-q", "train", "--force", "--config"])
+        .arg(&cfg)
+        .arg("--out")
+        .arg(&out)
+        .assert()
+        .success();
+}
+
+#[test]
+fn the_shipped_quickstart_config_parses_as_documented() {
+    let text = quickstart_text();
+    let c: toml::Value = toml::from_str(&text).unwrap();
+    assert!(c["penalty"]["lambda"].as_float().unwrap() > 0.0);
+    let tasks = c["tasks"].as_array().unwrap();
+    let roles = |r: &str| {
+        tasks
+            .iter()
+            .filter(|t| t["role"].as_str() == Some(r))
+            .count()
+    };
+    assert!(roles("source") >= 3 && roles("transfer") >= 2);
+    assert!(tasks.iter().any(|t| t["name"].as_str() == Some("income") && t["role"].as_str() == Some("transfer")));
+    assert_eq!(c["data"]["sensitive"]["column"].as_str(), Some("sex"));
+}
