@@ -2,14 +2,20 @@
 //!
 //! - [`mmd`]: the Gaussian-kernel MMD² (one bandwidth or a sum of several, point weights, median
 //!   heuristic), written with burn tensor ops so it is differentiable on every backend;
+//! - [`sinkhorn`]: the (debiased) Sinkhorn divergence with GeomLoss's semantics;
+//! - [`divergence`]: the [`Divergence`] trait both implement;
 //! - [`penalty`]: the demographic-parity penalty over two or more groups of a batch.
 //!
 //! Conventions: [`mmd::mmd2`] returns the usual biased V-statistic
 //! `⟨α,K_xx α⟩ + ⟨β,K_yy β⟩ − 2⟨α,K_xy β⟩` — twice what GeomLoss's `SamplesLoss("gaussian")`
 //! returns.
 
+pub mod divergence;
 pub mod mmd;
 pub mod penalty;
+pub mod sinkhorn;
 
-pub use mmd::{Bandwidth, mmd2, sq_dists};
+pub use divergence::Divergence;
+pub use mmd::{Bandwidth, Estimator, KernelKind, Mmd, mmd2, sq_dists};
 pub use penalty::{DemographicParity, PenaltyValue};
+pub use sinkhorn::{Power, Sinkhorn, SinkhornSolution};

@@ -1,6 +1,18 @@
-//! Gaussian-kernel maximum mean discrepancy.
+//! Maximum mean discrepancy with Gaussian, Laplacian or energy-distance kernels.
+//!
+//! Conventions (say which one you compare with):
+//! - every function here returns the usual statistic `MMD² = E k(x,x') + E k(y,y') − 2 E k(x,y)`;
+//!   GeomLoss's `SamplesLoss("gaussian" | "laplacian" | "energy")` returns **half** of it;
+//! - Gaussian kernel `Σ_σ exp(−|x−y|² / (2σ²))`; Laplacian `Σ_σ exp(−|x−y| / σ)`; energy
+//!   `−|x−y|`, for which MMD² is the energy distance `2E|x−y| − E|x−x'| − E|y−y'|`;
+//! - estimators: [`Estimator::Biased`] (V-statistic, all pairs, any weights),
+//!   [`Estimator::Unbiased`] (U-statistic: the diagonal pairs `i = j` left out of the
+//!   within-cloud terms, the weights renormalised over `i ≠ j`), [`Estimator::Linear`] (Gretton's
+//!   linear-time statistic over disjoint pairs of consecutive rows, uniform weights only).
 
+use crate::divergence::{Divergence, uniform_weights};
 use burn::Tensor;
+use burn::tensor::TensorData;
 use serde::{Deserialize, Serialize};
 
 /// How the Gaussian kernel's bandwidth σ is chosen.
@@ -87,18 +99,12 @@ pub fn mmd2_weighted(
     b: Tensor<1>,
     sigmas: &[f64],
 ) -> Tensor<1> {
-    let quad = |k: Tensor<2>, u: Tensor<1>, v: Tensor<1>| -> Tensor<1> {
-        // uᵀ K v
-        u.unsqueeze_dim::<2>(0)
-            .matmul(k)
-            .matmul(v.unsqueeze_dim::<2>(1))
-            .reshape([1])
-    };
-    let kxx = gaussian_kernel(sq_dists(x.clone(), x.clone()), sigmas); // [n, n]
-    let kyy = gaussian_kernel(sq_dists(y.clone(), y.clone()), sigmas); // [m, m]
-    let kxy = gaussian_kernel(sq_dists(x, y), sigmas); // [n, m]
-    quad(kxx, a.clone(), a.clone()) + quad(kyy, b.clone(), b.clone())
-        - quad(kxy, a, b).mul_scalar(2.0)
+    Mmd {
+        kernel: KernelKind::Gaussian,
+        bandwidth: Bandwidth::Fixed(sigmas.to_vec()),
+        estimator: Estimator::Biased,
+    }
+    .value(x, a, y, b)
 }
 
 /// Biased MMD² with uniform weights (see [`mmd2_weighted`]).
@@ -106,10 +112,149 @@ pub fn mmd2_weighted(
 /// # Shapes
 /// - `x`: `[n, d]`, `y`: `[m, d]`; returns `[1]`
 pub fn mmd2(x: Tensor<2>, y: Tensor<2>, sigmas: &[f64]) -> Tensor<1> {
-    let [n, _] = x.dims();
-    let [m, _] = y.dims();
-    let (dev_x, dev_y) = (x.device(), y.device());
-    let a = Tensor::<1>::ones([n], (&dev_x, x.dtype())).div_scalar(n as f64);
-    let b = Tensor::<1>::ones([m], (&dev_y, y.dtype())).div_scalar(m as f64);
+    let (a, b) = (uniform_weights(&x), uniform_weights(&y));
     mmd2_weighted(x, a, y, b, sigmas)
+}
+
+/// The kernel family.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum KernelKind {
+    /// `exp(−|x−y|² / (2σ²))`
+    #[default]
+    Gaussian,
+    /// `exp(−|x−y| / σ)`
+    Laplacian,
+    /// `−|x−y|` (no bandwidth)
+    Energy,
+}
+
+/// How MMD² is estimated from the samples.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum Estimator {
+    /// V-statistic, all pairs (biased, ≥ 0).
+    #[default]
+    Biased,
+    /// U-statistic, diagonal pairs removed (unbiased, may be < 0).
+    Unbiased,
+    /// Linear-time statistic over disjoint consecutive pairs (unbiased, high variance). Uses
+    /// uniform weights: the point weights are ignored.
+    Linear,
+}
+
+/// MMD² with a kernel, a bandwidth rule and an estimator.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Mmd {
+    /// Kernel family.
+    pub kernel: KernelKind,
+    /// Bandwidths (ignored by the energy kernel). With [`Bandwidth::Median`], σ is the median
+    /// pairwise distance of the pooled clouds.
+    pub bandwidth: Bandwidth,
+    /// Estimator.
+    pub estimator: Estimator,
+}
+
+impl Default for Mmd {
+    fn default() -> Self {
+        Self {
+            kernel: KernelKind::Gaussian,
+            bandwidth: Bandwidth::Median,
+            estimator: Estimator::Biased,
+        }
+    }
+}
+
+impl Mmd {
+    /// The kernel matrix from squared distances.
+    pub fn kernel_matrix(&self, d2: Tensor<2>, sigmas: &[f64]) -> Tensor<2> {
+        match self.kernel {
+            KernelKind::Gaussian => gaussian_kernel(d2, sigmas),
+            KernelKind::Energy => d2.clamp_min(1e-8).sqrt().neg(),
+            KernelKind::Laplacian => {
+                let d = d2.clamp_min(1e-8).sqrt();
+                let mut k: Option<Tensor<2>> = None;
+                for &s in sigmas {
+                    let term = d.clone().div_scalar(-s).exp();
+                    k = Some(match k {
+                        Some(acc) => acc + term,
+                        None => term,
+                    });
+                }
+                k.expect("at least one bandwidth")
+            }
+        }
+    }
+
+    /// The bandwidths for these clouds.
+    pub fn sigmas(&self, x: &Tensor<2>, y: &Tensor<2>) -> Vec<f64> {
+        match (&self.bandwidth, self.kernel) {
+            (_, KernelKind::Energy) => vec![],
+            (Bandwidth::Fixed(v), _) => v.clone(),
+            (Bandwidth::Median, _) => {
+                let z = Tensor::cat(vec![x.clone().detach(), y.clone().detach()], 0);
+                vec![median_distance(&sq_dists(z.clone(), z))]
+            }
+        }
+    }
+}
+
+/// `uᵀ K v` for a kernel matrix.
+fn quad(k: Tensor<2>, u: Tensor<1>, v: Tensor<1>) -> Tensor<1> {
+    u.unsqueeze_dim::<2>(0)
+        .matmul(k)
+        .matmul(v.unsqueeze_dim::<2>(1))
+        .reshape([1])
+}
+
+/// `Σ_{i≠j} a_i a_j K_ij / Σ_{i≠j} a_i a_j` (the within-cloud term of the U-statistic).
+fn off_diagonal_mean(k: Tensor<2>, a: Tensor<1>) -> Tensor<1> {
+    let [n, _] = k.dims();
+    let diag = Tensor::<2>::eye(n, &k.device()).cast(k.dtype()); // [n, n]
+    let full = quad(k.clone(), a.clone(), a.clone());
+    let on_diag = (k * diag).sum_dim(1).reshape([n]); // [n]: K_ii
+    let a2 = a.clone() * a.clone();
+    let num = full - (on_diag * a2.clone()).sum();
+    let den = a.sum().powi_scalar(2) - a2.sum();
+    num / den
+}
+
+impl Divergence for Mmd {
+    fn value(&self, x: Tensor<2>, a: Tensor<1>, y: Tensor<2>, b: Tensor<1>) -> Tensor<1> {
+        let sigmas = self.sigmas(&x, &y);
+        let k = |u: Tensor<2>, v: Tensor<2>| self.kernel_matrix(sq_dists(u, v), &sigmas);
+        match self.estimator {
+            Estimator::Biased => {
+                quad(k(x.clone(), x.clone()), a.clone(), a.clone())
+                    + quad(k(y.clone(), y.clone()), b.clone(), b.clone())
+                    - quad(k(x, y), a, b).mul_scalar(2.0)
+            }
+            Estimator::Unbiased => {
+                off_diagonal_mean(k(x.clone(), x.clone()), a.clone())
+                    + off_diagonal_mean(k(y.clone(), y.clone()), b.clone())
+                    - quad(k(x, y), a, b).mul_scalar(2.0)
+            }
+            Estimator::Linear => {
+                // Pairs (x_{2i}, x_{2i+1}), (y_{2i}, y_{2i+1}), i < min(n, m) / 2.
+                let [n, _] = x.dims();
+                let [m, _] = y.dims();
+                let h = n.min(m) / 2;
+                let device = x.device();
+                let idx = |offset: usize| {
+                    let v: Vec<i64> = (0..h).map(|i| (2 * i + offset) as i64).collect();
+                    Tensor::<1, burn::tensor::Int>::from_data(TensorData::new(v, [h]), &device)
+                };
+                let (x1, x2) = (x.clone().select(0, idx(0)), x.select(0, idx(1)));
+                let (y1, y2) = (y.clone().select(0, idx(0)), y.select(0, idx(1)));
+                let pk = |u: Tensor<2>, v: Tensor<2>| {
+                    let d2 = (u - v).square().sum_dim(1); // [h, 1]
+                    self.kernel_matrix(d2, &sigmas) // elementwise on [h, 1]
+                };
+                let terms = pk(x1.clone(), x2.clone()) + pk(y1.clone(), y2.clone())
+                    - pk(x1, y2)
+                    - pk(x2, y1); // [h, 1]
+                terms.mean()
+            }
+        }
+    }
 }
