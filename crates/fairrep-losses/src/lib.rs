@@ -17,5 +17,5 @@ pub mod sinkhorn;
 
 pub use divergence::Divergence;
 pub use mmd::{Bandwidth, Estimator, KernelKind, Mmd, mmd2, sq_dists};
-pub use penalty::{DemographicParity, PenaltyValue};
+pub use penalty::{Condition, DemographicParity, GroupDivergence, GroupPenalty, PenaltyValue};
 pub use sinkhorn::{Power, Sinkhorn, SinkhornSolution};

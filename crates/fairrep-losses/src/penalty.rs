@@ -1,21 +1,77 @@
-//! The demographic-parity penalty over the sensitive groups of a batch.
+//! The fairness penalty over the sensitive groups of a batch.
 //!
-//! With `G ≥ 2` groups, the penalty is the **mean over pairs of groups** `g < h` of
-//! `MMD²(z | s = g, z | s = h)`. For two groups this is exactly the paper's penalty; for more it
-//! treats every pair alike, and it is zero exactly when all groups share one distribution
-//! (demographic parity of the representation). Every pairwise MMD² comes from one kernel matrix
-//! of the batch: with `A` the `[G, b]` matrix of uniform within-group weights,
+//! **Demographic parity.** With `G ≥ 2` groups, the penalty is the **mean over pairs of groups**
+//! `g < h` of `D(z | s = g, z | s = h)`, for `D` the MMD² or the Sinkhorn divergence. For two
+//! groups this is exactly the paper's penalty. We chose pairs over "each group against the pooled
+//! batch" because (i) it reduces to the two-group penalty with no reweighting, so λ means the
+//! same thing whatever the number of groups, (ii) it is zero exactly when all groups share one
+//! distribution, and (iii) a small group weighs as much as a large one — against the pooled
+//! batch, a group's distance shrinks with its share of the batch, so minorities would count
+//! less. Its cost is `G(G−1)/2` divergences; for the biased MMD², every pair comes from one
+//! kernel matrix of the batch: with `A` the `[G, b]` matrix of uniform within-group weights,
 //! `M = A K Aᵀ` and `MMD²(g, h) = M_gg + M_hh − 2 M_gh`.
 //!
-//! Groups absent from a batch are skipped; if fewer than two groups are present the penalty is 0
+//! **Equal opportunity / equalized odds.** [`Condition::EqualOpportunity`] applies the penalty
+//! to the rows whose label (of a chosen task) is 1 only; [`Condition::EqualizedOdds`] takes the
+//! mean of the penalties on the rows labelled 1 and on those labelled 0.
+//!
+//! **Degenerate batches.** Groups absent from a batch (or from a label class) are skipped; a
+//! group with a single point is used as is. With fewer than two groups present the penalty is 0
 //! and [`PenaltyValue::pairs`] is 0, so the caller can count and report such batches. It is never
 //! NaN.
 
-use crate::mmd::{Bandwidth, gaussian_kernel, median_distance, sq_dists};
+use crate::divergence::Divergence;
+use crate::mmd::{Bandwidth, Estimator, Mmd, median_distance, sq_dists};
+use crate::sinkhorn::Sinkhorn;
 use burn::Tensor;
-use burn::tensor::TensorData;
+use burn::tensor::{Int, TensorData};
+use serde::{Deserialize, Serialize};
 
-/// The penalty `D(z | s)` for demographic parity, with the MMD² as divergence.
+/// The divergence between two groups' representations.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum GroupDivergence {
+    /// MMD² (see [`Mmd`]).
+    Mmd(Mmd),
+    /// Sinkhorn divergence (see [`Sinkhorn`]).
+    Sinkhorn(Sinkhorn),
+}
+
+/// Which rows the penalty compares.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum Condition {
+    /// All rows: demographic parity.
+    #[default]
+    None,
+    /// Rows with label 1: equal opportunity.
+    EqualOpportunity,
+    /// Rows with label 1 and rows with label 0, separately, averaged: equalized odds.
+    EqualizedOdds,
+}
+
+/// The penalty `D(z | s)` of a batch.
+#[derive(Debug, Clone, PartialEq)]
+pub struct GroupPenalty {
+    /// Number of sensitive groups.
+    pub groups: usize,
+    /// The divergence.
+    pub divergence: GroupDivergence,
+    /// Which rows are compared.
+    pub condition: Condition,
+}
+
+/// The penalty of one batch.
+#[derive(Debug, Clone)]
+pub struct PenaltyValue {
+    /// The penalty `[1]`, differentiable with respect to `z`.
+    pub value: Tensor<1>,
+    /// Number of group pairs that entered (0: fewer than two groups in the batch).
+    pub pairs: usize,
+    /// The MMD bandwidths used (empty for Sinkhorn).
+    pub sigmas: Vec<f64>,
+}
+
+/// The demographic-parity penalty with the Gaussian MMD² (the paper's default).
 #[derive(Debug, Clone, PartialEq)]
 pub struct DemographicParity {
     /// Number of sensitive groups.
@@ -24,32 +80,116 @@ pub struct DemographicParity {
     pub bandwidth: Bandwidth,
 }
 
-/// The penalty of one batch.
-#[derive(Debug, Clone)]
-pub struct PenaltyValue {
-    /// The penalty `[1]`, differentiable with respect to `z`.
-    pub value: Tensor<1>,
-    /// Number of group pairs that entered the mean (0: fewer than two groups in the batch).
-    pub pairs: usize,
-    /// The bandwidths used.
-    pub sigmas: Vec<f64>,
+impl DemographicParity {
+    /// The penalty of a batch (see [`GroupPenalty::forward`]).
+    pub fn forward(&self, z: Tensor<2>, s: &[usize]) -> PenaltyValue {
+        GroupPenalty {
+            groups: self.groups,
+            divergence: GroupDivergence::Mmd(Mmd {
+                bandwidth: self.bandwidth.clone(),
+                ..Mmd::default()
+            }),
+            condition: Condition::None,
+        }
+        .forward(z, s, None)
+    }
 }
 
-impl DemographicParity {
-    /// The penalty of a batch of representations with group ids `s`.
+/// The mean over `pairs` of the divergence between the two groups' rows.
+fn pairwise(
+    divergence: &dyn Divergence,
+    z: &Tensor<2>,
+    members: &[Vec<usize>],
+    pairs: &[(usize, usize)],
+) -> PenaltyValue {
+    let mut total: Option<Tensor<1>> = None;
+    for &(g, h) in pairs {
+        let v = divergence.uniform(rows(z, &members[g]), rows(z, &members[h]));
+        total = Some(match total {
+            Some(t) => t + v,
+            None => v,
+        });
+    }
+    PenaltyValue {
+        value: total
+            .expect("at least one pair")
+            .div_scalar(pairs.len() as f64),
+        pairs: pairs.len(),
+        sigmas: vec![],
+    }
+}
+
+fn zero(z: &Tensor<2>) -> Tensor<1> {
+    z.clone().sum().mul_scalar(0.0) // keeps the graph connected, value 0
+}
+
+fn rows(z: &Tensor<2>, idx: &[usize]) -> Tensor<2> {
+    let v: Vec<i64> = idx.iter().map(|&i| i as i64).collect();
+    let t = Tensor::<1, Int>::from_data(TensorData::new(v, [idx.len()]), &z.device());
+    z.clone().select(0, t)
+}
+
+impl GroupPenalty {
+    /// The penalty of a batch of representations `z` with group ids `s` and, for a conditioned
+    /// penalty, the labels `y` of the conditioning task.
     ///
     /// # Shapes
-    /// - `z`: `[b, r]`, `s`: `b` group ids `< groups`
+    /// - `z`: `[b, r]`, `s`: `b` group ids `< groups`, `y`: `b` labels
     /// - returns a `[1]` tensor
-    pub fn forward(&self, z: Tensor<2>, s: &[usize]) -> PenaltyValue {
-        let [b, _] = z.dims();
-        let device = z.device();
-        let dtype = z.dtype();
-        let mut counts = vec![0usize; self.groups];
-        for &g in s {
-            counts[g] += 1;
+    ///
+    /// # Panics
+    /// If the penalty is conditioned and `y` is `None` (a caller bug).
+    pub fn forward(&self, z: Tensor<2>, s: &[usize], y: Option<&[bool]>) -> PenaltyValue {
+        let classes: &[bool] = match self.condition {
+            Condition::None => return self.parity(z, s),
+            Condition::EqualOpportunity => &[true],
+            Condition::EqualizedOdds => &[true, false],
+        };
+        let y = y.expect("a conditioned penalty needs the labels of its task");
+        let mut total: Option<PenaltyValue> = None;
+        let mut used = 0usize;
+        for &class in classes {
+            let idx: Vec<usize> = (0..s.len()).filter(|&i| y[i] == class).collect();
+            if idx.len() < 2 {
+                continue;
+            }
+            let sub_s: Vec<usize> = idx.iter().map(|&i| s[i]).collect();
+            let part = self.parity(rows(&z, &idx), &sub_s);
+            if part.pairs == 0 {
+                continue;
+            }
+            used += 1;
+            total = Some(match total {
+                None => part,
+                Some(t) => PenaltyValue {
+                    value: t.value + part.value,
+                    pairs: t.pairs + part.pairs,
+                    sigmas: t.sigmas,
+                },
+            });
         }
-        let present: Vec<usize> = (0..self.groups).filter(|&g| counts[g] > 0).collect();
+        match total {
+            Some(t) => PenaltyValue {
+                value: t.value.div_scalar(used as f64),
+                ..t
+            },
+            None => PenaltyValue {
+                value: zero(&z),
+                pairs: 0,
+                sigmas: vec![],
+            },
+        }
+    }
+
+    /// Mean over pairs of present groups of the divergence between them.
+    fn parity(&self, z: Tensor<2>, s: &[usize]) -> PenaltyValue {
+        let mut members: Vec<Vec<usize>> = vec![Vec::new(); self.groups];
+        for (row, &g) in s.iter().enumerate() {
+            members[g].push(row);
+        }
+        let present: Vec<usize> = (0..self.groups)
+            .filter(|&g| !members[g].is_empty())
+            .collect();
         let pairs: Vec<(usize, usize)> = present
             .iter()
             .enumerate()
@@ -57,45 +197,80 @@ impl DemographicParity {
             .collect();
         if pairs.is_empty() {
             return PenaltyValue {
-                value: z.sum().mul_scalar(0.0), // keeps the graph connected, value 0
+                value: zero(&z),
                 pairs: 0,
                 sigmas: vec![],
             };
         }
-        let d2 = sq_dists(z.clone(), z); // [b, b]
-        let sigmas = match &self.bandwidth {
-            Bandwidth::Fixed(v) => v.clone(),
-            Bandwidth::Median => vec![median_distance(&d2)],
-        };
-        let k = gaussian_kernel(d2, &sigmas); // [b, b]
+        match &self.divergence {
+            GroupDivergence::Mmd(mmd) if mmd.estimator == Estimator::Biased => {
+                self.mmd_from_one_kernel(mmd, z, s, &present, &members, &pairs)
+            }
+            GroupDivergence::Mmd(mmd) => {
+                // Unbiased / linear MMD²: pair by pair, with one bandwidth for the whole batch.
+                let mmd = match &mmd.bandwidth {
+                    Bandwidth::Median => Mmd {
+                        bandwidth: Bandwidth::Fixed(vec![median_distance(&sq_dists(
+                            z.clone(),
+                            z.clone(),
+                        ))]),
+                        ..mmd.clone()
+                    },
+                    Bandwidth::Fixed(_) => mmd.clone(),
+                };
+                let sigmas = mmd.sigmas(&z, &z);
+                let mut out = pairwise(&mmd, &z, &members, &pairs);
+                out.sigmas = sigmas;
+                out
+            }
+            GroupDivergence::Sinkhorn(sk) => pairwise(sk, &z, &members, &pairs),
+        }
+    }
 
-        // A: [G', b] uniform weights over the rows of each present group.
+    /// All pairwise biased MMD² from one kernel matrix of the batch.
+    fn mmd_from_one_kernel(
+        &self,
+        mmd: &Mmd,
+        z: Tensor<2>,
+        s: &[usize],
+        present: &[usize],
+        members: &[Vec<usize>],
+        pairs: &[(usize, usize)],
+    ) -> PenaltyValue {
+        let [b, _] = z.dims();
+        let (device, dtype) = (z.device(), z.dtype());
+        let d2 = sq_dists(z.clone(), z); // [b, b]
+        let sigmas = match (&mmd.bandwidth, mmd.kernel) {
+            (_, crate::mmd::KernelKind::Energy) => vec![],
+            (Bandwidth::Fixed(v), _) => v.clone(),
+            (Bandwidth::Median, _) => vec![median_distance(&d2)],
+        };
+        let k = mmd.kernel_matrix(d2, &sigmas); // [b, b]
+        let slot = |g: usize| {
+            present
+                .iter()
+                .position(|&p| p == g)
+                .expect("a present group")
+        };
         let gp = present.len();
         let mut a = vec![0f64; gp * b];
         for (row, &g) in s.iter().enumerate() {
-            if let Some(i) = present.iter().position(|&p| p == g) {
-                a[i * b + row] = 1.0 / counts[g] as f64;
-            }
+            a[slot(g) * b + row] = 1.0 / members[g].len() as f64;
         }
-        let a = Tensor::<2>::from_data(TensorData::new(a, [gp, b]), (&device, dtype));
+        let a = Tensor::<2>::from_data(TensorData::new(a, [gp, b]), (&device, dtype)); // [G', b]
         let m = a.clone().matmul(k).matmul(a.transpose()); // [G', G']
-
         // Σ over pairs of M_gg + M_hh − 2 M_gh, as a weighted sum of M's entries.
         let mut w = vec![0f64; gp * gp];
-        for &(g, h) in &pairs {
-            let (i, j) = (
-                present.iter().position(|&p| p == g).unwrap_or(0),
-                present.iter().position(|&p| p == h).unwrap_or(0),
-            );
+        for &(g, h) in pairs {
+            let (i, j) = (slot(g), slot(h));
             w[i * gp + i] += 1.0;
             w[j * gp + j] += 1.0;
             w[i * gp + j] -= 1.0;
             w[j * gp + i] -= 1.0;
         }
         let w = Tensor::<2>::from_data(TensorData::new(w, [gp, gp]), (&device, dtype));
-        let value = (m * w).sum().div_scalar(pairs.len() as f64); // [1]
         PenaltyValue {
-            value,
+            value: (m * w).sum().div_scalar(pairs.len() as f64), // [1]
             pairs: pairs.len(),
             sigmas,
         }

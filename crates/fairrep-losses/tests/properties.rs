@@ -1,0 +1,393 @@
+//! Properties and robustness of the divergences, and the MMD variants against naive float64
+//! loops (an independent reference written directly from the definitions).
+
+#![allow(deprecated)] // Device::ndarray
+
+use burn::Tensor;
+use burn::tensor::{DType, Device, TensorData};
+use fairrep_losses::divergence::{Divergence, uniform_weights};
+use fairrep_losses::mmd::{Bandwidth, Estimator, KernelKind, Mmd};
+use fairrep_losses::penalty::{Condition, GroupDivergence, GroupPenalty};
+use fairrep_losses::sinkhorn::{Power, Sinkhorn};
+use proptest::prelude::*;
+
+fn dev() -> Device {
+    Device::ndarray()
+}
+
+fn t2(v: &[f64], n: usize, d: usize, dtype: DType) -> Tensor<2> {
+    Tensor::from_data(TensorData::new(v.to_vec(), [n, d]), (&dev(), dtype))
+}
+
+fn t1(v: &[f64]) -> Tensor<1> {
+    Tensor::from_data(TensorData::new(v.to_vec(), [v.len()]), (&dev(), DType::F64))
+}
+
+fn val(t: Tensor<1>) -> f64 {
+    t.into_scalar::<f64>()
+}
+
+/// Deterministic pseudo-random points in [-2, 2).
+fn cloud(n: usize, d: usize, seed: u64) -> Vec<f64> {
+    let mut s = seed
+        .wrapping_mul(6364136223846793005)
+        .wrapping_add(1442695040888963407);
+    (0..n * d)
+        .map(|_| {
+            s = s
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            ((s >> 11) as f64 / (1u64 << 53) as f64) * 4.0 - 2.0
+        })
+        .collect()
+}
+
+fn dist(x: &[f64], y: &[f64]) -> f64 {
+    x.iter()
+        .zip(y)
+        .map(|(a, b)| (a - b) * (a - b))
+        .sum::<f64>()
+        .sqrt()
+}
+
+fn naive_kernel(kind: KernelKind, sigmas: &[f64], r: f64) -> f64 {
+    match kind {
+        KernelKind::Gaussian => sigmas.iter().map(|s| (-r * r / (2.0 * s * s)).exp()).sum(),
+        KernelKind::Laplacian => sigmas.iter().map(|s| (-r.max(1e-4) / s).exp()).sum(),
+        KernelKind::Energy => -r.max(1e-4),
+    }
+}
+
+/// MMD² by double loops over the definitions.
+fn naive_mmd(
+    kind: KernelKind,
+    est: Estimator,
+    sigmas: &[f64],
+    x: &[f64],
+    a: &[f64],
+    y: &[f64],
+    b: &[f64],
+    d: usize,
+) -> f64 {
+    let (n, m) = (a.len(), b.len());
+    let k = |u: &[f64], v: &[f64]| naive_kernel(kind, sigmas, dist(u, v));
+    let xi = |i: usize| &x[i * d..(i + 1) * d];
+    let yj = |j: usize| &y[j * d..(j + 1) * d];
+    match est {
+        Estimator::Linear => {
+            let h = n.min(m) / 2;
+            (0..h)
+                .map(|i| {
+                    k(xi(2 * i), xi(2 * i + 1)) + k(yj(2 * i), yj(2 * i + 1))
+                        - k(xi(2 * i), yj(2 * i + 1))
+                        - k(xi(2 * i + 1), yj(2 * i))
+                })
+                .sum::<f64>()
+                / h as f64
+        }
+        _ => {
+            let skip = est == Estimator::Unbiased;
+            let within = |w: &[f64], pts: &[f64]| {
+                let (mut num, mut den) = (0.0, 0.0);
+                for i in 0..w.len() {
+                    for j in 0..w.len() {
+                        if skip && i == j {
+                            continue;
+                        }
+                        num += w[i] * w[j] * k(&pts[i * d..(i + 1) * d], &pts[j * d..(j + 1) * d]);
+                        den += w[i] * w[j];
+                    }
+                }
+                num / den
+            };
+            let mut cross = 0.0;
+            for i in 0..n {
+                for j in 0..m {
+                    cross += a[i] * b[j] * k(xi(i), yj(j));
+                }
+            }
+            within(a, x) + within(b, y) - 2.0 * cross
+        }
+    }
+}
+
+#[test]
+fn mmd_variants_match_naive_loops() {
+    let (n, m, d) = (13, 9, 3);
+    let x = cloud(n, d, 1);
+    let y: Vec<f64> = cloud(m, d, 2).iter().map(|v| v + 0.3).collect();
+    let raw_a: Vec<f64> = (0..n).map(|i| 1.0 + (i % 3) as f64).collect();
+    let sa: f64 = raw_a.iter().sum();
+    let a: Vec<f64> = raw_a.iter().map(|v| v / sa).collect();
+    let b = vec![1.0 / m as f64; m];
+    let sigmas = [0.5, 1.0, 3.0];
+    for kind in [
+        KernelKind::Gaussian,
+        KernelKind::Laplacian,
+        KernelKind::Energy,
+    ] {
+        for est in [Estimator::Biased, Estimator::Unbiased, Estimator::Linear] {
+            let mmd = Mmd {
+                kernel: kind,
+                bandwidth: Bandwidth::Fixed(sigmas.to_vec()),
+                estimator: est,
+            };
+            // The linear statistic uses uniform weights.
+            let aw = if est == Estimator::Linear {
+                vec![1.0 / n as f64; n]
+            } else {
+                a.clone()
+            };
+            let got = val(mmd.value(
+                t2(&x, n, d, DType::F64),
+                t1(&aw),
+                t2(&y, m, d, DType::F64),
+                t1(&b),
+            ));
+            let want = naive_mmd(kind, est, &sigmas, &x, &aw, &y, &b, d);
+            assert!(
+                (got - want).abs() < 1e-10 * want.abs().max(1.0),
+                "{kind:?} {est:?}: {got} vs {want}"
+            );
+        }
+    }
+}
+
+fn sinkhorn_converged(blur: f64) -> Sinkhorn {
+    Sinkhorn {
+        blur,
+        tolerance: Some(1e-12),
+        max_iterations: 20_000,
+        ..Sinkhorn::default()
+    }
+}
+
+fn sk_value(s: &Sinkhorn, x: &[f64], n: usize, y: &[f64], m: usize, d: usize) -> f64 {
+    val(s.uniform(t2(x, n, d, DType::F64), t2(y, m, d, DType::F64)))
+}
+
+#[test]
+fn sinkhorn_gradient_matches_finite_differences() {
+    let (n, m, d) = (7, 5, 2);
+    let x = cloud(n, d, 3);
+    let y: Vec<f64> = cloud(m, d, 4).iter().map(|v| v * 0.7 + 0.5).collect();
+    let s = sinkhorn_converged(0.3);
+    let device = dev().autodiff();
+    let xt = Tensor::<2>::from_data(TensorData::new(x.clone(), [n, d]), (&device, DType::F64))
+        .require_grad();
+    let yt = Tensor::<2>::from_data(TensorData::new(y.clone(), [m, d]), (&device, DType::F64));
+    let v = s.uniform(xt.clone(), yt);
+    let g = xt
+        .grad(&v.backward())
+        .unwrap()
+        .try_into_vec_as::<f64>()
+        .unwrap();
+    let h = 1e-5;
+    for i in 0..n * d {
+        let (mut xp, mut xm) = (x.clone(), x.clone());
+        xp[i] += h;
+        xm[i] -= h;
+        let fd = (sk_value(&s, &xp, n, &y, m, d) - sk_value(&s, &xm, n, &y, m, d)) / (2.0 * h);
+        assert!(
+            (fd - g[i]).abs() < 1e-7,
+            "coord {i}: fd {fd}, envelope {}",
+            g[i]
+        );
+    }
+}
+
+#[test]
+fn unbalanced_and_p1_and_raw_variants_run_and_differentiate() {
+    let (n, m, d) = (20, 15, 3);
+    let x = cloud(n, d, 5);
+    let y = cloud(m, d, 6);
+    for s in [
+        Sinkhorn {
+            reach: Some(1.0),
+            ..Sinkhorn::default()
+        },
+        Sinkhorn {
+            p: Power::P1,
+            ..Sinkhorn::default()
+        },
+        Sinkhorn {
+            debias: false,
+            ..Sinkhorn::default()
+        },
+        Sinkhorn {
+            reach: Some(0.5),
+            debias: false,
+            ..Sinkhorn::default()
+        },
+    ] {
+        let device = dev().autodiff();
+        let xt = Tensor::<2>::from_data(TensorData::new(x.clone(), [n, d]), (&device, DType::F64))
+            .require_grad();
+        let yt = Tensor::<2>::from_data(TensorData::new(y.clone(), [m, d]), (&device, DType::F64));
+        let v = s.uniform(xt.clone(), yt);
+        let g = xt
+            .grad(&v.clone().backward())
+            .unwrap()
+            .try_into_vec_as::<f64>()
+            .unwrap();
+        assert!(
+            val(v).is_finite() && g.iter().all(|v| v.is_finite()),
+            "{s:?}"
+        );
+    }
+    // Unbalanced with a huge reach approaches the balanced divergence.
+    let bal = sk_value(&Sinkhorn::default(), &x, n, &y, m, d);
+    let unb = sk_value(
+        &Sinkhorn {
+            reach: Some(1e4),
+            ..Sinkhorn::default()
+        },
+        &x,
+        n,
+        &y,
+        m,
+        d,
+    );
+    assert!((bal - unb).abs() < 1e-3 * bal.abs(), "{bal} vs {unb}");
+}
+
+#[test]
+fn robust_over_blur_bandwidth_duplicates_and_sizes() {
+    let d = 4;
+    let x = cloud(64, d, 7);
+    let y = cloud(48, d, 8);
+    for dtype in [DType::F32, DType::F64] {
+        for blur in [1e-3, 1e-2, 0.1, 1.0, 10.0] {
+            let s = Sinkhorn {
+                blur,
+                ..Sinkhorn::default()
+            };
+            let v = val(s.uniform(t2(&x, 64, d, dtype), t2(&y, 48, d, dtype)));
+            assert!(v.is_finite(), "blur {blur} {dtype:?}: {v}");
+        }
+        for sigma in [1e-6, 1e-3, 1e3, 1e6] {
+            let mmd = Mmd {
+                bandwidth: Bandwidth::Fixed(vec![sigma]),
+                ..Mmd::default()
+            };
+            let v = val(mmd.uniform(t2(&x, 64, d, dtype), t2(&y, 48, d, dtype)));
+            assert!(v.is_finite() && v >= -1e-6, "sigma {sigma} {dtype:?}: {v}");
+        }
+        // Duplicated points, a single point, very unequal sizes.
+        let dup: Vec<f64> = x[..d].iter().cycle().take(10 * d).copied().collect();
+        for (a, n, b, m) in [
+            (&dup, 10, &y, 48),
+            (&x[..d].to_vec(), 1, &y, 48),
+            (&x[..d].to_vec(), 1, &x[..d].to_vec(), 1),
+        ] {
+            let (xa, yb) = (t2(a, n, d, dtype), t2(b, m, d, dtype));
+            for div in [&Sinkhorn::default() as &dyn Divergence, &Mmd::default()] {
+                let v = val(div.uniform(xa.clone(), yb.clone()));
+                assert!(v.is_finite(), "n {n} m {m}: {v}");
+            }
+        }
+    }
+}
+
+#[test]
+fn penalty_conditioning_and_sinkhorn_pairs() {
+    let (b, d) = (24, 2);
+    let z = cloud(b, d, 9);
+    let s: Vec<usize> = (0..b).map(|i| i % 3).collect();
+    let y: Vec<bool> = (0..b).map(|i| i % 4 < 2).collect();
+    let sk = Sinkhorn::default();
+    let pen = |condition| GroupPenalty {
+        groups: 3,
+        divergence: GroupDivergence::Sinkhorn(sk.clone()),
+        condition,
+    };
+    let zt = t2(&z, b, d, DType::F64);
+    // Demographic parity: mean over the 3 pairs of the divergence between groups.
+    let rows_of = |keep: &dyn Fn(usize) -> bool| -> Vec<Vec<f64>> {
+        (0..3)
+            .map(|g| {
+                (0..b)
+                    .filter(|&i| s[i] == g && keep(i))
+                    .flat_map(|i| z[i * d..(i + 1) * d].to_vec())
+                    .collect()
+            })
+            .collect()
+    };
+    let mean_pairs = |groups: &[Vec<f64>]| {
+        let mut tot = 0.0;
+        for (g, h) in [(0, 1), (0, 2), (1, 2)] {
+            tot += sk_value(
+                &sk,
+                &groups[g],
+                groups[g].len() / d,
+                &groups[h],
+                groups[h].len() / d,
+                d,
+            );
+        }
+        tot / 3.0
+    };
+    let dp = pen(Condition::None).forward(zt.clone(), &s, None);
+    assert_eq!(dp.pairs, 3);
+    assert!((val(dp.value) - mean_pairs(&rows_of(&|_| true))).abs() < 1e-10);
+    let eo = val(pen(Condition::EqualOpportunity)
+        .forward(zt.clone(), &s, Some(&y))
+        .value);
+    assert!((eo - mean_pairs(&rows_of(&|i| y[i]))).abs() < 1e-10);
+    let eodds = val(pen(Condition::EqualizedOdds)
+        .forward(zt, &s, Some(&y))
+        .value);
+    let want = 0.5 * (mean_pairs(&rows_of(&|i| y[i])) + mean_pairs(&rows_of(&|i| !y[i])));
+    assert!((eodds - want).abs() < 1e-10);
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(12))]
+
+    #[test]
+    fn debiased_sinkhorn_properties(seed in 0u64..1000, n in 2usize..12, m in 2usize..12, shift in -1.0f64..1.0) {
+        let d = 2;
+        let x = cloud(n, d, seed);
+        let y = cloud(m, d, seed + 1);
+        let s = sinkhorn_converged(0.5);
+        // Identical clouds: 0.
+        prop_assert!(sk_value(&s, &x, n, &x, n, d).abs() < 1e-10);
+        // Symmetry and non-negativity.
+        let sxy = sk_value(&s, &x, n, &y, m, d);
+        let syx = sk_value(&s, &y, m, &x, n, d);
+        prop_assert!((sxy - syx).abs() < 1e-8 * sxy.abs().max(1.0), "{} vs {}", sxy, syx);
+        prop_assert!(sxy > -1e-10);
+        // Translating one cloud by t (p = 2, cost |x−y|²/2):
+        // S(α, β + t) = S(α, β) − ⟨m_α − m_β, t⟩ + |t|²/2.
+        let t = [shift, 0.5 * shift];
+        let yt: Vec<f64> = y.iter().enumerate().map(|(i, v)| v + t[i % d]).collect();
+        let mean = |v: &[f64], k: usize, c: usize| (0..k).map(|i| v[i * d + c]).sum::<f64>() / k as f64;
+        let dot: f64 = (0..d).map(|c| (mean(&x, n, c) - mean(&y, m, c)) * t[c]).sum();
+        let want = sxy - dot + 0.5 * (t[0] * t[0] + t[1] * t[1]);
+        let got = sk_value(&s, &x, n, &yt, m, d);
+        prop_assert!((got - want).abs() < 1e-8 * want.abs().max(1.0), "{} vs {}", got, want);
+    }
+
+    #[test]
+    fn mmd_properties(seed in 0u64..1000, n in 2usize..15, m in 2usize..15, shift in -2.0f64..2.0) {
+        let d = 3;
+        let x = cloud(n, d, seed);
+        let y = cloud(m, d, seed + 7);
+        let mmd = Mmd { bandwidth: Bandwidth::Fixed(vec![1.0]), ..Mmd::default() };
+        let v = |a: &[f64], k: usize, b: &[f64], l: usize| val(mmd.uniform(t2(a, k, d, DType::F64), t2(b, l, d, DType::F64)));
+        prop_assert!(v(&x, n, &x, n).abs() < 1e-12);
+        let xy = v(&x, n, &y, m);
+        prop_assert!(xy >= -1e-12);
+        prop_assert!((xy - v(&y, m, &x, n)).abs() < 1e-12);
+        // Translating both clouds together changes nothing.
+        let xs: Vec<f64> = x.iter().map(|p| p + shift).collect();
+        let ys: Vec<f64> = y.iter().map(|p| p + shift).collect();
+        prop_assert!((xy - v(&xs, n, &ys, m)).abs() < 1e-10);
+    }
+}
+
+#[test]
+fn uniform_weights_sum_to_one() {
+    let w = uniform_weights(&t2(&cloud(7, 2, 1), 7, 2, DType::F64));
+    assert!((val(w.sum()) - 1.0).abs() < 1e-15);
+}
