@@ -304,3 +304,186 @@ fn the_shipped_quickstart_config_parses_as_documented() {
     assert!(tasks.iter().any(|t| t["name"].as_str() == Some("income") && t["role"].as_str() == Some("transfer")));
     assert_eq!(c["data"]["sensitive"]["column"].as_str(), Some("sex"));
 }
+
+/// Writes the reference point clouds (from the losses crate's fixture) as headerless CSV.
+fn reference_clouds(dir: &Path) -> (PathBuf, PathBuf, Value) {
+    let text = std::fs::read_to_string(
+        repo().join("crates/fairrep-losses/tests/fixtures/divergences.json"),
+    )
+    .unwrap();
+    let doc: Value = serde_json::from_str(&text).unwrap();
+    let write = |key: &str| {
+        let rows: Vec<String> = doc["inputs"][key]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| {
+                r.as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|v| format!("{:?}", v.as_f64().unwrap()))
+                    .collect::<Vec<_>>()
+                    .join(",")
+            })
+            .collect();
+        let p = dir.join(format!("{key}.csv"));
+        std::fs::write(&p, rows.join("\n") + "\n").unwrap();
+        p
+    };
+    (write("X"), write("Y"), doc)
+}
+
+fn divergence_json(args: &[&str], x: &Path, y: &Path) -> Value {
+    let out = fairrep()
+        .arg("divergence")
+        .arg("--x")
+        .arg(x)
+        .arg("--y")
+        .arg(y)
+        .args(args)
+        .assert()
+        .success();
+    serde_json::from_slice(&out.get_output().stdout).unwrap()
+}
+
+#[test]
+fn divergence_command_reproduces_reference_values() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (x, y, doc) = reference_clouds(tmp.path());
+    let rel = |a: &Value, b: &Value| {
+        (a.as_f64().unwrap() - b.as_f64().unwrap()).abs() / b.as_f64().unwrap().abs()
+    };
+    let m = divergence_json(&["--kind", "mmd", "--sigma", "1"], &x, &y);
+    assert!(rel(&m["value"], &doc["mmd2_sigma1"]["value"]) < 1e-9, "{m}");
+    assert!(
+        rel(&m["grad_norm_x"], &doc["mmd2_sigma1"]["grad_norm"]) < 1e-9,
+        "{m}"
+    );
+    let s = divergence_json(
+        &["--kind", "sinkhorn", "--blur", "0.5", "--scaling", "0.9"],
+        &x,
+        &y,
+    );
+    let r = &doc["geomloss_sinkhorn_blur_0.5"]["geomloss_scaling_0.9"];
+    assert!(rel(&s["value"], &r["value"]) < 1e-9, "{s}");
+    assert!(rel(&s["grad_norm_x"], &r["grad_norm"]) < 1e-9, "{s}");
+    let pot = tmp.path().join("pot.json");
+    let plan = tmp.path().join("plan.csv");
+    let c = divergence_json(
+        &[
+            "--kind",
+            "sinkhorn",
+            "--blur",
+            "0.5",
+            "--tolerance",
+            "1e-12",
+            "--potentials",
+            pot.to_str().unwrap(),
+            "--plan",
+            plan.to_str().unwrap(),
+        ],
+        &x,
+        &y,
+    );
+    let r = &doc["geomloss_sinkhorn_blur_0.5"]["converged_f64"];
+    assert!(rel(&c["value"], &r["value"]) < 1e-6, "{c}");
+    assert_eq!(c["sinkhorn"]["converged"], true);
+    let p: Value = serde_json::from_str(&std::fs::read_to_string(pot).unwrap()).unwrap();
+    assert_eq!(p["f"].as_array().unwrap().len(), 256);
+    assert_eq!(p["g"].as_array().unwrap().len(), 300);
+    let plan_text = std::fs::read_to_string(plan).unwrap();
+    let total: f64 = plan_text
+        .split(['\n', ','])
+        .filter(|s| !s.is_empty())
+        .map(|s| s.parse::<f64>().unwrap())
+        .sum();
+    assert_eq!(plan_text.lines().count(), 256);
+    assert!((total - 1.0).abs() < 1e-9, "plan mass {total}");
+    // f32 agrees to f32 precision.
+    let f = divergence_json(&["--kind", "mmd", "--sigma", "1", "--dtype", "f32"], &x, &y);
+    assert!(rel(&f["value"], &doc["mmd2_sigma1"]["value"]) < 1e-4, "{f}");
+}
+
+#[test]
+fn divergence_command_rejects_bad_input_with_exit_2() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (x, _, _) = reference_clouds(tmp.path());
+    let narrow = tmp.path().join("narrow.csv");
+    std::fs::write(&narrow, "1,2\n3,4\n").unwrap();
+    let text = tmp.path().join("text.csv");
+    std::fs::write(&text, "1,2\n3,abc\n").unwrap();
+    for (args, y, needle) in [
+        (vec!["--kind", "mmd"], &narrow, "columns"),
+        (vec!["--kind", "mmd"], &text, "line 2"),
+        (vec!["--kind", "sinkhorn", "--p", "3"], &x, "--p"),
+        (
+            vec!["--kind", "sinkhorn", "--scaling", "1.5"],
+            &x,
+            "--scaling",
+        ),
+        (vec!["--kind", "mmd", "--sigma", "-1"], &x, "--sigma"),
+    ] {
+        let out = fairrep()
+            .arg("divergence")
+            .arg("--x")
+            .arg(&x)
+            .arg("--y")
+            .arg(y)
+            .args(&args)
+            .assert()
+            .code(2);
+        let err = String::from_utf8_lossy(&out.get_output().stderr).to_string();
+        assert!(err.contains(needle), "{args:?}: {err}");
+    }
+}
+
+#[test]
+fn sinkhorn_and_conditioned_penalties_train() {
+    let tmp = tempfile::tempdir().unwrap();
+    let sk = std::fs::read_to_string(repo().join("configs/quickstart_sinkhorn.toml")).unwrap();
+    let data = repo().join("data/adult");
+    let cfg = tmp.path().join("sk.toml");
+    std::fs::write(
+        &cfg,
+        sk.replace("../data/adult", data.to_str().unwrap())
+            .replace("epochs = 20", "epochs = 1"),
+    )
+    .unwrap();
+    let out = tmp.path().join("sk");
+    fairrep()
+        .args(["-q", "train", "--config"])
+        .arg(&cfg)
+        .arg("--out")
+        .arg(&out)
+        .assert()
+        .success();
+    let r = report(&out);
+    assert_eq!(r["penalty"]["kind"], "sinkhorn");
+    assert_eq!(r["penalty"]["scale"], "batch_rms");
+    let resolved = std::fs::read_to_string(out.join("config.toml")).unwrap();
+    assert!(
+        resolved.contains("blur = 0.5") && resolved.contains("scaling = 0.5"),
+        "{resolved}"
+    );
+
+    let eo = config_in(
+        tmp.path(),
+        &[
+            SHORT,
+            ("epochs = 2", "epochs = 1"),
+            (
+                "bandwidth = \"median\"",
+                "bandwidth = \"median\"\ncondition = \"equal_opportunity\"\ncondition_task = \"married\"",
+            ),
+        ],
+    );
+    let out = tmp.path().join("eo");
+    fairrep()
+        .args(["-q", "train", "--config"])
+        .arg(&eo)
+        .arg("--out")
+        .arg(&out)
+        .assert()
+        .success();
+    assert_eq!(report(&out)["penalty"]["condition"], "equal_opportunity");
+}

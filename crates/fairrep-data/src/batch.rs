@@ -12,6 +12,7 @@ use std::sync::Arc;
 /// - `x`: `[b, p]` features
 /// - `y`: `[b, t]` labels (0/1) of the batcher's tasks, in its order
 /// - `s`: `b` group ids, on the host (penalties need them to index the groups)
+/// - `rows`: `b` row indices into the split
 #[derive(Debug, Clone)]
 pub struct FairBatch {
     /// Features `[b, p]`.
@@ -20,6 +21,8 @@ pub struct FairBatch {
     pub y: Tensor<2>,
     /// Group id of each row.
     pub s: Vec<usize>,
+    /// The split's row index of each batch row (to look up anything else on the host).
+    pub rows: Vec<usize>,
 }
 
 /// Turns row indices of a split into a [`FairBatch`] holding the labels of chosen tasks.
@@ -61,6 +64,7 @@ impl Batcher<usize, FairBatch> for FairBatcher {
             x: Tensor::from_data(TensorData::new(x, [b, p]), device), // [b, p]
             y: Tensor::from_data(TensorData::new(y, [b, t]), device), // [b, t]
             s,
+            rows,
         }
     }
 }

@@ -240,6 +240,7 @@ pub fn prepare(
                 delimiter: spec.delimiter as u8,
                 skip_rows: f.skip_rows,
                 columns: spec.columns.as_deref(),
+                header: spec.columns.is_none(),
             },
         )
     };

@@ -26,8 +26,11 @@ pub struct ReadOptions<'a> {
     pub delimiter: u8,
     /// Lines to skip before anything else.
     pub skip_rows: usize,
-    /// Column names when the file has no header; `None` reads the header from the file.
+    /// Column names when the file has no header; `None` reads the header from the file, or,
+    /// with `header = false`, names the columns `1, 2, …` after the first row's length.
     pub columns: Option<&'a [String]>,
+    /// Whether the first line (after `skip_rows`) is a header (ignored when `columns` is set).
+    pub header: bool,
 }
 
 impl Table {
@@ -88,8 +91,13 @@ impl Table {
                 continue; // blank line
             }
             match &columns {
-                None => {
+                None if opts.header => {
                     columns = Some(record.iter().map(str::to_string).collect());
+                }
+                None => {
+                    columns = Some((1..=record.len()).map(|i| i.to_string()).collect());
+                    rows.push(record.clone());
+                    lines.push(line);
                 }
                 Some(cols) => {
                     if record.len() != cols.len() {
@@ -121,6 +129,28 @@ impl Table {
             rows,
             lines,
         })
+    }
+
+    /// All cells as numbers, row-major `[rows, columns]`; a cell that is not a finite number is
+    /// an error naming its line and column.
+    pub fn numeric(&self) -> Result<Vec<f64>, DataError> {
+        let mut out = Vec::with_capacity(self.rows.len() * self.columns.len());
+        for (r, row) in self.rows.iter().enumerate() {
+            for (c, cell) in row.iter().enumerate() {
+                match cell.parse::<f64>() {
+                    Ok(v) if v.is_finite() => out.push(v),
+                    _ => {
+                        return Err(DataError::NotNumeric {
+                            path: self.path.clone(),
+                            line: self.lines[r],
+                            column: self.columns[c].clone(),
+                            value: cell.to_string(),
+                        });
+                    }
+                }
+            }
+        }
+        Ok(out)
     }
 
     /// Index of a column, or an error naming it and how it is used.
@@ -175,7 +205,34 @@ mod tests {
             delimiter: b',',
             skip_rows: 0,
             columns: None,
+            header: true,
         }
+    }
+
+    #[test]
+    fn headerless_numeric_matrix() {
+        let d = tempfile::tempdir().unwrap();
+        let p = write(&d, "m.csv", b"1,2\n3,4.5\n");
+        let t = Table::read(
+            &p,
+            &ReadOptions {
+                header: false,
+                ..opts()
+            },
+        )
+        .unwrap();
+        assert_eq!(t.numeric().unwrap(), vec![1.0, 2.0, 3.0, 4.5]);
+        let p = write(&d, "bad.csv", b"1,2\n3,nan\n");
+        let t = Table::read(
+            &p,
+            &ReadOptions {
+                header: false,
+                ..opts()
+            },
+        )
+        .unwrap();
+        let e = t.numeric().unwrap_err().to_string();
+        assert!(e.contains("line 2") && e.contains("column `2`"), "{e}");
     }
 
     #[test]

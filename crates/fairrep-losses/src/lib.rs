@@ -17,5 +17,12 @@ pub mod sinkhorn;
 
 pub use divergence::Divergence;
 pub use mmd::{Bandwidth, Estimator, KernelKind, Mmd, mmd2, sq_dists};
-pub use penalty::{Condition, DemographicParity, GroupDivergence, GroupPenalty, PenaltyValue};
+pub use penalty::{
+    Condition, DemographicParity, GroupDivergence, GroupPenalty, PenaltyValue, Scale,
+};
 pub use sinkhorn::{Power, Sinkhorn, SinkhornSolution};
+
+/// burn's dtype enum, re-exported for callers that do not depend on burn.
+pub mod burn_dtype {
+    pub use burn::tensor::DType;
+}

@@ -49,6 +49,20 @@ pub enum Condition {
     EqualizedOdds,
 }
 
+/// How the representation is scaled before the divergence.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum Scale {
+    /// As it is.
+    #[default]
+    None,
+    /// Centred and divided by the batch's root-mean-square entry (detached, so treated as a
+    /// constant by autodiff): the divergence no longer depends on the scale of `z`, so the
+    /// encoder cannot lower the penalty by shrinking `z`. The analogue, for scale-dependent
+    /// divergences (Sinkhorn, fixed-bandwidth MMD), of the median heuristic.
+    BatchRms,
+}
+
 /// The penalty `D(z | s)` of a batch.
 #[derive(Debug, Clone, PartialEq)]
 pub struct GroupPenalty {
@@ -58,6 +72,8 @@ pub struct GroupPenalty {
     pub divergence: GroupDivergence,
     /// Which rows are compared.
     pub condition: Condition,
+    /// Scaling of `z` before the divergence.
+    pub scale: Scale,
 }
 
 /// The penalty of one batch.
@@ -90,6 +106,7 @@ impl DemographicParity {
                 ..Mmd::default()
             }),
             condition: Condition::None,
+            scale: Scale::None,
         }
         .forward(z, s, None)
     }
@@ -140,6 +157,24 @@ impl GroupPenalty {
     /// # Panics
     /// If the penalty is conditioned and `y` is `None` (a caller bug).
     pub fn forward(&self, z: Tensor<2>, s: &[usize], y: Option<&[bool]>) -> PenaltyValue {
+        let z = match self.scale {
+            Scale::None => z,
+            Scale::BatchRms => {
+                let centred = z.clone() - z.clone().mean_dim(0); // [b, r]
+                let rms = centred
+                    .clone()
+                    .detach()
+                    .square()
+                    .mean()
+                    .sqrt()
+                    .into_scalar::<f64>();
+                if rms > 0.0 && rms.is_finite() {
+                    centred.div_scalar(rms)
+                } else {
+                    centred
+                }
+            }
+        };
         let classes: &[bool] = match self.condition {
             Condition::None => return self.parity(z, s),
             Condition::EqualOpportunity => &[true],

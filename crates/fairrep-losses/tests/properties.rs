@@ -2,6 +2,8 @@
 //! loops (an independent reference written directly from the definitions).
 
 #![allow(deprecated)] // Device::ndarray
+// The naive reference is written index by index, as the definitions are.
+#![allow(clippy::too_many_arguments, clippy::needless_range_loop)]
 
 use burn::Tensor;
 use burn::tensor::{DType, Device, TensorData};
@@ -300,6 +302,7 @@ fn penalty_conditioning_and_sinkhorn_pairs() {
         groups: 3,
         divergence: GroupDivergence::Sinkhorn(sk.clone()),
         condition,
+        scale: fairrep_losses::Scale::None,
     };
     let zt = t2(&z, b, d, DType::F64);
     // Demographic parity: mean over the 3 pairs of the divergence between groups.
@@ -384,6 +387,28 @@ proptest! {
         let ys: Vec<f64> = y.iter().map(|p| p + shift).collect();
         prop_assert!((xy - v(&xs, n, &ys, m)).abs() < 1e-10);
     }
+}
+
+#[test]
+fn batch_rms_scale_makes_the_penalty_scale_invariant() {
+    let (b, d) = (30, 3);
+    let z = cloud(b, d, 11);
+    let s: Vec<usize> = (0..b).map(|i| usize::from(i % 3 == 0)).collect();
+    let pen = GroupPenalty {
+        groups: 2,
+        divergence: GroupDivergence::Sinkhorn(Sinkhorn::default()),
+        condition: Condition::None,
+        scale: fairrep_losses::Scale::BatchRms,
+    };
+    let at = |k: f64| {
+        let zz: Vec<f64> = z.iter().map(|v| v * k + 3.0).collect();
+        val(pen.forward(t2(&zz, b, d, DType::F64), &s, None).value)
+    };
+    let (one, small) = (at(1.0), at(0.01));
+    assert!(
+        one > 1e-3 && (one - small).abs() < 1e-9 * one,
+        "{one} vs {small}"
+    );
 }
 
 #[test]

@@ -2,7 +2,8 @@
 //! validated once, in [`Config::validate`], before any work starts.
 
 use fairrep_data::{DataSpec, Role, TaskSpec};
-use fairrep_losses::Bandwidth;
+use fairrep_losses::penalty::{Condition, GroupDivergence, Scale};
+use fairrep_losses::{Bandwidth, Estimator, KernelKind, Mmd, Power, Sinkhorn};
 use fairrep_model::Activation;
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
@@ -83,9 +84,20 @@ impl Default for ModelSection {
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Default)]
 #[serde(rename_all = "snake_case")]
 pub enum PenaltyKind {
-    /// Gaussian-kernel MMD².
+    /// MMD² (kernel, bandwidth, estimator).
     #[default]
     Mmd,
+    /// Debiased Sinkhorn divergence (GeomLoss semantics).
+    Sinkhorn,
+}
+
+impl std::fmt::Display for PenaltyKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            PenaltyKind::Mmd => "mmd",
+            PenaltyKind::Sinkhorn => "sinkhorn",
+        })
+    }
 }
 
 /// A bandwidth as written in the config: `"median"`, one σ, or a list of σ values.
@@ -106,8 +118,8 @@ impl Default for BandwidthSetting {
     }
 }
 
-/// `[penalty]`: loss = task loss + λ · penalty.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+/// `[penalty]`: loss = task loss + λ · penalty. Options of the other kind are errors.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
 #[serde(deny_unknown_fields)]
 pub struct PenaltySection {
     /// The divergence.
@@ -116,18 +128,163 @@ pub struct PenaltySection {
     /// λ ≥ 0; 0 trains without the penalty (it is still measured).
     #[serde(default)]
     pub lambda: f64,
-    /// Gaussian bandwidth for `kind = "mmd"`.
+    /// `"none"` (demographic parity), `"equal_opportunity"` or `"equalized_odds"`.
     #[serde(default)]
-    pub bandwidth: BandwidthSetting,
+    pub condition: Condition,
+    /// `"none"` or `"batch_rms"`: standardise `z` by the batch's RMS before the divergence
+    /// (default: `"batch_rms"` for Sinkhorn, `"none"` for MMD, whose median bandwidth is
+    /// already scale-invariant).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scale: Option<Scale>,
+    /// The source task whose label conditions the penalty (with `condition`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub condition_task: Option<String>,
+    /// MMD: Gaussian/Laplacian bandwidth (`"median"`, σ or [σ, …]; default `"median"`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bandwidth: Option<BandwidthSetting>,
+    /// MMD: `"gaussian"` (default), `"laplacian"` or `"energy"`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kernel: Option<KernelKind>,
+    /// MMD: `"biased"` (default), `"unbiased"` or `"linear"`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub estimator: Option<Estimator>,
+    /// Sinkhorn: target blur, ε = blur^p (default 0.05).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub blur: Option<f64>,
+    /// Sinkhorn: ε-scaling ratio in (0, 1) (default 0.5).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scaling: Option<f64>,
+    /// Sinkhorn: cost exponent, 1 or 2 (default 2).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub p: Option<f64>,
+    /// Sinkhorn: debiased divergence (default true).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub debias: Option<bool>,
+    /// Sinkhorn: reach of unbalanced transport (default: balanced).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reach: Option<f64>,
 }
 
-impl Default for PenaltySection {
-    fn default() -> Self {
-        Self {
-            kind: PenaltyKind::Mmd,
-            lambda: 0.0,
-            bandwidth: BandwidthSetting::default(),
+const MMD_KEYS: [&str; 3] = ["bandwidth", "kernel", "estimator"];
+const SINKHORN_KEYS: [&str; 5] = ["blur", "scaling", "p", "debias", "reach"];
+
+impl PenaltySection {
+    fn keys_set(&self) -> Vec<&'static str> {
+        let mut k = vec![];
+        let set = [
+            ("bandwidth", self.bandwidth.is_some()),
+            ("kernel", self.kernel.is_some()),
+            ("estimator", self.estimator.is_some()),
+            ("blur", self.blur.is_some()),
+            ("scaling", self.scaling.is_some()),
+            ("p", self.p.is_some()),
+            ("debias", self.debias.is_some()),
+            ("reach", self.reach.is_some()),
+        ];
+        for (name, on) in set {
+            if on {
+                k.push(name);
+            }
         }
+        k
+    }
+
+    /// The divergence this section describes, or `(key, message)` for a bad value.
+    pub fn divergence(&self) -> Result<GroupDivergence, (String, String)> {
+        let foreign: &[&str] = match self.kind {
+            PenaltyKind::Mmd => &SINKHORN_KEYS,
+            PenaltyKind::Sinkhorn => &MMD_KEYS,
+        };
+        if let Some(k) = self.keys_set().into_iter().find(|k| foreign.contains(k)) {
+            return Err((
+                format!("penalty.{k}"),
+                format!("does not apply to kind = \"{}\"", self.kind),
+            ));
+        }
+        match self.kind {
+            PenaltyKind::Mmd => Ok(GroupDivergence::Mmd(Mmd {
+                kernel: self.kernel.unwrap_or_default(),
+                estimator: self.estimator.unwrap_or_default(),
+                bandwidth: bandwidth(
+                    self.bandwidth
+                        .as_ref()
+                        .unwrap_or(&BandwidthSetting::default()),
+                )
+                .map_err(|m| ("penalty.bandwidth".to_string(), m))?,
+            })),
+            PenaltyKind::Sinkhorn => {
+                let d = Sinkhorn::default();
+                let blur = self.blur.unwrap_or(d.blur);
+                let scaling = self.scaling.unwrap_or(d.scaling);
+                let p = self.p.unwrap_or(d.p.p());
+                let bad = |k: &str, m: String| Err((format!("penalty.{k}"), m));
+                if !(blur.is_finite() && blur > 0.0) {
+                    return bad("blur", format!("= {blur} must be > 0"));
+                }
+                if !(scaling > 0.0 && scaling < 1.0) {
+                    return bad("scaling", format!("= {scaling} must be in (0, 1)"));
+                }
+                let Some(power) = Power::from_p(p) else {
+                    return bad("p", format!("= {p} must be 1 or 2"));
+                };
+                if let Some(r) = self.reach
+                    && !(r.is_finite() && r > 0.0)
+                {
+                    return bad("reach", format!("= {r} must be > 0"));
+                }
+                Ok(GroupDivergence::Sinkhorn(Sinkhorn {
+                    p: power,
+                    blur,
+                    scaling,
+                    debias: self.debias.unwrap_or(d.debias),
+                    reach: self.reach,
+                    ..d
+                }))
+            }
+        }
+    }
+
+    /// The scaling of `z` before the divergence.
+    pub fn scale(&self) -> Scale {
+        self.scale.unwrap_or(match self.kind {
+            PenaltyKind::Mmd => Scale::None,
+            PenaltyKind::Sinkhorn => Scale::BatchRms,
+        })
+    }
+
+    /// The section with every option of its kind written out (for the resolved config).
+    pub fn resolved(&self) -> PenaltySection {
+        let mut s = self.clone();
+        s.scale = Some(self.scale());
+        match self.divergence() {
+            Ok(GroupDivergence::Mmd(m)) => {
+                s.kernel = Some(m.kernel);
+                s.estimator = Some(m.estimator);
+                s.bandwidth = Some(self.bandwidth.clone().unwrap_or_default());
+            }
+            Ok(GroupDivergence::Sinkhorn(k)) => {
+                s.blur = Some(k.blur);
+                s.scaling = Some(k.scaling);
+                s.p = Some(k.p.p());
+                s.debias = Some(k.debias);
+            }
+            Err(_) => {}
+        }
+        s
+    }
+}
+
+/// The bandwidth rule of a setting.
+pub fn bandwidth(setting: &BandwidthSetting) -> Result<Bandwidth, String> {
+    let ok = |v: &[f64]| v.iter().all(|s| s.is_finite() && *s > 0.0) && !v.is_empty();
+    match setting {
+        BandwidthSetting::Named(n) if n == "median" => Ok(Bandwidth::Median),
+        BandwidthSetting::Named(n) => Err(format!(
+            "= \"{n}\" is not a bandwidth: use \"median\", a number or a list of numbers"
+        )),
+        BandwidthSetting::One(s) if ok(&[*s]) => Ok(Bandwidth::Fixed(vec![*s])),
+        BandwidthSetting::Many(v) if ok(v) => Ok(Bandwidth::Fixed(v.clone())),
+        _ => Err("values must be finite and > 0".into()),
     }
 }
 
@@ -261,11 +418,39 @@ impl Config {
                 format!("= {} must be a finite number ≥ 0", p.lambda),
             );
         }
-        self.bandwidth().map_err(|message| ConfigError::Invalid {
-            path: path.to_path_buf(),
-            key: "penalty.bandwidth".into(),
-            message,
-        })?;
+        p.divergence()
+            .map_err(|(key, message)| ConfigError::Invalid {
+                path: path.to_path_buf(),
+                key,
+                message,
+            })?;
+        match (p.condition, &p.condition_task) {
+            (Condition::None, Some(_)) => {
+                return bad(
+                    "penalty.condition_task",
+                    "is set but penalty.condition is \"none\"".into(),
+                );
+            }
+            (Condition::None, None) => {}
+            (_, None) => {
+                return bad(
+                    "penalty.condition_task",
+                    "must name the source task whose label conditions the penalty".into(),
+                );
+            }
+            (_, Some(t)) => {
+                if !self
+                    .tasks
+                    .iter()
+                    .any(|k| &k.name == t && k.role == Role::Source)
+                {
+                    return bad(
+                        "penalty.condition_task",
+                        format!("= \"{t}\" is not a source task"),
+                    );
+                }
+            }
+        }
         let t = &self.training;
         if t.epochs == 0 {
             return bad("training.epochs", "must be at least 1".into());
@@ -324,24 +509,11 @@ impl Config {
         })
     }
 
-    /// The penalty's bandwidth rule.
-    pub fn bandwidth(&self) -> Result<Bandwidth, String> {
-        let ok = |v: &[f64]| v.iter().all(|s| s.is_finite() && *s > 0.0) && !v.is_empty();
-        match &self.penalty.bandwidth {
-            BandwidthSetting::Named(n) if n == "median" => Ok(Bandwidth::Median),
-            BandwidthSetting::Named(n) => Err(format!(
-                "= \"{n}\" is not a bandwidth: use \"median\", a number or a list of numbers"
-            )),
-            BandwidthSetting::One(s) if ok(&[*s]) => Ok(Bandwidth::Fixed(vec![*s])),
-            BandwidthSetting::Many(v) if ok(v) => Ok(Bandwidth::Fixed(v.clone())),
-            _ => Err("values must be finite and > 0".into()),
-        }
-    }
-
     /// The config with data paths made absolute (relative ones are taken from `base_dir`), as
     /// written into a run directory so the run can be repeated from anywhere.
     pub fn with_absolute_paths(&self, base_dir: &Path) -> Config {
         let mut c = self.clone();
+        c.penalty = c.penalty.resolved();
         for f in [&mut c.data.train, &mut c.data.test] {
             let joined = base_dir.join(&f.path);
             f.path = std::path::absolute(&joined).unwrap_or(joined);
@@ -381,18 +553,28 @@ role = "source"
         let c = parse("").unwrap();
         assert_eq!(c.seed, 0);
         assert_eq!(c.penalty.lambda, 0.0);
-        assert_eq!(c.bandwidth().unwrap(), Bandwidth::Median);
+        assert_eq!(
+            c.penalty.divergence().unwrap(),
+            GroupDivergence::Mmd(Mmd::default())
+        );
         assert_eq!(c.training, TrainingSection::default());
         assert_eq!(c.model, ModelSection::default());
         assert_eq!(c.data.validation_fraction, 0.1);
     }
 
+    fn bw(c: &Config) -> Bandwidth {
+        match c.penalty.divergence().unwrap() {
+            GroupDivergence::Mmd(m) => m.bandwidth,
+            other => panic!("{other:?}"),
+        }
+    }
+
     #[test]
     fn bandwidth_forms() {
         let c = parse("[penalty]\nbandwidth = 2.0").unwrap();
-        assert_eq!(c.bandwidth().unwrap(), Bandwidth::Fixed(vec![2.0]));
+        assert_eq!(bw(&c), Bandwidth::Fixed(vec![2.0]));
         let c = parse("[penalty]\nbandwidth = [0.5, 1.0]").unwrap();
-        assert_eq!(c.bandwidth().unwrap(), Bandwidth::Fixed(vec![0.5, 1.0]));
+        assert_eq!(bw(&c), Bandwidth::Fixed(vec![0.5, 1.0]));
         let e = parse("[penalty]\nbandwidth = \"mean\"")
             .unwrap_err()
             .to_string();
@@ -430,6 +612,43 @@ role = "source"
         assert!(e.contains("swish") && e.contains("line"), "{e}");
         let e = parse("seed = \"one\"").unwrap_err().to_string();
         assert!(e.contains("line"), "{e}");
+    }
+
+    #[test]
+    fn sinkhorn_options_and_foreign_keys() {
+        let c = parse("[penalty]\nkind = \"sinkhorn\"\nblur = 0.1\nscaling = 0.9\np = 1").unwrap();
+        match c.penalty.divergence().unwrap() {
+            GroupDivergence::Sinkhorn(s) => {
+                assert_eq!(
+                    (s.blur, s.scaling, s.p, s.debias),
+                    (0.1, 0.9, Power::P1, true)
+                )
+            }
+            other => panic!("{other:?}"),
+        }
+        for (extra, key) in [
+            ("kind = \"sinkhorn\"\nbandwidth = 1.0", "penalty.bandwidth"),
+            ("kind = \"mmd\"\nblur = 1.0", "penalty.blur"),
+            ("kind = \"sinkhorn\"\nscaling = 1.0", "penalty.scaling"),
+            ("kind = \"sinkhorn\"\np = 3", "penalty.p"),
+            ("kind = \"sinkhorn\"\nreach = 0.0", "penalty.reach"),
+            (
+                "condition = \"equal_opportunity\"",
+                "penalty.condition_task",
+            ),
+            (
+                "condition = \"equal_opportunity\"\ncondition_task = \"nope\"",
+                "penalty.condition_task",
+            ),
+            ("condition_task = \"t\"", "penalty.condition_task"),
+        ] {
+            let e = parse(&format!("[penalty]\n{extra}"))
+                .unwrap_err()
+                .to_string();
+            assert!(e.contains(key), "{extra}: {e}");
+        }
+        let c = parse("[penalty]\ncondition = \"equalized_odds\"\ncondition_task = \"t\"").unwrap();
+        assert_eq!(c.penalty.condition, Condition::EqualizedOdds);
     }
 
     #[test]

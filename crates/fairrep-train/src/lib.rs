@@ -15,6 +15,7 @@
 
 pub mod config;
 pub mod error;
+pub mod measure;
 pub mod model;
 pub mod report;
 pub mod train;
@@ -24,6 +25,7 @@ pub use config::{Config, ConfigError};
 pub use error::TrainError;
 pub use report::Report;
 pub use train::{Observer, Silent};
+pub use {fairrep_data, fairrep_losses};
 
 use burn::module::Module;
 use burn::tensor::Device;
@@ -143,7 +145,7 @@ pub fn run(opts: &RunOptions, observer: &mut dyn Observer) -> Result<Report, Tra
         config: opts.config.display().to_string(),
         seed: config.seed,
         backend: opts.backend.describe().to_string(),
-        penalty: "mmd".to_string(),
+        penalty: config.penalty.resolved(),
         lambda: config.penalty.lambda,
         groups: data.groups.clone(),
         features: data.features.len(),

@@ -105,8 +105,8 @@ pub struct Report {
     pub seed: u64,
     /// The backend and device.
     pub backend: String,
-    /// Penalty kind.
-    pub penalty: String,
+    /// The penalty's settings, every option of its kind written out.
+    pub penalty: crate::config::PenaltySection,
     /// λ.
     pub lambda: f64,
     /// Sensitive groups.
@@ -156,7 +156,7 @@ impl Report {
     pub fn markdown(&self) -> String {
         format!(
             "# fairrep run\n\n\
-             - config: `{}`\n- seed: {}\n- backend: {}\n- penalty: {} (λ = {})\n\
+             - config: `{}`\n- seed: {}\n- backend: {}\n- penalty: {} (λ = {}, condition: {:?})\n\
              - groups: {}\n- splits: train {}, validation {}, test {} ({} + {} rows dropped for missing values)\n\
              - epochs: {}, training time {:.1} s, total {:.1} s\n\
              - representation bias on test: MMD² between groups = {:.5} (σ = {:.4}, {} rows)\n\n\
@@ -167,8 +167,9 @@ impl Report {
             self.config,
             self.seed,
             self.backend,
-            self.penalty,
+            self.penalty.kind,
             self.lambda,
+            self.penalty.condition,
             self.groups.join(", "),
             self.splits.train,
             self.splits.valid,

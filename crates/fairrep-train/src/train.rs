@@ -11,7 +11,7 @@ use burn::optim::{AdamConfig, GradientsParams};
 use burn::tensor::Device;
 use fairrep_data::{FairBatcher, Prepared, Role, Split};
 use fairrep_heads::{MultitaskHeadsConfig, bce_with_logits};
-use fairrep_losses::DemographicParity;
+use fairrep_losses::{DemographicParity, GroupPenalty};
 use fairrep_model::EncoderConfig;
 use rand::SeedableRng;
 use rand::seq::SliceRandom;
@@ -131,10 +131,24 @@ pub fn fit(
         )));
     }
     let mut optim = adam.init();
-    let penalty = DemographicParity {
+    let penalty = GroupPenalty {
         groups: data.groups.len(),
-        bandwidth: config.bandwidth().map_err(TrainError::Internal)?,
+        divergence: config
+            .penalty
+            .divergence()
+            .map_err(|(k, m)| TrainError::Internal(format!("{k} {m}")))?,
+        condition: config.penalty.condition,
+        scale: config.penalty.scale(),
     };
+    // Labels of the conditioning task (equal opportunity / equalized odds), by training row.
+    let condition_labels: Option<&[bool]> = config.penalty.condition_task.as_ref().map(|name| {
+        let t = data
+            .tasks
+            .iter()
+            .position(|t| &t.name == name)
+            .expect("validated task name");
+        data.train.labels[t].as_slice()
+    });
     let lambda = config.penalty.lambda;
     let batcher = FairBatcher::new(Arc::new(data.train.clone()), source.clone());
     let mut rng = ChaCha8Rng::seed_from_u64(config.seed ^ 0x05EE_D0FB_A7C4);
@@ -153,7 +167,9 @@ pub fn fit(
             let batch = batcher.batch(rows.to_vec(), &train_device);
             let z = model.encoder.forward(batch.x); // [b, r]
             let task_loss = bce_with_logits(model.heads.forward(z.clone()), batch.y); // [1]
-            let pen = penalty.forward(z, &batch.s);
+            let y_cond: Option<Vec<bool>> =
+                condition_labels.map(|l| batch.rows.iter().map(|&r| l[r]).collect());
+            let pen = penalty.forward(z, &batch.s, y_cond.as_deref());
             let (tl, pv) = (
                 task_loss.clone().into_scalar::<f64>(),
                 pen.value.clone().into_scalar::<f64>(),

@@ -1,0 +1,174 @@
+//! Measuring the divergence between any two samples (`fairrep divergence`).
+
+use burn::Tensor;
+use burn::tensor::{DType, Device, TensorData};
+use fairrep_losses::divergence::{Divergence, uniform_weights};
+use fairrep_losses::{Mmd, Sinkhorn};
+use serde::Serialize;
+
+/// Which divergence to measure, fully specified.
+#[derive(Debug, Clone)]
+pub enum Measure {
+    /// MMD² (the usual statistic; GeomLoss reports half of it).
+    Mmd(Mmd),
+    /// Sinkhorn divergence (GeomLoss's conventions).
+    Sinkhorn(Sinkhorn),
+}
+
+/// A row-major matrix of samples.
+#[derive(Debug, Clone)]
+pub struct Samples {
+    /// Values, `[n, d]` row-major.
+    pub values: Vec<f64>,
+    /// Rows.
+    pub n: usize,
+    /// Columns.
+    pub d: usize,
+}
+
+/// Extra facts of a Sinkhorn measurement.
+#[derive(Debug, Clone, Serialize)]
+pub struct SinkhornFacts {
+    /// Final temperature ε = blur^p.
+    pub eps: f64,
+    /// Length of the ε-schedule that was run.
+    pub schedule_iterations: usize,
+    /// Iterations at the final ε after the schedule (tolerance mode).
+    pub extra_iterations: usize,
+    /// Whether the tolerance was met (true without a tolerance).
+    pub converged: bool,
+    /// The diameter that started the schedule.
+    pub diameter: f64,
+    /// The dual potential on `x` (debiased: `f_ba − f_aa`, GeomLoss's convention).
+    #[serde(skip)]
+    pub f: Vec<f64>,
+    /// The dual potential on `y` (debiased: `g_ab − g_bb`).
+    #[serde(skip)]
+    pub g: Vec<f64>,
+    /// The transport plan of OT_ε(α, β), `[n, m]` row-major (when asked for).
+    #[serde(skip)]
+    pub plan: Option<Vec<f64>>,
+}
+
+/// The result printed by `fairrep divergence`.
+#[derive(Debug, Clone, Serialize)]
+pub struct Measurement {
+    /// `"mmd"` or `"sinkhorn"`.
+    pub kind: String,
+    /// The divergence.
+    pub value: f64,
+    /// Frobenius norm of the gradient of `value` with respect to `X`.
+    pub grad_norm_x: f64,
+    /// What `value` is, in words.
+    pub convention: String,
+    /// Rows of X.
+    pub n: usize,
+    /// Rows of Y.
+    pub m: usize,
+    /// Dimension.
+    pub d: usize,
+    /// The MMD bandwidths used.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub sigmas: Vec<f64>,
+    /// Sinkhorn details.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sinkhorn: Option<SinkhornFacts>,
+}
+
+/// Measures `D(X, Y)` with uniform weights on `device`, in `dtype`, with the gradient w.r.t. X.
+/// `want_plan` also returns the transport plan (Sinkhorn only; `n·m` values).
+pub fn measure(
+    x: &Samples,
+    y: &Samples,
+    how: &Measure,
+    dtype: DType,
+    device: &Device,
+    want_plan: bool,
+) -> Measurement {
+    let ad = device.clone().autodiff();
+    let xt = Tensor::<2>::from_data(TensorData::new(x.values.clone(), [x.n, x.d]), (&ad, dtype))
+        .require_grad();
+    let yt = Tensor::<2>::from_data(TensorData::new(y.values.clone(), [y.n, y.d]), (&ad, dtype));
+    let host = |t: Tensor<1>| {
+        t.try_into_vec_as::<f64>()
+            .expect("reading back to the host")
+    };
+    let (value, sigmas, sinkhorn) = match how {
+        Measure::Mmd(mmd) => {
+            let sigmas = mmd.sigmas(&xt, &yt);
+            (mmd.uniform(xt.clone(), yt.clone()), sigmas, None)
+        }
+        Measure::Sinkhorn(sk) => {
+            let (a, b) = (uniform_weights(&xt), uniform_weights(&yt));
+            let diameter = sk
+                .diameter
+                .unwrap_or_else(|| Sinkhorn::max_diameter(&xt, &yt));
+            let sol = sk.solve(xt.clone(), a.clone(), yt.clone(), b.clone());
+            let (f, g) = match (&sol.f_aa, &sol.g_bb) {
+                (Some(faa), Some(gbb)) => {
+                    (sol.f.clone() - faa.clone(), sol.g.clone() - gbb.clone())
+                }
+                _ => (sol.f.clone(), sol.g.clone()),
+            };
+            let plan = want_plan.then(|| {
+                let p = sol.plan(sk.p, &xt, &a, &yt, &b);
+                p.try_into_vec_as::<f64>().expect("reading the plan back")
+            });
+            let facts = SinkhornFacts {
+                eps: sol.eps,
+                schedule_iterations: sol.schedule.len(),
+                extra_iterations: sol.extra_iterations,
+                converged: sol.converged,
+                diameter,
+                f: host(f.detach()),
+                g: host(g.detach()),
+                plan,
+            };
+            (sol.value, vec![], Some(facts))
+        }
+    };
+    let grads = value.backward();
+    let g = xt
+        .grad(&grads)
+        .map(|g| g.try_into_vec_as::<f64>().expect("gradient"));
+    let grad_norm_x = g.map_or(0.0, |g| g.iter().map(|v| v * v).sum::<f64>().sqrt());
+    let (kind, convention) = match how {
+        Measure::Mmd(m) => (
+            "mmd",
+            format!(
+                "MMD² = E k(x,x') + E k(y,y') − 2 E k(x,y), {:?} estimator, {:?} kernel (GeomLoss's SamplesLoss returns half of this)",
+                m.estimator, m.kernel
+            ),
+        ),
+        Measure::Sinkhorn(s) => (
+            "sinkhorn",
+            format!(
+                "{} with cost |x−y|^{}/{}, eps = blur^p = {}, GeomLoss's ε-schedule (scaling {}){}",
+                if s.debias {
+                    "debiased S_eps = OT_eps(a,b) − ½OT_eps(a,a) − ½OT_eps(b,b)"
+                } else {
+                    "entropic OT_eps(a,b)"
+                },
+                s.p.p(),
+                s.p.p(),
+                s.blur.powf(s.p.p()),
+                s.scaling,
+                match s.tolerance {
+                    Some(t) => format!(", then iterated to tolerance {t}"),
+                    None => String::new(),
+                }
+            ),
+        ),
+    };
+    Measurement {
+        kind: kind.to_string(),
+        value: value.into_scalar::<f64>(),
+        grad_norm_x,
+        convention,
+        n: x.n,
+        m: y.n,
+        d: x.d,
+        sigmas,
+        sinkhorn,
+    }
+}
