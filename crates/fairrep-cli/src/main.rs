@@ -116,6 +116,10 @@ struct DivergenceArgs {
     /// Sinkhorn: write the transport plan (n rows × m columns) to this CSV file.
     #[arg(long)]
     plan: Option<PathBuf>,
+    /// Compute N times and add "seconds" (each forward + backward, reading the files excluded)
+    /// and "median_seconds" to the output: for benchmarks.
+    #[arg(long, default_value_t = 1)]
+    repeat: usize,
 }
 
 #[derive(Copy, Clone, Debug, ValueEnum)]
@@ -298,7 +302,14 @@ fn divergence(args: DivergenceArgs) -> anyhow::Result<()> {
     let device = match args.backend {
         BackendArg::Ndarray => Backend::Ndarray.device(),
     };
-    let m = measure(&x, &y, &how, dtype, &device, args.plan.is_some());
+    let mut seconds = Vec::with_capacity(args.repeat.max(1));
+    let mut m = None;
+    for _ in 0..args.repeat.max(1) {
+        let started = std::time::Instant::now();
+        m = Some(measure(&x, &y, &how, dtype, &device, args.plan.is_some()));
+        seconds.push(started.elapsed().as_secs_f64());
+    }
+    let m = m.expect("at least one measurement");
     if let Some(facts) = &m.sinkhorn {
         if let Some(path) = &args.potentials {
             let text = format!("{{\"f\": {:?}, \"g\": {:?}}}\n", facts.f, facts.g);
@@ -314,7 +325,14 @@ fn divergence(args: DivergenceArgs) -> anyhow::Result<()> {
             std::fs::write(path, text).with_context(|| format!("writing {}", path.display()))?;
         }
     }
-    println!("{}", serde_json::to_string_pretty(&m)?);
+    let mut json = serde_json::to_value(&m)?;
+    if args.repeat > 1 {
+        let mut sorted = seconds.clone();
+        sorted.sort_by(f64::total_cmp);
+        json["seconds"] = serde_json::json!(seconds);
+        json["median_seconds"] = serde_json::json!(sorted[sorted.len() / 2]);
+    }
+    println!("{}", serde_json::to_string_pretty(&json)?);
     Ok(())
 }
 

@@ -19,7 +19,11 @@
 //!
 //! Beyond GeomLoss: with [`Sinkhorn::tolerance`], the iterations go on at the final `ε` until
 //! the potentials change by less than the tolerance, which gives the converged divergence rather
-//! than the value after the schedule; [`SinkhornSolution`] exposes the dual potentials and
+//! than the value after the schedule (on nearly degenerate problems — few, well-separated points
+//! at a small ε — Sinkhorn's contraction rate approaches 1 and the potentials may not reach the
+//! tolerance within `max_iterations`; the value, stationary in the potentials, is then already
+//! much closer, and [`SinkhornSolution::converged`] says false); [`SinkhornSolution`] exposes the
+//! dual potentials and
 //! [`SinkhornSolution::plan`] the transport plan.
 
 use crate::divergence::{Divergence, log_weights};
@@ -88,7 +92,8 @@ pub struct Sinkhorn {
     pub max_iterations: usize,
     /// Over-relaxation ω of the cross problem's updates after the schedule (tolerance mode):
     /// `f ← (1 − ω) f + ω T(g)`; 1 is plain Sinkhorn, values in (1, 2) converge faster
-    /// (Thibault et al., 2017).
+    /// (Thibault et al., 2017). When the updates' change grows for 5 iterations in a row, ω is
+    /// moved halfway back to 1, so the iteration falls back to plain Sinkhorn if it must.
     pub relaxation: f64,
 }
 
@@ -364,8 +369,9 @@ impl Sinkhorn {
             // Past the schedule, the cross problem takes alternating (Gauss–Seidel) updates,
             // which converge faster than the averaged symmetric ones; the self problems keep
             // the averaged update, which is what makes them converge at all.
-            let omega = self.relaxation;
-            let relax = |old: &Tensor<1>, new: Tensor<1>| {
+            let mut omega = self.relaxation;
+            let (mut previous, mut rising) = (f64::INFINITY, 0usize);
+            let relax = |omega: f64, old: &Tensor<1>, new: Tensor<1>| {
                 if omega == 1.0 {
                     new
                 } else {
@@ -376,10 +382,12 @@ impl Sinkhorn {
             while extra < self.max_iterations {
                 extra += 1;
                 let f_new = relax(
+                    omega,
                     &f_ba,
                     sm(Pair::XY, eps, b_log.clone() + g_ab.clone().div_scalar(eps)),
                 );
                 let g_new = relax(
+                    omega,
                     &g_ab,
                     sm(Pair::YX, eps, a_log.clone() + f_new.clone().div_scalar(eps)),
                 );
@@ -390,6 +398,17 @@ impl Sinkhorn {
                     .into_scalar::<f64>();
                 f_ba = f_new;
                 g_ab = g_new;
+                // Safeguard: over-relaxation can oscillate on ill-conditioned problems; when
+                // the change keeps growing, move ω halfway back to 1 (plain Sinkhorn).
+                rising = if cross > previous { rising + 1 } else { 0 };
+                previous = cross;
+                if rising >= 5 && omega > 1.0 {
+                    omega = 1.0 + 0.5 * (omega - 1.0);
+                    if omega < 1.01 {
+                        omega = 1.0;
+                    }
+                    rising = 0;
+                }
                 if !self_done && let (Some(faa), Some(gbb)) = (f_aa.as_mut(), g_bb.as_mut()) {
                     let ft_aa = sm(Pair::XX, eps, a_log.clone() + faa.clone().div_scalar(eps));
                     let gt_bb = sm(Pair::YY, eps, b_log.clone() + gbb.clone().div_scalar(eps));

@@ -353,8 +353,12 @@ proptest! {
         let x = cloud(n, d, seed);
         let y = cloud(m, d, seed + 1);
         let s = sinkhorn_converged(0.5);
-        // Identical clouds: 0.
-        prop_assert!(sk_value(&s, &x, n, &x, n, d).abs() < 1e-10);
+        // Identical clouds: exactly 0 with GeomLoss's symmetric schedule; in tolerance mode the
+        // cross problem takes other (alternating) updates, so 0 up to the convergence, which is
+        // slow for a few well-separated points.
+        let schedule = Sinkhorn { blur: 0.5, ..Sinkhorn::default() };
+        prop_assert!(sk_value(&schedule, &x, n, &x, n, d).abs() < 1e-12);
+        prop_assert!(sk_value(&s, &x, n, &x, n, d).abs() < 1e-8);
         // Symmetry and non-negativity.
         let sxy = sk_value(&s, &x, n, &y, m, d);
         let syx = sk_value(&s, &y, m, &x, n, d);

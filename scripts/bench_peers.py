@@ -1,0 +1,122 @@
+"""Side-by-side timings of fairrep, GeomLoss and POT (see scripts/bench-peers.sh).
+
+For each size, the same point clouds (numpy default_rng(0): X ~ N(0, 1), Y ~ N(0.5, 1)) are
+written once as CSV; fairrep's time is its own report of forward + backward (file reading
+excluded), the peers' time is measured here around forward + backward. Both run on 2 threads.
+Accuracy: |value − converged| / converged, where `converged` is the same quantity in float64
+run to convergence (fairrep's tolerance mode, checked against an independent solver in the
+test suite, for the Sinkhorn divergence; POT itself at stopThr 1e-13 for POT's sharp cost).
+"""
+import argparse, json, os, statistics, subprocess, sys, tempfile, time
+
+import numpy as np
+import torch
+import geomloss
+import ot
+
+torch.set_num_threads(2)
+REPEAT = 3
+
+
+def timed(f):
+    times, out = [], None
+    for _ in range(REPEAT):
+        t = time.perf_counter()
+        out = f()
+        times.append(time.perf_counter() - t)
+    return statistics.median(times), out
+
+
+def fairrep(exe, x, y, args, repeat=None):
+    repeat = REPEAT if repeat is None else repeat
+    cmd = [exe, "-q", "divergence", "--x", x, "--y", y, "--repeat", str(repeat)] + args
+    out = json.loads(subprocess.run(cmd, check=True, capture_output=True, text=True).stdout)
+    return (out.get("median_seconds") or out.get("seconds", [None])[0]), out["value"]
+
+
+def geomloss_fb(loss, X, Y):
+    x = torch.tensor(X, dtype=torch.float32, requires_grad=True)
+    y = torch.tensor(Y, dtype=torch.float32)
+    v = loss(x, y)
+    v.backward()
+    return float(v.detach())
+
+
+def pot_fb(X, Y, reg, thr=1e-9, dtype=torch.float32, iters=10000):
+    x = torch.tensor(X, dtype=dtype, requires_grad=True)
+    y = torch.tensor(Y, dtype=dtype)
+    M = ot.dist(x, y)  # |x - y|^2
+    a = torch.full((len(X),), 1.0 / len(X), dtype=dtype)
+    b = torch.full((len(Y),), 1.0 / len(Y), dtype=dtype)
+    v = ot.sinkhorn2(a, b, M, reg, method="sinkhorn_log", stopThr=thr, numItermax=iters)
+    v.backward()
+    return float(v.detach())
+
+
+def rel(v, ref):
+    return None if ref is None else abs(v - ref) / abs(ref)
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--fairrep", required=True)
+    ap.add_argument("--quick", action="store_true", help="n <= 2048 only")
+    ap.add_argument("--sizes", default="512,2048,8192")
+    ap.add_argument("--repeat", type=int, default=3)
+    args = ap.parse_args()
+    global REPEAT
+    REPEAT = args.repeat
+    sizes = [int(v) for v in args.sizes.split(",")]
+    if args.quick:
+        sizes = [v for v in sizes if v <= 2048]
+    dims = [16, 128]
+    tmp = tempfile.mkdtemp()
+    rows = []
+    print(f"torch {torch.__version__} ({torch.get_num_threads()} threads), geomloss {geomloss.__version__}, POT {ot.__version__}")
+    for d in dims:
+        for n in sizes:
+            rng = np.random.default_rng(0)
+            X = rng.normal(0.0, 1.0, size=(n, d))
+            Y = rng.normal(0.5, 1.0, size=(n, d))
+            xp, yp = os.path.join(tmp, "x.csv"), os.path.join(tmp, "y.csv")
+            np.savetxt(xp, X, delimiter=",")
+            np.savetxt(yp, Y, delimiter=",")
+            # MMD², Gaussian σ = 1 (GeomLoss returns half: compare 2x its value).
+            ref, _ = None, None
+            _, ref = fairrep(args.fairrep, xp, yp, ["--kind", "mmd", "--sigma", "1", "--dtype", "f64"], repeat=1)
+            tf, vf = fairrep(args.fairrep, xp, yp, ["--kind", "mmd", "--sigma", "1", "--dtype", "f32"])
+            g = geomloss.SamplesLoss("gaussian", blur=1.0, backend="tensorized")
+            tg, vg = timed(lambda: 2 * geomloss_fb(g, X, Y))
+            rows.append(("mmd σ=1", n, d, tf, rel(vf, ref), tg, rel(vg, ref), None, None))
+            # Sinkhorn, p = 2, blur 0.5, GeomLoss default scaling 0.5, and its scaling 0.9.
+            # The converged f64 reference costs minutes above n = 2048 on 2 cores: skipped there.
+            ref = None
+            if n <= 2048:
+                _, ref = fairrep(args.fairrep, xp, yp, ["--kind", "sinkhorn", "--blur", "0.5", "--dtype", "f64", "--tolerance", "1e-10", "--max-iterations", "100000"], repeat=1)
+            for scaling in ["0.5", "0.9"]:
+                tf, vf = fairrep(args.fairrep, xp, yp, ["--kind", "sinkhorn", "--blur", "0.5", "--scaling", scaling, "--dtype", "f32"])
+                s = geomloss.SamplesLoss("sinkhorn", p=2, blur=0.5, scaling=float(scaling), backend="tensorized")
+                tg, vg = timed(lambda: geomloss_fb(s, X, Y))
+                rows.append((f"sinkhorn scaling {scaling}", n, d, tf, rel(vf, ref), tg, rel(vg, ref), None, None))
+            # fairrep run to a tolerance (over-relaxed), against the same converged value.
+            if n <= 2048:
+                tf, vf = fairrep(args.fairrep, xp, yp, ["--kind", "sinkhorn", "--blur", "0.5", "--scaling", "0.5", "--tolerance", "1e-4", "--dtype", "f32"])
+                rows.append(("sinkhorn tol 1e-4 (fairrep only)", n, d, tf, rel(vf, ref), None, None, None, None))
+            # POT: entropic OT with M = |x−y|², reg = 2·blur² (the same plan as ε = blur² on |x−y|²/2);
+            # its sharp cost differentiated through the iterations. n ≤ 2048: POT's autograd
+            # keeps every iteration, so 8192 does not fit here.
+            if n <= 2048:
+                pref = pot_fb(X, Y, 0.5, thr=1e-13, dtype=torch.float64, iters=200000)
+                tp, vp = timed(lambda: pot_fb(X, Y, 0.5))
+                rows.append(("POT sinkhorn2 log, reg 0.5", n, d, None, None, None, None, tp, rel(vp, pref)))
+            sys.stdout.flush()
+    fmt = lambda v, f: "–" if v is None else format(v, f)
+    print("| quantity | n = m | d | fairrep s | fairrep rel. err | GeomLoss s | GeomLoss rel. err | GeomLoss / fairrep time | POT s | POT rel. err (own quantity) |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
+    for q, n, d, tf, ef, tg, eg, tp, ep in rows:
+        ratio = None if (tf is None or tg is None) else tg / tf
+        print(f"| {q} | {n} | {d} | {fmt(tf, '.4f')} | {fmt(ef, '.1e')} | {fmt(tg, '.4f')} | {fmt(eg, '.1e')} | {fmt(ratio, '.2f')} | {fmt(tp, '.4f')} | {fmt(ep, '.1e')} |")
+
+
+if __name__ == "__main__":
+    main()
