@@ -34,6 +34,17 @@ fn fairrep() -> Command {
     Command::cargo_bin("fairrep").unwrap()
 }
 
+/// Runs `fairrep -q train --config cfg --out out` and expects success.
+fn train_ok(cfg: impl AsRef<Path>, out: impl AsRef<Path>) {
+    fairrep()
+        .args(["-q", "train", "--config"])
+        .arg(cfg.as_ref())
+        .arg("--out")
+        .arg(out.as_ref())
+        .assert()
+        .success();
+}
+
 fn report(dir: &Path) -> Value {
     serde_json::from_str(&std::fs::read_to_string(dir.join("report.json")).unwrap()).unwrap()
 }
@@ -131,13 +142,7 @@ fn same_seed_same_result_other_seed_other_result() {
         .iter()
         .map(|(name, cfg)| {
             let out = tmp.path().join(name);
-            fairrep()
-                .args(["-q", "train", "--config"])
-                .arg(cfg)
-                .arg("--out")
-                .arg(&out)
-                .assert()
-                .success();
+            train_ok(cfg, &out);
             report(&out)
         })
         .collect();
@@ -147,13 +152,7 @@ fn same_seed_same_result_other_seed_other_result() {
     let other = tempfile::tempdir().unwrap();
     let c = config_in(other.path(), &[SHORT, ("seed = 1", "seed = 2")]);
     let out = other.path().join("c");
-    fairrep()
-        .args(["-q", "train", "--config"])
-        .arg(&c)
-        .arg("--out")
-        .arg(&out)
-        .assert()
-        .success();
+    train_ok(&c, &out);
     assert_ne!(report(&out)["tasks"], runs[0]["tasks"]);
 }
 
@@ -164,23 +163,11 @@ fn quickstart_penalty_halves_income_ddp_on_the_transfer_task() {
     let tmp = tempfile::tempdir().unwrap();
     let fair = config_in(tmp.path(), &[]);
     let out_fair = tmp.path().join("fair");
-    fairrep()
-        .args(["-q", "train", "--config"])
-        .arg(&fair)
-        .arg("--out")
-        .arg(&out_fair)
-        .assert()
-        .success();
+    train_ok(&fair, &out_fair);
     let plain_dir = tempfile::tempdir().unwrap();
     let plain = config_in(plain_dir.path(), &[("lambda = 1.0", "lambda = 0.0")]);
     let out_plain = plain_dir.path().join("plain");
-    fairrep()
-        .args(["-q", "train", "--config"])
-        .arg(&plain)
-        .arg("--out")
-        .arg(&out_plain)
-        .assert()
-        .success();
+    train_ok(&plain, &out_plain);
     let (f, p) = (report(&out_fair), report(&out_plain));
     let (ff, pp) = (task(&f, "income"), task(&p, "income"));
     let ddp = |t: &Value| t["ddp"].as_f64().unwrap();
@@ -450,13 +437,7 @@ fn sinkhorn_and_conditioned_penalties_train() {
     )
     .unwrap();
     let out = tmp.path().join("sk");
-    fairrep()
-        .args(["-q", "train", "--config"])
-        .arg(&cfg)
-        .arg("--out")
-        .arg(&out)
-        .assert()
-        .success();
+    train_ok(&cfg, &out);
     let r = report(&out);
     assert_eq!(r["penalty"]["kind"], "sinkhorn");
     assert_eq!(r["penalty"]["scale"], "batch_rms");
@@ -478,12 +459,6 @@ fn sinkhorn_and_conditioned_penalties_train() {
         ],
     );
     let out = tmp.path().join("eo");
-    fairrep()
-        .args(["-q", "train", "--config"])
-        .arg(&eo)
-        .arg("--out")
-        .arg(&out)
-        .assert()
-        .success();
+    train_ok(&eo, &out);
     assert_eq!(report(&out)["penalty"]["condition"], "equal_opportunity");
 }

@@ -10,28 +10,12 @@ use burn::Tensor;
 use burn::tensor::{DType, Device, TensorData};
 use fairrep_losses::mmd::{Bandwidth, mmd2};
 use fairrep_losses::penalty::DemographicParity;
-use serde_json::Value;
 
-fn fixture() -> Value {
-    serde_json::from_str(include_str!("fixtures/divergences.json")).unwrap()
-}
-
-fn matrix(v: &Value) -> (Vec<f64>, usize, usize) {
-    let rows = v.as_array().unwrap();
-    let d = rows[0].as_array().unwrap().len();
-    let flat = rows
-        .iter()
-        .flat_map(|r| r.as_array().unwrap().iter().map(|x| x.as_f64().unwrap()))
-        .collect();
-    (flat, rows.len(), d)
-}
+mod common;
+use common::{fixture, matrix, rel};
 
 fn tensor(flat: &[f64], n: usize, d: usize, device: &Device, dtype: DType) -> Tensor<2> {
     Tensor::from_data(TensorData::new(flat.to_vec(), [n, d]), (device, dtype))
-}
-
-fn rel(a: f64, b: f64) -> f64 {
-    (a - b).abs() / b.abs()
 }
 
 /// Value, gradient norm and first gradient row of MMD²(X, Y) with respect to X.

@@ -13,25 +13,9 @@ use burn::Tensor;
 use burn::tensor::{DType, Device, TensorData};
 use fairrep_losses::divergence::uniform_weights;
 use fairrep_losses::sinkhorn::{Power, Sinkhorn};
-use serde_json::Value;
 
-fn fixture() -> Value {
-    serde_json::from_str(include_str!("fixtures/divergences.json")).unwrap()
-}
-
-fn matrix(v: &Value) -> (Vec<f64>, usize, usize) {
-    let rows = v.as_array().unwrap();
-    let d = rows[0].as_array().unwrap().len();
-    let flat = rows
-        .iter()
-        .flat_map(|r| r.as_array().unwrap().iter().map(|x| x.as_f64().unwrap()))
-        .collect();
-    (flat, rows.len(), d)
-}
-
-fn rel(a: f64, b: f64) -> f64 {
-    (a - b).abs() / b.abs()
-}
+mod common;
+use common::{fixture, matrix, rel};
 
 struct Run {
     value: f64,
