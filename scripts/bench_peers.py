@@ -42,14 +42,15 @@ def geomloss_fb(loss, X, Y):
     return float(v.detach())
 
 
-def pot_fb(X, Y, reg, thr=1e-9, dtype=torch.float32, iters=10000):
-    x = torch.tensor(X, dtype=dtype, requires_grad=True)
+def pot_fb(X, Y, reg, thr=1e-9, dtype=torch.float32, iters=10000, grad=True):
+    x = torch.tensor(X, dtype=dtype, requires_grad=grad)
     y = torch.tensor(Y, dtype=dtype)
     M = ot.dist(x, y)  # |x - y|^2
     a = torch.full((len(X),), 1.0 / len(X), dtype=dtype)
     b = torch.full((len(Y),), 1.0 / len(Y), dtype=dtype)
     v = ot.sinkhorn2(a, b, M, reg, method="sinkhorn_log", stopThr=thr, numItermax=iters)
-    v.backward()
+    if grad:
+        v.backward()
     return float(v.detach())
 
 
@@ -74,7 +75,19 @@ def main():
     dims = [16, 128]
     tmp = tempfile.mkdtemp()
     rows = []
+    fmt = lambda v, f: "–" if v is None else format(v, f)
+
+    def show_append(row):
+        rows.append(row)
+        show(row)
+
+    def show(row):
+        q, n, d, tf, ef, tg, eg, tp, ep = row
+        ratio = None if (tf is None or tg is None) else tg / tf
+        print(f"| {q} | {n} | {d} | {fmt(tf, '.4f')} | {fmt(ef, '.1e')} | {fmt(tg, '.4f')} | {fmt(eg, '.1e')} | {fmt(ratio, '.2f')} | {fmt(tp, '.4f')} | {fmt(ep, '.1e')} |", flush=True)
     print(f"torch {torch.__version__} ({torch.get_num_threads()} threads), geomloss {geomloss.__version__}, POT {ot.__version__}")
+    print("| quantity | n = m | d | fairrep s | fairrep rel. err | GeomLoss s | GeomLoss rel. err | GeomLoss / fairrep time | POT s | POT rel. err (own quantity) |")
+    print("|---|---|---|---|---|---|---|---|---|---|", flush=True)
     for d in dims:
         for n in sizes:
             rng = np.random.default_rng(0)
@@ -89,7 +102,7 @@ def main():
             tf, vf = fairrep(args.fairrep, xp, yp, ["--kind", "mmd", "--sigma", "1", "--dtype", "f32"])
             g = geomloss.SamplesLoss("gaussian", blur=1.0, backend="tensorized")
             tg, vg = timed(lambda: 2 * geomloss_fb(g, X, Y))
-            rows.append(("mmd σ=1", n, d, tf, rel(vf, ref), tg, rel(vg, ref), None, None))
+            show_append(("mmd σ=1", n, d, tf, rel(vf, ref), tg, rel(vg, ref), None, None))
             if n > args.sinkhorn_max_n:
                 continue
             # Sinkhorn, p = 2, blur 0.5, GeomLoss default scaling 0.5, and its scaling 0.9.
@@ -101,25 +114,20 @@ def main():
                 tf, vf = fairrep(args.fairrep, xp, yp, ["--kind", "sinkhorn", "--blur", "0.5", "--scaling", scaling, "--dtype", "f32"])
                 s = geomloss.SamplesLoss("sinkhorn", p=2, blur=0.5, scaling=float(scaling), backend="tensorized")
                 tg, vg = timed(lambda: geomloss_fb(s, X, Y))
-                rows.append((f"sinkhorn scaling {scaling}", n, d, tf, rel(vf, ref), tg, rel(vg, ref), None, None))
+                show_append((f"sinkhorn scaling {scaling}", n, d, tf, rel(vf, ref), tg, rel(vg, ref), None, None))
             # fairrep run to a tolerance (over-relaxed), against the same converged value.
             if n <= 2048:
                 tf, vf = fairrep(args.fairrep, xp, yp, ["--kind", "sinkhorn", "--blur", "0.5", "--scaling", "0.5", "--tolerance", "1e-4", "--dtype", "f32"])
-                rows.append(("sinkhorn tol 1e-4 (fairrep only)", n, d, tf, rel(vf, ref), None, None, None, None))
+                show_append(("sinkhorn tol 1e-4 (fairrep only)", n, d, tf, rel(vf, ref), None, None, None, None))
             # POT: entropic OT with M = |x−y|², reg = 2·blur² (the same plan as ε = blur² on |x−y|²/2);
-            # its sharp cost differentiated through the iterations. n ≤ 2048: POT's autograd
-            # keeps every iteration, so 8192 does not fit here.
-            if n <= 2048:
-                pref = pot_fb(X, Y, 0.5, thr=1e-13, dtype=torch.float64, iters=200000)
+            # its sharp cost differentiated through the iterations. n = 512 only: POT's autograd
+            # keeps every iteration's n×n matrices, and at 2048 that exhausts 24 GiB here.
+            if n <= 512:
+                with torch.no_grad():
+                    pref = pot_fb(X, Y, 0.5, thr=1e-11, dtype=torch.float64, iters=20000, grad=False)
                 tp, vp = timed(lambda: pot_fb(X, Y, 0.5))
-                rows.append(("POT sinkhorn2 log, reg 0.5", n, d, None, None, None, None, tp, rel(vp, pref)))
+                show_append(("POT sinkhorn2 log, reg 0.5", n, d, None, None, None, None, tp, rel(vp, pref)))
             sys.stdout.flush()
-    fmt = lambda v, f: "–" if v is None else format(v, f)
-    print("| quantity | n = m | d | fairrep s | fairrep rel. err | GeomLoss s | GeomLoss rel. err | GeomLoss / fairrep time | POT s | POT rel. err (own quantity) |")
-    print("|---|---|---|---|---|---|---|---|---|---|")
-    for q, n, d, tf, ef, tg, eg, tp, ep in rows:
-        ratio = None if (tf is None or tg is None) else tg / tf
-        print(f"| {q} | {n} | {d} | {fmt(tf, '.4f')} | {fmt(ef, '.1e')} | {fmt(tg, '.4f')} | {fmt(eg, '.1e')} | {fmt(ratio, '.2f')} | {fmt(tp, '.4f')} | {fmt(ep, '.1e')} |")
 
 
 if __name__ == "__main__":
