@@ -1,7 +1,7 @@
 //! What a run reports: per-epoch records (`metrics.jsonl`) and the final report
 //! (`report.json`, `report.md`).
 
-use fairrep_metrics::{BinarySummary, GroupSummary};
+use fairrep_metrics::BinarySummary;
 use serde::Serialize;
 
 /// One line of `metrics.jsonl`.
@@ -27,45 +27,30 @@ pub struct EpochRecord {
     pub elapsed_s: f64,
 }
 
-/// The metrics of one task on one split.
+/// The metrics of one task on one split. In JSON the summary's fields (`accuracy`, `auc`,
+/// `ddp`, `deo`, `equalized_odds`, `balanced_accuracy`, `dp_ratio`, `by_group`) sit beside
+/// `name`, `role` and `base_rate`.
 #[derive(Debug, Clone, Serialize)]
 pub struct TaskMetrics {
     /// Task name.
     pub name: String,
     /// `source` or `transfer`.
     pub role: String,
-    /// Accuracy.
-    pub accuracy: Option<f64>,
-    /// ROC AUC.
-    pub auc: Option<f64>,
-    /// Demographic parity difference.
-    pub ddp: Option<f64>,
-    /// Equal opportunity difference.
-    pub deo: Option<f64>,
-    /// Equalized odds difference.
-    pub equalized_odds: Option<f64>,
-    /// Balanced accuracy.
-    pub balanced_accuracy: Option<f64>,
     /// Fraction of positive labels in the split.
     pub base_rate: f64,
-    /// Per-group rates.
-    pub by_group: Vec<GroupSummary>,
+    /// Accuracy, AUC, fairness gaps and per-group rates.
+    #[serde(flatten)]
+    pub metrics: BinarySummary,
 }
 
 impl TaskMetrics {
     /// Builds the record from a metrics summary.
-    pub fn new(name: &str, role: &str, base_rate: f64, s: BinarySummary) -> Self {
+    pub fn new(name: &str, role: &str, base_rate: f64, metrics: BinarySummary) -> Self {
         Self {
             name: name.to_string(),
             role: role.to_string(),
-            accuracy: s.accuracy,
-            auc: s.auc,
-            ddp: s.ddp,
-            deo: s.deo,
-            equalized_odds: s.equalized_odds,
-            balanced_accuracy: s.balanced_accuracy,
             base_rate,
-            by_group: s.by_group,
+            metrics,
         }
     }
 }
@@ -137,15 +122,16 @@ pub fn task_table(tasks: &[TaskMetrics]) -> String {
         "| task | role | accuracy | AUC | DDP | DEO | eq. odds |\n|---|---|---|---|---|---|---|\n",
     );
     for t in tasks {
+        let m = &t.metrics;
         s += &format!(
             "| {} | {} | {} | {} | {} | {} | {} |\n",
             t.name,
             t.role,
-            cell(t.accuracy),
-            cell(t.auc),
-            cell(t.ddp),
-            cell(t.deo),
-            cell(t.equalized_odds)
+            cell(m.accuracy),
+            cell(m.auc),
+            cell(m.ddp),
+            cell(m.deo),
+            cell(m.equalized_odds)
         );
     }
     s
