@@ -212,25 +212,13 @@ mod tests {
     #[test]
     fn headerless_numeric_matrix() {
         let d = tempfile::tempdir().unwrap();
-        let p = write(&d, "m.csv", b"1,2\n3,4.5\n");
-        let t = Table::read(
-            &p,
-            &ReadOptions {
-                header: false,
-                ..opts()
-            },
-        )
-        .unwrap();
+        let headerless = ReadOptions {
+            header: false,
+            ..opts()
+        };
+        let t = Table::read(&write(&d, "m.csv", b"1,2\n3,4.5\n"), &headerless).unwrap();
         assert_eq!(t.numeric().unwrap(), vec![1.0, 2.0, 3.0, 4.5]);
-        let p = write(&d, "bad.csv", b"1,2\n3,nan\n");
-        let t = Table::read(
-            &p,
-            &ReadOptions {
-                header: false,
-                ..opts()
-            },
-        )
-        .unwrap();
+        let t = Table::read(&write(&d, "bad.csv", b"1,2\n3,nan\n"), &headerless).unwrap();
         let e = t.numeric().unwrap_err().to_string();
         assert!(e.contains("line 2") && e.contains("column `2`"), "{e}");
     }

@@ -334,34 +334,28 @@ impl Sinkhorn {
         } else {
             (None, None)
         };
-        // One symmetric update at temperature eps; returns the largest change of a potential.
-        let update = |eps: f64,
-                      f_ba: &mut Tensor<1>,
-                      g_ab: &mut Tensor<1>,
-                      f_aa: &mut Option<Tensor<1>>,
-                      g_bb: &mut Option<Tensor<1>>|
-         -> Tensor<1> {
-            let ft_ba = sm(Pair::XY, eps, b_log.clone() + g_ab.clone().div_scalar(eps));
-            let gt_ab = sm(Pair::YX, eps, a_log.clone() + f_ba.clone().div_scalar(eps));
-            let mut change = (ft_ba.clone() - f_ba.clone())
+        // Averaged update of the self problems OT(α, α) and OT(β, β) at temperature eps;
+        // returns the largest change of their potentials.
+        let self_step = |eps: f64, faa: &mut Tensor<1>, gbb: &mut Tensor<1>| -> Tensor<1> {
+            let ft_aa = sm(Pair::XX, eps, a_log.clone() + faa.clone().div_scalar(eps));
+            let gt_bb = sm(Pair::YY, eps, b_log.clone() + gbb.clone().div_scalar(eps));
+            let change = (ft_aa.clone() - faa.clone())
                 .abs()
                 .max()
-                .max_pair((gt_ab.clone() - g_ab.clone()).abs().max());
-            if let (Some(faa), Some(gbb)) = (f_aa.as_mut(), g_bb.as_mut()) {
-                let ft_aa = sm(Pair::XX, eps, a_log.clone() + faa.clone().div_scalar(eps));
-                let gt_bb = sm(Pair::YY, eps, b_log.clone() + gbb.clone().div_scalar(eps));
-                change = change
-                    .max_pair((ft_aa.clone() - faa.clone()).abs().max())
-                    .max_pair((gt_bb.clone() - gbb.clone()).abs().max());
-                *faa = (faa.clone() + ft_aa).mul_scalar(0.5);
-                *gbb = (gbb.clone() + gt_bb).mul_scalar(0.5);
-            }
-            *f_ba = (f_ba.clone() + ft_ba).mul_scalar(0.5);
-            *g_ab = (g_ab.clone() + gt_ab).mul_scalar(0.5);
+                .max_pair((gt_bb.clone() - gbb.clone()).abs().max());
+            *faa = (faa.clone() + ft_aa).mul_scalar(0.5);
+            *gbb = (gbb.clone() + gt_bb).mul_scalar(0.5);
             change
         };
+        // GeomLoss's symmetric loop along the ε-schedule.
         for &eps in &schedule {
-            update(eps, &mut f_ba, &mut g_ab, &mut f_aa, &mut g_bb);
+            let ft_ba = sm(Pair::XY, eps, b_log.clone() + g_ab.clone().div_scalar(eps));
+            let gt_ab = sm(Pair::YX, eps, a_log.clone() + f_ba.clone().div_scalar(eps));
+            if let (Some(faa), Some(gbb)) = (f_aa.as_mut(), g_bb.as_mut()) {
+                self_step(eps, faa, gbb);
+            }
+            f_ba = (f_ba + ft_ba).mul_scalar(0.5);
+            g_ab = (g_ab + gt_ab).mul_scalar(0.5);
         }
         let eps = *schedule.last().expect("a non-empty schedule");
         let (mut extra, mut converged) = (0, self.tolerance.is_none());
@@ -410,15 +404,7 @@ impl Sinkhorn {
                     rising = 0;
                 }
                 if !self_done && let (Some(faa), Some(gbb)) = (f_aa.as_mut(), g_bb.as_mut()) {
-                    let ft_aa = sm(Pair::XX, eps, a_log.clone() + faa.clone().div_scalar(eps));
-                    let gt_bb = sm(Pair::YY, eps, b_log.clone() + gbb.clone().div_scalar(eps));
-                    let own = (ft_aa.clone() - faa.clone())
-                        .abs()
-                        .max()
-                        .max_pair((gt_bb.clone() - gbb.clone()).abs().max())
-                        .into_scalar::<f64>();
-                    *faa = (faa.clone() + ft_aa).mul_scalar(0.5);
-                    *gbb = (gbb.clone() + gt_bb).mul_scalar(0.5);
+                    let own = self_step(eps, faa, gbb).into_scalar::<f64>();
                     // Converged self problems stay fixed from here on.
                     self_done = own < tol;
                 }
