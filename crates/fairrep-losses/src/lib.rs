@@ -4,13 +4,16 @@
 //!   heuristic), written with burn tensor ops so it is differentiable on every backend;
 //! - [`sinkhorn`]: the (debiased) Sinkhorn divergence with GeomLoss's semantics;
 //! - [`divergence`]: the [`Divergence`] trait both implement;
-//! - [`penalty`]: the demographic-parity penalty over two or more groups of a batch.
+//! - [`penalty`]: the demographic-parity penalty over two or more groups of a batch;
+//! - [`host`]: fused CPU kernels for both divergences on the ndarray backend (the portable
+//!   tensor-op versions remain, as the reference and for every other backend).
 //!
 //! Conventions: [`mmd::mmd2`] returns the usual biased V-statistic
 //! `⟨α,K_xx α⟩ + ⟨β,K_yy β⟩ − 2⟨α,K_xy β⟩` — twice what GeomLoss's `SamplesLoss("gaussian")`
 //! returns.
 
 pub mod divergence;
+pub mod host;
 pub mod mmd;
 pub mod penalty;
 pub mod sinkhorn;

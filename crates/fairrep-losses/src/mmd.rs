@@ -11,8 +11,9 @@
 //!   linear-time statistic over disjoint pairs of consecutive rows, uniform weights only).
 
 use crate::divergence::{Divergence, uniform_weights};
+use crate::host;
 use burn::Tensor;
-use burn::tensor::TensorData;
+use burn::tensor::{DType, TensorData};
 use serde::{Deserialize, Serialize};
 
 /// How the Gaussian kernel's bandwidth σ is chosen.
@@ -268,8 +269,89 @@ fn off_diagonal_mean(k: Tensor<2>, a: Tensor<1>) -> Tensor<1> {
     num / den
 }
 
-impl Divergence for Mmd {
-    fn value(&self, x: Tensor<2>, a: Tensor<1>, y: Tensor<2>, b: Tensor<1>) -> Tensor<1> {
+impl Mmd {
+    /// Whether [`Divergence::value`] takes the fused CPU kernels of [`crate::host`] for these
+    /// inputs: Gaussian kernel, biased or unbiased estimator, f32 or f64 on the CPU backend.
+    pub fn uses_host_kernels(&self, x: &Tensor<2>) -> bool {
+        self.kernel == KernelKind::Gaussian
+            && self.estimator != Estimator::Linear
+            && matches!(x.dtype(), DType::F32 | DType::F64)
+            && host::is_host(&x.device())
+    }
+
+    /// MMD² on the fused CPU kernels: the value, with its gradients with respect to `x` and `y`
+    /// (when they are tracked) carried by [`host::tangent`].
+    fn value_host<F: host::Real>(
+        &self,
+        x: Tensor<2>,
+        a: Tensor<1>,
+        y: Tensor<2>,
+        b: Tensor<1>,
+        sigmas: &[f64],
+    ) -> Tensor<1> {
+        let (cx, cy) = (
+            host::Cloud::<F>::from_tensor(&x),
+            host::Cloud::<F>::from_tensor(&y),
+        );
+        let (wa, wb) = (host::to_host::<1, F>(&a), host::to_host::<1, F>(&b));
+        let (gx, gy) = (x.is_tracked(), y.is_tracked());
+        let unbiased = self.estimator == Estimator::Unbiased;
+        let sums = |u: &host::Cloud<F>, wu: &[F], v: &host::Cloud<F>, wv: &[F], own, gu, gv| {
+            host::gaussian_kernel_sums(u, wu, v, wv, sigmas, own && unbiased, gu, gv)
+        };
+        let ((sxx, syy), sxy) = rayon::join(
+            || {
+                rayon::join(
+                    || sums(&cx, &wa, &cx, &wa, true, gx, false),
+                    || sums(&cy, &wb, &cy, &wb, true, gy, false),
+                )
+            },
+            || sums(&cx, &wa, &cy, &wb, false, gx, gy),
+        );
+        // Within-cloud normalisation: 1 (V-statistic) or 1 / Σ_{i≠j} w_i w_j (U-statistic).
+        let norm = |w: &[F]| {
+            if unbiased {
+                let (s, s2) = w.iter().fold((0.0, 0.0), |(s, s2), &v| {
+                    (s + v.to_f64(), s2 + v.to_f64() * v.to_f64())
+                });
+                1.0 / (s * s - s2)
+            } else {
+                1.0
+            }
+        };
+        let (na, nb) = (norm(&wa), norm(&wb));
+        let value = sxx.value * na + syy.value * nb - 2.0 * sxy.value;
+        // A self sum's gradient is twice its first-argument gradient (the kernel is symmetric).
+        let combine = |own: Option<Vec<F>>, own_scale: f64, cross: Option<Vec<F>>| {
+            let (own, cross) = (own.expect("asked for"), cross.expect("asked for"));
+            let (s1, s2) = (F::of(2.0 * own_scale), F::of(-2.0));
+            own.iter()
+                .zip(&cross)
+                .map(|(&o, &c)| s1 * o + s2 * c)
+                .collect::<Vec<F>>()
+        };
+        let device = x.device();
+        let mut out = host::from_host::<1, F>(vec![F::of(value)], [1], &device);
+        if gx {
+            out = out + host::tangent(&x, combine(sxx.grad_u, na, sxy.grad_u)).sum();
+        }
+        if gy {
+            out = out + host::tangent(&y, combine(syy.grad_u, nb, sxy.grad_v)).sum();
+        }
+        out
+    }
+
+    /// [`Divergence::value`] on burn's tensor ops only: the portable path every backend has.
+    ///
+    /// # Shapes
+    /// - `x`: `[n, d]`, `a`: `[n]`; `y`: `[m, d]`, `b`: `[m]`; returns `[1]`
+    pub fn value_portable(
+        &self,
+        x: Tensor<2>,
+        a: Tensor<1>,
+        y: Tensor<2>,
+        b: Tensor<1>,
+    ) -> Tensor<1> {
         let sigmas = self.sigmas(&x, &y);
         let k = |u: Tensor<2>, v: Tensor<2>| self.kernel_between(u, v, &sigmas);
         match self.estimator {
@@ -305,5 +387,20 @@ impl Divergence for Mmd {
                 terms.mean()
             }
         }
+    }
+}
+
+impl Divergence for Mmd {
+    /// On the CPU backend (Gaussian kernel, biased or unbiased, f32 or f64) this runs on the
+    /// fused kernels of [`crate::host`]; elsewhere on [`Mmd::value_portable`].
+    fn value(&self, x: Tensor<2>, a: Tensor<1>, y: Tensor<2>, b: Tensor<1>) -> Tensor<1> {
+        if self.uses_host_kernels(&x) {
+            let sigmas = self.sigmas(&x, &y);
+            return match x.dtype() {
+                DType::F64 => self.value_host::<f64>(x, a, y, b, &sigmas),
+                _ => self.value_host::<f32>(x, a, y, b, &sigmas),
+            };
+        }
+        self.value_portable(x, a, y, b)
     }
 }

@@ -27,7 +27,9 @@
 //! [`SinkhornSolution::plan`] the transport plan.
 
 use crate::divergence::{Divergence, log_weights};
+use crate::host;
 use burn::Tensor;
+use burn::tensor::DType;
 use serde::{Deserialize, Serialize};
 
 /// The exponent of the ground cost `|x − y|^p / p`.
@@ -284,7 +286,42 @@ impl Sinkhorn {
     /// # Shapes
     /// - `x`: `[n, d]`, `a`: `[n]`; `y`: `[m, d]`, `b`: `[m]` (weights ≥ 0; uniform weights
     ///   make a probability measure; gradients are with respect to the positions only)
+    ///
+    /// On the CPU backend (f32 or f64), the soft-mins run on the fused kernels of
+    /// [`crate::host`]; elsewhere on the portable tensor ops ([`Sinkhorn::solve_portable`]).
     pub fn solve(
+        &self,
+        x: Tensor<2>,
+        a: Tensor<1>,
+        y: Tensor<2>,
+        b: Tensor<1>,
+    ) -> SinkhornSolution {
+        if host::is_host(&x.device()) {
+            match x.dtype() {
+                DType::F32 => return self.solve_host::<f32>(x, a, y, b),
+                DType::F64 => return self.solve_host::<f64>(x, a, y, b),
+                _ => {}
+            }
+        }
+        self.solve_portable(x, a, y, b)
+    }
+
+    fn solve_host<F: host::Real>(
+        &self,
+        x: Tensor<2>,
+        a: Tensor<1>,
+        y: Tensor<2>,
+        b: Tensor<1>,
+    ) -> SinkhornSolution {
+        let untracked = host::HostSoftmin::<F>::new(self.p, &x, &y, self.debias);
+        let schedule = self.schedule(&x, &y);
+        let tracked = untracked.tracked(&x, &y);
+        self.solve_with(&untracked, &tracked, a, b, schedule)
+    }
+
+    /// [`Sinkhorn::solve`] on burn's tensor ops only (dense cost matrices): the portable path
+    /// every backend has.
+    pub fn solve_portable(
         &self,
         x: Tensor<2>,
         a: Tensor<1>,
