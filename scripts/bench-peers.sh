@@ -7,7 +7,8 @@
 # forward + backward times (median of repeats, f32, 2 threads), time ratios, and the accuracy
 # of each value against a converged float64 value of the same quantity.
 #
-# Usage: scripts/bench-peers.sh [--quick]   (--quick: n ≤ 2048 only)
+# Usage: scripts/bench-peers.sh [--quick] [--sizes 512,2048,8192] [--dims 16,128] [--repeat 3]
+#        [--sinkhorn-max-n 2048]   (--quick: n ≤ 2048 only)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 venv=${FAIRREP_PEERS_VENV:-target/peers-venv}

@@ -116,8 +116,8 @@ struct DivergenceArgs {
     /// Sinkhorn: write the transport plan (n rows × m columns) to this CSV file.
     #[arg(long)]
     plan: Option<PathBuf>,
-    /// Compute N times and add "seconds" (each forward + backward, reading the files excluded)
-    /// and "median_seconds" to the output: for benchmarks.
+    /// Compute N times; the output's "seconds" lists each forward + backward (reading the files
+    /// excluded) and "median_seconds" their median: for benchmarks.
     #[arg(long, default_value_t = 1)]
     repeat: usize,
 }
@@ -166,8 +166,16 @@ struct TrainArgs {
 
 #[derive(Copy, Clone, Debug, ValueEnum)]
 enum BackendArg {
-    /// burn's ndarray CPU backend.
+    /// burn's ndarray CPU backend (fused CPU kernels for the divergences).
     Ndarray,
+}
+
+impl BackendArg {
+    fn backend(self) -> Backend {
+        match self {
+            BackendArg::Ndarray => Backend::Ndarray,
+        }
+    }
 }
 
 fn main() -> ExitCode {
@@ -299,9 +307,13 @@ fn divergence(args: DivergenceArgs) -> anyhow::Result<()> {
         DtypeArg::F32 => DType::F32,
         DtypeArg::F64 => DType::F64,
     };
-    let device = match args.backend {
-        BackendArg::Ndarray => Backend::Ndarray.device(),
-    };
+    let device = args.backend.backend().device();
+    if !device.supports_dtype(dtype) {
+        return Err(usage(format!(
+            "--backend {:?} has no {dtype:?} on this device; use --dtype f32 or --backend ndarray",
+            args.backend
+        )));
+    }
     let mut seconds = Vec::with_capacity(args.repeat.max(1));
     let mut m = None;
     for _ in 0..args.repeat.max(1) {
@@ -326,7 +338,7 @@ fn divergence(args: DivergenceArgs) -> anyhow::Result<()> {
         }
     }
     let mut json = serde_json::to_value(&m)?;
-    if args.repeat > 1 {
+    if args.repeat >= 1 {
         let mut sorted = seconds.clone();
         sorted.sort_by(f64::total_cmp);
         json["seconds"] = serde_json::json!(seconds);
@@ -376,9 +388,7 @@ fn train(args: TrainArgs) -> anyhow::Result<()> {
         config: args.config,
         out: out.clone(),
         force: args.force,
-        backend: match args.backend {
-            BackendArg::Ndarray => Backend::Ndarray,
-        },
+        backend: args.backend.backend(),
     };
     let mut progress = Progress::new();
     let report = fairrep_train::run(&opts, &mut progress)?;

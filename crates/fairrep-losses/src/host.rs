@@ -79,6 +79,8 @@ pub trait Real:
 macro_rules! fast_exp {
     ($name:ident, $f:ty, $mant:expr, $bias:expr, $lo:expr, $($c:expr),+) => {
         #[inline(always)]
+        // One set of literals for both types: exact in f64, rounded (as intended) in f32.
+        #[allow(clippy::excessive_precision)]
         fn $name(x: $f) -> $f {
             const SHIFT: $f = 1.5 * (1u64 << $mant) as $f;
             const LN2_HI: $f = 0.693_145_751_953_125; // exact in f32 and f64
@@ -337,7 +339,7 @@ fn softmin_value<F: Real>(eps: f64, (top, sum): (F, F)) -> F {
 
 /// The soft-min of every row of a cost matrix `c` `[n · m]`: `f_i = −ε log Σ_j exp(h_j − c_ij/ε)`.
 pub fn softmin_rows<F: Real>(c: &[F], m: usize, eps: f64, h: &[F]) -> Vec<F> {
-    let n = if m == 0 { 0 } else { c.len() / m };
+    let n = c.len().checked_div(m).unwrap_or(0);
     let inv = F::of(1.0 / eps);
     let mut f = vec![F::zero(); n];
     f.par_iter_mut()
