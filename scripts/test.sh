@@ -2,7 +2,9 @@
 # Runs every check and test of fairrep, from a fresh clone:
 #   formatting (cargo fmt --check), lints (cargo clippy -D warnings) and the whole test suite.
 # Tests use the release profile, the same build as the quickstart, so burn is compiled once.
-# The CPU backend needs nothing beyond a Rust toolchain (1.95+) with rustfmt and clippy.
+# The CPU backend needs nothing beyond a Rust toolchain (1.95+) with rustfmt and clippy; the
+# wgpu tests need a Vulkan driver: without a GPU, Mesa's lavapipe (installed here with apt when
+# missing; the tests fail, they are never skipped, if there is none).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -11,6 +13,16 @@ need cargo "install Rust 1.95 or newer (https://rustup.rs)"
 if ! cargo fmt --version >/dev/null 2>&1 || ! cargo clippy --version >/dev/null 2>&1; then
   command -v rustup >/dev/null 2>&1 && rustup component add rustfmt clippy
 fi
+
+# Mesa's software Vulkan driver (lavapipe) for the wgpu backend's tests.
+if ! ls /usr/share/vulkan/icd.d/*.json >/dev/null 2>&1; then
+  echo "== installing Mesa's Vulkan drivers (lavapipe) for the wgpu tests"
+  sudo_=""
+  [ "$(id -u)" -ne 0 ] && sudo_="sudo"
+  $sudo_ apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo_ apt-get install -y -qq mesa-vulkan-drivers libvulkan1 >/dev/null
+fi
+export XDG_RUNTIME_DIR="${XDG_RUNTIME_DIR:-$(mktemp -d)}"
 
 echo "== cargo fmt --check"
 cargo fmt --all -- --check

@@ -213,7 +213,7 @@ fn unknown_config_key_is_named() {
     expect_user_error(
         &cfg,
         &tmp.path().join("o"),
-        &["config.toml", "lamda", "line"],
+        &["config.toml", "lamda", "line", "did you mean `lambda`?"],
     );
     assert!(
         !tmp.path().join("o").exists(),
@@ -461,4 +461,110 @@ fn sinkhorn_and_conditioned_penalties_train() {
     let out = tmp.path().join("eo");
     train_ok(&eo, &out);
     assert_eq!(report(&out)["penalty"]["condition"], "equal_opportunity");
+}
+
+/// The same run on the wgpu backend (lavapipe in CI: `scripts/test.sh` installs it; the test
+/// fails without an adapter) trains, records its backend and device, and gives the numbers of
+/// the CPU run up to f32 rounding differences that grow over the steps.
+#[test]
+fn the_same_run_trains_on_wgpu() {
+    let tmp = tempfile::tempdir().unwrap();
+    let cfg = config_in(tmp.path(), &[("epochs = 20", "epochs = 1")]);
+    let (cpu, gpu) = (tmp.path().join("cpu"), tmp.path().join("gpu"));
+    train_ok(&cfg, &cpu);
+    fairrep()
+        .args(["-q", "train", "--backend", "wgpu", "--config"])
+        .arg(&cfg)
+        .arg("--out")
+        .arg(&gpu)
+        .assert()
+        .success();
+    let (rc, rg) = (report(&cpu), report(&gpu));
+    assert_eq!(rg["backend"], "wgpu");
+    assert!(
+        rg["device"].as_str().unwrap().contains("Cube"),
+        "{}",
+        rg["device"]
+    );
+    for name in ["married", "income", "degree"] {
+        let (c, g) = (task(&rc, name), task(&rg, name));
+        for key in ["accuracy", "ddp"] {
+            let (a, b) = (c[key].as_f64().unwrap(), g[key].as_f64().unwrap());
+            assert!((a - b).abs() < 0.02, "{name} {key}: ndarray {a}, wgpu {b}");
+        }
+    }
+}
+
+#[test]
+fn divergence_command_runs_on_wgpu() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (x, y, _) = reference_clouds(tmp.path());
+    let args = ["--kind", "mmd", "--sigma", "1", "--dtype", "f32"];
+    let cpu = divergence_json(&args, &x, &y);
+    let gpu = divergence_json(&[&args[..], &["--backend", "wgpu"]].concat(), &x, &y);
+    let (a, b) = (
+        cpu["value"].as_f64().unwrap(),
+        gpu["value"].as_f64().unwrap(),
+    );
+    assert!((a - b).abs() < 1e-5 * a.abs(), "ndarray {a}, wgpu {b}");
+}
+
+#[test]
+fn set_overrides_reach_the_run_and_its_resolved_config() {
+    let tmp = tempfile::tempdir().unwrap();
+    let cfg = config_in(tmp.path(), &[]);
+    let out = tmp.path().join("run");
+    fairrep()
+        .args([
+            "-q",
+            "train",
+            "--set",
+            "training.epochs=1",
+            "--set",
+            "penalty.lambda=0.25",
+        ])
+        .args(["--set", "model.hidden=[8]", "--config"])
+        .arg(&cfg)
+        .arg("--out")
+        .arg(&out)
+        .assert()
+        .success();
+    let resolved = std::fs::read_to_string(out.join("config.toml")).unwrap();
+    assert!(resolved.contains("epochs = 1"), "{resolved}");
+    assert!(resolved.contains("lambda = 0.25"), "{resolved}");
+    assert_eq!(report(&out)["epochs"], 1);
+    // A bad override: exit 2, the override named, no run directory.
+    let bad = tmp.path().join("bad");
+    fairrep()
+        .args(["-q", "train", "--set", "training.epocs=1", "--config"])
+        .arg(&cfg)
+        .arg("--out")
+        .arg(&bad)
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("--set training.epocs=1"));
+    assert!(!bad.exists());
+}
+
+#[test]
+fn config_check_and_explain() {
+    fairrep()
+        .args(["config", "--check"])
+        .arg(repo().join("configs/quickstart.toml"))
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("ok").and(predicate::str::contains("income")));
+    fairrep()
+        .args(["config", "--check"])
+        .arg(repo().join("configs/quickstart.toml"))
+        .args(["--set", "data.sensitive.column=nope"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("nope"));
+    fairrep()
+        .args(["config", "--explain"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("penalty.blur").and(predicate::str::contains("default")));
+    fairrep().args(["config"]).assert().code(2);
 }

@@ -2,6 +2,7 @@
 
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use fairrep_train::config::Override;
 use fairrep_train::fairrep_data::table::{ReadOptions, Table};
 use fairrep_train::fairrep_losses::burn_dtype::DType;
 use fairrep_train::fairrep_losses::{Bandwidth, Estimator, KernelKind, Mmd, Power, Sinkhorn};
@@ -54,6 +55,9 @@ enum Command {
     /// ε = blur^p, GeomLoss's ε-schedule; --tolerance keeps iterating at the final ε until the
     /// potentials move less than the tolerance (the converged divergence).
     Divergence(DivergenceArgs),
+    /// Validate a config without training (--check F), or list every config key with its type,
+    /// default and meaning (--explain).
+    Config(ConfigArgs),
 }
 
 #[derive(Args, Debug)]
@@ -159,21 +163,43 @@ struct TrainArgs {
     /// Write into --out even if it exists and is not empty.
     #[arg(long)]
     force: bool,
+    /// Override a config key, e.g. `--set penalty.lambda=0.5 --set model.hidden=[32,16]`
+    /// (dotted keys, list entries by index: `tasks.0.name=x`; values are TOML, bare words are
+    /// strings). Repeatable; applied in order; the resolved config goes into the run directory.
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    overrides: Vec<Override>,
     /// Compute backend.
     #[arg(long, value_enum, default_value_t = BackendArg::Ndarray)]
     backend: BackendArg,
+}
+
+#[derive(Args, Debug)]
+#[command(group(clap::ArgGroup::new("what").required(true).args(["check", "explain"])))]
+struct ConfigArgs {
+    /// Validate this config (and its data: files, columns, tasks, groups) without training.
+    #[arg(long, value_name = "FILE")]
+    check: Option<PathBuf>,
+    /// Overrides, as for `train` (with --check).
+    #[arg(long = "set", value_name = "KEY=VALUE", requires = "check")]
+    overrides: Vec<Override>,
+    /// List every config key with its type, default and meaning.
+    #[arg(long)]
+    explain: bool,
 }
 
 #[derive(Copy, Clone, Debug, ValueEnum)]
 enum BackendArg {
     /// burn's ndarray CPU backend (fused CPU kernels for the divergences).
     Ndarray,
+    /// burn's wgpu backend: a GPU, or Mesa's lavapipe software Vulkan driver.
+    Wgpu,
 }
 
 impl BackendArg {
     fn backend(self) -> Backend {
         match self {
             BackendArg::Ndarray => Backend::Ndarray,
+            BackendArg::Wgpu => Backend::Wgpu,
         }
     }
 }
@@ -197,7 +223,19 @@ fn run() -> anyhow::Result<()> {
     match cli.command {
         Command::Train(args) => train(args),
         Command::Divergence(args) => divergence(args),
+        Command::Config(args) => config_command(args),
     }
+}
+
+fn config_command(args: ConfigArgs) -> anyhow::Result<()> {
+    if args.explain {
+        print!("{}", fairrep_train::config::explain());
+        return Ok(());
+    }
+    let path = args.check.expect("clap requires --check or --explain");
+    let summary = fairrep_train::check(&path, &args.overrides)?;
+    println!("{}: ok — {summary}", path.display());
+    Ok(())
 }
 
 /// A usage error (exit code 2) from a message.
@@ -307,7 +345,7 @@ fn divergence(args: DivergenceArgs) -> anyhow::Result<()> {
         DtypeArg::F32 => DType::F32,
         DtypeArg::F64 => DType::F64,
     };
-    let device = args.backend.backend().device();
+    let device = args.backend.backend().device()?;
     if !device.supports_dtype(dtype) {
         return Err(usage(format!(
             "--backend {:?} has no {dtype:?} on this device; use --dtype f32 or --backend ndarray",
@@ -389,6 +427,7 @@ fn train(args: TrainArgs) -> anyhow::Result<()> {
         out: out.clone(),
         force: args.force,
         backend: args.backend.backend(),
+        overrides: args.overrides,
     };
     let mut progress = Progress::new();
     let report = fairrep_train::run(&opts, &mut progress)?;

@@ -387,18 +387,136 @@ pub enum ConfigError {
     },
 }
 
+/// One `--set key=value` override: a dotted key (array elements by index, `tasks.0.name`) and a
+/// TOML value (`0.5`, `true`, `[32, 16]`, `"text"`; anything that is not TOML is a string).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Override {
+    /// The dotted key.
+    pub key: String,
+    /// The value.
+    pub value: toml::Value,
+    /// As written, for messages.
+    pub text: String,
+}
+
+impl std::str::FromStr for Override {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, String> {
+        let (key, raw) = text
+            .split_once('=')
+            .ok_or_else(|| format!("`{text}` is not key=value"))?;
+        let key = key.trim();
+        if key.is_empty() || key.split('.').any(str::is_empty) {
+            return Err(format!("`{text}`: `{key}` is not a dotted key"));
+        }
+        let raw = raw.trim();
+        let value = toml::from_str::<toml::Table>(&format!("v = {raw}"))
+            .ok()
+            .and_then(|mut t| t.remove("v"))
+            .unwrap_or_else(|| toml::Value::String(raw.to_string()));
+        Ok(Override {
+            key: key.to_string(),
+            value,
+            text: text.to_string(),
+        })
+    }
+}
+
+impl Override {
+    /// Writes the value into a parsed document (a TOML table), creating tables on the way.
+    fn apply(&self, doc: &mut toml::Value) -> Result<(), String> {
+        let parts: Vec<&str> = self.key.split('.').collect();
+        let mut node = doc;
+        for (depth, part) in parts.iter().enumerate() {
+            let last = depth + 1 == parts.len();
+            let here = parts[..depth].join(".");
+            node = match node {
+                toml::Value::Table(t) => {
+                    if last {
+                        t.insert(part.to_string(), self.value.clone());
+                        return Ok(());
+                    }
+                    t.entry(part.to_string())
+                        .or_insert_with(|| toml::Value::Table(toml::Table::new()))
+                }
+                toml::Value::Array(items) => {
+                    let len = items.len();
+                    let i: usize = part.parse().map_err(|_| {
+                        format!("`{here}` is a list: index it by number, e.g. `{here}.0`")
+                    })?;
+                    let item = items
+                        .get_mut(i)
+                        .ok_or_else(|| format!("`{here}` has {len} entries: no index {i}"))?;
+                    if last {
+                        *item = self.value.clone();
+                        return Ok(());
+                    }
+                    item
+                }
+                _ => return Err(format!("`{here}` is a value, not a table")),
+            };
+        }
+        Ok(())
+    }
+}
+
 impl Config {
     /// Reads and validates a config file.
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        Self::load_with(path, &[])
+    }
+
+    /// Reads a config file, applies `--set` overrides in order, and validates the result. An
+    /// override that breaks the config is named in the error.
+    pub fn load_with(path: &Path, overrides: &[Override]) -> Result<Config, ConfigError> {
         let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Io {
             path: path.to_path_buf(),
             source,
         })?;
-        let config: Config = toml::from_str(&text).map_err(|e| ConfigError::Parse {
+        Self::parse_with(&text, path, overrides)
+    }
+
+    /// [`Config::load_with`] on the text of a config file (`path` is only used in messages).
+    pub fn parse_with(
+        text: &str,
+        path: &Path,
+        overrides: &[Override],
+    ) -> Result<Config, ConfigError> {
+        let parse = |message: String| ConfigError::Parse {
             path: path.to_path_buf(),
-            message: e.to_string().trim_end().to_string(),
-        })?;
-        config.validate(path)?;
+            message: with_suggestion(message.trim_end()),
+        };
+        if overrides.is_empty() {
+            let config: Config = toml::from_str(text).map_err(|e| parse(e.to_string()))?;
+            config.validate(path)?;
+            return Ok(config);
+        }
+        let doc: toml::Value = toml::from_str(text).map_err(|e| parse(e.to_string()))?;
+        let decode = |v: &toml::Value| Config::deserialize(v.clone()).map_err(|e| e.to_string());
+        let base_ok = decode(&doc).is_ok();
+        let mut current = doc;
+        for o in overrides {
+            let mut next = current.clone();
+            o.apply(&mut next)
+                .map_err(|m| parse(format!("--set {}: {m}", o.text)))?;
+            if base_ok && let Err(m) = decode(&next) {
+                return Err(parse(format!("--set {}: {m}", o.text)));
+            }
+            current = next;
+        }
+        let config =
+            decode(&current).map_err(|m| parse(format!("with the --set overrides: {m}")))?;
+        let shown = PathBuf::from(format!(
+            "{} (with {})",
+            path.display(),
+            overrides
+                .iter()
+                .map(|o| format!("--set {}", o.text))
+                .collect::<Vec<_>>()
+                .join(" ")
+        ));
+        config.validate(&shown)?;
         Ok(config)
     }
 
@@ -520,6 +638,299 @@ impl Config {
         }
         c
     }
+}
+
+/// Adds "did you mean `…`?" to serde's "unknown field `x`, expected one of `a`, `b`, …" (or
+/// "unknown variant") when one of the expected names is close to the unknown one.
+pub fn with_suggestion(message: &str) -> String {
+    let quoted = |text: &str| -> Vec<String> {
+        text.split('`')
+            .skip(1)
+            .step_by(2)
+            .map(str::to_string)
+            .collect()
+    };
+    let found = ["unknown field", "unknown variant"]
+        .iter()
+        .find_map(|marker| message.find(marker).map(|at| &message[at..]));
+    let Some(tail) = found else {
+        return message.to_string();
+    };
+    let line = tail.lines().next().unwrap_or(tail);
+    let names = quoted(line);
+    let Some((unknown, expected)) = names.split_first() else {
+        return message.to_string();
+    };
+    let best = expected
+        .iter()
+        .map(|e| (strsim::damerau_levenshtein(unknown, e), e))
+        .min();
+    match best {
+        Some((d, e)) if d <= 2.max(unknown.len() / 3) => {
+            format!("{message}\n  did you mean `{e}`?")
+        }
+        _ => message.to_string(),
+    }
+}
+
+/// Every config key: dotted key, type, default (`required` where there is none), meaning.
+/// `fairrep config --explain` prints it; a test sets every key with a TOML default to that
+/// default on the quickstart config, so the table cannot name a key the parser does not know.
+pub const KEYS: &[(&str, &str, &str, &str)] = &[
+    (
+        "seed",
+        "integer",
+        "0",
+        "seed of the validation split, initial weights and batch order",
+    ),
+    (
+        "data.train.path",
+        "path",
+        "required",
+        "training CSV (gzip if it ends in .gz); relative to the config's directory",
+    ),
+    (
+        "data.train.skip_rows",
+        "integer",
+        "0",
+        "lines to skip at the top of the training file",
+    ),
+    ("data.test.path", "path", "required", "test CSV"),
+    (
+        "data.test.skip_rows",
+        "integer",
+        "0",
+        "lines to skip at the top of the test file",
+    ),
+    (
+        "data.columns",
+        "list of strings",
+        "the header line",
+        "column names for files without a header",
+    ),
+    (
+        "data.delimiter",
+        "character",
+        "\",\"",
+        "field delimiter (one ASCII character)",
+    ),
+    (
+        "data.missing_values",
+        "list of strings",
+        "[\"?\", \"\"]",
+        "cells that mean missing",
+    ),
+    (
+        "data.missing",
+        "\"drop_rows\" | \"impute\" | \"error\"",
+        "\"drop_rows\"",
+        "what to do with missing cells",
+    ),
+    (
+        "data.validation_fraction",
+        "number in (0, 1)",
+        "0.1",
+        "share of the training file held out for validation (seeded)",
+    ),
+    (
+        "data.features.categorical",
+        "list of columns",
+        "[]",
+        "one-hot encoded over the training categories",
+    ),
+    (
+        "data.features.numeric",
+        "list of columns",
+        "[]",
+        "standardised with training statistics",
+    ),
+    (
+        "data.sensitive.column",
+        "column",
+        "required",
+        "the sensitive attribute",
+    ),
+    (
+        "data.sensitive.groups",
+        "list of {name, values}",
+        "each distinct value",
+        "named groups of values (2 or more)",
+    ),
+    (
+        "data.sensitive.include_as_feature",
+        "bool",
+        "false",
+        "also feed the sensitive attribute to the encoder",
+    ),
+    (
+        "tasks",
+        "list of tables",
+        "required",
+        "binary tasks: name, column, positive (predicate), role",
+    ),
+    ("tasks.N.name", "string", "required", "task name (unique)"),
+    (
+        "tasks.N.column",
+        "column",
+        "required",
+        "the column the label comes from",
+    ),
+    (
+        "tasks.N.positive",
+        "predicate",
+        "required",
+        "{eq|ne = v}, {in|not_in = [..]}, {gt|ge|lt|le = x}",
+    ),
+    (
+        "tasks.N.role",
+        "\"source\" | \"transfer\"",
+        "required",
+        "source tasks train the encoder; transfer tasks only evaluate it",
+    ),
+    (
+        "model.hidden",
+        "list of integers",
+        "[64]",
+        "hidden widths of the encoder MLP",
+    ),
+    (
+        "model.representation",
+        "integer",
+        "16",
+        "size of the representation z",
+    ),
+    (
+        "model.activation",
+        "relu | tanh | sigmoid | gelu | identity",
+        "\"relu\"",
+        "activation of the hidden layers",
+    ),
+    (
+        "model.representation_activation",
+        "same as activation",
+        "\"identity\"",
+        "activation applied to z",
+    ),
+    (
+        "model.dropout",
+        "number in [0, 1)",
+        "0.0",
+        "dropout after hidden layers",
+    ),
+    (
+        "penalty.kind",
+        "\"mmd\" | \"sinkhorn\"",
+        "\"mmd\"",
+        "the divergence between the groups' representations",
+    ),
+    (
+        "penalty.lambda",
+        "number ≥ 0",
+        "0.0",
+        "weight of the penalty (0: measured, not trained on)",
+    ),
+    (
+        "penalty.condition",
+        "\"none\" | \"equal_opportunity\" | \"equalized_odds\"",
+        "\"none\"",
+        "demographic parity, or conditioned on a task's label",
+    ),
+    (
+        "penalty.condition_task",
+        "source task name",
+        "none",
+        "the task whose label conditions the penalty",
+    ),
+    (
+        "penalty.scale",
+        "\"none\" | \"batch_rms\"",
+        "\"batch_rms\" for sinkhorn, \"none\" for mmd",
+        "standardise z by the batch RMS before the divergence",
+    ),
+    (
+        "penalty.bandwidth",
+        "\"median\" | σ | [σ, …]",
+        "\"median\"",
+        "MMD: Gaussian bandwidth(s), kernels summed",
+    ),
+    (
+        "penalty.kernel",
+        "\"gaussian\" | \"laplacian\" | \"energy\"",
+        "\"gaussian\"",
+        "MMD: kernel",
+    ),
+    (
+        "penalty.estimator",
+        "\"biased\" | \"unbiased\" | \"linear\"",
+        "\"biased\"",
+        "MMD: estimator",
+    ),
+    ("penalty.blur", "number > 0", "0.05", "Sinkhorn: ε = blur^p"),
+    (
+        "penalty.scaling",
+        "number in (0, 1)",
+        "0.5",
+        "Sinkhorn: ε-scaling ratio",
+    ),
+    ("penalty.p", "1 | 2", "2", "Sinkhorn: cost |x − y|^p / p"),
+    (
+        "penalty.debias",
+        "bool",
+        "true",
+        "Sinkhorn: debiased divergence (or raw entropic OT)",
+    ),
+    (
+        "penalty.reach",
+        "number > 0",
+        "balanced",
+        "Sinkhorn: unbalanced transport with ρ = reach^p",
+    ),
+    (
+        "training.epochs",
+        "integer ≥ 1",
+        "10",
+        "passes over the training split",
+    ),
+    ("training.batch_size", "integer ≥ 1", "256", "rows per step"),
+    (
+        "training.learning_rate",
+        "number > 0",
+        "0.001",
+        "Adam's learning rate",
+    ),
+    (
+        "training.weight_decay",
+        "number ≥ 0",
+        "0.0",
+        "L2 weight decay",
+    ),
+    (
+        "transfer.l2",
+        "number ≥ 0",
+        "0.0001",
+        "L2 weight of the transfer tasks' logistic heads",
+    ),
+    (
+        "transfer.threshold",
+        "number in (0, 1)",
+        "0.5",
+        "decision threshold of every head",
+    ),
+];
+
+/// The text of `fairrep config --explain`.
+pub fn explain() -> String {
+    let width = KEYS.iter().map(|k| k.0.len()).max().unwrap_or(0);
+    let mut out = String::from(
+        "Config keys (TOML; unknown keys are errors; `fairrep train --set KEY=VALUE` overrides any):\n\n",
+    );
+    for (key, ty, default, meaning) in KEYS {
+        out += &format!(
+            "{key:width$}  {meaning}\n{:width$}  type: {ty}; default: {default}\n",
+            ""
+        );
+    }
+    out
 }
 
 #[cfg(test)]
@@ -662,5 +1073,99 @@ role = "source"
         .unwrap();
         let e = Config::load(&p).unwrap_err().to_string();
         assert!(e.contains("tasks") && e.contains("source"), "{e}");
+    }
+
+    fn with_sets(sets: &[&str]) -> Result<Config, ConfigError> {
+        let o: Vec<Override> = sets.iter().map(|t| t.parse().unwrap()).collect();
+        Config::parse_with(MINIMAL, Path::new("c.toml"), &o)
+    }
+
+    #[test]
+    fn set_overrides_keys_tables_and_list_entries() {
+        let c = with_sets(&[
+            "penalty.lambda=0.5",
+            "model.hidden=[32, 16]",
+            "tasks.0.name=renamed",
+            "penalty.kind=sinkhorn",
+            "penalty.blur = 0.2",
+            "seed=7",
+        ])
+        .unwrap();
+        assert_eq!(c.penalty.lambda, 0.5);
+        assert_eq!(c.model.hidden, vec![32, 16]);
+        assert_eq!(c.tasks[0].name, "renamed");
+        assert_eq!(c.penalty.kind, PenaltyKind::Sinkhorn);
+        assert_eq!(c.penalty.blur, Some(0.2));
+        assert_eq!(c.seed, 7);
+        // A bare word is a string.
+        let c = with_sets(&["data.sensitive.column=sex"]).unwrap();
+        assert_eq!(c.data.sensitive.column, "sex");
+    }
+
+    #[test]
+    fn unknown_keys_get_a_suggestion() {
+        let m = with_suggestion("unknown field `lamda`, expected one of `kind`, `lambda`, `p`");
+        assert!(m.ends_with("did you mean `lambda`?"), "{m}");
+        let m = with_suggestion("unknown field `zzzzzz`, expected one of `kind`, `lambda`");
+        assert!(!m.contains("did you mean"), "{m}");
+        let e = with_sets(&["penalty.knid=mmd"]).unwrap_err().to_string();
+        assert!(e.contains("did you mean `kind`?"), "{e}");
+    }
+
+    #[test]
+    fn a_bad_override_is_named() {
+        let msg = |sets: &[&str]| with_sets(sets).unwrap_err().to_string();
+        let m = msg(&["penalty.lambda=1", "penalty.lamda=1"]);
+        assert!(
+            m.contains("--set penalty.lamda=1") && m.contains("lamda"),
+            "{m}"
+        );
+        let m = msg(&["training.epochs=many"]);
+        assert!(m.contains("--set training.epochs=many"), "{m}");
+        let m = msg(&["tasks.3.name=x"]);
+        assert!(m.contains("no index 3"), "{m}");
+        let m = msg(&["tasks.name=x"]);
+        assert!(m.contains("index it by number"), "{m}");
+        let m = msg(&["data.train.path.x=1"]);
+        assert!(m.contains("not a table"), "{m}");
+        let m = msg(&["penalty.lambda=-1"]);
+        assert!(
+            m.contains("penalty.lambda") && m.contains("--set penalty.lambda=-1"),
+            "{m}"
+        );
+        assert!("novalue".parse::<Override>().is_err());
+        assert!("a..b=1".parse::<Override>().is_err());
+    }
+
+    /// Every key of `KEYS` with a TOML default accepts that default: the table names only keys
+    /// the parser knows, with values of the right type.
+    #[test]
+    fn explained_defaults_parse() {
+        let mut checked = 0;
+        for (key, _, default, _) in KEYS {
+            let Ok(v) = toml::from_str::<toml::Table>(&format!("v = {default}")) else {
+                continue; // "required", "none", … are descriptions
+            };
+            // The minimal config's only feature is numeric: an empty list leaves none.
+            if *key == "data.features.numeric" {
+                continue;
+            }
+            let _ = v;
+            let sinkhorn_only = [
+                "penalty.blur",
+                "penalty.scaling",
+                "penalty.p",
+                "penalty.debias",
+            ];
+            let mut sets = vec![format!("{key}={default}")];
+            if sinkhorn_only.contains(key) {
+                sets.insert(0, "penalty.kind=sinkhorn".into());
+            }
+            let sets: Vec<&str> = sets.iter().map(String::as_str).collect();
+            with_sets(&sets).unwrap_or_else(|e| panic!("{key} = {default}: {e}"));
+            checked += 1;
+        }
+        assert!(checked >= 30, "only {checked} keys checked");
+        assert!(explain().contains("penalty.lambda"));
     }
 }

@@ -15,6 +15,14 @@ pub enum TrainError {
     /// The output directory exists and is not empty.
     #[error("output directory {0} already exists and is not empty (use --force to write into it)")]
     OutDirExists(PathBuf),
+    /// The output directory cannot be created or written.
+    #[error("output directory {path}: {reason}")]
+    OutDirUnusable {
+        /// The directory.
+        path: PathBuf,
+        /// Why.
+        reason: String,
+    },
     /// A file of the run could not be written.
     #[error("cannot write {path}")]
     Io {
@@ -55,6 +63,14 @@ pub enum TrainError {
         #[source]
         source: fairrep_heads::LogisticError,
     },
+    /// The chosen backend has no device on this machine.
+    #[error("backend {backend}: {hint}")]
+    NoDevice {
+        /// The backend.
+        backend: &'static str,
+        /// What to do.
+        hint: &'static str,
+    },
     /// An invariant was broken (a bug).
     #[error("internal error: {0}")]
     Internal(String),
@@ -66,7 +82,11 @@ impl TrainError {
     pub fn is_user_error(&self) -> bool {
         matches!(
             self,
-            TrainError::Config(_) | TrainError::Data(_) | TrainError::OutDirExists(_)
+            TrainError::Config(_)
+                | TrainError::Data(_)
+                | TrainError::OutDirExists(_)
+                | TrainError::OutDirUnusable { .. }
+                | TrainError::NoDevice { .. }
         )
     }
 }

@@ -35,19 +35,36 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
+/// The burn version this build uses (the workspace pins it).
+pub const BURN_VERSION: &str = "0.22.1";
+
 /// The compute backend of a run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
-    /// burn's ndarray CPU backend.
+    /// burn's ndarray CPU backend (the divergences run on fused CPU kernels).
     Ndarray,
+    /// burn's wgpu backend (Vulkan, Metal, DirectX or OpenGL, through CubeCL): a GPU, or Mesa's
+    /// lavapipe software Vulkan driver on a machine without one.
+    Wgpu,
 }
 
 impl Backend {
-    /// The device of this backend.
+    /// The device of this backend: an error when the build or the machine has none (no wgpu
+    /// adapter).
     #[allow(deprecated)] // burn-ndarray is deprecated in favour of flex, but supported in 0.22.
-    pub fn device(self) -> Device {
+    pub fn device(self) -> Result<Device, TrainError> {
         match self {
-            Backend::Ndarray => Device::ndarray(),
+            Backend::Ndarray => Ok(Device::ndarray()),
+            Backend::Wgpu => Device::enumerate(burn::tensor::DeviceType::Wgpu)
+                .into_vec()
+                .into_iter()
+                .next()
+                .ok_or(TrainError::NoDevice {
+                    backend: "wgpu",
+                    hint: "no wgpu adapter (GPU or Vulkan/GL driver) was found; on Linux without a \
+                           GPU install Mesa's software Vulkan driver (apt-get install \
+                           mesa-vulkan-drivers libvulkan1), or use --backend ndarray",
+                }),
         }
     }
 
@@ -55,6 +72,7 @@ impl Backend {
     pub fn describe(self) -> &'static str {
         match self {
             Backend::Ndarray => "ndarray (CPU)",
+            Backend::Wgpu => "wgpu",
         }
     }
 }
@@ -70,14 +88,69 @@ pub struct RunOptions {
     pub force: bool,
     /// The backend.
     pub backend: Backend,
+    /// `--set key=value` overrides of the config, applied in order.
+    pub overrides: Vec<config::Override>,
+}
+
+/// The checks of the config that need the data: a batch no larger than the training split.
+fn fits_the_data(
+    config: &Config,
+    data: &fairrep_data::Prepared,
+    path: &Path,
+) -> Result<(), TrainError> {
+    let batch = config.training.batch_size;
+    if batch > data.train.n {
+        return Err(ConfigError::Invalid {
+            path: path.to_path_buf(),
+            key: "training.batch_size".into(),
+            message: format!(
+                "is {batch}, larger than the training split ({} rows)",
+                data.train.n
+            ),
+        }
+        .into());
+    }
+    Ok(())
+}
+
+/// Validates a config with its overrides and its data (files, columns, tasks, groups) without
+/// training; returns a one-line summary.
+pub fn check(config_path: &Path, overrides: &[config::Override]) -> Result<String, TrainError> {
+    let config = Config::load_with(config_path, overrides)?;
+    let base_dir = config_path.parent().unwrap_or(Path::new("."));
+    let data = fairrep_data::prepare(&config.data, &config.tasks, base_dir, config.seed)?;
+    fits_the_data(&config, &data, config_path)?;
+    let names = |role: Role| {
+        config
+            .tasks
+            .iter()
+            .filter(|t| t.role == role)
+            .map(|t| t.name.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    Ok(format!(
+        "{} train / {} validation / {} test rows, {} features, groups [{}], source tasks [{}], \
+         transfer tasks [{}], penalty {} (λ = {})",
+        data.train.n,
+        data.valid.n,
+        data.test.n,
+        data.features.len(),
+        data.groups.join(", "),
+        names(Role::Source),
+        names(Role::Transfer),
+        config.penalty.kind,
+        config.penalty.lambda
+    ))
 }
 
 /// Does a whole run (see the crate docs) and returns its report.
 pub fn run(opts: &RunOptions, observer: &mut dyn Observer) -> Result<Report, TrainError> {
     let started = Instant::now();
-    let config = Config::load(&opts.config)?;
+    let config = Config::load_with(&opts.config, &opts.overrides)?;
     let base_dir = opts.config.parent().unwrap_or(Path::new("."));
     let data = fairrep_data::prepare(&config.data, &config.tasks, base_dir, config.seed)?;
+    fits_the_data(&config, &data, &opts.config)?;
 
     prepare_out_dir(&opts.out, opts.force)?;
     let resolved = config.with_absolute_paths(base_dir);
@@ -87,7 +160,7 @@ pub fn run(opts: &RunOptions, observer: &mut dyn Observer) -> Result<Report, Tra
 
     let metrics_path = opts.out.join("metrics.jsonl");
     let mut metrics = std::fs::File::create(&metrics_path).map_err(io(&metrics_path))?;
-    let device = opts.backend.device();
+    let device = opts.backend.device()?;
     let train_started = Instant::now();
     let model = train::fit(&config, &data, &device, observer, &mut |record| {
         let line = serde_json::to_string(record)
@@ -145,6 +218,8 @@ pub fn run(opts: &RunOptions, observer: &mut dyn Observer) -> Result<Report, Tra
         config: opts.config.display().to_string(),
         seed: config.seed,
         backend: opts.backend.describe().to_string(),
+        device: format!("{device:?}"),
+        burn_version: BURN_VERSION.to_string(),
         penalty: config.penalty.resolved(),
         lambda: config.penalty.lambda,
         groups: data.groups.clone(),
@@ -168,13 +243,27 @@ pub fn run(opts: &RunOptions, observer: &mut dyn Observer) -> Result<Report, Tra
 
 /// Creates the run directory; refuses a non-empty one unless `force`.
 fn prepare_out_dir(out: &Path, force: bool) -> Result<(), TrainError> {
+    let unusable = |reason: String| TrainError::OutDirUnusable {
+        path: out.to_path_buf(),
+        reason,
+    };
     if out.exists() {
-        let non_empty = std::fs::read_dir(out).map_err(io(out))?.next().is_some();
+        if !out.is_dir() {
+            return Err(unusable("it exists and is not a directory".into()));
+        }
+        let non_empty = std::fs::read_dir(out)
+            .map_err(|e| unusable(e.to_string()))?
+            .next()
+            .is_some();
         if non_empty && !force {
             return Err(TrainError::OutDirExists(out.to_path_buf()));
         }
     }
-    std::fs::create_dir_all(out).map_err(io(out))
+    std::fs::create_dir_all(out).map_err(|e| unusable(e.to_string()))?;
+    // Not writable (a read-only mount, another user's directory): say so before any work.
+    let probe = out.join(".fairrep-write-test");
+    std::fs::write(&probe, b"").map_err(|e| unusable(format!("not writable: {e}")))?;
+    std::fs::remove_file(&probe).map_err(|e| unusable(e.to_string()))
 }
 
 /// Writes a file atomically: a temporary file beside it, then a rename.
@@ -188,4 +277,14 @@ fn write_json<T: serde::Serialize>(path: &Path, value: &T) -> Result<(), TrainEr
     let text = serde_json::to_string_pretty(value)
         .map_err(|e| TrainError::Internal(format!("serialising {}: {e}", path.display())))?;
     write_file(path, text.as_bytes())
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn burn_version_is_the_workspace_pin() {
+        let manifest = include_str!("../../../Cargo.toml");
+        let pin = format!("burn = {{ version = \"={}\"", super::BURN_VERSION);
+        assert!(manifest.contains(&pin), "Cargo.toml does not pin {pin}");
+    }
 }

@@ -90,6 +90,10 @@ pub struct Report {
     pub seed: u64,
     /// The backend and device.
     pub backend: String,
+    /// The device the run used (burn's description of it).
+    pub device: String,
+    /// The burn version the binary was built with.
+    pub burn_version: String,
     /// The penalty's settings, every option of its kind written out.
     pub penalty: crate::config::PenaltySection,
     /// λ.
@@ -142,7 +146,7 @@ impl Report {
     pub fn markdown(&self) -> String {
         format!(
             "# fairrep run\n\n\
-             - config: `{}`\n- seed: {}\n- backend: {}\n- penalty: {} (λ = {}, condition: {:?})\n\
+             - config: `{}`\n- seed: {}\n- backend: {} ({}; fairrep {}, burn {})\n- penalty: {} (λ = {}, condition: {:?})\n\
              - groups: {}\n- splits: train {}, validation {}, test {} ({} + {} rows dropped for missing values)\n\
              - epochs: {}, training time {:.1} s, total {:.1} s\n\
              - representation bias on test: MMD² between groups = {:.5} (σ = {:.4}, {} rows)\n\n\
@@ -153,6 +157,9 @@ impl Report {
             self.config,
             self.seed,
             self.backend,
+            self.device,
+            self.fairrep_version,
+            self.burn_version,
             self.penalty.kind,
             self.lambda,
             self.penalty.condition,
