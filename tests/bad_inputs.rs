@@ -343,6 +343,11 @@ fn corpus() -> Vec<Case> {
             needles: &["tpu"],
             ..case("unknown backend")
         },
+        Case {
+            args: &["--resume"],
+            needles: &["not a fairrep run directory"],
+            ..case("--resume without a run or checkpoint")
+        },
     ]
 }
 

@@ -568,3 +568,85 @@ fn config_check_and_explain() {
         .stdout(predicate::str::contains("penalty.blur").and(predicate::str::contains("default")));
     fairrep().args(["config"]).assert().code(2);
 }
+
+/// Kill a real run with SIGKILL after its second checkpoint, resume it, and get exactly the
+/// result of an uninterrupted run with the same seed (CPU backend).
+#[test]
+fn a_killed_run_resumes_to_the_uninterrupted_result() {
+    let tmp = tempfile::tempdir().unwrap();
+    let cfg = config_in(tmp.path(), &[("epochs = 20", "epochs = 5")]);
+    let (full, cut) = (tmp.path().join("full"), tmp.path().join("cut"));
+    train_ok(&cfg, &full);
+
+    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin!("fairrep"))
+        .args(["-q", "train", "--config"])
+        .arg(&cfg)
+        .arg("--out")
+        .arg(&cut)
+        .spawn()
+        .unwrap();
+    let second = cut.join("checkpoints/epoch-0002/state.json");
+    while !second.exists() {
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "the run ended before it could be killed"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    child.kill().unwrap(); // SIGKILL
+    child.wait().unwrap();
+    assert!(!cut.join("report.json").exists(), "killed before the end");
+
+    fairrep()
+        .args(["-q", "train", "--resume", "--config"])
+        .arg(&cfg)
+        .arg("--out")
+        .arg(&cut)
+        .assert()
+        .success();
+    let (a, b) = (report(&full), report(&cut));
+    assert_eq!(a["tasks"], b["tasks"]);
+    assert_eq!(a["representation"], b["representation"]);
+    let epochs = |dir: &Path| -> Vec<Value> {
+        std::fs::read_to_string(dir.join("metrics.jsonl"))
+            .unwrap()
+            .lines()
+            .map(|l| {
+                let mut v: Value = serde_json::from_str(l).unwrap();
+                v.as_object_mut().unwrap().remove("elapsed_s");
+                v
+            })
+            .collect()
+    };
+    assert_eq!(epochs(&full), epochs(&cut));
+    assert_eq!(epochs(&cut).len(), 5);
+    // Only the last `keep_checkpoints` (2) are kept.
+    assert!(cut.join("checkpoints/epoch-0005").is_dir());
+    assert!(cut.join("checkpoints/epoch-0004").is_dir());
+    assert!(!cut.join("checkpoints/epoch-0003").exists());
+
+    // Resuming with another config, or from a corrupt checkpoint, is refused (exit 2).
+    let other = tmp.path().join("other");
+    std::fs::create_dir(&other).unwrap();
+    let cfg2 = config_in(
+        &other,
+        &[("epochs = 20", "epochs = 5"), ("seed = 1", "seed = 9")],
+    );
+    fairrep()
+        .args(["-q", "train", "--resume", "--config"])
+        .arg(&cfg2)
+        .arg("--out")
+        .arg(&cut)
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("another config"));
+    std::fs::write(cut.join("checkpoints/epoch-0005/state.json"), "{ not json").unwrap();
+    fairrep()
+        .args(["-q", "train", "--resume", "--config"])
+        .arg(&cfg)
+        .arg("--out")
+        .arg(&cut)
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("epoch-0005/state.json"));
+}

@@ -161,8 +161,12 @@ struct TrainArgs {
     #[arg(long)]
     out: Option<PathBuf>,
     /// Write into --out even if it exists and is not empty.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "resume")]
     force: bool,
+    /// Continue the run in --out from its last checkpoint (one is written after every epoch),
+    /// e.g. after a crash or kill; give the same config and overrides as the first time.
+    #[arg(long, requires = "out")]
+    resume: bool,
     /// Override a config key, e.g. `--set penalty.lambda=0.5 --set model.hidden=[32,16]`
     /// (dotted keys, list entries by index: `tasks.0.name=x`; values are TOML, bare words are
     /// strings). Repeatable; applied in order; the resolved config goes into the run directory.
@@ -428,6 +432,7 @@ fn train(args: TrainArgs) -> anyhow::Result<()> {
         force: args.force,
         backend: args.backend.backend(),
         overrides: args.overrides,
+        resume: args.resume,
     };
     let mut progress = Progress::new();
     let report = fairrep_train::run(&opts, &mut progress)?;

@@ -304,8 +304,14 @@ pub struct TrainingSection {
     /// L2 weight decay (Adam's coupled form).
     #[serde(default)]
     pub weight_decay: f64,
+    /// Checkpoints kept in the run directory (one is written after every epoch).
+    #[serde(default = "default_keep")]
+    pub keep_checkpoints: usize,
 }
 
+fn default_keep() -> usize {
+    2
+}
 fn default_epochs() -> usize {
     10
 }
@@ -322,6 +328,7 @@ impl Default for TrainingSection {
             epochs: default_epochs(),
             batch_size: default_batch(),
             learning_rate: default_lr(),
+            keep_checkpoints: default_keep(),
             weight_decay: 0.0,
         }
     }
@@ -572,6 +579,9 @@ impl Config {
         let t = &self.training;
         if t.epochs == 0 {
             return bad("training.epochs", "must be at least 1".into());
+        }
+        if t.keep_checkpoints == 0 {
+            return bad("training.keep_checkpoints", "must be at least 1".into());
         }
         if t.batch_size < 2 {
             return bad(

@@ -63,6 +63,23 @@ pub enum TrainError {
         #[source]
         source: fairrep_heads::LogisticError,
     },
+    /// A checkpoint is missing or unreadable (`--resume`).
+    #[error("checkpoint {path}: {message}")]
+    Checkpoint {
+        /// The checkpoint (or checkpoints) directory.
+        path: PathBuf,
+        /// What is wrong.
+        message: String,
+    },
+    /// `--resume` with a config that differs from the run's.
+    #[error(
+        "{run}: the run was started with another config (see its config.toml); resume with the \
+         same config and overrides, or start a new run"
+    )]
+    ResumeMismatch {
+        /// The run directory.
+        run: PathBuf,
+    },
     /// The chosen backend has no device on this machine.
     #[error("backend {backend}: {hint}")]
     NoDevice {
@@ -86,6 +103,8 @@ impl TrainError {
                 | TrainError::Data(_)
                 | TrainError::OutDirExists(_)
                 | TrainError::OutDirUnusable { .. }
+                | TrainError::Checkpoint { .. }
+                | TrainError::ResumeMismatch { .. }
                 | TrainError::NoDevice { .. }
         )
     }

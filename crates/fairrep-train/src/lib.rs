@@ -13,6 +13,7 @@
 //! | `transfer_heads.json` | the logistic heads of the transfer tasks |
 //! | `report.json`, `report.md` | test metrics of every task and the representation's bias |
 
+pub mod checkpoint;
 pub mod config;
 pub mod error;
 pub mod measure;
@@ -31,6 +32,7 @@ use burn::module::Module;
 use burn::tensor::Device;
 use error::io;
 use fairrep_data::Role;
+use report::EpochRecord;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -90,6 +92,8 @@ pub struct RunOptions {
     pub backend: Backend,
     /// `--set key=value` overrides of the config, applied in order.
     pub overrides: Vec<config::Override>,
+    /// Continue the run in `out` from its last checkpoint.
+    pub resume: bool,
 }
 
 /// The checks of the config that need the data: a batch no larger than the training split.
@@ -152,23 +156,64 @@ pub fn run(opts: &RunOptions, observer: &mut dyn Observer) -> Result<Report, Tra
     let data = fairrep_data::prepare(&config.data, &config.tasks, base_dir, config.seed)?;
     fits_the_data(&config, &data, &opts.config)?;
 
-    prepare_out_dir(&opts.out, opts.force)?;
     let resolved = config.with_absolute_paths(base_dir);
     let toml_text = toml::to_string_pretty(&resolved)
         .map_err(|e| TrainError::Internal(format!("serialising the config: {e}")))?;
-    write_file(&opts.out.join("config.toml"), toml_text.as_bytes())?;
-
+    let config_path = opts.out.join("config.toml");
+    let checkpoints = checkpoint::Checkpoints::new(&opts.out, config.training.keep_checkpoints);
     let metrics_path = opts.out.join("metrics.jsonl");
-    let mut metrics = std::fs::File::create(&metrics_path).map_err(io(&metrics_path))?;
+    let (resume, mut metrics) = if opts.resume {
+        // The run's own resolved config must be the one given now.
+        let saved = std::fs::read_to_string(&config_path).map_err(|e| TrainError::Checkpoint {
+            path: opts.out.clone(),
+            message: format!(
+                "not a fairrep run directory ({}: {e})",
+                config_path.display()
+            ),
+        })?;
+        if saved != toml_text {
+            return Err(TrainError::ResumeMismatch {
+                run: opts.out.clone(),
+            });
+        }
+        let ck = checkpoints.latest()?;
+        // Epoch lines written after the checkpoint (a kill between the two) are dropped.
+        let old = std::fs::read_to_string(&metrics_path).unwrap_or_default();
+        let kept: String = old
+            .lines()
+            .take(ck.state.epoch)
+            .map(|l| format!("{l}\n"))
+            .collect();
+        write_file(&metrics_path, kept.as_bytes())?;
+        let file = std::fs::OpenOptions::new()
+            .append(true)
+            .open(&metrics_path)
+            .map_err(io(&metrics_path))?;
+        (Some(ck), file)
+    } else {
+        prepare_out_dir(&opts.out, opts.force)?;
+        write_file(&config_path, toml_text.as_bytes())?;
+        let file = std::fs::File::create(&metrics_path).map_err(io(&metrics_path))?;
+        (None, file)
+    };
     let device = opts.backend.device()?;
     let train_started = Instant::now();
-    let model = train::fit(&config, &data, &device, observer, &mut |record| {
+    let mut write_metrics = |record: &EpochRecord| {
         let line = serde_json::to_string(record)
             .map_err(|e| TrainError::Internal(format!("serialising metrics: {e}")))?;
         writeln!(metrics, "{line}")
             .and_then(|()| metrics.flush())
             .map_err(io(&metrics_path))
-    })?;
+    };
+    let model = train::fit(
+        &config,
+        &data,
+        &device,
+        observer,
+        &mut write_metrics,
+        Some(&checkpoints),
+        resume.as_ref(),
+    )?;
     let train_seconds = train_started.elapsed().as_secs_f64();
 
     let model_path = opts.out.join("model.bpk");

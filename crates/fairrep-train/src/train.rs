@@ -1,5 +1,6 @@
 //! The training loop: Adam on mean task loss + λ · penalty, one epoch at a time.
 
+use crate::checkpoint::{Checkpoint, CheckpointState, Checkpoints};
 use crate::config::Config;
 use crate::error::TrainError;
 use crate::model::FairModel;
@@ -106,13 +107,18 @@ pub fn task_metrics(
     TaskMetrics::new(&task.name, &task.role.to_string(), base_rate, summary)
 }
 
-/// Trains the encoder and source heads; calls `on_epoch` with each epoch's record (to write it).
+/// Trains the encoder and source heads; calls `on_epoch` with each epoch's record (to write it),
+/// then writes a checkpoint when `checkpoints` is given. With `resume`, training continues after
+/// that checkpoint's epoch from its model, optimizer and batch-order state: on the CPU backend
+/// the result equals that of an uninterrupted run.
 pub fn fit(
     config: &Config,
     data: &Prepared,
     device: &Device,
     observer: &mut dyn Observer,
     on_epoch: &mut dyn FnMut(&EpochRecord) -> Result<(), TrainError>,
+    checkpoints: Option<&Checkpoints>,
+    resume: Option<&Checkpoint>,
 ) -> Result<FairModel, TrainError> {
     let source = data.task_indices(Role::Source);
     let m = &config.model;
@@ -122,7 +128,6 @@ pub fn fit(
         .with_dropout(m.dropout);
     let heads_cfg = MultitaskHeadsConfig::new(m.representation, source.len());
     let train_device = device.clone().autodiff();
-    train_device.seed(config.seed); // dropout masks
     let mut model = FairModel::init(&encoder_cfg, &heads_cfg, config.seed, &train_device);
     let mut adam = AdamConfig::new();
     if config.training.weight_decay > 0.0 {
@@ -155,8 +160,23 @@ pub fn fit(
     let bs = config.training.batch_size;
     let started = Instant::now();
     let mut step = 0usize;
+    let mut first = 1;
+    if let Some(ck) = resume {
+        let bad = |e: &dyn std::fmt::Display| TrainError::Checkpoint {
+            path: ck.dir.clone(),
+            message: format!("cannot load: {e}"),
+        };
+        model = model.try_load_file(ck.model()).map_err(|e| bad(&e))?;
+        optim = optim.load(ck.optim()).map_err(|e| bad(&e))?;
+        rng.set_word_pos(ck.state.rng_word_pos);
+        step = ck.state.step;
+        first = ck.state.epoch + 1;
+        tracing::info!(epoch = ck.state.epoch, dir = %ck.dir.display(), "resumed");
+    }
 
-    for epoch in 1..=config.training.epochs {
+    for epoch in first..=config.training.epochs {
+        // Dropout masks: seeded per epoch, so a resumed run draws the same ones.
+        train_device.seed(config.seed.wrapping_add(epoch as u64));
         let mut order: Vec<usize> = (0..data.train.n).collect();
         order.shuffle(&mut rng);
         let batches: Vec<&[usize]> = order.chunks(bs).filter(|c| c.len() >= 2).collect();
@@ -239,6 +259,20 @@ pub fn fit(
             "epoch done"
         );
         on_epoch(&record)?;
+        if let Some(ck) = checkpoints {
+            let state = CheckpointState {
+                epoch,
+                step,
+                rng_word_pos: rng.get_word_pos(),
+            };
+            ck.write(&state, |dir| {
+                model
+                    .clone()
+                    .save_file(dir.join("model.bpk"))
+                    .map_err(|e| e.to_string())?;
+                optim.save(dir.join("optim.bpk")).map_err(|e| e.to_string())
+            })?;
+        }
         observer.epoch_end(&record);
     }
     Ok(model.valid())
