@@ -650,3 +650,61 @@ fn a_killed_run_resumes_to_the_uninterrupted_result() {
         .code(2)
         .stderr(predicate::str::contains("epoch-0005/state.json"));
 }
+
+/// `eval` recomputes a run's report from its saved model; `transfer` evaluates transfer tasks,
+/// including one added to the run's config.toml after training.
+#[test]
+fn eval_and_transfer_reuse_a_trained_run() {
+    let tmp = tempfile::tempdir().unwrap();
+    let cfg = config_in(tmp.path(), &[SHORT]);
+    let run = tmp.path().join("run");
+    train_ok(&cfg, &run);
+    let before = report(&run);
+    std::fs::remove_file(run.join("report.json")).unwrap();
+    fairrep()
+        .args(["-q", "eval", "--run"])
+        .arg(&run)
+        .assert()
+        .success();
+    let after = report(&run);
+    assert_eq!(before["tasks"], after["tasks"]);
+    assert_eq!(before["representation"], after["representation"]);
+
+    // A transfer task added after training: a high-school graduate (not a feature column).
+    let mut text = std::fs::read_to_string(run.join("config.toml")).unwrap();
+    text += "\n[[tasks]]\nname = \"hsgrad\"\ncolumn = \"education\"\npositive = { eq = \"HS-grad\" }\nrole = \"transfer\"\n";
+    std::fs::write(run.join("config.toml"), text).unwrap();
+    fairrep()
+        .args([
+            "-q", "transfer", "--task", "hsgrad", "--task", "income", "--run",
+        ])
+        .arg(&run)
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("hsgrad"));
+    let t: Value =
+        serde_json::from_str(&std::fs::read_to_string(run.join("transfer_report.json")).unwrap())
+            .unwrap();
+    let names: Vec<&str> = t["tasks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["income", "hsgrad"]);
+    assert_eq!(task(&t, "income"), task(&before, "income"));
+    fairrep()
+        .args(["-q", "transfer", "--task", "married", "--run"])
+        .arg(&run)
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("no transfer task `married`"));
+    let empty = tmp.path().join("empty");
+    std::fs::create_dir(&empty).unwrap();
+    fairrep()
+        .args(["-q", "eval", "--run"])
+        .arg(&empty)
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("not a fairrep run directory"));
+}

@@ -58,6 +58,32 @@ enum Command {
     /// Validate a config without training (--check F), or list every config key with its type,
     /// default and meaning (--explain).
     Config(ConfigArgs),
+    /// Recompute the report of a run (report.json, report.md, transfer_heads.json) from its
+    /// saved model and config.toml.
+    Eval(RunArgs),
+    /// Re-evaluate a run's frozen encoder on transfer tasks — all of them, or those named with
+    /// --task — including tasks added to the run's config.toml after training; writes
+    /// transfer_report.json in the run directory.
+    Transfer(TransferArgs),
+}
+
+#[derive(Args, Debug)]
+struct RunArgs {
+    /// The run directory (written by `fairrep train`).
+    #[arg(long)]
+    run: PathBuf,
+    /// Compute backend.
+    #[arg(long, value_enum, default_value_t = BackendArg::Ndarray)]
+    backend: BackendArg,
+}
+
+#[derive(Args, Debug)]
+struct TransferArgs {
+    #[command(flatten)]
+    run: RunArgs,
+    /// A transfer task of the run's config.toml (repeatable; default: all of them).
+    #[arg(long = "task", value_name = "NAME")]
+    tasks: Vec<String>,
 }
 
 #[derive(Args, Debug)]
@@ -228,6 +254,20 @@ fn run() -> anyhow::Result<()> {
         Command::Train(args) => train(args),
         Command::Divergence(args) => divergence(args),
         Command::Config(args) => config_command(args),
+        Command::Eval(args) => {
+            let report = fairrep_train::evaluate_run(&args.run, args.backend.backend(), None)?;
+            println!("{}", task_table(&report.tasks));
+            Ok(())
+        }
+        Command::Transfer(args) => {
+            let report = fairrep_train::evaluate_run(
+                &args.run.run,
+                args.run.backend.backend(),
+                Some(&args.tasks),
+            )?;
+            println!("{}", task_table(&report.tasks));
+            Ok(())
+        }
     }
 }
 

@@ -63,8 +63,9 @@ pub enum TrainError {
         #[source]
         source: fairrep_heads::LogisticError,
     },
-    /// A checkpoint is missing or unreadable (`--resume`).
-    #[error("checkpoint {path}: {message}")]
+    /// A run directory, checkpoint or saved model is missing or unreadable (`--resume`,
+    /// `eval`, `transfer`).
+    #[error("{path}: {message}")]
     Checkpoint {
         /// The checkpoint (or checkpoints) directory.
         path: PathBuf,

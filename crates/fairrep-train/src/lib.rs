@@ -225,65 +225,181 @@ pub fn run(opts: &RunOptions, observer: &mut dyn Observer) -> Result<Report, Tra
             message: e.to_string(),
         })?;
 
-    // Source tasks: the trained heads. Transfer tasks: fresh heads on the frozen encoder.
-    let mut tasks = train::source_metrics(
-        &model,
-        &data,
-        &data.test,
-        config.transfer.threshold,
-        &device,
-    );
-    let z_train = model.encode_split(&data.train, &device);
-    let z_test = model.encode_split(&data.test, &device);
-    let r = config.model.representation;
-    let (transfer_metrics, heads) = transfer::evaluate(
-        &data,
-        &data.task_indices(Role::Transfer),
-        (&z_train, &z_test),
-        r,
-        &config.transfer,
-    )?;
-    tasks.extend(transfer_metrics);
-    let heads_path = opts.out.join("transfer_heads.json");
-    write_json(&heads_path, &heads)?;
-
-    let (mmd2, sigma, rows) = train::split_penalty(
-        &z_test,
-        r,
-        &data.test,
-        &fairrep_losses::DemographicParity {
-            groups: data.groups.len(),
-            bandwidth: fairrep_losses::Bandwidth::Median,
-        },
-        config.seed,
-        &device,
-    );
-    let report = Report {
-        fairrep_version: env!("CARGO_PKG_VERSION").to_string(),
-        config: opts.config.display().to_string(),
-        seed: config.seed,
-        backend: opts.backend.describe().to_string(),
-        device: format!("{device:?}"),
-        burn_version: BURN_VERSION.to_string(),
-        penalty: config.penalty.resolved(),
-        lambda: config.penalty.lambda,
-        groups: data.groups.clone(),
-        features: data.features.len(),
-        splits: report::SplitSizes {
-            train: data.train.n,
-            valid: data.valid.n,
-            test: data.test.n,
-            dropped: [data.dropped.train, data.dropped.test],
-        },
-        epochs: config.training.epochs,
-        train_seconds,
-        total_seconds: started.elapsed().as_secs_f64(),
-        representation: report::RepresentationBias { mmd2, sigma, rows },
-        tasks,
+    let ctx = Evaluation {
+        config: &config,
+        config_path: &opts.config,
+        data: &data,
+        device: &device,
+        backend: opts.backend,
+        out: &opts.out,
     };
-    write_json(&opts.out.join("report.json"), &report)?;
-    write_file(&opts.out.join("report.md"), report.markdown().as_bytes())?;
+    let report = ctx.report(&model, train_seconds, started, None)?;
     Ok(report)
+}
+
+/// What the evaluation of a trained model needs.
+struct Evaluation<'a> {
+    config: &'a Config,
+    config_path: &'a Path,
+    data: &'a fairrep_data::Prepared,
+    device: &'a Device,
+    backend: Backend,
+    out: &'a Path,
+}
+
+impl Evaluation<'_> {
+    /// Test metrics of every source task (the trained heads) and of the transfer tasks (fresh
+    /// heads on the frozen encoder; all of them, or those named in `only`), the
+    /// representation's bias on the test split; writes `transfer_heads.json`, `report.json` and
+    /// `report.md` (or, with `only`, `transfer_report.json`).
+    fn report(
+        &self,
+        model: &model::FairModel,
+        train_seconds: f64,
+        started: Instant,
+        only: Option<&[String]>,
+    ) -> Result<Report, TrainError> {
+        let (config, data, device) = (self.config, self.data, self.device);
+        let mut tasks = if only.is_some() {
+            Vec::new()
+        } else {
+            train::source_metrics(model, data, &data.test, config.transfer.threshold, device)
+        };
+        let z_train = model.encode_split(&data.train, device);
+        let z_test = model.encode_split(&data.test, device);
+        let r = config.model.representation;
+        let transfer_tasks: Vec<usize> = data
+            .task_indices(Role::Transfer)
+            .into_iter()
+            .filter(|&t| only.is_none_or(|names| names.contains(&data.tasks[t].name)))
+            .collect();
+        let (transfer_metrics, heads) = transfer::evaluate(
+            data,
+            &transfer_tasks,
+            (&z_train, &z_test),
+            r,
+            &config.transfer,
+        )?;
+        tasks.extend(transfer_metrics);
+        if only.is_none() {
+            write_json(&self.out.join("transfer_heads.json"), &heads)?;
+        }
+        let (mmd2, sigma, rows) = train::split_penalty(
+            &z_test,
+            r,
+            &data.test,
+            &fairrep_losses::DemographicParity {
+                groups: data.groups.len(),
+                bandwidth: fairrep_losses::Bandwidth::Median,
+            },
+            config.seed,
+            device,
+        );
+        let report = Report {
+            fairrep_version: env!("CARGO_PKG_VERSION").to_string(),
+            config: self.config_path.display().to_string(),
+            seed: config.seed,
+            backend: self.backend.describe().to_string(),
+            device: format!("{device:?}"),
+            burn_version: BURN_VERSION.to_string(),
+            penalty: config.penalty.resolved(),
+            lambda: config.penalty.lambda,
+            groups: data.groups.clone(),
+            features: data.features.len(),
+            splits: report::SplitSizes {
+                train: data.train.n,
+                valid: data.valid.n,
+                test: data.test.n,
+                dropped: [data.dropped.train, data.dropped.test],
+            },
+            epochs: config.training.epochs,
+            train_seconds,
+            total_seconds: started.elapsed().as_secs_f64(),
+            representation: report::RepresentationBias { mmd2, sigma, rows },
+            tasks,
+        };
+        if only.is_some() {
+            write_json(&self.out.join("transfer_report.json"), &report)?;
+        } else {
+            write_json(&self.out.join("report.json"), &report)?;
+            write_file(&self.out.join("report.md"), report.markdown().as_bytes())?;
+        }
+        Ok(report)
+    }
+}
+
+/// Re-evaluates the trained model of a run directory from its `config.toml` and `model.bpk`:
+/// the whole report (`only = None`, rewriting `report.json`, `report.md`,
+/// `transfer_heads.json`), or the transfer tasks named in `only` (all transfer tasks when it is
+/// empty), written to `transfer_report.json`. Transfer tasks added to the run's `config.toml`
+/// after training are evaluated too (the source tasks must stay as they were).
+pub fn evaluate_run(
+    run: &Path,
+    backend: Backend,
+    only: Option<&[String]>,
+) -> Result<Report, TrainError> {
+    let started = Instant::now();
+    let config_path = run.join("config.toml");
+    if !config_path.is_file() {
+        return Err(TrainError::Checkpoint {
+            path: run.to_path_buf(),
+            message: "not a fairrep run directory (no config.toml)".into(),
+        });
+    }
+    let config = Config::load(&config_path)?;
+    let data = fairrep_data::prepare(&config.data, &config.tasks, run, config.seed)?;
+    if let Some(names) = only {
+        for name in names {
+            let known = data
+                .tasks
+                .iter()
+                .any(|t| &t.name == name && t.role == Role::Transfer);
+            if !known {
+                return Err(ConfigError::Invalid {
+                    path: config_path.clone(),
+                    key: "tasks".into(),
+                    message: format!("has no transfer task `{name}` (--task)"),
+                }
+                .into());
+            }
+        }
+    }
+    let device = backend.device()?;
+    let (encoder_cfg, heads_cfg) = train::model_configs(&config, &data);
+    let model_path = run.join("model.bpk");
+    let model = model::FairModel::init(&encoder_cfg, &heads_cfg, config.seed, &device)
+        .try_load_file(&model_path)
+        .map_err(|e| TrainError::Checkpoint {
+            path: model_path.clone(),
+            message: format!("cannot load it with the run's config.toml: {e}"),
+        })?;
+    // The training time of the run, from its report when there is one.
+    let train_seconds = std::fs::read_to_string(run.join("report.json"))
+        .ok()
+        .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
+        .and_then(|v| v["train_seconds"].as_f64())
+        .unwrap_or(0.0);
+    let ctx = Evaluation {
+        config: &config,
+        config_path: &config_path,
+        data: &data,
+        device: &device,
+        backend,
+        out: run,
+    };
+    let only = only.map(|names| if names.is_empty() { &[][..] } else { names });
+    match only {
+        Some([]) => {
+            let all: Vec<String> = data
+                .tasks
+                .iter()
+                .filter(|t| t.role == Role::Transfer)
+                .map(|t| t.name.clone())
+                .collect();
+            ctx.report(&model, train_seconds, started, Some(&all))
+        }
+        other => ctx.report(&model, train_seconds, started, other),
+    }
 }
 
 /// Creates the run directory; refuses a non-empty one unless `force`.

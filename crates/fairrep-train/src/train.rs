@@ -107,6 +107,17 @@ pub fn task_metrics(
     TaskMetrics::new(&task.name, &task.role.to_string(), base_rate, summary)
 }
 
+/// The encoder and heads a config describes, for this data.
+pub fn model_configs(config: &Config, data: &Prepared) -> (EncoderConfig, MultitaskHeadsConfig) {
+    let m = &config.model;
+    let encoder = EncoderConfig::new(data.features.len(), m.hidden.clone(), m.representation)
+        .with_activation(m.activation)
+        .with_representation_activation(m.representation_activation)
+        .with_dropout(m.dropout);
+    let heads = MultitaskHeadsConfig::new(m.representation, data.task_indices(Role::Source).len());
+    (encoder, heads)
+}
+
 /// Trains the encoder and source heads; calls `on_epoch` with each epoch's record (to write it),
 /// then writes a checkpoint when `checkpoints` is given. With `resume`, training continues after
 /// that checkpoint's epoch from its model, optimizer and batch-order state: on the CPU backend
@@ -122,11 +133,7 @@ pub fn fit(
 ) -> Result<FairModel, TrainError> {
     let source = data.task_indices(Role::Source);
     let m = &config.model;
-    let encoder_cfg = EncoderConfig::new(data.features.len(), m.hidden.clone(), m.representation)
-        .with_activation(m.activation)
-        .with_representation_activation(m.representation_activation)
-        .with_dropout(m.dropout);
-    let heads_cfg = MultitaskHeadsConfig::new(m.representation, source.len());
+    let (encoder_cfg, heads_cfg) = model_configs(config, data);
     let train_device = device.clone().autodiff();
     let mut model = FairModel::init(&encoder_cfg, &heads_cfg, config.seed, &train_device);
     let mut adam = AdamConfig::new();
