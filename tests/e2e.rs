@@ -708,3 +708,62 @@ fn eval_and_transfer_reuse_a_trained_run() {
         .code(2)
         .stderr(predicate::str::contains("not a fairrep run directory"));
 }
+
+/// A cosine schedule with warm-up, gradient clipping and early stopping: the learning rate
+/// falls over the epochs, and a run that stops early does so exactly when the validation
+/// objective has not improved for `patience` epochs.
+#[test]
+fn schedule_clipping_and_early_stopping() {
+    let tmp = tempfile::tempdir().unwrap();
+    let cfg = config_in(tmp.path(), &[("epochs = 20", "epochs = 6")]);
+    let out = tmp.path().join("run");
+    fairrep()
+        .args(["-q", "train", "--config"])
+        .arg(&cfg)
+        .arg("--out")
+        .arg(&out)
+        .args([
+            "--set",
+            "training.lr_schedule=cosine",
+            "--set",
+            "training.warmup_steps=20",
+        ])
+        .args([
+            "--set",
+            "training.grad_clip_norm=1.0",
+            "--set",
+            "training.learning_rate=0.02",
+        ])
+        .args(["--set", "training.early_stopping_patience=2"])
+        .assert()
+        .success();
+    let epochs: Vec<Value> = std::fs::read_to_string(out.join("metrics.jsonl"))
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let lr: Vec<f64> = epochs
+        .iter()
+        .map(|e| e["learning_rate"].as_f64().unwrap())
+        .collect();
+    assert!(lr.windows(2).all(|w| w[1] < w[0]), "{lr:?}");
+    let obj: Vec<f64> = epochs
+        .iter()
+        .map(|e| e["valid_objective"].as_f64().unwrap())
+        .collect();
+    let run = report(&out)["epochs"].as_u64().unwrap() as usize;
+    assert_eq!(run, epochs.len());
+    // Epochs since the best objective at the end of each epoch.
+    let mut since = Vec::new();
+    let mut best = f64::INFINITY;
+    for &o in &obj {
+        since.push(if o < best {
+            0
+        } else {
+            since.last().unwrap() + 1
+        });
+        best = best.min(o);
+    }
+    let stopped_at = since.iter().position(|&s| s >= 2).map(|i| i + 1);
+    assert_eq!(run, stopped_at.unwrap_or(6), "objectives {obj:?}");
+}

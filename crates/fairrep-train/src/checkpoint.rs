@@ -17,6 +17,12 @@ pub struct CheckpointState {
     pub step: usize,
     /// The word position of the batch-order generator (ChaCha8) after it.
     pub rng_word_pos: u128,
+    /// Early stopping: the best validation objective so far and the epochs since it.
+    #[serde(default)]
+    pub best_objective: Option<f64>,
+    /// Epochs since the best validation objective.
+    #[serde(default)]
+    pub since_best: usize,
 }
 
 /// A checkpoint directory on disk.
@@ -149,6 +155,8 @@ mod tests {
             epoch,
             step: 10 * epoch,
             rng_word_pos: 1 << 70,
+            best_objective: Some(0.5),
+            since_best: 1,
         }
     }
 

@@ -304,9 +304,55 @@ pub struct TrainingSection {
     /// L2 weight decay (Adam's coupled form).
     #[serde(default)]
     pub weight_decay: f64,
+    /// Learning-rate schedule over the optimiser steps.
+    #[serde(default)]
+    pub lr_schedule: LrSchedule,
+    /// Steps of linear warm-up from `learning_rate / warmup_steps` to `learning_rate`.
+    #[serde(default)]
+    pub warmup_steps: usize,
+    /// The floor of the cosine schedule.
+    #[serde(default)]
+    pub min_learning_rate: f64,
+    /// Clip each parameter's gradient to this L2 norm (burn's `GradientClipping::Norm`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub grad_clip_norm: Option<f64>,
+    /// Stop when the validation objective (mean validation log-loss of the source tasks +
+    /// λ · validation penalty) has not improved for this many epochs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub early_stopping_patience: Option<usize>,
     /// Checkpoints kept in the run directory (one is written after every epoch).
     #[serde(default = "default_keep")]
     pub keep_checkpoints: usize,
+}
+
+/// How the learning rate moves over the steps.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum LrSchedule {
+    /// `learning_rate` throughout (after any warm-up).
+    #[default]
+    Constant,
+    /// Cosine decay from `learning_rate` to `min_learning_rate` over the steps after warm-up.
+    Cosine,
+}
+
+impl TrainingSection {
+    /// The learning rate of optimiser step `step` (1-based) of `total`.
+    pub fn learning_rate_at(&self, step: usize, total: usize) -> f64 {
+        let lr = self.learning_rate;
+        if step <= self.warmup_steps {
+            return lr * step as f64 / self.warmup_steps as f64;
+        }
+        match self.lr_schedule {
+            LrSchedule::Constant => lr,
+            LrSchedule::Cosine => {
+                let span = total.saturating_sub(self.warmup_steps).max(1) as f64;
+                let t = ((step - self.warmup_steps - 1) as f64 / span).min(1.0);
+                let min = self.min_learning_rate;
+                min + 0.5 * (lr - min) * (1.0 + (std::f64::consts::PI * t).cos())
+            }
+        }
+    }
 }
 
 fn default_keep() -> usize {
@@ -329,6 +375,11 @@ impl Default for TrainingSection {
             batch_size: default_batch(),
             learning_rate: default_lr(),
             keep_checkpoints: default_keep(),
+            lr_schedule: LrSchedule::default(),
+            warmup_steps: 0,
+            min_learning_rate: 0.0,
+            grad_clip_norm: None,
+            early_stopping_patience: None,
             weight_decay: 0.0,
         }
     }
@@ -582,6 +633,29 @@ impl Config {
         }
         if t.keep_checkpoints == 0 {
             return bad("training.keep_checkpoints", "must be at least 1".into());
+        }
+        if !(t.min_learning_rate.is_finite()
+            && t.min_learning_rate >= 0.0
+            && t.min_learning_rate <= t.learning_rate)
+        {
+            return bad(
+                "training.min_learning_rate",
+                format!(
+                    "= {} must be in [0, learning_rate = {}]",
+                    t.min_learning_rate, t.learning_rate
+                ),
+            );
+        }
+        if let Some(c) = t.grad_clip_norm
+            && !(c.is_finite() && c > 0.0)
+        {
+            return bad("training.grad_clip_norm", format!("= {c} must be > 0"));
+        }
+        if t.early_stopping_patience == Some(0) {
+            return bad(
+                "training.early_stopping_patience",
+                "must be at least 1".into(),
+            );
         }
         if t.batch_size < 2 {
             return bad(
@@ -1177,5 +1251,32 @@ role = "source"
         }
         assert!(checked >= 30, "only {checked} keys checked");
         assert!(explain().contains("penalty.lambda"));
+    }
+
+    #[test]
+    fn learning_rate_schedules() {
+        let mut t = TrainingSection {
+            learning_rate: 0.1,
+            ..TrainingSection::default()
+        };
+        assert_eq!(t.learning_rate_at(1, 100), 0.1);
+        assert_eq!(t.learning_rate_at(100, 100), 0.1);
+        t.lr_schedule = LrSchedule::Cosine;
+        t.min_learning_rate = 0.02;
+        assert!((t.learning_rate_at(1, 100) - 0.1).abs() < 1e-15);
+        // Halfway through the decay: the mean of the two ends.
+        assert!((t.learning_rate_at(51, 100) - 0.06).abs() < 1e-12);
+        assert!((t.learning_rate_at(101, 100) - 0.02).abs() < 1e-12);
+        t.warmup_steps = 10;
+        assert!((t.learning_rate_at(5, 110) - 0.05).abs() < 1e-15);
+        assert!((t.learning_rate_at(10, 110) - 0.1).abs() < 1e-15);
+        assert!((t.learning_rate_at(11, 110) - 0.1).abs() < 1e-15);
+        assert!((t.learning_rate_at(61, 110) - 0.06).abs() < 1e-12);
+        let e = with_sets(&["training.min_learning_rate=1.0"]).unwrap_err();
+        assert!(e.to_string().contains("training.min_learning_rate"), "{e}");
+        let e = with_sets(&["training.early_stopping_patience=0"]).unwrap_err();
+        assert!(e.to_string().contains("early_stopping_patience"), "{e}");
+        let e = with_sets(&["training.grad_clip_norm=-1"]).unwrap_err();
+        assert!(e.to_string().contains("grad_clip_norm"), "{e}");
     }
 }

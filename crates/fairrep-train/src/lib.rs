@@ -205,7 +205,7 @@ pub fn run(opts: &RunOptions, observer: &mut dyn Observer) -> Result<Report, Tra
             .and_then(|()| metrics.flush())
             .map_err(io(&metrics_path))
     };
-    let model = train::fit(
+    let train::Fitted { model, epochs } = train::fit(
         &config,
         &data,
         &device,
@@ -233,7 +233,13 @@ pub fn run(opts: &RunOptions, observer: &mut dyn Observer) -> Result<Report, Tra
         backend: opts.backend,
         out: &opts.out,
     };
-    let report = ctx.report(&model, train_seconds, started, None)?;
+    let mut report = ctx.report(&model, train_seconds, started, None)?;
+    if epochs != config.training.epochs {
+        // Early stopping: the report says how many epochs were run.
+        report.epochs = epochs;
+        write_json(&opts.out.join("report.json"), &report)?;
+        write_file(&opts.out.join("report.md"), report.markdown().as_bytes())?;
+    }
     Ok(report)
 }
 

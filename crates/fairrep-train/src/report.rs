@@ -21,6 +21,11 @@ pub struct EpochRecord {
     pub batches_without_pairs: usize,
     /// Penalty on the whole validation split (median bandwidth).
     pub valid_penalty: f64,
+    /// Mean validation log-loss of the source tasks + λ · the penalty of the training
+    /// objective on the validation split (the early-stopping criterion).
+    pub valid_objective: f64,
+    /// The learning rate of the epoch's last step.
+    pub learning_rate: f64,
     /// Validation metrics of each source task.
     pub valid: Vec<TaskMetrics>,
     /// Seconds since the start of training.

@@ -8,6 +8,7 @@ use crate::report::{EpochRecord, TaskMetrics};
 use burn::data::dataloader::batcher::Batcher;
 use burn::module::Module;
 use burn::optim::decay::WeightDecayConfig;
+use burn::optim::grad_clipping::GradientClippingConfig;
 use burn::optim::{AdamConfig, GradientsParams};
 use burn::tensor::Device;
 use fairrep_data::{FairBatcher, Prepared, Role, Split};
@@ -130,13 +131,16 @@ pub fn fit(
     on_epoch: &mut dyn FnMut(&EpochRecord) -> Result<(), TrainError>,
     checkpoints: Option<&Checkpoints>,
     resume: Option<&Checkpoint>,
-) -> Result<FairModel, TrainError> {
+) -> Result<Fitted, TrainError> {
     let source = data.task_indices(Role::Source);
     let m = &config.model;
     let (encoder_cfg, heads_cfg) = model_configs(config, data);
     let train_device = device.clone().autodiff();
     let mut model = FairModel::init(&encoder_cfg, &heads_cfg, config.seed, &train_device);
     let mut adam = AdamConfig::new();
+    if let Some(c) = config.training.grad_clip_norm {
+        adam = adam.with_grad_clipping(Some(GradientClippingConfig::Norm(c as f32)));
+    }
     if config.training.weight_decay > 0.0 {
         adam = adam.with_weight_decay(Some(WeightDecayConfig::new(
             config.training.weight_decay as f32,
@@ -168,6 +172,13 @@ pub fn fit(
     let started = Instant::now();
     let mut step = 0usize;
     let mut first = 1;
+    // Early stopping: the best validation objective and the epochs since.
+    let (mut best, mut since_best): (Option<f64>, usize) = (None, 0);
+    // Batches of at least two rows per epoch, for the learning-rate schedule.
+    let per_epoch = data.train.n / bs + usize::from(data.train.n % bs >= 2);
+    let total_steps = per_epoch * config.training.epochs;
+    let mut lr = config.training.learning_rate;
+    let mut epochs_run = 0;
     if let Some(ck) = resume {
         let bad = |e: &dyn std::fmt::Display| TrainError::Checkpoint {
             path: ck.dir.clone(),
@@ -178,6 +189,8 @@ pub fn fit(
         rng.set_word_pos(ck.state.rng_word_pos);
         step = ck.state.step;
         first = ck.state.epoch + 1;
+        epochs_run = ck.state.epoch;
+        (best, since_best) = (ck.state.best_objective, ck.state.since_best);
         tracing::info!(epoch = ck.state.epoch, dir = %ck.dir.display(), "resumed");
     }
 
@@ -216,7 +229,8 @@ pub fn fit(
             sum_pen += pv;
             let loss = task_loss + pen.value.mul_scalar(lambda);
             let grads = GradientsParams::from_grads(loss.backward(), &model);
-            model = optim.step(config.training.learning_rate, model, grads);
+            lr = config.training.learning_rate_at(step, total_steps);
+            model = optim.step(lr, model, grads);
             observer.step(tl, pv);
         }
         if no_pairs > 0 {
@@ -228,7 +242,18 @@ pub fn fit(
         }
         // Validation on the plain (non-autodiff) model.
         let eval = model.valid();
-        let valid = source_metrics(&eval, data, &data.valid, config.transfer.threshold, device);
+        let probs = eval.predict_split(&data.valid, device);
+        let valid: Vec<TaskMetrics> = source
+            .iter()
+            .zip(&probs)
+            .map(|(&t, p)| task_metrics(data, &data.valid, t, p, config.transfer.threshold))
+            .collect();
+        let valid_log_loss = source
+            .iter()
+            .zip(&probs)
+            .map(|(&t, p)| log_loss(&data.valid.labels[t], p))
+            .sum::<f64>()
+            / source.len().max(1) as f64;
         let valid_penalty = if data.valid.n >= 2 {
             let z = eval.encode_split(&data.valid, device);
             split_penalty(
@@ -246,6 +271,7 @@ pub fn fit(
         } else {
             f64::NAN
         };
+        let valid_objective = valid_log_loss + lambda * valid_penalty;
         let nb = batches.len().max(1) as f64;
         let record = EpochRecord {
             epoch,
@@ -255,9 +281,21 @@ pub fn fit(
             objective: (sum_task + lambda * sum_pen) / nb,
             batches_without_pairs: no_pairs,
             valid_penalty,
+            valid_objective,
+            learning_rate: lr,
             valid,
             elapsed_s: started.elapsed().as_secs_f64(),
         };
+        epochs_run = epoch;
+        if best.is_none_or(|b| valid_objective < b) {
+            (best, since_best) = (Some(valid_objective), 0);
+        } else {
+            since_best += 1;
+        }
+        let stop = config
+            .training
+            .early_stopping_patience
+            .is_some_and(|p| since_best >= p);
         tracing::info!(
             epoch,
             task_loss = record.task_loss,
@@ -271,6 +309,8 @@ pub fn fit(
                 epoch,
                 step,
                 rng_word_pos: rng.get_word_pos(),
+                best_objective: best.filter(|b| b.is_finite()),
+                since_best,
             };
             ck.write(&state, |dir| {
                 model
@@ -281,6 +321,41 @@ pub fn fit(
             })?;
         }
         observer.epoch_end(&record);
+        if stop {
+            tracing::info!(
+                epoch,
+                since_best,
+                "early stopping: no better validation objective"
+            );
+            break;
+        }
     }
-    Ok(model.valid())
+    Ok(Fitted {
+        model: model.valid(),
+        epochs: epochs_run,
+    })
+}
+
+/// A trained model and the number of epochs it was trained for (fewer than configured when
+/// early stopping ended the run).
+pub struct Fitted {
+    /// The model, without autodiff.
+    pub model: FairModel,
+    /// Epochs run.
+    pub epochs: usize,
+}
+
+/// Mean binary log-loss of probabilities against labels (probabilities clamped to
+/// [1e-7, 1 − 1e-7]).
+pub fn log_loss(labels: &[bool], probs: &[f64]) -> f64 {
+    let n = labels.len().max(1) as f64;
+    labels
+        .iter()
+        .zip(probs)
+        .map(|(&y, &p)| {
+            let p = p.clamp(1e-7, 1.0 - 1e-7);
+            -(if y { p.ln() } else { (1.0 - p).ln() })
+        })
+        .sum::<f64>()
+        / n
 }
