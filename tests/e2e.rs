@@ -624,6 +624,7 @@ fn a_killed_run_resumes_to_the_uninterrupted_result() {
     assert!(cut.join("checkpoints/epoch-0005").is_dir());
     assert!(cut.join("checkpoints/epoch-0004").is_dir());
     assert!(!cut.join("checkpoints/epoch-0003").exists());
+    assert!(cut.join("checkpoints/best/model.bpk").is_file());
 
     // Resuming with another config, or from a corrupt checkpoint, is refused (exit 2).
     let other = tmp.path().join("other");

@@ -2,7 +2,8 @@
 //! directory holds the model (`model.bpk`), Adam's state (`optim.bpk`) and `state.json` (epoch,
 //! global step, the batch-order generator's position). A checkpoint is written into a hidden
 //! temporary directory and renamed into place, so a crash or `kill -9` leaves either a complete
-//! checkpoint or none; the last `keep` checkpoints are kept.
+//! checkpoint or none; the last `keep` checkpoints are kept, and `checkpoints/best/` holds the
+//! epoch with the best validation objective.
 
 use crate::error::{TrainError, io};
 use serde::{Deserialize, Serialize};
@@ -79,7 +80,31 @@ impl Checkpoints {
         state: &CheckpointState,
         save: impl FnOnce(&Path) -> Result<(), String>,
     ) -> Result<(), TrainError> {
-        let tmp = self.root.join(format!(".tmp-epoch-{:04}", state.epoch));
+        self.write_as(&format!("epoch-{:04}", state.epoch), state, save)?;
+        let all = self.list()?;
+        for old in all.iter().take(all.len().saturating_sub(self.keep)) {
+            std::fs::remove_dir_all(old).map_err(io(old))?;
+        }
+        Ok(())
+    }
+
+    /// Writes the checkpoint of the best validation objective so far, `checkpoints/best/`
+    /// (replaced atomically; never pruned; not used by `--resume`).
+    pub fn write_best(
+        &self,
+        state: &CheckpointState,
+        save: impl FnOnce(&Path) -> Result<(), String>,
+    ) -> Result<(), TrainError> {
+        self.write_as("best", state, save)
+    }
+
+    fn write_as(
+        &self,
+        name: &str,
+        state: &CheckpointState,
+        save: impl FnOnce(&Path) -> Result<(), String>,
+    ) -> Result<(), TrainError> {
+        let tmp = self.root.join(format!(".tmp-{name}"));
         if tmp.exists() {
             std::fs::remove_dir_all(&tmp).map_err(io(&tmp))?;
         }
@@ -91,16 +116,11 @@ impl Checkpoints {
         let json = serde_json::to_string_pretty(state)
             .map_err(|e| TrainError::Internal(format!("checkpoint state: {e}")))?;
         std::fs::write(tmp.join("state.json"), json).map_err(io(&tmp))?;
-        let dir = self.root.join(format!("epoch-{:04}", state.epoch));
+        let dir = self.root.join(name);
         if dir.exists() {
             std::fs::remove_dir_all(&dir).map_err(io(&dir))?;
         }
-        std::fs::rename(&tmp, &dir).map_err(io(&dir))?;
-        let all = self.list()?;
-        for old in all.iter().take(all.len().saturating_sub(self.keep)) {
-            std::fs::remove_dir_all(old).map_err(io(old))?;
-        }
-        Ok(())
+        std::fs::rename(&tmp, &dir).map_err(io(&dir))
     }
 
     /// The complete checkpoint directories, oldest first.
@@ -183,6 +203,11 @@ mod tests {
             .collect();
         assert_eq!(names, ["epoch-0003", "epoch-0004"]);
         assert_eq!(ck.latest().unwrap().state, state(4));
+        // The best checkpoint sits beside them and is neither pruned nor resumed from.
+        ck.write_best(&state(2), touch).unwrap();
+        ck.write(&state(5), touch).unwrap();
+        assert!(ck.root.join("best/state.json").is_file());
+        assert_eq!(ck.latest().unwrap().state, state(5));
     }
 
     #[test]

@@ -312,13 +312,17 @@ pub fn fit(
                 best_objective: best.filter(|b| b.is_finite()),
                 since_best,
             };
-            ck.write(&state, |dir| {
+            let save = |dir: &std::path::Path| {
                 model
                     .clone()
                     .save_file(dir.join("model.bpk"))
                     .map_err(|e| e.to_string())?;
                 optim.save(dir.join("optim.bpk")).map_err(|e| e.to_string())
-            })?;
+            };
+            ck.write(&state, save)?;
+            if since_best == 0 {
+                ck.write_best(&state, save)?;
+            }
         }
         observer.epoch_end(&record);
         if stop {
