@@ -4,24 +4,14 @@
 
 #![allow(deprecated)] // Device::ndarray
 
+mod common;
+
 use burn::Tensor;
 use burn::tensor::{DType, Device, TensorData};
+use common::values;
 use fairrep_losses::divergence::Divergence;
 use fairrep_losses::mmd::{Bandwidth, Estimator, Mmd};
 use fairrep_losses::sinkhorn::{Power, Sinkhorn};
-
-/// Deterministic pseudo-random values in [-2, 2).
-fn values(len: usize, seed: u64) -> Vec<f64> {
-    let mut s = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
-    (0..len)
-        .map(|_| {
-            s ^= s << 13;
-            s ^= s >> 7;
-            s ^= s << 17;
-            ((s >> 11) as f64 / (1u64 << 53) as f64) * 4.0 - 2.0
-        })
-        .collect()
-}
 
 fn weights(n: usize, seed: u64) -> Vec<f64> {
     let raw: Vec<f64> = values(n, seed).iter().map(|v| v + 2.5).collect();
@@ -37,6 +27,36 @@ struct Case {
     n: usize,
     m: usize,
     d: usize,
+}
+
+/// The case's clouds and weights as f64 tensors on the CPU device (no autodiff).
+impl Case {
+    fn t2(&self, v: &[f64], rows: usize) -> Tensor<2> {
+        let device = Device::ndarray();
+        Tensor::from_data(
+            TensorData::new(v.to_vec(), [rows, self.d]),
+            (&device, DType::F64),
+        )
+    }
+    fn t1(v: &[f64]) -> Tensor<1> {
+        let device = Device::ndarray();
+        Tensor::from_data(
+            TensorData::new(v.to_vec(), [v.len()]),
+            (&device, DType::F64),
+        )
+    }
+    fn x(&self) -> Tensor<2> {
+        self.t2(&self.x, self.n)
+    }
+    fn y(&self) -> Tensor<2> {
+        self.t2(&self.y, self.m)
+    }
+    fn a(&self) -> Tensor<1> {
+        Self::t1(&self.a)
+    }
+    fn b(&self) -> Tensor<1> {
+        Self::t1(&self.b)
+    }
 }
 
 fn case(n: usize, m: usize, d: usize, seed: u64) -> Case {
@@ -79,6 +99,18 @@ fn max_abs(v: &[f64]) -> f64 {
     v.iter().fold(0.0, |m, x| m.max(x.abs()))
 }
 
+/// Values and gradients of the fused kernels (`host`) against the portable path.
+fn compare(
+    what: &str,
+    tol: f64,
+    host: (f64, Vec<f64>, Vec<f64>),
+    portable: (f64, Vec<f64>, Vec<f64>),
+) {
+    assert_close(&format!("{what} value"), &[host.0], &[portable.0], tol);
+    assert_close(&format!("{what} grad x"), &host.1, &portable.1, tol);
+    assert_close(&format!("{what} grad y"), &host.2, &portable.2, tol);
+}
+
 /// `|got − want|` relative to the largest entry of `want`.
 fn assert_close(what: &str, got: &[f64], want: &[f64], tol: f64) {
     let scale = max_abs(want).max(1e-12);
@@ -109,9 +141,7 @@ fn mmd_kernels_match_the_portable_path() {
                     let portable =
                         value_and_grads(&c, dtype, |x, a, y, b| mmd.value_portable(x, a, y, b));
                     let what = format!("{n}×{m}×{d} {estimator:?} {sigmas:?} {dtype:?}");
-                    assert_close(&format!("{what} value"), &[host.0], &[portable.0], tol);
-                    assert_close(&format!("{what} grad x"), &host.1, &portable.1, tol);
-                    assert_close(&format!("{what} grad y"), &host.2, &portable.2, tol);
+                    compare(&what, tol, host, portable);
                 }
             }
         }
@@ -122,23 +152,11 @@ fn mmd_kernels_match_the_portable_path() {
 fn mmd_kernels_use_the_median_bandwidth_and_measure_without_autodiff() {
     let c = case(40, 70, 5, 11);
     let mmd = Mmd::default(); // median heuristic
-    let device = Device::ndarray();
-    let t2 = |v: &[f64], r: usize| {
-        Tensor::<2>::from_data(TensorData::new(v.to_vec(), [r, c.d]), (&device, DType::F64))
-    };
-    let t1 = |v: &[f64]| {
-        Tensor::<1>::from_data(
-            TensorData::new(v.to_vec(), [v.len()]),
-            (&device, DType::F64),
-        )
-    };
-    let host = mmd
-        .value(t2(&c.x, c.n), t1(&c.a), t2(&c.y, c.m), t1(&c.b))
-        .into_scalar::<f64>();
+    let host = mmd.value(c.x(), c.a(), c.y(), c.b()).into_scalar::<f64>();
     let portable = mmd
-        .value_portable(t2(&c.x, c.n), t1(&c.a), t2(&c.y, c.m), t1(&c.b))
+        .value_portable(c.x(), c.a(), c.y(), c.b())
         .into_scalar::<f64>();
-    assert!(mmd.uses_host_kernels(&t2(&c.x, c.n)));
+    assert!(mmd.uses_host_kernels(&c.x()));
     assert!(
         (host - portable).abs() < 1e-12 * portable.abs(),
         "{host} vs {portable}"
@@ -199,9 +217,7 @@ fn sinkhorn_kernels_match_the_portable_path() {
                 let portable =
                     value_and_grads(&c, dtype, |x, a, y, b| s.solve_portable(x, a, y, b).value);
                 let what = format!("{n}×{m}×{d} {s:?} {dtype:?}");
-                assert_close(&format!("{what} value"), &[host.0], &[portable.0], tol);
-                assert_close(&format!("{what} grad x"), &host.1, &portable.1, tol);
-                assert_close(&format!("{what} grad y"), &host.2, &portable.2, tol);
+                compare(&what, tol, host, portable);
             }
         }
     }
@@ -210,22 +226,12 @@ fn sinkhorn_kernels_match_the_portable_path() {
 #[test]
 fn sinkhorn_kernels_return_the_potentials_of_the_portable_path() {
     let c = case(50, 31, 4, 7);
-    let device = Device::ndarray();
-    let t2 = |v: &[f64], r: usize| {
-        Tensor::<2>::from_data(TensorData::new(v.to_vec(), [r, c.d]), (&device, DType::F64))
-    };
-    let t1 = |v: &[f64]| {
-        Tensor::<1>::from_data(
-            TensorData::new(v.to_vec(), [v.len()]),
-            (&device, DType::F64),
-        )
-    };
     let s = Sinkhorn {
         blur: 0.2,
         ..Sinkhorn::default()
     };
-    let h = s.solve(t2(&c.x, c.n), t1(&c.a), t2(&c.y, c.m), t1(&c.b));
-    let p = s.solve_portable(t2(&c.x, c.n), t1(&c.a), t2(&c.y, c.m), t1(&c.b));
+    let h = s.solve(c.x(), c.a(), c.y(), c.b());
+    let p = s.solve_portable(c.x(), c.a(), c.y(), c.b());
     let v = |t: &Tensor<1>| t.clone().try_into_vec_as::<f64>().unwrap();
     assert_close("f", &v(&h.f), &v(&p.f), 1e-10);
     assert_close("g", &v(&h.g), &v(&p.g), 1e-10);

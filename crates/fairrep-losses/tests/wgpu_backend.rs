@@ -9,8 +9,11 @@
 
 #![allow(deprecated)] // Device::ndarray
 
+mod common;
+
 use burn::Tensor;
 use burn::tensor::{DType, Device, DeviceType, TensorData};
+use common::values;
 use fairrep_losses::divergence::Divergence;
 use fairrep_losses::mmd::{Bandwidth, Mmd};
 use fairrep_losses::sinkhorn::Sinkhorn;
@@ -21,19 +24,6 @@ fn wgpu() -> Device {
         .into_iter()
         .next()
         .expect("a wgpu adapter (install mesa-vulkan-drivers, see scripts/test.sh)")
-}
-
-/// Deterministic pseudo-random values in [-2, 2).
-fn values(len: usize, seed: u64) -> Vec<f64> {
-    let mut s = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
-    (0..len)
-        .map(|_| {
-            s ^= s << 13;
-            s ^= s >> 7;
-            s ^= s << 17;
-            ((s >> 11) as f64 / (1u64 << 53) as f64) * 4.0 - 2.0
-        })
-        .collect()
 }
 
 /// Value and gradients with respect to x and y on `device` (autodiff), f32.

@@ -1,4 +1,4 @@
-//! Helpers shared by the reference tests: the fixture and its point clouds.
+//! Helpers shared by the tests: the reference fixture, its point clouds, pseudo-random values.
 
 #![allow(dead_code)]
 
@@ -23,4 +23,17 @@ pub fn matrix(v: &Value) -> (Vec<f64>, usize, usize) {
 /// Relative difference `|a − b| / |b|`.
 pub fn rel(a: f64, b: f64) -> f64 {
     (a - b).abs() / b.abs()
+}
+
+/// Deterministic pseudo-random values in [-2, 2) (xorshift).
+pub fn values(len: usize, seed: u64) -> Vec<f64> {
+    let mut s = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+    (0..len)
+        .map(|_| {
+            s ^= s << 13;
+            s ^= s >> 7;
+            s ^= s << 17;
+            ((s >> 11) as f64 / (1u64 << 53) as f64) * 4.0 - 2.0
+        })
+        .collect()
 }
