@@ -73,7 +73,7 @@ struct RunArgs {
     #[arg(long)]
     run: PathBuf,
     /// Compute backend.
-    #[arg(long, value_enum, default_value_t = BackendArg::Ndarray)]
+    #[arg(long, value_enum, default_value_t = BackendArg::Flex)]
     backend: BackendArg,
 }
 
@@ -108,7 +108,7 @@ struct DivergenceArgs {
     #[arg(long, value_enum, default_value_t = DtypeArg::F64)]
     dtype: DtypeArg,
     /// Compute backend.
-    #[arg(long, value_enum, default_value_t = BackendArg::Ndarray)]
+    #[arg(long, value_enum, default_value_t = BackendArg::Flex)]
     backend: BackendArg,
     /// MMD: Gaussian/Laplacian bandwidth; repeat for a sum of kernels (default: median heuristic).
     #[arg(long)]
@@ -199,7 +199,7 @@ struct TrainArgs {
     #[arg(long = "set", value_name = "KEY=VALUE")]
     overrides: Vec<Override>,
     /// Compute backend.
-    #[arg(long, value_enum, default_value_t = BackendArg::Ndarray)]
+    #[arg(long, value_enum, default_value_t = BackendArg::Flex)]
     backend: BackendArg,
 }
 
@@ -221,6 +221,8 @@ struct ConfigArgs {
 enum BackendArg {
     /// burn's ndarray CPU backend (fused CPU kernels for the divergences).
     Ndarray,
+    /// burn's flex CPU backend (pure Rust; the same fused CPU kernels for the divergences).
+    Flex,
     /// burn's wgpu backend: a GPU, or Mesa's lavapipe software Vulkan driver.
     Wgpu,
 }
@@ -229,6 +231,7 @@ impl BackendArg {
     fn backend(self) -> Backend {
         match self {
             BackendArg::Ndarray => Backend::Ndarray,
+            BackendArg::Flex => Backend::Flex,
             BackendArg::Wgpu => Backend::Wgpu,
         }
     }
@@ -392,7 +395,7 @@ fn divergence(args: DivergenceArgs) -> anyhow::Result<()> {
     let device = args.backend.backend().device()?;
     if !device.supports_dtype(dtype) {
         return Err(usage(format!(
-            "--backend {:?} has no {dtype:?} on this device; use --dtype f32 or --backend ndarray",
+            "--backend {:?} has no {dtype:?} on this device; use --dtype f32 or a CPU backend (--backend flex or ndarray)",
             args.backend
         )));
     }

@@ -1,5 +1,5 @@
 //! Fused CPU kernels: the hot loops of both divergences as tiled reductions on host memory, for
-//! the CPU backend (ndarray).
+//! the CPU backends (ndarray and flex).
 //!
 //! burn's portable tensor ops run every elementwise step as its own pass over an `n × m` matrix
 //! (and its autodiff keeps each one for the backward pass). On the CPU the same quantities are
@@ -34,11 +34,12 @@ const ROWS: usize = 256;
 /// Accumulator lanes of the row reductions (lets the compiler vectorise them).
 const LANES: usize = 16;
 
-/// Whether tensors on `device` take the fused CPU kernels (the ndarray backend, with or without
-/// autodiff).
+/// Whether tensors on `device` take the fused CPU kernels: the CPU backends (ndarray and
+/// flex), with or without autodiff.
 #[allow(deprecated)] // Device::ndarray
 pub fn is_host(device: &Device) -> bool {
-    device.clone().inner() == Device::ndarray()
+    let inner = device.clone().inner();
+    inner == Device::ndarray() || inner == Device::flex()
 }
 
 /// The floating-point types the kernels run in (f32 and f64).
@@ -444,6 +445,8 @@ impl<F: Real> HostSoftmin<F> {
     /// The cost matrices of `x` `[n, d]` and `y` `[m, d]` (tensors of dtype `F`); the self
     /// costs only when `self_costs`.
     pub fn new(p: Power, x: &Tensor<2>, y: &Tensor<2>, self_costs: bool) -> Self {
+        // The iterations' potentials live on the plain (non-autodiff) CPU device.
+        let device = x.device().inner();
         let (x, y) = (Cloud::from_tensor(x), Cloud::from_tensor(y));
         let (xy, yx) = rayon::join(|| cost_matrix(p, &x, &y), || cost_matrix(p, &y, &x));
         let (xx, yy) = if self_costs {
@@ -452,8 +455,6 @@ impl<F: Real> HostSoftmin<F> {
         } else {
             (None, None)
         };
-        #[allow(deprecated)]
-        let device = Device::ndarray();
         Self {
             p,
             x,

@@ -45,6 +45,9 @@ pub const BURN_VERSION: &str = "0.22.1";
 pub enum Backend {
     /// burn's ndarray CPU backend (the divergences run on fused CPU kernels).
     Ndarray,
+    /// burn's flex CPU backend (pure Rust: gemm, SIMD, rayon; the divergences run on the same
+    /// fused CPU kernels).
+    Flex,
     /// burn's wgpu backend (Vulkan, Metal, DirectX or OpenGL, through CubeCL): a GPU, or Mesa's
     /// lavapipe software Vulkan driver on a machine without one.
     Wgpu,
@@ -57,6 +60,7 @@ impl Backend {
     pub fn device(self) -> Result<Device, TrainError> {
         match self {
             Backend::Ndarray => Ok(Device::ndarray()),
+            Backend::Flex => Ok(Device::flex()),
             Backend::Wgpu => Device::enumerate(burn::tensor::DeviceType::Wgpu)
                 .into_vec()
                 .into_iter()
@@ -65,7 +69,7 @@ impl Backend {
                     backend: "wgpu",
                     hint: "no wgpu adapter (GPU or Vulkan/GL driver) was found; on Linux without a \
                            GPU install Mesa's software Vulkan driver (apt-get install \
-                           mesa-vulkan-drivers libvulkan1), or use --backend ndarray",
+                           mesa-vulkan-drivers libvulkan1), or use a CPU backend (--backend flex or ndarray)",
                 }),
         }
     }
@@ -74,6 +78,7 @@ impl Backend {
     pub fn describe(self) -> &'static str {
         match self {
             Backend::Ndarray => "ndarray (CPU)",
+            Backend::Flex => "flex (CPU)",
             Backend::Wgpu => "wgpu",
         }
     }
