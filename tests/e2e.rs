@@ -782,3 +782,88 @@ fn schedule_clipping_and_early_stopping() {
     let stopped_at = since.iter().position(|&s| s >= 2).map(|i| i + 1);
     assert_eq!(run, stopped_at.unwrap_or(6), "objectives {obj:?}");
 }
+
+/// `audit-predictions` on fairlearn 0.15's reference cases (written as CSV files): every metric
+/// to 1e-12, per group too.
+#[test]
+fn audit_predictions_matches_fairlearn() {
+    let text =
+        std::fs::read_to_string(repo().join("crates/fairrep-metrics/tests/fixtures/metrics.json"))
+            .unwrap();
+    let doc: Value = serde_json::from_str(&text).unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    for case in doc["cases"].as_array().unwrap() {
+        let name = case["name"].as_str().unwrap();
+        let col = |k: &str| case[k].as_array().unwrap().clone();
+        let (t, p, s, g) = (
+            col("y_true"),
+            col("y_pred"),
+            col("y_score"),
+            col("sensitive"),
+        );
+        let mut csv = String::from("label,prediction,score,group\n");
+        for i in 0..t.len() {
+            let group = g[i]
+                .as_str()
+                .map_or_else(|| g[i].to_string(), str::to_string);
+            csv += &format!("{},{},{},{group}\n", t[i], p[i], s[i]);
+        }
+        let path = tmp.path().join("preds.csv");
+        std::fs::write(&path, csv).unwrap();
+        let out = fairrep()
+            .args([
+                "audit-predictions",
+                "--y-true",
+                "label",
+                "--y-pred",
+                "prediction",
+            ])
+            .args(["--score", "score", "--group", "group", "--input"])
+            .arg(&path)
+            .assert()
+            .success();
+        let got: Value = serde_json::from_slice(&out.get_output().stdout).unwrap();
+        let close = |a: &Value, b: &Value, what: &str| match (a.as_f64(), b.as_f64()) {
+            (Some(x), Some(y)) => assert!((x - y).abs() < 1e-12, "{name} {what}: {x} vs {y}"),
+            _ => assert_eq!(a, b, "{name} {what}"),
+        };
+        for key in [
+            "demographic_parity_difference",
+            "demographic_parity_ratio",
+            "equal_opportunity_difference",
+            "equal_opportunity_ratio",
+            "equalized_odds_difference",
+            "equalized_odds_ratio",
+            "accuracy",
+            "balanced_accuracy",
+            "roc_auc",
+        ] {
+            close(&got[key], &case[key], key);
+        }
+        for rate in ["selection_rate", "tpr", "fpr", "accuracy"] {
+            for (group, want) in case["by_group"][rate].as_object().unwrap() {
+                close(
+                    &got["by_group"][rate][group],
+                    want,
+                    &format!("{rate}[{group}]"),
+                );
+            }
+        }
+    }
+    // A missing column is named, exit 2.
+    let path = tmp.path().join("preds.csv");
+    fairrep()
+        .args([
+            "audit-predictions",
+            "--y-true",
+            "label",
+            "--y-pred",
+            "nope",
+            "--group",
+        ])
+        .args(["group", "--input"])
+        .arg(&path)
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("nope"));
+}

@@ -65,6 +65,38 @@ enum Command {
     /// --task — including tasks added to the run's config.toml after training; writes
     /// transfer_report.json in the run directory.
     Transfer(TransferArgs),
+    /// Audit any model's binary predictions from a CSV file (with a header), like fairlearn's
+    /// MetricFrame: prints JSON with demographic_parity_difference/_ratio,
+    /// equal_opportunity_difference, equalized_odds_difference/_ratio, accuracy,
+    /// balanced_accuracy, roc_auc (with --score) and by_group (selection_rate, tpr, fpr,
+    /// accuracy), with fairlearn's definitions (differences and ratios between the extreme
+    /// groups).
+    AuditPredictions(AuditArgs),
+}
+
+#[derive(Args, Debug)]
+struct AuditArgs {
+    /// CSV file with a header line.
+    #[arg(long)]
+    input: PathBuf,
+    /// Column of the true labels.
+    #[arg(long)]
+    y_true: String,
+    /// Column of the predicted labels.
+    #[arg(long)]
+    y_pred: String,
+    /// Column of scores (probabilities) for the ROC AUC.
+    #[arg(long)]
+    score: Option<String>,
+    /// Column of the sensitive group.
+    #[arg(long)]
+    group: String,
+    /// The label value that means positive (every other value is negative).
+    #[arg(long, default_value = "1")]
+    positive: String,
+    /// Field delimiter.
+    #[arg(long, default_value_t = ',')]
+    delimiter: char,
 }
 
 #[derive(Args, Debug)]
@@ -257,6 +289,7 @@ fn run() -> anyhow::Result<()> {
         Command::Train(args) => train(args),
         Command::Divergence(args) => divergence(args),
         Command::Config(args) => config_command(args),
+        Command::AuditPredictions(args) => audit_predictions(args),
         Command::Eval(args) => {
             let report = fairrep_train::evaluate_run(&args.run, args.backend.backend(), None)?;
             println!("{}", task_table(&report.tasks));
@@ -282,6 +315,126 @@ fn config_command(args: ConfigArgs) -> anyhow::Result<()> {
     let path = args.check.expect("clap requires --check or --explain");
     let summary = fairrep_train::check(&path, &args.overrides)?;
     println!("{}: ok — {summary}", path.display());
+    Ok(())
+}
+
+fn audit_predictions(args: AuditArgs) -> anyhow::Result<()> {
+    use fairrep_train::fairrep_metrics as fm;
+    if !args.delimiter.is_ascii() {
+        return Err(usage(format!(
+            "--delimiter `{}` must be one ASCII character",
+            args.delimiter
+        )));
+    }
+    let table = Table::read(
+        &args.input,
+        &ReadOptions {
+            delimiter: args.delimiter as u8,
+            skip_rows: 0,
+            columns: None,
+            header: true,
+        },
+    )
+    .map_err(TrainError::from)?;
+    let col = |name: &str, flag: &str| table.column(name, flag).map_err(TrainError::from);
+    let (ct, cp, cg) = (
+        col(&args.y_true, "--y-true")?,
+        col(&args.y_pred, "--y-pred")?,
+        col(&args.group, "--group")?,
+    );
+    let cs = args
+        .score
+        .as_deref()
+        .map(|name| col(name, "--score"))
+        .transpose()?;
+    if table.rows.is_empty() {
+        return Err(usage(format!("{}: no data rows", args.input.display())));
+    }
+    let labels = |c: usize| -> Vec<bool> {
+        table
+            .rows
+            .iter()
+            .map(|r| r[c].trim() == args.positive)
+            .collect()
+    };
+    let (y_true, y_pred) = (labels(ct), labels(cp));
+    let mut names: Vec<String> = table
+        .rows
+        .iter()
+        .map(|r| r[cg].trim().to_string())
+        .collect();
+    names.sort();
+    names.dedup();
+    let group: Vec<usize> = table
+        .rows
+        .iter()
+        .map(|r| {
+            names
+                .binary_search(&r[cg].trim().to_string())
+                .expect("a listed group")
+        })
+        .collect();
+    let frame = fm::MetricFrame::new(&y_true, &y_pred, &group, &names)?;
+    let roc_auc = match cs {
+        Some(c) => {
+            let mut scores = Vec::with_capacity(table.rows.len());
+            for (r, line) in table.rows.iter().zip(&table.lines) {
+                let v: f64 = r[c]
+                    .trim()
+                    .parse()
+                    .ok()
+                    .filter(|v: &f64| v.is_finite())
+                    .ok_or_else(|| {
+                        TrainError::from(fairrep_train::fairrep_data::DataError::NotNumeric {
+                            path: args.input.clone(),
+                            line: *line,
+                            column: table.columns[c].clone(),
+                            value: r[c].to_string(),
+                        })
+                    })?;
+                scores.push(v);
+            }
+            fm::roc_auc(&y_true, &scores)?
+        }
+        None => None,
+    };
+    let by_group: serde_json::Map<String, serde_json::Value> = [
+        ("selection_rate", fm::Rate::SelectionRate),
+        ("tpr", fm::Rate::Tpr),
+        ("fpr", fm::Rate::Fpr),
+        ("accuracy", fm::Rate::Accuracy),
+    ]
+    .into_iter()
+    .map(|(key, rate)| {
+        let per: serde_json::Map<String, serde_json::Value> = names
+            .iter()
+            .cloned()
+            .zip(
+                frame
+                    .rate_by_group(rate)
+                    .into_iter()
+                    .map(serde_json::Value::from),
+            )
+            .collect();
+        (key.to_string(), per.into())
+    })
+    .collect();
+    let overall = &frame.overall;
+    let json = serde_json::json!({
+        "n": y_true.len(),
+        "groups": names,
+        "demographic_parity_difference": fm::demographic_parity_difference(&frame),
+        "demographic_parity_ratio": fm::demographic_parity_ratio(&frame),
+        "equal_opportunity_difference": fm::equal_opportunity_difference(&frame),
+        "equal_opportunity_ratio": fm::equal_opportunity_ratio(&frame),
+        "equalized_odds_difference": fm::equalized_odds_difference(&frame),
+        "equalized_odds_ratio": fm::equalized_odds_ratio(&frame),
+        "accuracy": overall.accuracy(),
+        "balanced_accuracy": overall.balanced_accuracy(),
+        "roc_auc": roc_auc,
+        "by_group": by_group,
+    });
+    println!("{}", serde_json::to_string_pretty(&json)?);
     Ok(())
 }
 

@@ -26,7 +26,7 @@ pub use config::{Config, ConfigError};
 pub use error::TrainError;
 pub use report::Report;
 pub use train::{Observer, Silent};
-pub use {fairrep_data, fairrep_losses};
+pub use {fairrep_data, fairrep_losses, fairrep_metrics};
 
 use burn::module::Module;
 use burn::tensor::Device;
