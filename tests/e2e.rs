@@ -867,3 +867,63 @@ fn audit_predictions_matches_fairlearn() {
         .code(2)
         .stderr(predicate::str::contains("nope"));
 }
+
+/// A 2 × 2 sweep (MMD and Sinkhorn, λ = 0 and 1, one seed, one epoch): four run directories
+/// with the grid's settings, `sweep.json`; run again, every run is skipped; `--emit slurm`
+/// writes a job array of the same four runs.
+#[test]
+fn sweep_runs_a_resumable_grid_and_emits_slurm() {
+    let tmp = tempfile::tempdir().unwrap();
+    let cfg = config_in(tmp.path(), &[SHORT]);
+    let out = tmp.path().join("sweep");
+    let sweep = |extra: &[&str]| {
+        fairrep()
+            .args([
+                "-q",
+                "sweep",
+                "--lambda",
+                "0,1",
+                "--penalty",
+                "mmd,sinkhorn",
+            ])
+            .args(["--set", "training.epochs=1", "--config"])
+            .arg(&cfg)
+            .arg("--out")
+            .arg(&out)
+            .args(extra)
+            .assert()
+            .success()
+    };
+    sweep(&[]);
+    let names = [
+        "mmd-lambda0-seed1",
+        "mmd-lambda1-seed1",
+        "sinkhorn-lambda0-seed1",
+        "sinkhorn-lambda1-seed1",
+    ];
+    for name in names {
+        let r = report(&out.join(name));
+        assert_eq!(r["epochs"], 1, "{name}");
+        assert_eq!(
+            r["penalty"]["kind"],
+            name.split('-').next().unwrap(),
+            "{name}"
+        );
+        assert_eq!(
+            r["lambda"],
+            if name.contains("lambda1") { 1.0 } else { 0.0 }
+        );
+    }
+    let summary: Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("sweep.json")).unwrap()).unwrap();
+    assert_eq!(summary.as_array().unwrap().len(), 4);
+    let again = sweep(&[]);
+    let stderr = String::from_utf8_lossy(&again.get_output().stderr).to_string();
+    assert_eq!(stderr.matches("done already").count(), 4, "{stderr}");
+    sweep(&["--emit", "slurm"]);
+    let script = std::fs::read_to_string(out.join("sweep.slurm")).unwrap();
+    assert!(script.contains("#SBATCH --array=0-3"), "{script}");
+    for name in names {
+        assert!(script.contains(name), "{script}");
+    }
+}

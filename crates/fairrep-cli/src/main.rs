@@ -72,6 +72,45 @@ enum Command {
     /// accuracy), with fairlearn's definitions (differences and ratios between the extreme
     /// groups).
     AuditPredictions(AuditArgs),
+    /// Run a config over a grid of penalty kinds × λ values × seeds, one run directory each
+    /// (OUT/<kind>-lambda<λ>-seed<s>), resumable: finished runs are skipped and interrupted
+    /// ones resumed. Writes OUT/sweep.json. With --emit slurm, writes OUT/sweep.slurm (a job
+    /// array, one run per task) instead of running.
+    Sweep(SweepArgs),
+}
+
+#[derive(Args, Debug)]
+struct SweepArgs {
+    /// The experiment config (TOML).
+    #[arg(long)]
+    config: PathBuf,
+    /// λ values, comma-separated.
+    #[arg(long = "lambda", value_delimiter = ',', required = true)]
+    lambdas: Vec<f64>,
+    /// Penalty kinds, comma-separated (mmd, sinkhorn).
+    #[arg(long = "penalty", value_delimiter = ',', default_value = "mmd")]
+    kinds: Vec<KindArg>,
+    /// Seeds 1..=N.
+    #[arg(long, default_value_t = 1)]
+    seeds: u64,
+    /// The sweep directory (default: runs/sweep-<config name>).
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// Overrides applied to every run (before the grid's own).
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    overrides: Vec<Override>,
+    /// Compute backend.
+    #[arg(long, value_enum, default_value_t = BackendArg::Flex)]
+    backend: BackendArg,
+    /// Write a job script instead of running.
+    #[arg(long, value_enum)]
+    emit: Option<EmitArg>,
+}
+
+#[derive(Copy, Clone, Debug, ValueEnum)]
+enum EmitArg {
+    /// A Slurm job-array script (sbatch OUT/sweep.slurm).
+    Slurm,
 }
 
 #[derive(Args, Debug)]
@@ -290,6 +329,7 @@ fn run() -> anyhow::Result<()> {
         Command::Divergence(args) => divergence(args),
         Command::Config(args) => config_command(args),
         Command::AuditPredictions(args) => audit_predictions(args),
+        Command::Sweep(args) => sweep(args),
         Command::Eval(args) => {
             let report = fairrep_train::evaluate_run(&args.run, args.backend.backend(), None)?;
             println!("{}", task_table(&report.tasks));
@@ -315,6 +355,78 @@ fn config_command(args: ConfigArgs) -> anyhow::Result<()> {
     let path = args.check.expect("clap requires --check or --explain");
     let summary = fairrep_train::check(&path, &args.overrides)?;
     println!("{}: ok — {summary}", path.display());
+    Ok(())
+}
+
+fn sweep(args: SweepArgs) -> anyhow::Result<()> {
+    use fairrep_train::sweep;
+    if args.seeds == 0 {
+        return Err(usage("--seeds must be at least 1".into()));
+    }
+    if let Some(bad) = args.lambdas.iter().find(|l| !(l.is_finite() && **l >= 0.0)) {
+        return Err(usage(format!("--lambda {bad}: λ must be ≥ 0")));
+    }
+    let kinds: Vec<String> = args
+        .kinds
+        .iter()
+        .map(|k| format!("{k:?}").to_lowercase())
+        .collect();
+    let seeds: Vec<u64> = (1..=args.seeds).collect();
+    let points = sweep::grid(&kinds, &args.lambdas, &seeds);
+    let stem = args
+        .config
+        .file_stem()
+        .map_or("config".into(), |s| s.to_string_lossy().into_owned());
+    let out = args
+        .out
+        .clone()
+        .unwrap_or_else(|| PathBuf::from("runs").join(format!("sweep-{stem}")));
+    if let Some(EmitArg::Slurm) = args.emit {
+        std::fs::create_dir_all(&out).with_context(|| format!("creating {}", out.display()))?;
+        let exe = std::env::current_exe()?.display().to_string();
+        let config = std::path::absolute(&args.config)?;
+        let out_abs = std::path::absolute(&out)?;
+        let backend = format!("{:?}", args.backend).to_lowercase();
+        let text = sweep::slurm_script(&exe, &config, &out_abs, &points, &args.overrides, &backend);
+        let path = out.join("sweep.slurm");
+        std::fs::write(&path, text).with_context(|| format!("writing {}", path.display()))?;
+        println!("{} runs: sbatch {}", points.len(), path.display());
+        return Ok(());
+    }
+    let total = points.len();
+    let outcomes = sweep::run_sweep(
+        &args.config,
+        &out,
+        &points,
+        &args.overrides,
+        args.backend.backend(),
+        |i, p, status| {
+            let what = if status == "skipped" {
+                "done already"
+            } else {
+                status
+            };
+            eprintln!("[{}/{total}] {} ({what})", i + 1, p.name());
+        },
+    )?;
+    for o in &outcomes {
+        let tasks: Vec<String> = o.report["tasks"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|t| t["role"] == "transfer")
+            .map(|t| {
+                format!(
+                    "{} acc {:.4} DDP {:.4}",
+                    t["name"].as_str().unwrap_or("?"),
+                    t["accuracy"].as_f64().unwrap_or(f64::NAN),
+                    t["ddp"].as_f64().unwrap_or(f64::NAN)
+                )
+            })
+            .collect();
+        println!("{}: {}", o.point.name(), tasks.join("; "));
+    }
+    println!("{}", out.join("sweep.json").display());
     Ok(())
 }
 

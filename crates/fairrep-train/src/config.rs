@@ -483,7 +483,23 @@ impl std::str::FromStr for Override {
 
 impl Override {
     /// Writes the value into a parsed document (a TOML table), creating tables on the way.
+    /// Setting `penalty.kind` also drops the other kind's options from `[penalty]` (an MMD
+    /// config's `bandwidth` means nothing to the Sinkhorn divergence), so one config can be run
+    /// with either penalty.
     fn apply(&self, doc: &mut toml::Value) -> Result<(), String> {
+        if self.key == "penalty.kind"
+            && let (Some(kind), Some(toml::Value::Table(pen))) =
+                (self.value.as_str(), doc.get_mut("penalty"))
+        {
+            let other: &[&str] = match kind {
+                "sinkhorn" => &["bandwidth", "kernel", "estimator"],
+                "mmd" => &["blur", "scaling", "p", "debias", "reach"],
+                _ => &[],
+            };
+            for k in other {
+                pen.remove(*k);
+            }
+        }
         let parts: Vec<&str> = self.key.split('.').collect();
         let mut node = doc;
         for (depth, part) in parts.iter().enumerate() {
@@ -1194,6 +1210,25 @@ role = "source"
         assert!(!m.contains("did you mean"), "{m}");
         let e = with_sets(&["penalty.knid=mmd"]).unwrap_err().to_string();
         assert!(e.contains("did you mean `kind`?"), "{e}");
+    }
+
+    #[test]
+    fn switching_the_penalty_kind_drops_the_other_kinds_options() {
+        let c = with_sets(&[
+            "penalty.bandwidth=2.0",
+            "penalty.kind=sinkhorn",
+            "penalty.blur=0.3",
+        ])
+        .unwrap();
+        assert_eq!(c.penalty.kind, PenaltyKind::Sinkhorn);
+        assert_eq!((c.penalty.bandwidth, c.penalty.blur), (None, Some(0.3)));
+        let c = with_sets(&[
+            "penalty.kind=sinkhorn",
+            "penalty.blur=0.3",
+            "penalty.kind=mmd",
+        ])
+        .unwrap();
+        assert_eq!((c.penalty.kind, c.penalty.blur), (PenaltyKind::Mmd, None));
     }
 
     #[test]

@@ -19,6 +19,7 @@ pub mod error;
 pub mod measure;
 pub mod model;
 pub mod report;
+pub mod sweep;
 pub mod train;
 pub mod transfer;
 
