@@ -275,7 +275,14 @@ impl Evaluation<'_> {
         let mut tasks = if only.is_some() {
             Vec::new()
         } else {
-            train::source_metrics(model, data, &data.test, config.transfer.threshold, device)
+            train::source_metrics(
+                model,
+                data,
+                &data.test,
+                config.transfer.threshold,
+                device,
+                Some(config.seed),
+            )
         };
         let z_train = model.encode_split(&data.train, device);
         let z_test = model.encode_split(&data.test, device);
@@ -291,6 +298,7 @@ impl Evaluation<'_> {
             (&z_train, &z_test),
             r,
             &config.transfer,
+            config.seed,
         )?;
         tasks.extend(transfer_metrics);
         if only.is_none() {

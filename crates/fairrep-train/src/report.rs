@@ -46,6 +46,9 @@ pub struct TaskMetrics {
     /// Accuracy, AUC, fairness gaps and per-group rates.
     #[serde(flatten)]
     pub metrics: BinarySummary,
+    /// 95% bootstrap intervals of accuracy, AUC, DDP, DEO and equalized odds (test split).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ci95: Option<fairrep_metrics::Intervals>,
 }
 
 impl TaskMetrics {
@@ -56,6 +59,7 @@ impl TaskMetrics {
             role: role.to_string(),
             base_rate,
             metrics,
+            ci95: None,
         }
     }
 }

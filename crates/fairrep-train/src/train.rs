@@ -76,36 +76,55 @@ pub fn split_penalty(
     )
 }
 
-/// Metrics of the source heads on a split.
+/// Metrics of the source heads on a split (with bootstrap intervals seeded by `bootstrap`).
 pub fn source_metrics(
     model: &FairModel,
     data: &Prepared,
     split: &Split,
     threshold: f64,
     device: &Device,
+    bootstrap: Option<u64>,
 ) -> Vec<TaskMetrics> {
     let probs = model.predict_split(split, device);
     data.task_indices(Role::Source)
         .iter()
         .zip(probs)
-        .map(|(&t, p)| task_metrics(data, split, t, &p, threshold))
+        .map(|(&t, p)| task_metrics(data, split, t, &p, threshold, bootstrap))
         .collect()
 }
 
-/// Metrics of task `t` on a split, from predicted probabilities.
+/// Resamples of the bootstrap intervals in reports.
+pub const BOOTSTRAP_RESAMPLES: usize = 200;
+
+/// Metrics of task `t` on a split, from predicted probabilities; with `bootstrap = Some(seed)`,
+/// also their 95% bootstrap intervals ([`BOOTSTRAP_RESAMPLES`] resamples of the split's rows).
 pub fn task_metrics(
     data: &Prepared,
     split: &Split,
     t: usize,
     probs: &[f64],
     threshold: f64,
+    bootstrap: Option<u64>,
 ) -> TaskMetrics {
     let y = &split.labels[t];
     let base_rate = y.iter().filter(|&&v| v).count() as f64 / y.len().max(1) as f64;
     let summary = fairrep_metrics::summarize_binary(y, probs, threshold, &split.s, &data.groups)
         .expect("labels, predictions and groups are aligned by construction");
     let task = &data.tasks[t];
-    TaskMetrics::new(&task.name, &task.role.to_string(), base_rate, summary)
+    let mut m = TaskMetrics::new(&task.name, &task.role.to_string(), base_rate, summary);
+    m.ci95 = bootstrap.map(|seed| {
+        fairrep_metrics::bootstrap_intervals(
+            y,
+            probs,
+            threshold,
+            &split.s,
+            &data.groups,
+            BOOTSTRAP_RESAMPLES,
+            seed ^ (t as u64).wrapping_mul(0x9E37_79B9),
+        )
+        .expect("labels, predictions and groups are aligned by construction")
+    });
+    m
 }
 
 /// The encoder and heads a config describes, for this data.
@@ -246,7 +265,7 @@ pub fn fit(
         let valid: Vec<TaskMetrics> = source
             .iter()
             .zip(&probs)
-            .map(|(&t, p)| task_metrics(data, &data.valid, t, p, config.transfer.threshold))
+            .map(|(&t, p)| task_metrics(data, &data.valid, t, p, config.transfer.threshold, None))
             .collect();
         let valid_log_loss = source
             .iter()

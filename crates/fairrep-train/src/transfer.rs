@@ -26,6 +26,7 @@ pub fn evaluate(
     (z_train, z_test): (&[f32], &[f32]),
     r: usize,
     settings: &TransferSection,
+    seed: u64,
 ) -> Result<(Vec<TaskMetrics>, Vec<TransferHead>), TrainError> {
     let mut metrics = Vec::new();
     let mut heads = Vec::new();
@@ -43,6 +44,7 @@ pub fn evaluate(
             t,
             &probs,
             settings.threshold,
+            Some(seed),
         ));
         heads.push(TransferHead {
             task: name.clone(),
