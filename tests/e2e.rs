@@ -927,3 +927,58 @@ fn sweep_runs_a_resumable_grid_and_emits_slurm() {
         assert!(script.contains(name), "{script}");
     }
 }
+
+/// `audit`: with the penalty, the representation tells less about the group — smaller MMD² and
+/// Sinkhorn divergence, and a linear probe closer to chance — than without it.
+#[test]
+fn audit_measures_what_the_representation_reveals() {
+    let tmp = tempfile::tempdir().unwrap();
+    let cfg = config_in(tmp.path(), &[SHORT]);
+    let mut audits = Vec::new();
+    for lambda in ["0", "1"] {
+        let run = tmp.path().join(format!("l{lambda}"));
+        fairrep()
+            .args([
+                "-q",
+                "train",
+                "--set",
+                &format!("penalty.lambda={lambda}"),
+                "--config",
+            ])
+            .arg(&cfg)
+            .arg("--out")
+            .arg(&run)
+            .assert()
+            .success();
+        fairrep()
+            .args(["-q", "audit", "--run"])
+            .arg(&run)
+            .assert()
+            .success()
+            .stdout(predicate::str::contains("linear probe"));
+        let a: Value =
+            serde_json::from_str(&std::fs::read_to_string(run.join("audit.json")).unwrap())
+                .unwrap();
+        assert!(a["tasks"][0]["ci95"]["accuracy"].is_array(), "{a}");
+        audits.push(a);
+    }
+    let get = |a: &Value, path: &[&str]| {
+        path.iter()
+            .fold(a.clone(), |v, k| match k.parse::<usize>() {
+                Ok(i) => v[i].clone(),
+                Err(_) => v[*k].clone(),
+            })
+            .as_f64()
+            .unwrap()
+    };
+    for path in [
+        &["divergences", "0", "mmd2"][..],
+        &["divergences", "0", "sinkhorn"],
+        &["probes", "0", "auc"],
+    ] {
+        let (without, with) = (get(&audits[0], path), get(&audits[1], path));
+        assert!(with < without, "{path:?}: λ = 1 {with}, λ = 0 {without}");
+    }
+    let auc = get(&audits[1], &["probes", "0", "auc"]);
+    assert!(auc < 0.75, "probe AUC with the penalty: {auc}");
+}

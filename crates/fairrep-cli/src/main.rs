@@ -65,6 +65,11 @@ enum Command {
     /// --task — including tasks added to the run's config.toml after training; writes
     /// transfer_report.json in the run directory.
     Transfer(TransferArgs),
+    /// The bias audit of a run: every task's test metrics with 95% bootstrap intervals, the
+    /// MMD² and Sinkhorn divergence between the groups' test representations, and a linear
+    /// probe of the group from the representation (accuracy and AUC next to the majority-class
+    /// baseline); prints it and writes audit.json in the run directory.
+    Audit(RunArgs),
     /// Audit any model's binary predictions from a CSV file (with a header), like fairlearn's
     /// MetricFrame: prints JSON with demographic_parity_difference/_ratio,
     /// equal_opportunity_difference, equalized_odds_difference/_ratio, accuracy,
@@ -330,6 +335,27 @@ fn run() -> anyhow::Result<()> {
         Command::Config(args) => config_command(args),
         Command::AuditPredictions(args) => audit_predictions(args),
         Command::Sweep(args) => sweep(args),
+        Command::Audit(args) => {
+            let a = fairrep_train::audit_run(&args.run, args.backend.backend())?;
+            println!("{}", task_table(&a.tasks));
+            for d in &a.divergences {
+                println!(
+                    "representation, {} vs {}: MMD² {:.5} (σ = {:.3}), Sinkhorn {:.5}",
+                    d.a, d.b, d.mmd2, d.sigma, d.sinkhorn
+                );
+            }
+            for p in &a.probes {
+                println!(
+                    "linear probe of `{}` from z: accuracy {:.4} (majority baseline {:.4}), AUC {}",
+                    p.group,
+                    p.accuracy,
+                    p.majority_baseline,
+                    p.auc.map_or("–".into(), |v| format!("{v:.4}"))
+                );
+            }
+            println!("{}", args.run.join("audit.json").display());
+            Ok(())
+        }
         Command::Eval(args) => {
             let report = fairrep_train::evaluate_run(&args.run, args.backend.backend(), None)?;
             println!("{}", task_table(&report.tasks));

@@ -13,6 +13,7 @@
 //! | `transfer_heads.json` | the logistic heads of the transfer tasks |
 //! | `report.json`, `report.md` | test metrics of every task and the representation's bias |
 
+pub mod audit;
 pub mod checkpoint;
 pub mod config;
 pub mod error;
@@ -346,6 +347,40 @@ impl Evaluation<'_> {
         }
         Ok(report)
     }
+}
+
+/// The bias audit of a run directory (see [`audit`]): re-evaluates its saved model (as
+/// [`evaluate_run`] does, rewriting the report) and adds the representation's divergences
+/// between groups and linear probes; writes `audit.json`.
+pub fn audit_run(run: &Path, backend: Backend) -> Result<audit::Audit, TrainError> {
+    let report = evaluate_run(run, backend, None)?;
+    let config = Config::load(&run.join("config.toml"))?;
+    let data = fairrep_data::prepare(&config.data, &config.tasks, run, config.seed)?;
+    let device = backend.device()?;
+    let (encoder_cfg, heads_cfg) = train::model_configs(&config, &data);
+    let model_path = run.join("model.bpk");
+    let model = model::FairModel::init(&encoder_cfg, &heads_cfg, config.seed, &device)
+        .try_load_file(&model_path)
+        .map_err(|e| TrainError::Checkpoint {
+            path: model_path.clone(),
+            message: format!("cannot load it with the run's config.toml: {e}"),
+        })?;
+    let z_train = model.encode_split(&data.train, &device);
+    let z_test = model.encode_split(&data.test, &device);
+    let (divergences, probes) = audit::representation(
+        &data,
+        (&z_train, &z_test),
+        config.model.representation,
+        config.seed,
+    )?;
+    let out = audit::Audit {
+        run: run.display().to_string(),
+        tasks: report.tasks,
+        divergences,
+        probes,
+    };
+    write_json(&run.join("audit.json"), &out)?;
+    Ok(out)
 }
 
 /// Re-evaluates the trained model of a run directory from its `config.toml` and `model.bpk`:
