@@ -34,13 +34,20 @@ fn fairrep() -> Command {
     Command::cargo_bin("fairrep").unwrap()
 }
 
+/// `fairrep -q train --config cfg --out out` and `extra`.
+fn train_cmd(cfg: &Path, out: &Path, extra: &[&str]) -> Command {
+    let mut cmd = fairrep();
+    cmd.args(["-q", "train", "--config"])
+        .arg(cfg)
+        .arg("--out")
+        .arg(out)
+        .args(extra);
+    cmd
+}
+
 /// Runs `fairrep -q train --config cfg --out out` and expects success.
 fn train_ok(cfg: impl AsRef<Path>, out: impl AsRef<Path>) {
-    fairrep()
-        .args(["-q", "train", "--config"])
-        .arg(cfg.as_ref())
-        .arg("--out")
-        .arg(out.as_ref())
+    train_cmd(cfg.as_ref(), out.as_ref(), &[])
         .assert()
         .success();
 }
@@ -65,11 +72,7 @@ fn train_writes_a_complete_run_directory() {
     let tmp = tempfile::tempdir().unwrap();
     let cfg = config_in(tmp.path(), &[SHORT]);
     let out = tmp.path().join("run");
-    fairrep()
-        .args(["-q", "train", "--config"])
-        .arg(&cfg)
-        .arg("--out")
-        .arg(&out)
+    train_cmd(&cfg, &out, &[])
         .assert()
         .success()
         .stdout(predicate::str::contains("| income | transfer |"));
@@ -124,13 +127,7 @@ fn train_writes_a_complete_run_directory() {
     );
     assert_eq!(r["splits"]["test"], 15060);
     // The resolved config is a valid config again (absolute paths) and is accepted as input.
-    fairrep()
-        .args(["-q", "train", "--config"])
-        .arg(out.join("config.toml"))
-        .arg("--out")
-        .arg(tmp.path().join("again"))
-        .assert()
-        .success();
+    train_ok(out.join("config.toml"), tmp.path().join("again"));
     assert_eq!(report(&tmp.path().join("again"))["tasks"], r["tasks"]);
 }
 
@@ -266,13 +263,7 @@ fn existing_run_directory_needs_force() {
         std::fs::read_to_string(out.join("keep.txt")).unwrap(),
         "mine"
     );
-    fairrep()
-        .args(["-q", "train", "--force", "--config"])
-        .arg(&cfg)
-        .arg("--out")
-        .arg(&out)
-        .assert()
-        .success();
+    train_cmd(&cfg, &out, &["--force"]).assert().success();
 }
 
 #[test]
@@ -471,11 +462,7 @@ fn same_run_on(backend: &str, device_needle: &str) {
     let cfg = config_in(tmp.path(), &[("epochs = 20", "epochs = 1")]);
     let (cpu, other) = (tmp.path().join("cpu"), tmp.path().join("other"));
     train_ok(&cfg, &cpu);
-    fairrep()
-        .args(["-q", "train", "--backend", backend, "--config"])
-        .arg(&cfg)
-        .arg("--out")
-        .arg(&other)
+    train_cmd(&cfg, &other, &["--backend", backend])
         .assert()
         .success();
     let (rc, ro) = (report(&cpu), report(&other));
@@ -528,19 +515,12 @@ fn set_overrides_reach_the_run_and_its_resolved_config() {
     let tmp = tempfile::tempdir().unwrap();
     let cfg = config_in(tmp.path(), &[]);
     let out = tmp.path().join("run");
-    fairrep()
-        .args([
-            "-q",
-            "train",
-            "--set",
-            "training.epochs=1",
-            "--set",
-            "penalty.lambda=0.25",
-        ])
-        .args(["--set", "model.hidden=[8]", "--config"])
-        .arg(&cfg)
-        .arg("--out")
-        .arg(&out)
+    let sets = [
+        "training.epochs=1",
+        "penalty.lambda=0.25",
+        "model.hidden=[8]",
+    ];
+    train_cmd(&cfg, &out, &sets.map(|s| ["--set", s]).concat())
         .assert()
         .success();
     let resolved = std::fs::read_to_string(out.join("config.toml")).unwrap();
@@ -549,11 +529,7 @@ fn set_overrides_reach_the_run_and_its_resolved_config() {
     assert_eq!(report(&out)["epochs"], 1);
     // A bad override: exit 2, the override named, no run directory.
     let bad = tmp.path().join("bad");
-    fairrep()
-        .args(["-q", "train", "--set", "training.epocs=1", "--config"])
-        .arg(&cfg)
-        .arg("--out")
-        .arg(&bad)
+    train_cmd(&cfg, &bad, &["--set", "training.epocs=1"])
         .assert()
         .code(2)
         .stderr(predicate::str::contains("--set training.epocs=1"));
@@ -611,13 +587,7 @@ fn a_killed_run_resumes_to_the_uninterrupted_result() {
     child.wait().unwrap();
     assert!(!cut.join("report.json").exists(), "killed before the end");
 
-    fairrep()
-        .args(["-q", "train", "--resume", "--config"])
-        .arg(&cfg)
-        .arg("--out")
-        .arg(&cut)
-        .assert()
-        .success();
+    train_cmd(&cfg, &cut, &["--resume"]).assert().success();
     let (a, b) = (report(&full), report(&cut));
     assert_eq!(a["tasks"], b["tasks"]);
     assert_eq!(a["representation"], b["representation"]);
@@ -647,20 +617,12 @@ fn a_killed_run_resumes_to_the_uninterrupted_result() {
         &other,
         &[("epochs = 20", "epochs = 5"), ("seed = 1", "seed = 9")],
     );
-    fairrep()
-        .args(["-q", "train", "--resume", "--config"])
-        .arg(&cfg2)
-        .arg("--out")
-        .arg(&cut)
+    train_cmd(&cfg2, &cut, &["--resume"])
         .assert()
         .code(2)
         .stderr(predicate::str::contains("another config"));
     std::fs::write(cut.join("checkpoints/epoch-0005/state.json"), "{ not json").unwrap();
-    fairrep()
-        .args(["-q", "train", "--resume", "--config"])
-        .arg(&cfg)
-        .arg("--out")
-        .arg(&cut)
+    train_cmd(&cfg, &cut, &["--resume"])
         .assert()
         .code(2)
         .stderr(predicate::str::contains("epoch-0005/state.json"));
@@ -732,11 +694,7 @@ fn schedule_clipping_and_early_stopping() {
     let tmp = tempfile::tempdir().unwrap();
     let cfg = config_in(tmp.path(), &[("epochs = 20", "epochs = 6")]);
     let out = tmp.path().join("run");
-    fairrep()
-        .args(["-q", "train", "--config"])
-        .arg(&cfg)
-        .arg("--out")
-        .arg(&out)
+    train_cmd(&cfg, &out, &[])
         .args([
             "--set",
             "training.lr_schedule=cosine",
@@ -937,17 +895,7 @@ fn audit_measures_what_the_representation_reveals() {
     let mut audits = Vec::new();
     for lambda in ["0", "1"] {
         let run = tmp.path().join(format!("l{lambda}"));
-        fairrep()
-            .args([
-                "-q",
-                "train",
-                "--set",
-                &format!("penalty.lambda={lambda}"),
-                "--config",
-            ])
-            .arg(&cfg)
-            .arg("--out")
-            .arg(&run)
+        train_cmd(&cfg, &run, &["--set", &format!("penalty.lambda={lambda}")])
             .assert()
             .success();
         fairrep()

@@ -240,14 +240,7 @@ pub fn run(opts: &RunOptions, observer: &mut dyn Observer) -> Result<Report, Tra
         backend: opts.backend,
         out: &opts.out,
     };
-    let mut report = ctx.report(&model, train_seconds, started, None)?;
-    if epochs != config.training.epochs {
-        // Early stopping: the report says how many epochs were run.
-        report.epochs = epochs;
-        write_json(&opts.out.join("report.json"), &report)?;
-        write_file(&opts.out.join("report.md"), report.markdown().as_bytes())?;
-    }
-    Ok(report)
+    ctx.report(&model, (epochs, train_seconds), started, None)
 }
 
 /// What the evaluation of a trained model needs.
@@ -265,10 +258,12 @@ impl Evaluation<'_> {
     /// heads on the frozen encoder; all of them, or those named in `only`), the
     /// representation's bias on the test split; writes `transfer_heads.json`, `report.json` and
     /// `report.md` (or, with `only`, `transfer_report.json`).
+    /// `trained`: the epochs run (fewer than configured after early stopping) and the training
+    /// time.
     fn report(
         &self,
         model: &model::FairModel,
-        train_seconds: f64,
+        (epochs, train_seconds): (usize, f64),
         started: Instant,
         only: Option<&[String]>,
     ) -> Result<Report, TrainError> {
@@ -333,7 +328,7 @@ impl Evaluation<'_> {
                 test: data.test.n,
                 dropped: [data.dropped.train, data.dropped.test],
             },
-            epochs: config.training.epochs,
+            epochs,
             train_seconds,
             total_seconds: started.elapsed().as_secs_f64(),
             representation: report::RepresentationBias { mmd2, sigma, rows },
@@ -349,12 +344,27 @@ impl Evaluation<'_> {
     }
 }
 
-/// The bias audit of a run directory (see [`audit`]): re-evaluates its saved model (as
-/// [`evaluate_run`] does, rewriting the report) and adds the representation's divergences
-/// between groups and linear probes; writes `audit.json`.
-pub fn audit_run(run: &Path, backend: Backend) -> Result<audit::Audit, TrainError> {
-    let report = evaluate_run(run, backend, None)?;
-    let config = Config::load(&run.join("config.toml"))?;
+/// A trained run read back from its directory: its config, data, device and model.
+struct LoadedRun {
+    config_path: PathBuf,
+    config: Config,
+    data: fairrep_data::Prepared,
+    device: Device,
+    model: model::FairModel,
+    /// Epochs run and training time, from the run's report (the config's epochs and 0 without
+    /// one).
+    trained: (usize, f64),
+}
+
+fn load_run(run: &Path, backend: Backend) -> Result<LoadedRun, TrainError> {
+    let config_path = run.join("config.toml");
+    if !config_path.is_file() {
+        return Err(TrainError::Checkpoint {
+            path: run.to_path_buf(),
+            message: "not a fairrep run directory (no config.toml)".into(),
+        });
+    }
+    let config = Config::load(&config_path)?;
     let data = fairrep_data::prepare(&config.data, &config.tasks, run, config.seed)?;
     let device = backend.device()?;
     let (encoder_cfg, heads_cfg) = train::model_configs(&config, &data);
@@ -365,13 +375,58 @@ pub fn audit_run(run: &Path, backend: Backend) -> Result<audit::Audit, TrainErro
             path: model_path.clone(),
             message: format!("cannot load it with the run's config.toml: {e}"),
         })?;
-    let z_train = model.encode_split(&data.train, &device);
-    let z_test = model.encode_split(&data.test, &device);
+    let old: Option<serde_json::Value> = std::fs::read_to_string(run.join("report.json"))
+        .ok()
+        .and_then(|t| serde_json::from_str(&t).ok());
+    let trained = (
+        old.as_ref()
+            .and_then(|v| v["epochs"].as_u64())
+            .map_or(config.training.epochs, |e| e as usize),
+        old.as_ref()
+            .and_then(|v| v["train_seconds"].as_f64())
+            .unwrap_or(0.0),
+    );
+    Ok(LoadedRun {
+        config_path,
+        config,
+        data,
+        device,
+        model,
+        trained,
+    })
+}
+
+impl LoadedRun {
+    fn evaluation<'a>(&'a self, backend: Backend, run: &'a Path) -> Evaluation<'a> {
+        Evaluation {
+            config: &self.config,
+            config_path: &self.config_path,
+            data: &self.data,
+            device: &self.device,
+            backend,
+            out: run,
+        }
+    }
+}
+
+/// The bias audit of a run directory (see [`audit`]): re-evaluates its saved model (as
+/// [`evaluate_run`] does, rewriting the report) and adds the representation's divergences
+/// between groups and linear probes; writes `audit.json`.
+pub fn audit_run(run: &Path, backend: Backend) -> Result<audit::Audit, TrainError> {
+    let started = Instant::now();
+    let loaded = load_run(run, backend)?;
+    let report =
+        loaded
+            .evaluation(backend, run)
+            .report(&loaded.model, loaded.trained, started, None)?;
+    let (model, data, device) = (&loaded.model, &loaded.data, &loaded.device);
+    let z_train = model.encode_split(&data.train, device);
+    let z_test = model.encode_split(&data.test, device);
     let (divergences, probes) = audit::representation(
-        &data,
+        data,
         (&z_train, &z_test),
-        config.model.representation,
-        config.seed,
+        loaded.config.model.representation,
+        loaded.config.seed,
     )?;
     let out = audit::Audit {
         run: run.display().to_string(),
@@ -394,67 +449,33 @@ pub fn evaluate_run(
     only: Option<&[String]>,
 ) -> Result<Report, TrainError> {
     let started = Instant::now();
-    let config_path = run.join("config.toml");
-    if !config_path.is_file() {
-        return Err(TrainError::Checkpoint {
-            path: run.to_path_buf(),
-            message: "not a fairrep run directory (no config.toml)".into(),
-        });
-    }
-    let config = Config::load(&config_path)?;
-    let data = fairrep_data::prepare(&config.data, &config.tasks, run, config.seed)?;
-    if let Some(names) = only {
-        for name in names {
-            let known = data
-                .tasks
-                .iter()
-                .any(|t| &t.name == name && t.role == Role::Transfer);
-            if !known {
-                return Err(ConfigError::Invalid {
-                    path: config_path.clone(),
-                    key: "tasks".into(),
-                    message: format!("has no transfer task `{name}` (--task)"),
-                }
-                .into());
-            }
+    let loaded = load_run(run, backend)?;
+    let transfer: Vec<String> = loaded
+        .data
+        .tasks
+        .iter()
+        .filter(|t| t.role == Role::Transfer)
+        .map(|t| t.name.clone())
+        .collect();
+    if let Some(unknown) = only.into_iter().flatten().find(|n| !transfer.contains(n)) {
+        return Err(ConfigError::Invalid {
+            path: loaded.config_path.clone(),
+            key: "tasks".into(),
+            message: format!("has no transfer task `{unknown}` (--task)"),
         }
+        .into());
     }
-    let device = backend.device()?;
-    let (encoder_cfg, heads_cfg) = train::model_configs(&config, &data);
-    let model_path = run.join("model.bpk");
-    let model = model::FairModel::init(&encoder_cfg, &heads_cfg, config.seed, &device)
-        .try_load_file(&model_path)
-        .map_err(|e| TrainError::Checkpoint {
-            path: model_path.clone(),
-            message: format!("cannot load it with the run's config.toml: {e}"),
-        })?;
-    // The training time of the run, from its report when there is one.
-    let train_seconds = std::fs::read_to_string(run.join("report.json"))
-        .ok()
-        .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
-        .and_then(|v| v["train_seconds"].as_f64())
-        .unwrap_or(0.0);
-    let ctx = Evaluation {
-        config: &config,
-        config_path: &config_path,
-        data: &data,
-        device: &device,
-        backend,
-        out: run,
-    };
-    let only = only.map(|names| if names.is_empty() { &[][..] } else { names });
-    match only {
-        Some([]) => {
-            let all: Vec<String> = data
-                .tasks
-                .iter()
-                .filter(|t| t.role == Role::Transfer)
-                .map(|t| t.name.clone())
-                .collect();
-            ctx.report(&model, train_seconds, started, Some(&all))
+    // `Some(&[])`: every transfer task.
+    let only = only.map(|names| {
+        if names.is_empty() {
+            &transfer[..]
+        } else {
+            names
         }
-        other => ctx.report(&model, train_seconds, started, other),
-    }
+    });
+    loaded
+        .evaluation(backend, run)
+        .report(&loaded.model, loaded.trained, started, only)
 }
 
 /// Creates the run directory; refuses a non-empty one unless `force`.
