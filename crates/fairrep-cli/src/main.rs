@@ -269,7 +269,7 @@ struct TrainArgs {
     /// e.g. after a crash or kill; give the same config and overrides as the first time.
     #[arg(long, requires = "out")]
     resume: bool,
-    /// Override a config key, e.g. `--set penalty.lambda=0.5 --set model.hidden=[32,16]`
+    /// Override a config key, e.g. `--set penalty.lambda=0.5 --set 'model.hidden=[32,16]'`
     /// (dotted keys, list entries by index: `tasks.0.name=x`; values are TOML, bare words are
     /// strings). Repeatable; applied in order; the resolved config goes into the run directory.
     #[arg(long = "set", value_name = "KEY=VALUE")]
