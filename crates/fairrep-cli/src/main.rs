@@ -82,6 +82,45 @@ enum Command {
     /// ones resumed. Writes OUT/sweep.json. With --emit slurm, writes OUT/sweep.slurm (a job
     /// array, one run per task) instead of running.
     Sweep(SweepArgs),
+    /// Post-process any model's scores towards demographic parity (Chzhen et al., NeurIPS
+    /// 2020): fits each group's score distribution on unlabeled calibration data (CSV with a
+    /// header), maps every score of the --apply file to the groups' Wasserstein barycenter and
+    /// writes that file again with the fair score as an extra column. Prints JSON with the
+    /// largest Kolmogorov–Smirnov and Wasserstein-1 distances between the groups' scores
+    /// before and after.
+    Barycenter(BarycenterArgs),
+}
+
+#[derive(Args, Debug)]
+#[command(allow_negative_numbers = true)]
+struct BarycenterArgs {
+    /// Calibration data: CSV with a header (labels are not needed).
+    #[arg(long)]
+    calibrate: PathBuf,
+    /// The data to post-process: CSV with a header and the same score and group columns.
+    #[arg(long)]
+    apply: PathBuf,
+    /// Column of the scores (predictions of any regression model or classifier).
+    #[arg(long)]
+    score: String,
+    /// Column of the sensitive group.
+    #[arg(long)]
+    group: String,
+    /// Where to write the --apply file with the fair score added.
+    #[arg(long)]
+    out: PathBuf,
+    /// Name of the added column (default: <score>_fair).
+    #[arg(long)]
+    name: Option<String>,
+    /// Half-width of the uniform jitter that breaks ties.
+    #[arg(long, default_value_t = 1e-5)]
+    jitter: f64,
+    /// Seed of the calibration split and the jitter.
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// Field delimiter.
+    #[arg(long, default_value_t = ',')]
+    delimiter: char,
 }
 
 #[derive(Args, Debug)]
@@ -335,6 +374,7 @@ fn run() -> anyhow::Result<()> {
         Command::Config(args) => config_command(args),
         Command::AuditPredictions(args) => audit_predictions(args),
         Command::Sweep(args) => sweep(args),
+        Command::Barycenter(args) => barycenter(args),
         Command::Audit(args) => {
             let a = fairrep_train::audit_run(&args.run, args.backend.backend())?;
             println!("{}", task_table(&a.tasks));
@@ -456,24 +496,174 @@ fn sweep(args: SweepArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn audit_predictions(args: AuditArgs) -> anyhow::Result<()> {
-    use fairrep_train::fairrep_metrics as fm;
-    if !args.delimiter.is_ascii() {
+/// The finite numbers of column `c`, or an error naming the file, line and column.
+fn numeric_column(table: &Table, c: usize, path: &Path) -> Result<Vec<f64>, TrainError> {
+    table
+        .rows
+        .iter()
+        .zip(&table.lines)
+        .map(|(r, line)| {
+            r[c].trim()
+                .parse()
+                .ok()
+                .filter(|v: &f64| v.is_finite())
+                .ok_or_else(|| {
+                    TrainError::from(fairrep_train::fairrep_data::DataError::NotNumeric {
+                        path: path.to_path_buf(),
+                        line: *line,
+                        column: table.columns[c].clone(),
+                        value: r[c].to_string(),
+                    })
+                })
+        })
+        .collect()
+}
+
+fn read_csv(path: &Path, delimiter: char) -> anyhow::Result<Table> {
+    if !delimiter.is_ascii() {
         return Err(usage(format!(
-            "--delimiter `{}` must be one ASCII character",
-            args.delimiter
+            "--delimiter `{delimiter}` must be one ASCII character"
         )));
     }
     let table = Table::read(
-        &args.input,
+        path,
         &ReadOptions {
-            delimiter: args.delimiter as u8,
+            delimiter: delimiter as u8,
             skip_rows: 0,
             columns: None,
             header: true,
         },
     )
     .map_err(TrainError::from)?;
+    if table.rows.is_empty() {
+        return Err(usage(format!("{}: no data rows", path.display())));
+    }
+    Ok(table)
+}
+
+fn barycenter(args: BarycenterArgs) -> anyhow::Result<()> {
+    use fairrep_train::fairrep_methods::Barycenter;
+    use fairrep_train::fairrep_metrics::regression::score_parity;
+    if !(args.jitter >= 0.0 && args.jitter.is_finite()) {
+        return Err(usage(format!(
+            "--jitter {} must be a finite number ≥ 0",
+            args.jitter
+        )));
+    }
+    let cal = read_csv(&args.calibrate, args.delimiter)?;
+    let app = read_csv(&args.apply, args.delimiter)?;
+    let cols = |t: &Table| -> Result<(usize, usize), TrainError> {
+        Ok((
+            t.column(&args.score, "--score")?,
+            t.column(&args.group, "--group")?,
+        ))
+    };
+    let ((cs, cg), (as_, ag)) = (cols(&cal)?, cols(&app)?);
+    // Groups: the calibration file's values, sorted; the applied file may only use those.
+    let mut names: Vec<String> = cal.rows.iter().map(|r| r[cg].trim().to_string()).collect();
+    names.sort();
+    names.dedup();
+    let groups_of = |t: &Table, c: usize, path: &Path| -> Result<Vec<usize>, TrainError> {
+        t.rows
+            .iter()
+            .zip(&t.lines)
+            .map(|(r, line)| {
+                names.binary_search(&r[c].trim().to_string()).map_err(|_| {
+                    TrainError::from(fairrep_train::fairrep_data::DataError::Parse {
+                        path: path.to_path_buf(),
+                        line: *line,
+                        message: format!(
+                            "column `{}`: group `{}` does not occur in the calibration file {} (groups there: {})",
+                            t.columns[c],
+                            r[c].trim(),
+                            args.calibrate.display(),
+                            names.join(", ")
+                        ),
+                    })
+                })
+            })
+            .collect()
+    };
+    let (cal_scores, cal_groups) = (
+        numeric_column(&cal, cs, &args.calibrate)?,
+        groups_of(&cal, cg, &args.calibrate)?,
+    );
+    let (scores, groups) = (
+        numeric_column(&app, as_, &args.apply)?,
+        groups_of(&app, ag, &args.apply)?,
+    );
+    for (g, name) in names.iter().enumerate() {
+        let count = cal_groups.iter().filter(|&&h| h == g).count();
+        if count < 2 {
+            return Err(usage(format!(
+                "{}: group `{name}` has {count} calibration score(s); the barycenter needs at least 2 per group",
+                args.calibrate.display()
+            )));
+        }
+    }
+    let what = |path: &Path| format!("--score {} in {}", args.score, path.display());
+    let fitted = Barycenter::fit(
+        &cal_scores,
+        &cal_groups,
+        names.len(),
+        args.jitter,
+        args.seed,
+    )
+    .map_err(|source| TrainError::Barycenter {
+        what: what(&args.calibrate),
+        source,
+    })?;
+    let fair = fitted
+        .apply(&scores, &groups, args.seed)
+        .map_err(|source| TrainError::Barycenter {
+            what: what(&args.apply),
+            source,
+        })?;
+    let name = args
+        .name
+        .clone()
+        .unwrap_or_else(|| format!("{}_fair", args.score));
+    if app.columns.contains(&name) {
+        return Err(usage(format!(
+            "{} already has a column `{name}`; choose another with --name",
+            args.apply.display()
+        )));
+    }
+    let write = || -> Result<(), csv::Error> {
+        let mut w = csv::WriterBuilder::new()
+            .delimiter(args.delimiter as u8)
+            .from_path(&args.out)?;
+        w.write_record(
+            app.columns
+                .iter()
+                .map(String::as_str)
+                .chain([name.as_str()]),
+        )?;
+        for (row, v) in app.rows.iter().zip(&fair) {
+            w.write_record(row.iter().map(str::to_string).chain([v.to_string()]))?;
+        }
+        w.flush()?;
+        Ok(())
+    };
+    write().with_context(|| format!("cannot write {}", args.out.display()))?;
+    let before = score_parity(&scores, &groups, names.len());
+    let after = score_parity(&fair, &groups, names.len());
+    let summary = serde_json::json!({
+        "groups": names,
+        "weights": fitted.weights,
+        "calibration_rows": cal_scores.len(),
+        "rows": fair.len(),
+        "before": before,
+        "after": after,
+        "out": args.out,
+    });
+    println!("{}", serde_json::to_string_pretty(&summary)?);
+    Ok(())
+}
+
+fn audit_predictions(args: AuditArgs) -> anyhow::Result<()> {
+    use fairrep_train::fairrep_metrics as fm;
+    let table = read_csv(&args.input, args.delimiter)?;
     let col = |name: &str, flag: &str| table.column(name, flag).map_err(TrainError::from);
     let (ct, cp, cg) = (
         col(&args.y_true, "--y-true")?,
@@ -485,9 +675,6 @@ fn audit_predictions(args: AuditArgs) -> anyhow::Result<()> {
         .as_deref()
         .map(|name| col(name, "--score"))
         .transpose()?;
-    if table.rows.is_empty() {
-        return Err(usage(format!("{}: no data rows", args.input.display())));
-    }
     let labels = |c: usize| -> Vec<bool> {
         table
             .rows
@@ -515,23 +702,7 @@ fn audit_predictions(args: AuditArgs) -> anyhow::Result<()> {
     let frame = fm::MetricFrame::new(&y_true, &y_pred, &group, &names)?;
     let roc_auc = match cs {
         Some(c) => {
-            let mut scores = Vec::with_capacity(table.rows.len());
-            for (r, line) in table.rows.iter().zip(&table.lines) {
-                let v: f64 = r[c]
-                    .trim()
-                    .parse()
-                    .ok()
-                    .filter(|v: &f64| v.is_finite())
-                    .ok_or_else(|| {
-                        TrainError::from(fairrep_train::fairrep_data::DataError::NotNumeric {
-                            path: args.input.clone(),
-                            line: *line,
-                            column: table.columns[c].clone(),
-                            value: r[c].to_string(),
-                        })
-                    })?;
-                scores.push(v);
-            }
+            let scores = numeric_column(&table, c, &args.input)?;
             fm::roc_auc(&y_true, &scores)?
         }
         None => None,
@@ -769,13 +940,18 @@ fn train(args: TrainArgs) -> anyhow::Result<()> {
         resume: args.resume,
     };
     let mut progress = Progress::new();
-    let report = fairrep_train::run(&opts, &mut progress)?;
+    let outcome = fairrep_train::run_any(&opts, &mut progress)?;
     progress.finish();
-    println!("{}", task_table(&report.tasks));
-    println!(
-        "representation bias (test): MMD² between groups = {:.5}",
-        report.representation.mmd2
-    );
+    match outcome {
+        fairrep_train::Outcome::Deep(report) => {
+            println!("{}", task_table(&report.tasks));
+            println!(
+                "representation bias (test): MMD² between groups = {:.5}",
+                report.representation.mmd2
+            );
+        }
+        fairrep_train::Outcome::Ferm(report) => print!("{}", report.markdown()),
+    }
     println!(
         "run written to {}",
         std::path::absolute(&out)

@@ -6,13 +6,17 @@
 //! - [`divergence`]: the [`Divergence`] trait both implement;
 //! - [`penalty`]: the demographic-parity penalty over two or more groups of a batch;
 //! - [`host`]: fused CPU kernels for both divergences on the ndarray backend (the portable
-//!   tensor-op versions remain, as the reference and for every other backend).
+//!   tensor-op versions remain, as the reference and for every other backend);
+//! - [`fused`] (feature `fused`, on by default): fused CubeCL kernels for both divergences on
+//!   the GPU backends (wgpu), a burn backend extension with its own backward pass.
 //!
 //! Conventions: [`mmd::mmd2`] returns the usual biased V-statistic
 //! `⟨α,K_xx α⟩ + ⟨β,K_yy β⟩ − 2⟨α,K_xy β⟩` — twice what GeomLoss's `SamplesLoss("gaussian")`
 //! returns.
 
 pub mod divergence;
+#[cfg(feature = "fused")]
+pub mod fused;
 pub mod host;
 pub mod mmd;
 pub mod penalty;

@@ -341,6 +341,47 @@ impl Mmd {
         out
     }
 
+    /// Whether [`Divergence::value`] takes the fused GPU kernels of [`crate::fused`]: Gaussian
+    /// kernel, biased or unbiased estimator, f32 on a CubeCL device (wgpu).
+    #[cfg(feature = "fused")]
+    pub fn uses_fused_kernels(&self, x: &Tensor<2>) -> bool {
+        self.kernel == KernelKind::Gaussian
+            && self.estimator != Estimator::Linear
+            && crate::fused::uses_fused(x)
+    }
+
+    /// MMD² as three fused kernel sums `⟨a, s(x, x, a)⟩ + ⟨b, s(y, y, b)⟩ − 2⟨a, s(x, y, b)⟩`,
+    /// differentiable through the kernels' own backward pass. The U-statistic removes the
+    /// diagonal `k(x_i, x_i) = K` (one per bandwidth) and renormalises.
+    #[cfg(feature = "fused")]
+    fn value_fused(
+        &self,
+        x: Tensor<2>,
+        a: Tensor<1>,
+        y: Tensor<2>,
+        b: Tensor<1>,
+        sigmas: &[f64],
+    ) -> Tensor<1> {
+        use crate::fused::gaussian_sums;
+        let term = |u: &Tensor<2>, wu: &Tensor<1>, v: &Tensor<2>, wv: &Tensor<1>| {
+            (wu.clone() * gaussian_sums(u.clone(), v.clone(), wv.clone(), sigmas)).sum()
+        };
+        let (xx, yy, xy) = (
+            term(&x, &a, &x, &a),
+            term(&y, &b, &y, &b),
+            term(&x, &a, &y, &b),
+        );
+        let within = |full: Tensor<1>, w: &Tensor<1>| match self.estimator {
+            Estimator::Unbiased => {
+                let w2 = (w.clone() * w.clone()).sum();
+                let k = sigmas.len() as f64;
+                (full - w2.clone().mul_scalar(k)) / (w.clone().sum().powi_scalar(2) - w2)
+            }
+            _ => full,
+        };
+        within(xx, &a) + within(yy, &b) - xy.mul_scalar(2.0)
+    }
+
     /// [`Divergence::value`] on burn's tensor ops only: the portable path every backend has.
     ///
     /// # Shapes
@@ -391,9 +432,15 @@ impl Mmd {
 }
 
 impl Divergence for Mmd {
-    /// On the CPU backend (Gaussian kernel, biased or unbiased, f32 or f64) this runs on the
-    /// fused kernels of [`crate::host`]; elsewhere on [`Mmd::value_portable`].
+    /// On the CPU backends (Gaussian kernel, biased or unbiased, f32 or f64) this runs on the
+    /// fused kernels of [`crate::host`], on a CubeCL device (wgpu; Gaussian, biased or
+    /// unbiased, f32) on those of `crate::fused`; elsewhere on [`Mmd::value_portable`].
     fn value(&self, x: Tensor<2>, a: Tensor<1>, y: Tensor<2>, b: Tensor<1>) -> Tensor<1> {
+        #[cfg(feature = "fused")]
+        if self.uses_fused_kernels(&x) {
+            let sigmas = self.sigmas(&x, &y);
+            return self.value_fused(x, a, y, b, &sigmas);
+        }
         if self.uses_host_kernels(&x) {
             let sigmas = self.sigmas(&x, &y);
             return match x.dtype() {

@@ -287,8 +287,9 @@ impl Sinkhorn {
     /// - `x`: `[n, d]`, `a`: `[n]`; `y`: `[m, d]`, `b`: `[m]` (weights ≥ 0; uniform weights
     ///   make a probability measure; gradients are with respect to the positions only)
     ///
-    /// On the CPU backend (f32 or f64), the soft-mins run on the fused kernels of
-    /// [`crate::host`]; elsewhere on the portable tensor ops ([`Sinkhorn::solve_portable`]).
+    /// On the CPU backends (f32 or f64), the soft-mins run on the fused kernels of
+    /// [`crate::host`]; on a CubeCL device (wgpu, f32) on those of `crate::fused`; elsewhere
+    /// on the portable tensor ops ([`Sinkhorn::solve_portable`]).
     pub fn solve(
         &self,
         x: Tensor<2>,
@@ -296,6 +297,10 @@ impl Sinkhorn {
         y: Tensor<2>,
         b: Tensor<1>,
     ) -> SinkhornSolution {
+        #[cfg(feature = "fused")]
+        if crate::fused::uses_fused(&x) && y.dims()[0] > 0 {
+            return self.solve_fused(x, a, y, b);
+        }
         if host::is_host(&x.device()) {
             match x.dtype() {
                 DType::F32 => return self.solve_host::<f32>(x, a, y, b),
@@ -316,6 +321,27 @@ impl Sinkhorn {
         let untracked = host::HostSoftmin::<F>::new(self.p, &x, &y, self.debias);
         let schedule = self.schedule(&x, &y);
         let tracked = untracked.tracked(&x, &y);
+        self.solve_with(&untracked, &tracked, a, b, schedule)
+    }
+
+    /// [`Sinkhorn::solve`] with the fused GPU soft-min of [`crate::fused`]: no cost matrix is
+    /// ever built (memory O(n + m)).
+    #[cfg(feature = "fused")]
+    fn solve_fused(
+        &self,
+        x: Tensor<2>,
+        a: Tensor<1>,
+        y: Tensor<2>,
+        b: Tensor<1>,
+    ) -> SinkhornSolution {
+        let p1 = self.p == Power::P1;
+        let untracked = crate::fused::FusedSoftmin::new(
+            p1,
+            x.clone().without_autodiff(),
+            y.clone().without_autodiff(),
+        );
+        let schedule = self.schedule(&x, &y);
+        let tracked = crate::fused::FusedSoftmin::new(p1, x, y);
         self.solve_with(&untracked, &tracked, a, b, schedule)
     }
 

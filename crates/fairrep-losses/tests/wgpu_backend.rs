@@ -1,7 +1,7 @@
 //! The divergences on the wgpu backend (a GPU, or Mesa's lavapipe software Vulkan driver in CI)
-//! against the CPU backend: values and gradients, f32. The wgpu backend runs the portable
-//! tensor-op path; the CPU backend the fused CPU kernels, so this also checks the two
-//! implementations against each other on a second backend. Sizes go far above 65,535 for m·d
+//! against the CPU backend: values and gradients, f32. The wgpu backend runs the fused CubeCL
+//! kernels (feature `fused`, default; the portable tensor-op path without it), the CPU backend
+//! the fused CPU kernels: two independent implementations checked against each other. Sizes go far above 65,535 for m·d
 //! (llvmpipe silently truncates longer shader loops, see ../shared/BURN-NOTES.md).
 //!
 //! These tests need a wgpu adapter and fail (they are not skipped) without one:

@@ -16,6 +16,11 @@
 //!
 //! Plain Rust, no tensors: used by every method (deep, FERM, post-processing) and by the audit of
 //! any model's predictions.
+//!
+//! [`regression`] has the metrics of real-valued tasks (RMSE, MAE, R²) and demographic parity
+//! for scores (Kolmogorov–Smirnov and Wasserstein-1 distances between the groups).
+
+pub mod regression;
 
 use serde::Serialize;
 

@@ -31,6 +31,46 @@ pub struct Config {
     /// The heads fitted on the frozen representation for transfer tasks.
     #[serde(default)]
     pub transfer: TransferSection,
+    /// The method: the deep fair representation (default) or linear FERM.
+    #[serde(default)]
+    pub method: MethodSection,
+}
+
+/// `[method]`: which method the run uses.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct MethodSection {
+    /// `deep` (the encoder of `[model]` under `[penalty]`) or `ferm` (linear FERM).
+    #[serde(default)]
+    pub kind: MethodKind,
+    /// FERM's linear classifier.
+    #[serde(default)]
+    pub loss: LinearLoss,
+}
+
+/// The method of a run.
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum MethodKind {
+    /// A shared encoder trained on the source tasks under the fairness penalty; fresh heads
+    /// on the frozen representation for the transfer tasks.
+    #[default]
+    Deep,
+    /// Linear FERM (Donini et al., 2018): for every task, a linear classifier on the raw
+    /// features and one on the FERM-projected features (equal opportunity), side by side.
+    /// `[model]`, `[penalty]` and `[training]` are not used.
+    Ferm,
+}
+
+/// A linear classifier's loss.
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum LinearLoss {
+    /// Logistic regression (L2 weight `transfer.l2`).
+    #[default]
+    Logistic,
+    /// Linear SVM (hinge loss, L2 weight `transfer.l2`, dual coordinate descent).
+    Hinge,
 }
 
 fn default_seed() -> u64 {
@@ -1015,6 +1055,18 @@ pub const KEYS: &[(&str, &str, &str, &str)] = &[
         "number in (0, 1)",
         "0.5",
         "decision threshold of every head",
+    ),
+    (
+        "method.kind",
+        "\"deep\" | \"ferm\"",
+        "\"deep\"",
+        "deep: encoder + penalty + transfer heads; ferm: linear FERM (equal opportunity) next to the plain linear model, for every task",
+    ),
+    (
+        "method.loss",
+        "\"logistic\" | \"hinge\"",
+        "\"logistic\"",
+        "ferm: the linear classifier (hinge: a linear SVM); regularised by transfer.l2",
     ),
 ];
 

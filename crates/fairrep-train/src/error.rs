@@ -89,6 +89,24 @@ pub enum TrainError {
         /// What to do.
         hint: &'static str,
     },
+    /// Linear FERM could not be fitted for a task (e.g. a group without positives).
+    #[error("FERM for task `{task}`")]
+    Ferm {
+        /// The task.
+        task: String,
+        /// The cause.
+        #[source]
+        source: fairrep_methods::FermError,
+    },
+    /// The barycenter post-processing could not be fitted or applied.
+    #[error("barycenter post-processing of {what}")]
+    Barycenter {
+        /// What was post-processed (a task, a file).
+        what: String,
+        /// The cause.
+        #[source]
+        source: fairrep_methods::BarycenterError,
+    },
     /// An invariant was broken (a bug).
     #[error("internal error: {0}")]
     Internal(String),
@@ -107,6 +125,8 @@ impl TrainError {
                 | TrainError::Checkpoint { .. }
                 | TrainError::ResumeMismatch { .. }
                 | TrainError::NoDevice { .. }
+                | TrainError::Ferm { .. }
+                | TrainError::Barycenter { .. }
         )
     }
 }

@@ -17,6 +17,7 @@ pub mod audit;
 pub mod checkpoint;
 pub mod config;
 pub mod error;
+pub mod ferm_run;
 pub mod measure;
 pub mod model;
 pub mod report;
@@ -28,7 +29,7 @@ pub use config::{Config, ConfigError};
 pub use error::TrainError;
 pub use report::Report;
 pub use train::{Observer, Silent};
-pub use {fairrep_data, fairrep_losses, fairrep_metrics};
+pub use {fairrep_data, fairrep_losses, fairrep_methods, fairrep_metrics};
 
 use burn::module::Module;
 use burn::tensor::Device;
@@ -155,10 +156,59 @@ pub fn check(config_path: &Path, overrides: &[config::Override]) -> Result<Strin
     ))
 }
 
-/// Does a whole run (see the crate docs) and returns its report.
+/// What a run produced: the deep method's report or FERM's.
+#[derive(Debug)]
+pub enum Outcome {
+    /// `[method] kind = "deep"`.
+    Deep(Box<Report>),
+    /// `[method] kind = "ferm"`.
+    Ferm(Box<ferm_run::FermReport>),
+}
+
+/// Does a run of either method (`[method] kind`): [`run`] for the deep method; for FERM, the
+/// linear models of [`ferm_run`], with `config.toml`, `report.json` and `report.md` in the run
+/// directory (no checkpoints: a FERM run takes seconds and is not resumable).
+pub fn run_any(opts: &RunOptions, observer: &mut dyn Observer) -> Result<Outcome, TrainError> {
+    let config = Config::load_with(&opts.config, &opts.overrides)?;
+    if config.method.kind == config::MethodKind::Deep {
+        return run(opts, observer).map(|r| Outcome::Deep(Box::new(r)));
+    }
+    if opts.resume {
+        return Err(deep_only(&opts.config, "--resume").into());
+    }
+    let base_dir = opts.config.parent().unwrap_or(Path::new("."));
+    let data = fairrep_data::prepare(&config.data, &config.tasks, base_dir, config.seed)?;
+    let resolved = config.with_absolute_paths(base_dir);
+    let toml_text = toml::to_string_pretty(&resolved)
+        .map_err(|e| TrainError::Internal(format!("serialising the config: {e}")))?;
+    prepare_out_dir(&opts.out, opts.force)?;
+    write_file(&opts.out.join("config.toml"), toml_text.as_bytes())?;
+    let report = ferm_run::run(&config, &data, &opts.config.display().to_string())?;
+    let json = serde_json::to_string_pretty(&report)
+        .map_err(|e| TrainError::Internal(format!("serialising the report: {e}")))?;
+    write_file(&opts.out.join("report.json"), json.as_bytes())?;
+    write_file(&opts.out.join("report.md"), report.markdown().as_bytes())?;
+    Ok(Outcome::Ferm(Box::new(report)))
+}
+
+/// The error for a command that needs an encoder on a FERM config.
+fn deep_only(path: &Path, what: &str) -> ConfigError {
+    ConfigError::Invalid {
+        path: path.to_path_buf(),
+        key: "method.kind".into(),
+        message: format!(
+            "is \"ferm\": {what} works on runs of the deep method only (a FERM run has no encoder)"
+        ),
+    }
+}
+
+/// Does a whole run of the deep method (see the crate docs) and returns its report.
 pub fn run(opts: &RunOptions, observer: &mut dyn Observer) -> Result<Report, TrainError> {
     let started = Instant::now();
     let config = Config::load_with(&opts.config, &opts.overrides)?;
+    if config.method.kind != config::MethodKind::Deep {
+        return Err(deep_only(&opts.config, "this command").into());
+    }
     let base_dir = opts.config.parent().unwrap_or(Path::new("."));
     let data = fairrep_data::prepare(&config.data, &config.tasks, base_dir, config.seed)?;
     fits_the_data(&config, &data, &opts.config)?;
@@ -365,6 +415,9 @@ fn load_run(run: &Path, backend: Backend) -> Result<LoadedRun, TrainError> {
         });
     }
     let config = Config::load(&config_path)?;
+    if config.method.kind != config::MethodKind::Deep {
+        return Err(deep_only(&config_path, "eval, transfer and audit").into());
+    }
     let data = fairrep_data::prepare(&config.data, &config.tasks, run, config.seed)?;
     let device = backend.device()?;
     let (encoder_cfg, heads_cfg) = train::model_configs(&config, &data);

@@ -125,7 +125,7 @@ pub struct Report {
     pub tasks: Vec<TaskMetrics>,
 }
 
-fn cell(v: Option<f64>) -> String {
+pub(crate) fn cell(v: Option<f64>) -> String {
     v.map_or_else(|| "–".to_string(), |x| format!("{x:.4}"))
 }
 

@@ -1,0 +1,184 @@
+//! Regression metrics, and demographic parity for real-valued predictions (scores): distances
+//! between the groups' prediction distributions.
+//!
+//! - [`rmse`], [`mae`], [`r2`] (scikit-learn's definitions: `R² = 1 − SS_res / SS_tot`);
+//! - [`ks_distance`]: the two-sample Kolmogorov–Smirnov statistic `sup_t |F_1(t) − F_2(t)|`
+//!   between empirical distributions (scipy's `ks_2samp` statistic);
+//! - [`wasserstein1`]: `∫ |F_1(t) − F_2(t)| dt` (scipy's `wasserstein_distance`);
+//! - [`score_parity`]: both, as the largest value over pairs of groups, with each group's mean.
+//!
+//! Strong demographic parity of a score means equal distributions across groups: KS and W1
+//! are 0 exactly then.
+
+use serde::{Deserialize, Serialize};
+
+/// Root mean squared error.
+pub fn rmse(y: &[f64], pred: &[f64]) -> f64 {
+    mean(y.iter().zip(pred).map(|(a, b)| (a - b) * (a - b))).sqrt()
+}
+
+/// Mean absolute error.
+pub fn mae(y: &[f64], pred: &[f64]) -> f64 {
+    mean(y.iter().zip(pred).map(|(a, b)| (a - b).abs()))
+}
+
+/// Coefficient of determination `1 − Σ(y − ŷ)² / Σ(y − ȳ)²` (`NaN` for a constant `y`).
+pub fn r2(y: &[f64], pred: &[f64]) -> f64 {
+    let ybar = mean(y.iter().copied());
+    let ss_res: f64 = y.iter().zip(pred).map(|(a, b)| (a - b) * (a - b)).sum();
+    let ss_tot: f64 = y.iter().map(|a| (a - ybar) * (a - ybar)).sum();
+    if ss_tot == 0.0 {
+        f64::NAN
+    } else {
+        1.0 - ss_res / ss_tot
+    }
+}
+
+fn mean(v: impl Iterator<Item = f64>) -> f64 {
+    let (s, n) = v.fold((0.0, 0usize), |(s, n), x| (s + x, n + 1));
+    if n == 0 { f64::NAN } else { s / n as f64 }
+}
+
+fn sorted(v: &[f64]) -> Vec<f64> {
+    let mut s = v.to_vec();
+    s.sort_by(f64::total_cmp);
+    s
+}
+
+/// Walks the merged sorted samples: calls `step(t_prev, t, F_1, F_2)` for each interval between
+/// consecutive distinct values, with the empirical CDFs on it.
+fn sweep(a: &[f64], b: &[f64], mut step: impl FnMut(f64, f64, f64, f64)) {
+    let (a, b) = (sorted(a), sorted(b));
+    let (na, nb) = (a.len() as f64, b.len() as f64);
+    let (mut i, mut j) = (0usize, 0usize);
+    let mut prev: Option<f64> = None;
+    while i < a.len() || j < b.len() {
+        let t = match (a.get(i), b.get(j)) {
+            (Some(&x), Some(&y)) => x.min(y),
+            (Some(&x), None) => x,
+            (None, Some(&y)) => y,
+            (None, None) => unreachable!(),
+        };
+        // CDFs just before t (on [prev, t)).
+        if let Some(p) = prev {
+            step(p, t, i as f64 / na, j as f64 / nb);
+        }
+        while i < a.len() && a[i] <= t {
+            i += 1;
+        }
+        while j < b.len() && b[j] <= t {
+            j += 1;
+        }
+        // CDFs at t (right-continuous): a zero-length interval carries the jump.
+        step(t, t, i as f64 / na, j as f64 / nb);
+        prev = Some(t);
+    }
+}
+
+/// The two-sample Kolmogorov–Smirnov statistic `sup_t |F_a(t) − F_b(t)|` (0 for identical
+/// samples, 1 for separated ones). `NaN` if a sample is empty.
+pub fn ks_distance(a: &[f64], b: &[f64]) -> f64 {
+    if a.is_empty() || b.is_empty() {
+        return f64::NAN;
+    }
+    let mut sup = 0.0f64;
+    sweep(a, b, |_, _, fa, fb| sup = sup.max((fa - fb).abs()));
+    sup
+}
+
+/// The Wasserstein-1 distance `∫ |F_a(t) − F_b(t)| dt` between two samples' empirical
+/// distributions. `NaN` if a sample is empty.
+pub fn wasserstein1(a: &[f64], b: &[f64]) -> f64 {
+    if a.is_empty() || b.is_empty() {
+        return f64::NAN;
+    }
+    let mut total = 0.0;
+    sweep(a, b, |t0, t1, fa, fb| total += (t1 - t0) * (fa - fb).abs());
+    total
+}
+
+/// Demographic parity of a score: the largest KS and W1 distances between two groups'
+/// prediction distributions, and each group's mean prediction.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ScoreParity {
+    /// max over pairs of groups of [`ks_distance`].
+    pub ks: f64,
+    /// max over pairs of groups of [`wasserstein1`].
+    pub w1: f64,
+    /// Mean prediction of each group (by group index; `NaN` for an empty group).
+    pub group_means: Vec<f64>,
+}
+
+/// [`ScoreParity`] of `pred` over the groups `group` (indices `0..groups`); groups without
+/// any prediction are left out of the pairs.
+pub fn score_parity(pred: &[f64], group: &[usize], groups: usize) -> ScoreParity {
+    let mut by: Vec<Vec<f64>> = vec![Vec::new(); groups];
+    for (&p, &g) in pred.iter().zip(group) {
+        by[g].push(p);
+    }
+    let (mut ks, mut w1) = (0.0f64, 0.0f64);
+    for i in 0..groups {
+        for j in i + 1..groups {
+            if by[i].is_empty() || by[j].is_empty() {
+                continue;
+            }
+            ks = ks.max(ks_distance(&by[i], &by[j]));
+            w1 = w1.max(wasserstein1(&by[i], &by[j]));
+        }
+    }
+    ScoreParity {
+        ks,
+        w1,
+        group_means: by.iter().map(|v| mean(v.iter().copied())).collect(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use approx::assert_abs_diff_eq;
+
+    #[test]
+    fn regression_metrics_have_their_closed_forms() {
+        let y = [1.0, 2.0, 3.0, 4.0];
+        let p = [1.5, 2.0, 2.0, 5.0];
+        // residuals 0.5, 0, 1, 1: SS = 2.25, mean 0.5625; |r| mean 0.625; SS_tot = 5.
+        assert_abs_diff_eq!(rmse(&y, &p), 0.5625f64.sqrt(), epsilon = 1e-15);
+        assert_abs_diff_eq!(mae(&y, &p), 0.625, epsilon = 1e-15);
+        assert_abs_diff_eq!(r2(&y, &p), 1.0 - 2.25 / 5.0, epsilon = 1e-15);
+        assert!(r2(&[1.0, 1.0], &[1.0, 2.0]).is_nan());
+    }
+
+    #[test]
+    fn ks_and_w1_have_known_values() {
+        let a = [0.0, 1.0, 2.0, 3.0];
+        assert_eq!(ks_distance(&a, &a), 0.0);
+        assert_eq!(wasserstein1(&a, &a), 0.0);
+        // A shift by c: W1 = c; KS = fraction of the mass that moved past (scipy: 0.5, 0.25).
+        let b: Vec<f64> = a.iter().map(|v| v + 0.5).collect();
+        assert_abs_diff_eq!(wasserstein1(&a, &b), 0.5, epsilon = 1e-15);
+        assert_abs_diff_eq!(ks_distance(&a, &b), 0.25, epsilon = 1e-15);
+        // Separated samples: KS = 1; W1 = difference of means (scipy: 9.0).
+        let c = [10.0, 11.0];
+        assert_eq!(ks_distance(&a, &c), 1.0);
+        assert_abs_diff_eq!(wasserstein1(&a, &c), 10.5 - 1.5, epsilon = 1e-12);
+        // Unequal sizes and ties, checked with scipy 1.17.1: ks_2samp([0,0,1,2], [0,1,1])
+        // .statistic = 0.25 and wasserstein_distance(...) = 0.41666… (by hand: on [0,1)
+        // |0.5 − 1/3| = 1/6, on [1,2) |0.75 − 1| = 1/4).
+        let (p, q) = ([0.0, 0.0, 1.0, 2.0], [0.0, 1.0, 1.0]);
+        assert_abs_diff_eq!(ks_distance(&p, &q), 0.25, epsilon = 1e-15);
+        assert_abs_diff_eq!(wasserstein1(&p, &q), 0.4166666666666667, epsilon = 1e-15);
+        assert!(ks_distance(&[], &a).is_nan());
+    }
+
+    #[test]
+    fn score_parity_takes_the_worst_pair() {
+        let pred = [0.0, 1.0, 0.0, 1.0, 5.0, 6.0];
+        let group = [0, 0, 1, 1, 2, 2];
+        let sp = score_parity(&pred, &group, 4); // group 3 is empty
+        assert_eq!(sp.ks, 1.0);
+        assert_abs_diff_eq!(sp.w1, 5.0, epsilon = 1e-12);
+        assert_eq!(&sp.group_means[..3], &[0.5, 0.5, 5.5]);
+        assert!(sp.group_means[3].is_nan());
+    }
+}

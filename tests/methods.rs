@@ -1,0 +1,178 @@
+//! End-to-end tests of the sibling methods: `[method] kind = "ferm"` runs and the
+//! `fairrep barycenter` post-processing command.
+
+use assert_cmd::Command;
+use predicates::prelude::*;
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+
+fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .canonicalize()
+        .unwrap()
+}
+
+fn fairrep() -> Command {
+    Command::cargo_bin("fairrep").unwrap()
+}
+
+fn json(path: &Path) -> Value {
+    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
+#[test]
+fn ferm_run_meets_its_constraint_and_lowers_deo() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("run");
+    let cfg = repo().join("configs/adult_ferm.toml");
+    for loss in ["hinge", "logistic"] {
+        fairrep()
+            .args(["-q", "train", "--force", "--config"])
+            .arg(&cfg)
+            .arg("--out")
+            .arg(&out)
+            .args(["--set", &format!("method.loss={loss}")])
+            .assert()
+            .success()
+            .stdout(predicate::str::contains("| income | FERM |"));
+        let r = json(&out.join("report.json"));
+        assert_eq!(r["method"], "ferm");
+        let t = &r["tasks"][0];
+        assert_eq!(t["task"], "income");
+        assert_eq!(t["rank"], 1);
+        // The constraint: equal mean decision value over the positives of both groups on the
+        // training split, up to rounding; the plain model is far from it.
+        let gap_ferm = t["train_positive_score_gap_ferm"].as_f64().unwrap();
+        let gap_linear = t["train_positive_score_gap_linear"].as_f64().unwrap();
+        assert!(gap_ferm < 1e-6, "{loss}: FERM gap {gap_ferm}");
+        assert!(gap_linear > 0.1, "{loss}: linear gap {gap_linear}");
+        // On the test split: equal opportunity improves, accuracy stays within a point.
+        let (l, f) = (&t["linear"], &t["ferm"]);
+        let deo = |m: &Value| m["deo"].as_f64().unwrap();
+        let acc = |m: &Value| m["accuracy"].as_f64().unwrap();
+        assert!(deo(f) < 0.5 * deo(l), "{loss}: DEO {} → {}", deo(l), deo(f));
+        assert!(acc(f) > acc(l) - 0.01, "{loss}: accuracy {} → {}", acc(l), acc(f));
+        assert!(f["ci95"]["deo"].is_array(), "bootstrap intervals are reported");
+        assert!(out.join("report.md").is_file() && out.join("config.toml").is_file());
+    }
+    // Commands that need an encoder refuse a FERM run, naming the key.
+    fairrep()
+        .args(["eval", "--run"])
+        .arg(&out)
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("method.kind"));
+}
+
+/// A CSV of scores: two groups, the second shifted by `shift`, deterministic.
+fn scores_csv(path: &Path, n: usize, shift: f64, seed: u64) {
+    let mut s = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+    let mut uniform = || {
+        s ^= s << 13;
+        s ^= s >> 7;
+        s ^= s << 17;
+        (s >> 11) as f64 / (1u64 << 53) as f64
+    };
+    let mut text = String::from("id,score,group\n");
+    for i in 0..n {
+        let g = if i % 3 == 0 { "b" } else { "a" };
+        // Sum of 4 uniforms: a bell shape; group b shifted.
+        let v: f64 = (0..4).map(|_| uniform()).sum::<f64>() + if g == "b" { shift } else { 0.0 };
+        text += &format!("{i},{v},{g}\n");
+    }
+    std::fs::write(path, text).unwrap();
+}
+
+#[test]
+fn barycenter_command_equalises_the_groups_score_distributions() {
+    let dir = tempfile::tempdir().unwrap();
+    let (cal, app, out) = (
+        dir.path().join("cal.csv"),
+        dir.path().join("apply.csv"),
+        dir.path().join("out.csv"),
+    );
+    scores_csv(&cal, 6_000, 1.0, 1);
+    scores_csv(&app, 6_000, 1.0, 2);
+    let run = fairrep()
+        .args(["barycenter", "--score", "score", "--group", "group", "--calibrate"])
+        .arg(&cal)
+        .arg("--apply")
+        .arg(&app)
+        .arg("--out")
+        .arg(&out)
+        .assert()
+        .success();
+    let summary: Value = serde_json::from_slice(&run.get_output().stdout).unwrap();
+    let (before, after) = (&summary["before"], &summary["after"]);
+    assert!(before["ks"].as_f64().unwrap() > 0.5, "{before}");
+    assert!(after["ks"].as_f64().unwrap() < 0.05, "{after}");
+    assert!(after["w1"].as_f64().unwrap() < 0.05, "{after}");
+    // Weights are the calibration proportions (1/3 of rows in group b).
+    let w = summary["weights"].as_array().unwrap();
+    assert!((w[1].as_f64().unwrap() - 1.0 / 3.0).abs() < 1e-3);
+    // The applied file, with the fair score as an extra column, in order.
+    let text = std::fs::read_to_string(&out).unwrap();
+    let mut lines = text.lines();
+    assert_eq!(lines.next(), Some("id,score,group,score_fair"));
+    let rows: Vec<&str> = lines.collect();
+    assert_eq!(rows.len(), 6_000);
+    assert!(rows[5].starts_with("5,"));
+    // Group means meet near the weighted mean of the two groups' means (2 and 3).
+    let mean_of = |g: &str| {
+        let v: Vec<f64> = rows
+            .iter()
+            .filter(|r| r.split(',').nth(2) == Some(g))
+            .map(|r| r.split(',').nth(3).unwrap().parse::<f64>().unwrap())
+            .collect();
+        v.iter().sum::<f64>() / v.len() as f64
+    };
+    let (ma, mb) = (mean_of("a"), mean_of("b"));
+    assert!((ma - mb).abs() < 0.05, "{ma} vs {mb}");
+    assert!((ma - (2.0 + 1.0 / 3.0)).abs() < 0.05, "{ma}");
+}
+
+#[test]
+fn barycenter_command_names_bad_input() {
+    let dir = tempfile::tempdir().unwrap();
+    let (cal, app, out) = (
+        dir.path().join("cal.csv"),
+        dir.path().join("apply.csv"),
+        dir.path().join("out.csv"),
+    );
+    scores_csv(&cal, 100, 1.0, 1);
+    let cmd = |apply_text: &str, extra: &[&str]| {
+        std::fs::write(&app, apply_text).unwrap();
+        let mut c = fairrep();
+        c.args(["barycenter", "--score", "score", "--group", "group", "--calibrate"])
+            .arg(&cal)
+            .arg("--apply")
+            .arg(&app)
+            .arg("--out")
+            .arg(&out)
+            .args(extra);
+        c.assert()
+    };
+    // A group that the calibration data does not have: file, line, value.
+    cmd("id,score,group\n1,0.5,a\n2,0.7,c\n", &[])
+        .code(2)
+        .stderr(predicate::str::contains("line 3").and(predicate::str::contains("`c`")));
+    // A score that is not a number.
+    cmd("id,score,group\n1,high,a\n", &[])
+        .code(2)
+        .stderr(predicate::str::contains("line 2").and(predicate::str::contains("score")));
+    // A missing column.
+    cmd("id,value,group\n1,0.5,a\n", &[])
+        .code(2)
+        .stderr(predicate::str::contains("--score"));
+    // A negative jitter.
+    cmd("id,score,group\n1,0.5,a\n", &["--jitter", "-1"])
+        .code(2)
+        .stderr(predicate::str::contains("--jitter"));
+    // A calibration group with a single score.
+    std::fs::write(&cal, "id,score,group\n1,0.5,a\n2,0.6,a\n3,0.9,b\n").unwrap();
+    cmd("id,score,group\n1,0.5,a\n", &[])
+        .code(2)
+        .stderr(predicate::str::contains("group `b` has 1 calibration score"));
+    assert!(!out.exists(), "nothing is written on bad input");
+}
