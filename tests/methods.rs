@@ -52,8 +52,16 @@ fn ferm_run_meets_its_constraint_and_lowers_deo() {
         let deo = |m: &Value| m["deo"].as_f64().unwrap();
         let acc = |m: &Value| m["accuracy"].as_f64().unwrap();
         assert!(deo(f) < 0.5 * deo(l), "{loss}: DEO {} → {}", deo(l), deo(f));
-        assert!(acc(f) > acc(l) - 0.01, "{loss}: accuracy {} → {}", acc(l), acc(f));
-        assert!(f["ci95"]["deo"].is_array(), "bootstrap intervals are reported");
+        assert!(
+            acc(f) > acc(l) - 0.01,
+            "{loss}: accuracy {} → {}",
+            acc(l),
+            acc(f)
+        );
+        assert!(
+            f["ci95"]["deo"].is_array(),
+            "bootstrap intervals are reported"
+        );
         assert!(out.join("report.md").is_file() && out.join("config.toml").is_file());
     }
     // Commands that need an encoder refuse a FERM run, naming the key.
@@ -95,7 +103,14 @@ fn barycenter_command_equalises_the_groups_score_distributions() {
     scores_csv(&cal, 6_000, 1.0, 1);
     scores_csv(&app, 6_000, 1.0, 2);
     let run = fairrep()
-        .args(["barycenter", "--score", "score", "--group", "group", "--calibrate"])
+        .args([
+            "barycenter",
+            "--score",
+            "score",
+            "--group",
+            "group",
+            "--calibrate",
+        ])
         .arg(&cal)
         .arg("--apply")
         .arg(&app)
@@ -144,13 +159,20 @@ fn barycenter_command_names_bad_input() {
     let cmd = |apply_text: &str, extra: &[&str]| {
         std::fs::write(&app, apply_text).unwrap();
         let mut c = fairrep();
-        c.args(["barycenter", "--score", "score", "--group", "group", "--calibrate"])
-            .arg(&cal)
-            .arg("--apply")
-            .arg(&app)
-            .arg("--out")
-            .arg(&out)
-            .args(extra);
+        c.args([
+            "barycenter",
+            "--score",
+            "score",
+            "--group",
+            "group",
+            "--calibrate",
+        ])
+        .arg(&cal)
+        .arg("--apply")
+        .arg(&app)
+        .arg("--out")
+        .arg(&out)
+        .args(extra);
         c.assert()
     };
     // A group that the calibration data does not have: file, line, value.
@@ -173,6 +195,78 @@ fn barycenter_command_names_bad_input() {
     std::fs::write(&cal, "id,score,group\n1,0.5,a\n2,0.6,a\n3,0.9,b\n").unwrap();
     cmd("id,score,group\n1,0.5,a\n", &[])
         .code(2)
-        .stderr(predicate::str::contains("group `b` has 1 calibration score"));
+        .stderr(predicate::str::contains(
+            "group `b` has 1 calibration score",
+        ));
     assert!(!out.exists(), "nothing is written on bad input");
+}
+
+#[test]
+fn barycenter_post_processing_inside_a_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("run");
+    let cfg = repo().join("configs/quickstart.toml");
+    let train = |extra: &[&str]| {
+        let mut c = fairrep();
+        c.args(["-q", "train", "--force", "--config"])
+            .arg(&cfg)
+            .arg("--out")
+            .arg(&out)
+            .args(["--set", "training.epochs=3"])
+            .args(extra);
+        c.assert()
+    };
+    train(&[
+        "--set",
+        "postprocess.kind=barycenter",
+        "--set",
+        "postprocess.tasks=[\"income\", \"married\"]",
+    ])
+    .success();
+    let r = json(&out.join("report.json"));
+    let post = r["postprocessed"].as_array().unwrap();
+    let names: Vec<&str> = post.iter().map(|p| p["task"].as_str().unwrap()).collect();
+    assert_eq!(names, ["married", "income"]);
+    for p in post {
+        let (before, after) = (
+            p["before"]["ks"].as_f64().unwrap(),
+            p["after"]["ks"].as_f64().unwrap(),
+        );
+        assert!(
+            after < 0.08 && after < before,
+            "{}: KS {before} → {after}",
+            p["task"]
+        );
+        let raw = r["tasks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|t| t["name"] == p["task"])
+            .unwrap();
+        let ddp = |m: &Value| m["ddp"].as_f64().unwrap();
+        assert!(ddp(&p["metrics"]) < ddp(raw).max(0.02), "{}", p["task"]);
+        assert!(p["metrics"]["ci95"]["ddp"].is_array());
+    }
+    assert!(
+        std::fs::read_to_string(out.join("report.md"))
+            .unwrap()
+            .contains("| income | barycenter |")
+    );
+    // Without calibration data, or with an unknown task: exit 2, the key named.
+    train(&[
+        "--set",
+        "postprocess.kind=barycenter",
+        "--set",
+        "data.validation_fraction=0.0",
+    ])
+    .code(2)
+    .stderr(predicate::str::contains("postprocess.kind"));
+    train(&[
+        "--set",
+        "postprocess.kind=barycenter",
+        "--set",
+        "postprocess.tasks=[\"incme\"]",
+    ])
+    .code(2)
+    .stderr(predicate::str::contains("postprocess.tasks").and(predicate::str::contains("incme")));
 }

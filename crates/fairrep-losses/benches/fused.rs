@@ -263,8 +263,16 @@ fn main() {
                         .filter_map(|t| t.parse().ok())
                         .collect();
                     if !out.status.success() || fields.len() != 4 {
+                        // The panic message is the line after "panicked at".
                         let err = String::from_utf8_lossy(&out.stderr);
-                        let last = err.lines().last().unwrap_or("");
+                        let lines: Vec<&str> = err.lines().collect();
+                        let last = lines
+                            .iter()
+                            .position(|l| l.contains("panicked at"))
+                            .and_then(|i| lines.get(i + 1))
+                            .or(lines.last())
+                            .copied()
+                            .unwrap_or("no message");
                         println!(
                             "| {backend} | {kind} | {path} | {n} | {d} | failed: {} | | | |",
                             last.replace('|', "/")

@@ -34,6 +34,52 @@ pub struct Config {
     /// The method: the deep fair representation (default) or linear FERM.
     #[serde(default)]
     pub method: MethodSection,
+    /// Post-processing of the tasks' scores (deep runs).
+    #[serde(default)]
+    pub postprocess: PostprocessSection,
+}
+
+/// `[postprocess]`: a post-processing of the predicted probabilities of some tasks, fitted on
+/// the validation split (as unlabeled calibration data) and evaluated on the test split next to
+/// the unprocessed scores.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct PostprocessSection {
+    /// `none` or `barycenter` (Chzhen et al., 2020: each group's scores mapped to the groups'
+    /// Wasserstein barycenter, strong demographic parity).
+    #[serde(default)]
+    pub kind: PostprocessKind,
+    /// The tasks to post-process (default: every task).
+    #[serde(default)]
+    pub tasks: Option<Vec<String>>,
+    /// Half-width of the uniform jitter that breaks ties between scores.
+    #[serde(default = "default_jitter")]
+    pub jitter: f64,
+}
+
+fn default_jitter() -> f64 {
+    1e-5
+}
+
+impl Default for PostprocessSection {
+    fn default() -> Self {
+        Self {
+            kind: PostprocessKind::None,
+            tasks: None,
+            jitter: default_jitter(),
+        }
+    }
+}
+
+/// A post-processing of scores.
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum PostprocessKind {
+    /// No post-processing.
+    #[default]
+    None,
+    /// Wasserstein-barycenter post-processing.
+    Barycenter,
 }
 
 /// `[method]`: which method the run uses.
@@ -683,6 +729,35 @@ impl Config {
                 }
             }
         }
+        let pp = &self.postprocess;
+        if !(pp.jitter.is_finite() && pp.jitter >= 0.0) {
+            return bad(
+                "postprocess.jitter",
+                format!("= {} must be a finite number ≥ 0", pp.jitter),
+            );
+        }
+        if pp.kind != PostprocessKind::None {
+            if self.method.kind != MethodKind::Deep {
+                return bad(
+                    "postprocess.kind",
+                    "works on runs of method.kind = \"deep\" only".into(),
+                );
+            }
+            if self.data.validation_fraction <= 0.0 {
+                return bad(
+                    "postprocess.kind",
+                    "needs calibration data: set data.validation_fraction > 0 (the validation split calibrates the post-processing)".into(),
+                );
+            }
+        }
+        for name in pp.tasks.iter().flatten() {
+            if !self.tasks.iter().any(|k| &k.name == name) {
+                return bad(
+                    "postprocess.tasks",
+                    format!("names `{name}`, which is not a task of this config"),
+                );
+            }
+        }
         let t = &self.training;
         if t.epochs == 0 {
             return bad("training.epochs", "must be at least 1".into());
@@ -1061,6 +1136,24 @@ pub const KEYS: &[(&str, &str, &str, &str)] = &[
         "\"deep\" | \"ferm\"",
         "\"deep\"",
         "deep: encoder + penalty + transfer heads; ferm: linear FERM (equal opportunity) next to the plain linear model, for every task",
+    ),
+    (
+        "postprocess.kind",
+        "\"none\" | \"barycenter\"",
+        "\"none\"",
+        "barycenter: map each group's test scores to the groups' Wasserstein barycenter, calibrated on the validation split (strong demographic parity); reported next to the raw scores",
+    ),
+    (
+        "postprocess.tasks",
+        "list of task names",
+        "every task",
+        "the tasks to post-process",
+    ),
+    (
+        "postprocess.jitter",
+        "number ≥ 0",
+        "1e-05",
+        "half-width of the uniform jitter that breaks ties between scores",
     ),
     (
         "method.loss",

@@ -347,6 +347,11 @@ impl Evaluation<'_> {
             config.seed,
         )?;
         tasks.extend(transfer_metrics);
+        let postprocessed = if only.is_none() {
+            self.postprocess(model, &heads)?
+        } else {
+            Vec::new()
+        };
         if only.is_none() {
             write_json(&self.out.join("transfer_heads.json"), &heads)?;
         }
@@ -383,6 +388,7 @@ impl Evaluation<'_> {
             total_seconds: started.elapsed().as_secs_f64(),
             representation: report::RepresentationBias { mmd2, sigma, rows },
             tasks,
+            postprocessed,
         };
         if only.is_some() {
             write_json(&self.out.join("transfer_report.json"), &report)?;
@@ -391,6 +397,92 @@ impl Evaluation<'_> {
             write_file(&self.out.join("report.md"), report.markdown().as_bytes())?;
         }
         Ok(report)
+    }
+}
+
+impl Evaluation<'_> {
+    /// `[postprocess]`: each chosen task's predicted probabilities on the validation split
+    /// (without labels) calibrate the post-processing, which is applied to the test split's.
+    fn postprocess(
+        &self,
+        model: &model::FairModel,
+        heads: &[transfer::TransferHead],
+    ) -> Result<Vec<report::PostprocessedTask>, TrainError> {
+        use fairrep_metrics::regression::score_parity;
+        let (config, data, device) = (self.config, self.data, self.device);
+        let pp = &config.postprocess;
+        if pp.kind == config::PostprocessKind::None {
+            return Ok(Vec::new());
+        }
+        let wanted = |name: &str| {
+            pp.tasks
+                .as_ref()
+                .is_none_or(|names| names.iter().any(|n| n == name))
+        };
+        // Probabilities on (validation, test) for every task: the trained heads for source
+        // tasks, the fitted transfer heads on the frozen representation for the others.
+        let mut scores: Vec<(usize, Vec<f64>, Vec<f64>)> = Vec::new();
+        let (valid_src, test_src) = (
+            model.predict_split(&data.valid, device),
+            model.predict_split(&data.test, device),
+        );
+        for ((t, v), s) in data
+            .task_indices(Role::Source)
+            .into_iter()
+            .zip(valid_src)
+            .zip(test_src)
+        {
+            scores.push((t, v, s));
+        }
+        let (z_valid, z_test) = (
+            model.encode_split(&data.valid, device),
+            model.encode_split(&data.test, device),
+        );
+        for head in heads {
+            let t = data
+                .tasks
+                .iter()
+                .position(|k| k.name == head.task)
+                .ok_or_else(|| TrainError::Internal(format!("no task {}", head.task)))?;
+            scores.push((
+                t,
+                head.model.predict_proba(&z_valid),
+                head.model.predict_proba(&z_test),
+            ));
+        }
+        let groups = data.groups.len();
+        let mut out = Vec::new();
+        for (t, valid, test) in scores {
+            let name = &data.tasks[t].name;
+            if !wanted(name) {
+                continue;
+            }
+            let seed = config.seed ^ (t as u64).wrapping_mul(0x9E37_79B9);
+            let fail = |source| TrainError::Barycenter {
+                what: format!("task `{name}`"),
+                source,
+            };
+            let fitted =
+                fairrep_methods::Barycenter::fit(&valid, &data.valid.s, groups, pp.jitter, seed)
+                    .map_err(fail)?;
+            let fair = fitted.apply(&test, &data.test.s, seed).map_err(fail)?;
+            out.push(report::PostprocessedTask {
+                task: name.clone(),
+                kind: pp.kind,
+                calibration_rows: valid.len(),
+                before: score_parity(&test, &data.test.s, groups),
+                after: score_parity(&fair, &data.test.s, groups),
+                metrics: train::task_metrics(
+                    data,
+                    &data.test,
+                    t,
+                    &fair,
+                    config.transfer.threshold,
+                    Some(config.seed),
+                ),
+            });
+        }
+        Ok(out)
     }
 }
 

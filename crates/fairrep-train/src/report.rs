@@ -123,6 +123,26 @@ pub struct Report {
     pub representation: RepresentationBias,
     /// Test metrics of every task, source tasks first.
     pub tasks: Vec<TaskMetrics>,
+    /// `[postprocess]`: the post-processed tasks (empty without post-processing).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub postprocessed: Vec<PostprocessedTask>,
+}
+
+/// A task's scores before and after the post-processing (test split).
+#[derive(Debug, Clone, Serialize)]
+pub struct PostprocessedTask {
+    /// Task name.
+    pub task: String,
+    /// The post-processing.
+    pub kind: crate::config::PostprocessKind,
+    /// Calibration rows (validation split).
+    pub calibration_rows: usize,
+    /// Score parity (KS, W1 between the groups' predicted probabilities) before.
+    pub before: fairrep_metrics::regression::ScoreParity,
+    /// Score parity after.
+    pub after: fairrep_metrics::regression::ScoreParity,
+    /// Test metrics of the post-processed scores (thresholded at `transfer.threshold`).
+    pub metrics: TaskMetrics,
 }
 
 pub(crate) fn cell(v: Option<f64>) -> String {
@@ -185,6 +205,38 @@ impl Report {
             self.representation.sigma,
             self.representation.rows,
             task_table(&self.tasks)
-        )
+        ) + &self.postprocessed_markdown()
+    }
+
+    fn postprocessed_markdown(&self) -> String {
+        if self.postprocessed.is_empty() {
+            return String::new();
+        }
+        let mut s = String::from(
+            "\n## Post-processed scores (test split)\n\n| task | scores | accuracy | AUC | DDP | DEO | KS between groups | W1 between groups |\n|---|---|---|---|---|---|---|---|\n",
+        );
+        for p in &self.postprocessed {
+            let raw = self.tasks.iter().find(|t| t.name == p.task);
+            for (label, m, parity) in [
+                ("raw", raw, &p.before),
+                ("barycenter", Some(&p.metrics), &p.after),
+            ] {
+                let m = m.map(|t| &t.metrics);
+                s += &format!(
+                    "| {} | {} | {} | {} | {} | {} | {:.4} | {:.4} |\n",
+                    p.task,
+                    label,
+                    cell(m.and_then(|m| m.accuracy)),
+                    cell(m.and_then(|m| m.auc)),
+                    cell(m.and_then(|m| m.ddp)),
+                    cell(m.and_then(|m| m.deo)),
+                    parity.ks,
+                    parity.w1
+                );
+            }
+        }
+        s + "\nBarycenter: each group's scores mapped to the Wasserstein barycenter of the groups' \
+             score distributions (Chzhen et al., 2020), calibrated on the validation split without \
+             its labels; KS and W1: the largest distance between two groups' score distributions.\n"
     }
 }
