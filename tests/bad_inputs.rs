@@ -144,6 +144,32 @@ fn corpus() -> Vec<Case> {
             ..case("unknown top-level key")
         },
         Case {
+            config: &[(
+                "test = { path = \"test.csv\" }",
+                "test = { path = \"test.csv\" }\ntest_fraction = 0.2",
+            )],
+            needles: &["test_fraction", "keep one"],
+            ..case("test file and test fraction")
+        },
+        Case {
+            config: &[("test = { path = \"test.csv\" }", "")],
+            needles: &["test_fraction", "test file"],
+            ..case("neither test file nor test fraction")
+        },
+        Case {
+            config: &[("test = { path = \"test.csv\" }", "test_fraction = 1.5")],
+            needles: &["test_fraction = 1.5", "(0, 1)"],
+            ..case("test fraction out of range")
+        },
+        Case {
+            config: &[(
+                "test = { path = \"test.csv\" }",
+                "test = { path = \"${FAIRREP_NOT_SET_ANYWHERE}/test.csv\" }",
+            )],
+            needles: &["FAIRREP_NOT_SET_ANYWHERE", "not set"],
+            ..case("unset variable in a data path")
+        },
+        Case {
             config: &[("epochs = 1", "epoch = 1")],
             needles: &["epoch", "did you mean `epochs`?"],
             ..case("misspelt key")

@@ -143,6 +143,20 @@ impl Cols {
 /// Checks the schema for contradictions that do not need the data.
 pub fn validate_schema(spec: &DataSpec, tasks: &[TaskSpec]) -> Result<(), DataError> {
     let bad = |m: String| Err(DataError::Schema(m));
+    match (&spec.test, spec.test_fraction) {
+        (Some(_), Some(_)) => {
+            return bad(
+                "[data] has both `test` (a test file) and `test_fraction` (a test split of the training file): keep one".into(),
+            );
+        }
+        (None, None) => {
+            return bad("[data] needs `test` (a test file) or `test_fraction` (the part of the training file held out for testing)".into());
+        }
+        (None, Some(f)) if !(f > 0.0 && f < 1.0) => {
+            return bad(format!("[data].test_fraction = {f} must be in (0, 1)"));
+        }
+        _ => {}
+    }
     let mut seen = HashSet::new();
     for c in spec
         .features
@@ -234,8 +248,9 @@ pub fn prepare(
         )));
     }
     let read = |f: &crate::spec::FileSpec| {
+        let path = crate::spec::expand_path(&f.path).map_err(DataError::Schema)?;
         Table::read(
-            &base_dir.join(&f.path),
+            &base_dir.join(path),
             &ReadOptions {
                 delimiter: spec.delimiter as u8,
                 skip_rows: f.skip_rows,
@@ -245,16 +260,42 @@ pub fn prepare(
         )
     };
     let train_t = read(&spec.train)?;
-    let test_t = read(&spec.test)?;
     let train_c = Cols::resolve(&train_t, spec, tasks)?;
-    let test_c = Cols::resolve(&test_t, spec, tasks)?;
-
     let missing: HashSet<&str> = spec.missing_values.iter().map(String::as_str).collect();
-    let keep_train = keep_rows(&train_t, &train_c, spec, &missing)?;
-    let keep_test = keep_rows(&test_t, &test_c, spec, &missing)?;
-    let dropped = Dropped {
-        train: train_t.rows.len() - keep_train.len(),
-        test: test_t.rows.len() - keep_test.len(),
+    let mut keep_train = keep_rows(&train_t, &train_c, spec, &missing)?;
+    // The test split: its own file, or a seeded `test_fraction` of the one file.
+    let test_owned;
+    let (test_t, test_c, keep_test, dropped) = match &spec.test {
+        Some(f) => {
+            test_owned = read(f)?;
+            let test_c = Cols::resolve(&test_owned, spec, tasks)?;
+            let keep_test = keep_rows(&test_owned, &test_c, spec, &missing)?;
+            let dropped = Dropped {
+                train: train_t.rows.len() - keep_train.len(),
+                test: test_owned.rows.len() - keep_test.len(),
+            };
+            (&test_owned, test_c, keep_test, dropped)
+        }
+        None => {
+            let fraction = spec.test_fraction.unwrap_or(0.0);
+            let mut order = keep_train.clone();
+            order.shuffle(&mut ChaCha8Rng::seed_from_u64(seed ^ 0x7E57_5EED));
+            let n_test = (fraction * order.len() as f64).round() as usize;
+            let mut test_rows = order[..n_test].to_vec();
+            test_rows.sort_unstable();
+            keep_train = order[n_test..].to_vec();
+            keep_train.sort_unstable();
+            let dropped = Dropped {
+                train: train_t.rows.len() - keep_train.len() - test_rows.len(),
+                test: 0,
+            };
+            (
+                &train_t,
+                Cols::resolve(&train_t, spec, tasks)?,
+                test_rows,
+                dropped,
+            )
+        }
     };
     if dropped.train + dropped.test > 0 {
         tracing::info!(
@@ -376,7 +417,7 @@ pub fn prepare(
     };
     let train = enc.encode(&train_t, &train_c, &train_rows)?;
     let valid = enc.encode(&train_t, &train_c, &valid_rows)?;
-    let test = enc.encode(&test_t, &test_c, &keep_test)?;
+    let test = enc.encode(test_t, &test_c, &keep_test)?;
 
     // The training split must support the run.
     for (g, count) in train.group_counts(group_names.len()).iter().enumerate() {

@@ -11,8 +11,13 @@ use std::path::PathBuf;
 pub struct DataSpec {
     /// The training file (CSV, optionally gzip-compressed: a `.gz` name is decompressed).
     pub train: FileSpec,
-    /// The test file, read with the same options.
-    pub test: FileSpec,
+    /// The test file, read with the same options. Without it, `test_fraction` of the training
+    /// file is held out (seeded) as the test split.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub test: Option<FileSpec>,
+    /// Fraction of a single data file held out as the test split (only without `test`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub test_fraction: Option<f64>,
     /// Column names, for files without a header line. When absent the first line is the header.
     #[serde(default)]
     pub columns: Option<Vec<String>>,
@@ -44,11 +49,57 @@ fn default_validation_fraction() -> f64 {
     0.1
 }
 
+/// `path` with every `$NAME` or `${NAME}` replaced by the environment variable `NAME` (e.g.
+/// `$FAIRREP_DATA_DIR/compas/compas.csv`); an unset variable is an error that names it.
+pub fn expand_path(path: &std::path::Path) -> Result<PathBuf, String> {
+    let text = path.to_string_lossy();
+    if !text.contains('$') {
+        return Ok(path.to_path_buf());
+    }
+    let mut out = String::new();
+    let mut rest: &str = &text;
+    while let Some(i) = rest.find('$') {
+        out.push_str(&rest[..i]);
+        let after = &rest[i + 1..];
+        let (name, tail) = if let Some(braced) = after.strip_prefix('{') {
+            match braced.find('}') {
+                Some(j) => (&braced[..j], &braced[j + 1..]),
+                None => return Err(format!("`{text}`: unclosed `${{`")),
+            }
+        } else {
+            let j = after
+                .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+                .unwrap_or(after.len());
+            (&after[..j], &after[j..])
+        };
+        if name.is_empty() {
+            return Err(format!("`{text}`: `$` without a variable name"));
+        }
+        match std::env::var(name) {
+            Ok(v) => out.push_str(&v),
+            Err(_) => {
+                return Err(format!(
+                    "`{text}` uses ${name}, which is not set{}",
+                    if name == "FAIRREP_DATA_DIR" {
+                        " (point it at a data directory; scripts/fetch-datasets.sh fills one)"
+                    } else {
+                        ""
+                    }
+                ));
+            }
+        }
+        rest = tail;
+    }
+    out.push_str(rest);
+    Ok(PathBuf::from(out))
+}
+
 /// One data file.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct FileSpec {
-    /// Path; a relative path is taken from the directory of the config file.
+    /// Path; a relative path is taken from the directory of the config file; `$NAME` and
+    /// `${NAME}` are replaced by environment variables (see [`expand_path`]).
     pub path: PathBuf,
     /// Lines to skip at the top of the file (before the header, if any).
     #[serde(default)]
@@ -239,6 +290,29 @@ mod tests {
         assert!(p("{ eq = 3 }").eval("3.0").unwrap());
         assert!(p(r#"{ not_in = ["a"] }"#).eval("b").unwrap());
         assert_eq!(p("{ gt = 40 }").eval("forty"), None);
+    }
+
+    #[test]
+    fn environment_variables_expand_in_paths() {
+        let expand = |p: &str| expand_path(std::path::Path::new(p));
+        let err = expand("${FAIRREP_TEST_UNSET_XYZ}/a.csv").unwrap_err();
+        assert!(
+            err.contains("FAIRREP_TEST_UNSET_XYZ") && err.contains("not set"),
+            "{err}"
+        );
+        assert_eq!(expand("plain/a.csv").unwrap(), PathBuf::from("plain/a.csv"));
+        assert!(expand("${OPEN/a.csv").is_err());
+        assert!(expand("$/a.csv").is_err());
+        // PATH is set wherever tests run.
+        let path = std::env::var("PATH").expect("PATH is set");
+        assert_eq!(
+            expand("$PATH/x").unwrap(),
+            PathBuf::from(format!("{path}/x"))
+        );
+        assert_eq!(
+            expand("${PATH}y").unwrap(),
+            PathBuf::from(format!("{path}y"))
+        );
     }
 
     #[test]

@@ -847,8 +847,11 @@ impl Config {
     pub fn with_absolute_paths(&self, base_dir: &Path) -> Config {
         let mut c = self.clone();
         c.penalty = c.penalty.resolved();
-        for f in [&mut c.data.train, &mut c.data.test] {
-            let joined = base_dir.join(&f.path);
+        for f in std::iter::once(&mut c.data.train).chain(c.data.test.as_mut()) {
+            // Environment variables are expanded (an unset one was already refused when the
+            // data was read), so the resolved config names the files actually read.
+            let expanded = fairrep_data::spec::expand_path(&f.path).unwrap_or(f.path.clone());
+            let joined = base_dir.join(expanded);
             f.path = std::path::absolute(&joined).unwrap_or(joined);
         }
         c
@@ -902,7 +905,7 @@ pub const KEYS: &[(&str, &str, &str, &str)] = &[
         "data.train.path",
         "path",
         "required",
-        "training CSV (gzip if it ends in .gz); relative to the config's directory",
+        "training CSV (gzip if it ends in .gz); relative to the config's directory; $NAME or ${NAME} is an environment variable",
     ),
     (
         "data.train.skip_rows",
@@ -910,7 +913,18 @@ pub const KEYS: &[(&str, &str, &str, &str)] = &[
         "0",
         "lines to skip at the top of the training file",
     ),
-    ("data.test.path", "path", "required", "test CSV"),
+    (
+        "data.test.path",
+        "path",
+        "required unless data.test_fraction",
+        "test CSV ($NAME / ${NAME}: environment variables, e.g. $FAIRREP_DATA_DIR)",
+    ),
+    (
+        "data.test_fraction",
+        "number in (0, 1)",
+        "none",
+        "without a test file: the seeded fraction of the training file held out as the test split",
+    ),
     (
         "data.test.skip_rows",
         "integer",
