@@ -170,6 +170,16 @@ fn corpus() -> Vec<Case> {
             ..case("unset variable in a data path")
         },
         Case {
+            config: &[("positive = ", "kind = \"regression\"\npositive = ")],
+            needles: &["regression task", "remove `positive`"],
+            ..case("regression task with a predicate")
+        },
+        Case {
+            config: &[("positive = { eq = \"1\" }", "")],
+            needles: &["needs `positive`", "regression"],
+            ..case("binary task without a predicate")
+        },
+        Case {
             config: &[("epochs = 1", "epoch = 1")],
             needles: &["epoch", "did you mean `epochs`?"],
             ..case("misspelt key")

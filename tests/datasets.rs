@@ -84,6 +84,25 @@ fn a_single_file_dataset_trains_with_a_seeded_test_split() {
     assert_eq!(a["splits"]["valid"], 159);
     assert_eq!(a["splits"]["train"], 1435);
     assert_eq!(a["tasks"], b["tasks"], "same seed, same split, same result");
+    // The source task is a regression (squared-error head): regression metrics with intervals,
+    // better than predicting the mean; the barycenter post-processing narrows the groups' gap.
+    let t = &a["tasks"][0];
+    assert_eq!(t["name"], "violent_crimes");
+    let r = &t["regression"];
+    assert!(r["r2"].as_f64().unwrap() > 0.3, "{r}");
+    assert!(r["ci95"]["rmse"].is_array() && r["ci95"]["ks"].is_array());
+    assert!(
+        t["accuracy"].is_null(),
+        "no classification metrics for a regression task"
+    );
+    let p = &a["postprocessed"][0];
+    assert_eq!(p["task"], "violent_crimes");
+    let (before, after) = (
+        p["before"]["ks"].as_f64().unwrap(),
+        p["after"]["ks"].as_f64().unwrap(),
+    );
+    assert!(after < 0.5 * before, "KS {before} → {after}");
+    assert_eq!(p["after"]["ks"], p["metrics"]["regression"]["ks"]);
     // Without the variable: exit 2, and the message says what to do.
     Command::cargo_bin("fairrep")
         .unwrap()
@@ -96,4 +115,43 @@ fn a_single_file_dataset_trains_with_a_seeded_test_split() {
             predicate::str::contains("FAIRREP_DATA_DIR")
                 .and(predicate::str::contains("fetch-datasets.sh")),
         );
+}
+
+#[test]
+fn a_regression_transfer_task_gets_a_ridge_head_and_fair_post_processing() {
+    let dir = data_dir();
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("law");
+    Command::cargo_bin("fairrep")
+        .unwrap()
+        .env("FAIRREP_DATA_DIR", &dir)
+        .args(["-q", "train", "--config"])
+        .arg(repo().join("configs/law.toml"))
+        .arg("--out")
+        .arg(&out)
+        .args(["--set", "training.epochs=2"])
+        .assert()
+        .success();
+    let r: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("report.json")).unwrap()).unwrap();
+    let zfya = r["tasks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["name"] == "zfya")
+        .unwrap();
+    assert_eq!(zfya["role"], "transfer");
+    // ZFYA is a z-score: the ridge head on the frozen representation beats the mean (RMSE ≈ 1).
+    let rmse = zfya["regression"]["rmse"].as_f64().unwrap();
+    assert!(rmse < 0.98, "RMSE {rmse}");
+    let heads: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("transfer_heads.json")).unwrap())
+            .unwrap();
+    assert!(heads[0]["ridge"]["weights"].is_array(), "{heads}");
+    let p = &r["postprocessed"][0];
+    let (before, after) = (
+        p["before"]["ks"].as_f64().unwrap(),
+        p["after"]["ks"].as_f64().unwrap(),
+    );
+    assert!(after < 0.1 && after < 0.5 * before, "KS {before} → {after}");
 }

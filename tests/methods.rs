@@ -270,3 +270,45 @@ fn barycenter_post_processing_inside_a_run() {
     .code(2)
     .stderr(predicate::str::contains("postprocess.tasks").and(predicate::str::contains("incme")));
 }
+
+#[test]
+fn ferm_on_the_learned_representation_for_transfer_heads() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("run");
+    fairrep()
+        .args(["-q", "train", "--force", "--config"])
+        .arg(repo().join("configs/quickstart.toml"))
+        .arg("--out")
+        .arg(&out)
+        .args(["--set", "training.epochs=2", "--set", "transfer.ferm=true"])
+        .assert()
+        .success();
+    let heads = json(&out.join("transfer_heads.json"));
+    let heads = heads.as_array().unwrap();
+    assert_eq!(heads.len(), 2);
+    for h in heads {
+        // One constraint (two groups) on the 16-dimensional representation; the L2-regularised
+        // head fitted on the projected z has no component along it (the loss cannot see that
+        // direction), so the head meets the constraint on the training split.
+        let u: Vec<f64> = h["ferm"]["constraints"][0]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_f64().unwrap())
+            .collect();
+        let w: Vec<f64> = h["model"]["weights"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_f64().unwrap())
+            .collect();
+        assert_eq!((u.len(), w.len()), (16, 16));
+        let dot: f64 = u.iter().zip(&w).map(|(a, b)| a * b).sum();
+        let norm = |v: &[f64]| v.iter().map(|a| a * a).sum::<f64>().sqrt();
+        assert!(
+            dot.abs() < 1e-6 * norm(&u) * norm(&w),
+            "{}: ⟨w, u⟩ = {dot}",
+            h["task"]
+        );
+    }
+}

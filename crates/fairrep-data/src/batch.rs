@@ -10,7 +10,8 @@ use std::sync::Arc;
 ///
 /// # Shapes
 /// - `x`: `[b, p]` features
-/// - `y`: `[b, t]` labels (0/1) of the batcher's tasks, in its order
+/// - `y`: `[b, t]` targets of the batcher's tasks, in its order (0/1 for binary tasks,
+///   standardised values for regression tasks)
 /// - `s`: `b` group ids, on the host (penalties need them to index the groups)
 /// - `rows`: `b` row indices into the split
 #[derive(Debug, Clone)]
@@ -53,11 +54,7 @@ impl Batcher<usize, FairBatch> for FairBatcher {
         let mut s = Vec::with_capacity(b);
         for &r in &rows {
             x.extend_from_slice(self.split.row(r));
-            y.extend(
-                self.tasks
-                    .iter()
-                    .map(|&k| f32::from(u8::from(self.split.labels[k][r]))),
-            );
+            y.extend(self.tasks.iter().map(|&k| self.split.targets[k][r]));
             s.push(self.split.s[r]);
         }
         FairBatch {

@@ -21,6 +21,18 @@ pub struct TaskInfo {
     pub column: String,
     /// Source or transfer.
     pub role: Role,
+    /// Binary or regression.
+    pub kind: crate::spec::TaskKind,
+    /// Regression: the training split's mean and standard deviation of the target, which
+    /// standardise [`Split::targets`] (binary: 0 and 1).
+    pub scale: (f64, f64),
+}
+
+impl TaskInfo {
+    /// A model-scale output back on the target's scale (regression: `v·std + mean`).
+    pub fn unscale(&self, v: f64) -> f64 {
+        v * self.scale.1 + self.scale.0
+    }
 }
 
 /// One encoded split: features, labels of every task, group ids.
@@ -32,8 +44,12 @@ pub struct Split {
     pub p: usize,
     /// Features, row-major `[n, p]`.
     pub x: Vec<f32>,
-    /// Labels, `labels[task][row]`, in the order of [`Prepared::tasks`].
+    /// Labels, `labels[task][row]`, in the order of [`Prepared::tasks`] (binary tasks; all
+    /// `false` for a regression task).
     pub labels: Vec<Vec<bool>>,
+    /// Training targets, `targets[task][row]`: 0/1 for binary tasks, the standardised value
+    /// (training mean and standard deviation, [`TaskInfo::scale`]) for regression tasks.
+    pub targets: Vec<Vec<f32>>,
     /// Sensitive group id of each row (`< Prepared::groups.len()`).
     pub s: Vec<usize>,
 }
@@ -207,6 +223,21 @@ pub fn validate_schema(spec: &DataSpec, tasks: &[TaskSpec]) -> Result<(), DataEr
                 "task `{}` uses the sensitive column `{}` as its label",
                 t.name, t.column
             ));
+        }
+        match (t.kind, &t.positive) {
+            (crate::spec::TaskKind::Binary, None) => {
+                return bad(format!(
+                    "task `{}` needs `positive` (the predicate that makes a row positive), or kind = \"regression\" for a real-valued label",
+                    t.name
+                ));
+            }
+            (crate::spec::TaskKind::Regression, Some(_)) => {
+                return bad(format!(
+                    "task `{}` is a regression task (its label is the number in `{}`): remove `positive`",
+                    t.name, t.column
+                ));
+            }
+            _ => {}
         }
     }
     if let Some(groups) = &spec.sensitive.groups {
@@ -428,7 +459,34 @@ pub fn prepare(
             )));
         }
     }
+    let (mut train, mut valid, mut test) = (train, valid, test);
+    let mut scales = Vec::with_capacity(tasks.len());
     for (t, task) in tasks.iter().enumerate() {
+        if task.kind == crate::spec::TaskKind::Regression {
+            // Standardise with the training split's mean and standard deviation.
+            let v = &train.targets[t];
+            let mean = v.iter().map(|&a| f64::from(a)).sum::<f64>() / v.len() as f64;
+            let var = v
+                .iter()
+                .map(|&a| (f64::from(a) - mean).powi(2))
+                .sum::<f64>()
+                / v.len() as f64;
+            if var <= 0.0 {
+                return Err(DataError::Degenerate(format!(
+                    "regression task `{}`: column `{}` is constant on the training split",
+                    task.name, task.column
+                )));
+            }
+            let std = var.sqrt();
+            for split in [&mut train, &mut valid, &mut test] {
+                for a in split.targets[t].iter_mut() {
+                    *a = ((f64::from(*a) - mean) / std) as f32;
+                }
+            }
+            scales.push((mean, std));
+            continue;
+        }
+        scales.push((0.0, 1.0));
         let pos = train.labels[t].iter().filter(|&&y| y).count();
         if pos == 0 || pos == train.n {
             return Err(DataError::Degenerate(format!(
@@ -453,10 +511,13 @@ pub fn prepare(
         groups: group_names,
         tasks: tasks
             .iter()
-            .map(|t| TaskInfo {
+            .zip(scales)
+            .map(|(t, scale)| TaskInfo {
                 name: t.name.clone(),
                 column: t.column.clone(),
                 role: t.role,
+                kind: t.kind,
+                scale,
             })
             .collect(),
         train,
@@ -539,6 +600,7 @@ impl Encoder<'_> {
         let n = rows.len();
         let mut x = vec![0f32; n * self.p];
         let mut labels = vec![Vec::with_capacity(n); self.tasks.len()];
+        let mut targets = vec![Vec::with_capacity(n); self.tasks.len()];
         let mut s = Vec::with_capacity(n);
         let cols: Vec<usize> = c.categorical.iter().chain(&c.numeric).copied().collect();
         for (i, &r) in rows.iter().enumerate() {
@@ -583,16 +645,29 @@ impl Encoder<'_> {
             s.push(g);
             for (k, task) in self.tasks.iter().enumerate() {
                 let cell = &row[c.tasks[k]];
-                let y = task
-                    .positive
-                    .eval(cell)
-                    .ok_or_else(|| DataError::NotNumeric {
-                        path: t.path.clone(),
-                        line: t.lines[r],
-                        column: task.column.clone(),
-                        value: cell.to_string(),
-                    })?;
+                let not_numeric = || DataError::NotNumeric {
+                    path: t.path.clone(),
+                    line: t.lines[r],
+                    column: task.column.clone(),
+                    value: cell.to_string(),
+                };
+                let (y, target) = match &task.positive {
+                    Some(p) => {
+                        let y = p.eval(cell).ok_or_else(not_numeric)?;
+                        (y, f32::from(u8::from(y)))
+                    }
+                    None => {
+                        let v: f64 = cell
+                            .trim()
+                            .parse()
+                            .ok()
+                            .filter(|v: &f64| v.is_finite())
+                            .ok_or_else(not_numeric)?;
+                        (false, v as f32)
+                    }
+                };
                 labels[k].push(y);
+                targets[k].push(target);
             }
         }
         Ok(Split {
@@ -600,6 +675,7 @@ impl Encoder<'_> {
             p: self.p,
             x,
             labels,
+            targets,
             s,
         })
     }

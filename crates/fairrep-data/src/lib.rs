@@ -15,4 +15,4 @@ pub mod table;
 pub use batch::{FairBatch, FairBatcher};
 pub use encode::{ColumnEncoder, Prepared, Split, TaskInfo, prepare, validate_schema};
 pub use error::DataError;
-pub use spec::{DataSpec, MissingPolicy, Predicate, Role, TaskSpec};
+pub use spec::{DataSpec, MissingPolicy, Predicate, Role, TaskKind, TaskSpec};

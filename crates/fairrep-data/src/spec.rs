@@ -177,7 +177,8 @@ impl std::fmt::Display for Role {
     }
 }
 
-/// `[[tasks]]`: a binary task defined by a column and a predicate on it.
+/// `[[tasks]]`: a binary task defined by a column and a predicate on it, or a regression task
+/// on a numeric column.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct TaskSpec {
@@ -185,10 +186,28 @@ pub struct TaskSpec {
     pub name: String,
     /// The column the label is computed from (never a feature).
     pub column: String,
-    /// The predicate that makes a row positive, e.g. `{ in = [">50K"] }` or `{ gt = 40 }`.
-    pub positive: Predicate,
+    /// Binary (default; the label is `positive`) or regression (the label is the column's
+    /// number).
+    #[serde(default)]
+    pub kind: TaskKind,
+    /// Binary tasks: the predicate that makes a row positive, e.g. `{ in = [">50K"] }` or
+    /// `{ gt = 40 }`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub positive: Option<Predicate>,
     /// `source` or `transfer`.
     pub role: Role,
+}
+
+/// What a task predicts.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TaskKind {
+    /// A binary label (`positive` predicate): logistic heads, classification metrics.
+    #[default]
+    Binary,
+    /// A real value (the column's number): squared-error heads, regression metrics (RMSE, MAE,
+    /// R²) and demographic parity of the predictions (KS, W1).
+    Regression,
 }
 
 /// A cell value in a predicate: a string compares as text, a number numerically.

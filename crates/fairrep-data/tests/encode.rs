@@ -135,7 +135,7 @@ fn schema_errors_name_the_culprit() {
     assert!(e.contains("`hours`") && e.contains("task `long`"), "{e}");
 
     let (spec, mut tasks) = config("");
-    tasks[1].positive = Predicate::Gt(1000.0);
+    tasks[1].positive = Some(Predicate::Gt(1000.0));
     let e = prepare(&spec, &tasks, d.path(), 1).unwrap_err().to_string();
     assert!(e.contains("`long`") && e.contains("never true"), "{e}");
 }

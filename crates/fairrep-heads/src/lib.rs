@@ -14,6 +14,8 @@ use rand::SeedableRng;
 
 mod logistic;
 pub use logistic::{LogisticError, LogisticRegression};
+mod ridge;
+pub use ridge::{RidgeError, RidgeRegression};
 
 /// Configuration of [`MultitaskHeads`].
 #[derive(Config, Debug)]
@@ -68,6 +70,38 @@ pub fn bce_with_logits(logits: Tensor<2>, labels: Tensor<2>) -> Tensor<1> {
     (softplus - labels * logits).mean() // [1]
 }
 
+/// The multitask training loss: the mean over rows and tasks of the binary cross-entropy with
+/// logits for binary tasks and the squared error for regression tasks (`regression[k]`; their
+/// targets standardised), so that both kinds weigh alike. With no regression task it is exactly
+/// [`bce_with_logits`].
+///
+/// # Shapes
+/// - `outputs`, `targets`: `[b, t]`; `regression`: `t` flags
+/// - returns: `[1]`
+pub fn multitask_loss(outputs: Tensor<2>, targets: Tensor<2>, regression: &[bool]) -> Tensor<1> {
+    if !regression.iter().any(|&r| r) {
+        return bce_with_logits(outputs, targets);
+    }
+    let t = regression.len();
+    let mask = Tensor::<1>::from_data(
+        burn::tensor::TensorData::new(
+            regression
+                .iter()
+                .map(|&r| f32::from(u8::from(r)))
+                .collect::<Vec<f32>>(),
+            [t],
+        ),
+        &outputs.device(),
+    )
+    .cast(outputs.dtype())
+    .unsqueeze_dim::<2>(0); // [1, t]
+    let softplus =
+        outputs.clone().clamp_min(0.0) + outputs.clone().abs().neg().exp().add_scalar(1.0).log();
+    let bce = softplus - targets.clone() * outputs.clone(); // [b, t]
+    let se = (outputs - targets).square(); // [b, t]
+    (bce * (mask.clone().neg().add_scalar(1.0)) + se * mask).mean() // [1]
+}
+
 /// Per-task mean binary cross-entropy.
 ///
 /// # Shapes
@@ -83,6 +117,25 @@ pub fn bce_with_logits_per_task(logits: Tensor<2>, labels: Tensor<2>) -> Tensor<
 mod tests {
     use super::*;
     use burn::tensor::TensorData;
+
+    #[test]
+    #[allow(deprecated)]
+    fn multitask_loss_mixes_cross_entropy_and_squared_error() {
+        let device = Device::ndarray();
+        let t = |v: Vec<f32>| Tensor::<2>::from_data(TensorData::new(v, [2, 2]), &device);
+        // Column 0 binary, column 1 regression.
+        let out = t(vec![0.0, 1.5, 2.0, -0.5]);
+        let y = t(vec![1.0, 1.0, 0.0, 0.5]);
+        let got = multitask_loss(out.clone(), y.clone(), &[false, true]).into_scalar::<f64>();
+        let bce = |l: f64, y: f64| l.max(0.0) - y * l + (1.0 + (-l.abs()).exp()).ln();
+        let want = (bce(0.0, 1.0) + bce(2.0, 0.0) + 0.25 + 1.0) / 4.0;
+        assert!((got - want).abs() < 1e-6, "{got} vs {want}");
+        // No regression column: exactly the binary cross-entropy.
+        assert_eq!(
+            multitask_loss(out.clone(), y.clone(), &[false, false]).into_scalar::<f64>(),
+            bce_with_logits(out, y).into_scalar::<f64>()
+        );
+    }
 
     #[test]
     #[allow(deprecated)]

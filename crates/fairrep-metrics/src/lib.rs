@@ -302,8 +302,9 @@ pub fn roc_auc(y_true: &[bool], score: &[f64]) -> Result<Option<f64>, MetricsErr
     Ok(Some(u / (n_pos as f64 * n_neg as f64)))
 }
 
-/// The standard fairness summary of one binary task, as written in reports.
-#[derive(Debug, Clone, Serialize)]
+/// The standard fairness summary of one binary task, as written in reports (all empty for a
+/// regression task: see [`regression::RegressionSummary`]).
+#[derive(Debug, Clone, Default, Serialize)]
 pub struct BinarySummary {
     /// Fraction of correct predictions.
     pub accuracy: Option<f64>,
@@ -396,6 +397,28 @@ pub struct Intervals {
     pub equalized_odds: Option<[f64; 2]>,
 }
 
+/// SplitMix64: a small, seeded generator (of bootstrap row indices; no dependency needed).
+pub(crate) fn splitmix(seed: u64) -> impl FnMut() -> u64 {
+    let mut state = seed;
+    move || {
+        state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = state;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+}
+
+/// The 2.5% and 97.5% percentiles of the draws (sorted in place); `None` without draws.
+pub(crate) fn percentile_interval(v: &mut [f64]) -> Option<[f64; 2]> {
+    if v.is_empty() {
+        return None;
+    }
+    v.sort_by(f64::total_cmp);
+    let at = |q: f64| v[((q * (v.len() - 1) as f64).round() as usize).min(v.len() - 1)];
+    Some([at(0.025), at(0.975)])
+}
+
 /// See [`Intervals`].
 pub fn bootstrap_intervals(
     y_true: &[bool],
@@ -406,15 +429,7 @@ pub fn bootstrap_intervals(
     resamples: usize,
     seed: u64,
 ) -> Result<Intervals, MetricsError> {
-    // SplitMix64: a small, seeded generator of row indices (no dependency needed).
-    let mut state = seed;
-    let mut next = move || {
-        state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = state;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    };
+    let mut next = splitmix(seed);
     let n = y_true.len();
     let mut draws: [Vec<f64>; 5] = Default::default();
     let (mut yt, mut sc, mut gr) = (vec![false; n], vec![0.0; n], vec![0usize; n]);
@@ -433,14 +448,7 @@ pub fn bootstrap_intervals(
             d.extend(v);
         }
     }
-    let interval = |v: &mut Vec<f64>| -> Option<[f64; 2]> {
-        if v.is_empty() {
-            return None;
-        }
-        v.sort_by(f64::total_cmp);
-        let at = |q: f64| v[((q * (v.len() - 1) as f64).round() as usize).min(v.len() - 1)];
-        Some([at(0.025), at(0.975)])
-    };
+    let interval = percentile_interval;
     let [a, b, c, d, e] = &mut draws;
     Ok(Intervals {
         resamples,

@@ -133,6 +133,128 @@ pub fn score_parity(pred: &[f64], group: &[usize], groups: usize) -> ScoreParity
     }
 }
 
+/// The summary of one regression task, as written in reports: accuracy (RMSE, MAE, R²) and
+/// demographic parity of the predictions (largest KS and W1 distances between two groups),
+/// per group the mean prediction and the RMSE.
+#[derive(Debug, Clone, Serialize)]
+pub struct RegressionSummary {
+    /// Root mean squared error.
+    pub rmse: f64,
+    /// Mean absolute error.
+    pub mae: f64,
+    /// Coefficient of determination.
+    pub r2: f64,
+    /// Largest Kolmogorov–Smirnov distance between two groups' predictions.
+    pub ks: f64,
+    /// Largest Wasserstein-1 distance between two groups' predictions.
+    pub w1: f64,
+    /// Per group: name, rows, mean prediction, mean target, RMSE.
+    pub by_group: Vec<RegressionGroup>,
+    /// 95% percentile-bootstrap intervals (when asked for).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ci95: Option<RegressionIntervals>,
+}
+
+/// One group's numbers in a [`RegressionSummary`].
+#[derive(Debug, Clone, Serialize)]
+pub struct RegressionGroup {
+    /// Group name.
+    pub group: String,
+    /// Rows.
+    pub count: usize,
+    /// Mean prediction.
+    pub mean_prediction: f64,
+    /// Mean target.
+    pub mean_target: f64,
+    /// RMSE within the group.
+    pub rmse: f64,
+}
+
+/// 95% percentile-bootstrap intervals of a [`RegressionSummary`]'s numbers.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct RegressionIntervals {
+    /// Resamples drawn.
+    pub resamples: usize,
+    /// RMSE.
+    pub rmse: Option<[f64; 2]>,
+    /// MAE.
+    pub mae: Option<[f64; 2]>,
+    /// R².
+    pub r2: Option<[f64; 2]>,
+    /// KS between groups.
+    pub ks: Option<[f64; 2]>,
+    /// W1 between groups.
+    pub w1: Option<[f64; 2]>,
+}
+
+/// [`RegressionSummary`] of predictions `pred` against targets `y` over `groups` (indices into
+/// `group_names`); with `bootstrap = Some((resamples, seed))`, also the intervals (resampling
+/// rows).
+pub fn summarize_regression(
+    y: &[f64],
+    pred: &[f64],
+    group: &[usize],
+    group_names: &[String],
+    bootstrap: Option<(usize, u64)>,
+) -> RegressionSummary {
+    let k = group_names.len();
+    let sp = score_parity(pred, group, k);
+    let by_group = (0..k)
+        .map(|g| {
+            let rows: Vec<usize> = (0..y.len()).filter(|&i| group[i] == g).collect();
+            let pick = |v: &[f64]| rows.iter().map(|&i| v[i]).collect::<Vec<f64>>();
+            let (yg, pg) = (pick(y), pick(pred));
+            RegressionGroup {
+                group: group_names[g].clone(),
+                count: rows.len(),
+                mean_prediction: mean(pg.iter().copied()),
+                mean_target: mean(yg.iter().copied()),
+                rmse: rmse(&yg, &pg),
+            }
+        })
+        .collect();
+    let ci95 = bootstrap.map(|(resamples, seed)| {
+        let mut next = crate::splitmix(seed);
+        let n = y.len();
+        let mut draws: [Vec<f64>; 5] = Default::default();
+        let (mut yb, mut pb, mut gb) = (vec![0.0; n], vec![0.0; n], vec![0usize; n]);
+        for _ in 0..resamples {
+            for j in 0..n {
+                let i = (next() % n.max(1) as u64) as usize;
+                (yb[j], pb[j], gb[j]) = (y[i], pred[i], group[i]);
+            }
+            let p = score_parity(&pb, &gb, k);
+            for (d, v) in
+                draws
+                    .iter_mut()
+                    .zip([rmse(&yb, &pb), mae(&yb, &pb), r2(&yb, &pb), p.ks, p.w1])
+            {
+                if v.is_finite() {
+                    d.push(v);
+                }
+            }
+        }
+        let [a, b, c, d, e] = &mut draws;
+        RegressionIntervals {
+            resamples,
+            rmse: crate::percentile_interval(a),
+            mae: crate::percentile_interval(b),
+            r2: crate::percentile_interval(c),
+            ks: crate::percentile_interval(d),
+            w1: crate::percentile_interval(e),
+        }
+    });
+    RegressionSummary {
+        rmse: rmse(y, pred),
+        mae: mae(y, pred),
+        r2: r2(y, pred),
+        ks: sp.ks,
+        w1: sp.w1,
+        by_group,
+        ci95,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -169,6 +291,38 @@ mod tests {
         assert_abs_diff_eq!(ks_distance(&p, &q), 0.25, epsilon = 1e-15);
         assert_abs_diff_eq!(wasserstein1(&p, &q), 0.4166666666666667, epsilon = 1e-15);
         assert!(ks_distance(&[], &a).is_nan());
+    }
+
+    #[test]
+    fn regression_summary_and_its_intervals() {
+        let y: Vec<f64> = (0..400).map(|i| (i % 20) as f64).collect();
+        let pred: Vec<f64> = y
+            .iter()
+            .enumerate()
+            .map(|(i, v)| v + if i % 2 == 0 { 1.0 } else { -1.0 })
+            .collect();
+        let group: Vec<usize> = (0..400).map(|i| i % 2).collect();
+        let names = ["a".to_string(), "b".to_string()];
+        let s = summarize_regression(&y, &pred, &group, &names, Some((200, 1)));
+        assert_abs_diff_eq!(s.rmse, 1.0, epsilon = 1e-12);
+        assert_abs_diff_eq!(s.mae, 1.0, epsilon = 1e-12);
+        assert_eq!(s.by_group[0].count, 200);
+        // Group a's predictions are y + 1 on even y, group b's y − 1 on odd y.
+        assert_abs_diff_eq!(
+            s.by_group[0].mean_prediction - s.by_group[1].mean_prediction,
+            1.0,
+            epsilon = 1e-12
+        );
+        let ci = s.ci95.unwrap();
+        let [lo, hi] = ci.rmse.unwrap();
+        assert!(lo <= 1.0 && 1.0 <= hi);
+        let [lo, hi] = ci.ks.unwrap();
+        assert!(lo <= s.ks + 1e-12 && s.ks <= hi + 1e-12 && hi - lo < 0.3);
+        // Reproducible by seed.
+        assert_eq!(
+            summarize_regression(&y, &pred, &group, &names, Some((200, 1))).ci95,
+            Some(ci)
+        );
     }
 
     #[test]

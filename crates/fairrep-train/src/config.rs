@@ -481,6 +481,10 @@ pub struct TransferSection {
     /// Decision threshold on the predicted probability.
     #[serde(default = "default_threshold")]
     pub threshold: f64,
+    /// Fit each binary transfer head on the FERM projection of the representation (linear
+    /// FERM on `z`: equal opportunity of the head on the training split).
+    #[serde(default)]
+    pub ferm: bool,
 }
 
 fn default_l2() -> f64 {
@@ -495,6 +499,7 @@ impl Default for TransferSection {
         Self {
             l2: default_l2(),
             threshold: default_threshold(),
+            ferm: false,
         }
     }
 }
@@ -717,17 +722,31 @@ impl Config {
                 );
             }
             (_, Some(t)) => {
-                if !self
-                    .tasks
-                    .iter()
-                    .any(|k| &k.name == t && k.role == Role::Source)
-                {
+                if !self.tasks.iter().any(|k| {
+                    &k.name == t
+                        && k.role == Role::Source
+                        && k.kind == fairrep_data::TaskKind::Binary
+                }) {
                     return bad(
                         "penalty.condition_task",
-                        format!("= \"{t}\" is not a source task"),
+                        format!("= \"{t}\" is not a binary source task"),
                     );
                 }
             }
+        }
+        if self.method.kind == MethodKind::Ferm
+            && let Some(t) = self
+                .tasks
+                .iter()
+                .find(|t| t.kind == fairrep_data::TaskKind::Regression)
+        {
+            return bad(
+                "method.kind",
+                format!(
+                    "is \"ferm\", which needs binary tasks; `{}` is a regression task",
+                    t.name
+                ),
+            );
         }
         let pp = &self.postprocess;
         if !(pp.jitter.is_finite() && pp.jitter >= 0.0) {
@@ -1005,9 +1024,15 @@ pub const KEYS: &[(&str, &str, &str, &str)] = &[
         "the column the label comes from",
     ),
     (
+        "tasks.N.kind",
+        "\"binary\" | \"regression\"",
+        "\"binary\"",
+        "binary: label from `positive`; regression: the column's number (squared-error head, RMSE/MAE/R², KS/W1 parity)",
+    ),
+    (
         "tasks.N.positive",
         "predicate",
-        "required",
+        "required for binary tasks",
         "{eq|ne = v}, {in|not_in = [..]}, {gt|ge|lt|le = x}",
     ),
     (
@@ -1150,6 +1175,12 @@ pub const KEYS: &[(&str, &str, &str, &str)] = &[
         "\"deep\" | \"ferm\"",
         "\"deep\"",
         "deep: encoder + penalty + transfer heads; ferm: linear FERM (equal opportunity) next to the plain linear model, for every task",
+    ),
+    (
+        "transfer.ferm",
+        "boolean",
+        "false",
+        "fit each binary transfer head on the FERM projection of z (equal opportunity on the training split)",
     ),
     (
         "postprocess.kind",
@@ -1435,8 +1466,11 @@ role = "source"
                 "penalty.p",
                 "penalty.debias",
             ];
+            // `tasks.N.…` keys: set on the first task.
+            let key = key.replace(".N.", ".0.");
+            let key = key.as_str();
             let mut sets = vec![format!("{key}={default}")];
-            if sinkhorn_only.contains(key) {
+            if sinkhorn_only.contains(&key) {
                 sets.insert(0, "penalty.kind=sinkhorn".into());
             }
             let sets: Vec<&str> = sets.iter().map(String::as_str).collect();

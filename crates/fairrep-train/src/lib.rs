@@ -423,8 +423,8 @@ impl Evaluation<'_> {
         // tasks, the fitted transfer heads on the frozen representation for the others.
         let mut scores: Vec<(usize, Vec<f64>, Vec<f64>)> = Vec::new();
         let (valid_src, test_src) = (
-            model.predict_split(&data.valid, device),
-            model.predict_split(&data.test, device),
+            train::source_predictions(model, data, &data.valid, device),
+            train::source_predictions(model, data, &data.test, device),
         );
         for ((t, v), s) in data
             .task_indices(Role::Source)
@@ -444,11 +444,7 @@ impl Evaluation<'_> {
                 .iter()
                 .position(|k| k.name == head.task)
                 .ok_or_else(|| TrainError::Internal(format!("no task {}", head.task)))?;
-            scores.push((
-                t,
-                head.model.predict_proba(&z_valid),
-                head.model.predict_proba(&z_test),
-            ));
+            scores.push((t, head.predict(&z_valid), head.predict(&z_test)));
         }
         let groups = data.groups.len();
         let mut out = Vec::new();

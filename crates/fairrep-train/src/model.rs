@@ -2,7 +2,7 @@
 //! inference over a whole split.
 
 use burn::module::Module;
-use burn::tensor::{Device, Tensor, activation};
+use burn::tensor::{Device, Tensor};
 use fairrep_data::Split;
 use fairrep_heads::{MultitaskHeads, MultitaskHeadsConfig};
 use fairrep_model::{Encoder, EncoderConfig};
@@ -49,13 +49,37 @@ impl FairModel {
         out
     }
 
-    /// Predicted probabilities of the source heads for every row: `probs[head][row]`.
-    pub fn predict_split(&self, split: &Split, device: &Device) -> Vec<Vec<f64>> {
+    /// Predictions of the source heads (one per task of `heads`, in order) for every row,
+    /// `pred[head][row]`: the probability for a binary task, the value on the target's scale
+    /// for a regression task.
+    pub fn predict_split(
+        &self,
+        split: &Split,
+        heads: &[&fairrep_data::TaskInfo],
+        device: &Device,
+    ) -> Vec<Vec<f64>> {
+        let mut cols = self.head_outputs(split, device);
+        for (col, task) in cols.iter_mut().zip(heads) {
+            match task.kind {
+                fairrep_data::TaskKind::Binary => {
+                    col.iter_mut().for_each(|v| *v = 1.0 / (1.0 + (-*v).exp()));
+                }
+                fairrep_data::TaskKind::Regression => {
+                    col.iter_mut().for_each(|v| *v = task.unscale(*v));
+                }
+            }
+        }
+        cols
+    }
+
+    /// The raw outputs of the source heads (logits; standardised values for regression
+    /// tasks) for every row: `out[head][row]`.
+    pub fn head_outputs(&self, split: &Split, device: &Device) -> Vec<Vec<f64>> {
         let mut cols: Vec<Vec<f64>> = Vec::new();
         for start in (0..split.n).step_by(INFERENCE_CHUNK) {
             let end = (start + INFERENCE_CHUNK).min(split.n);
             let x = fairrep_data::batch::features(split, start, end, device); // [c, p]
-            let p: Tensor<2> = activation::sigmoid(self.heads.forward(self.encoder.forward(x))); // [c, t]
+            let p: Tensor<2> = self.heads.forward(self.encoder.forward(x)); // [c, t]
             let [c, t] = p.dims();
             let v = p
                 .try_into_vec_as::<f64>()

@@ -49,6 +49,10 @@ pub struct TaskMetrics {
     /// 95% bootstrap intervals of accuracy, AUC, DDP, DEO and equalized odds (test split).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub ci95: Option<fairrep_metrics::Intervals>,
+    /// A regression task's metrics (RMSE, MAE, R², KS and W1 between groups, with intervals);
+    /// its classification fields are empty and `base_rate` is the mean target.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub regression: Option<fairrep_metrics::regression::RegressionSummary>,
 }
 
 impl TaskMetrics {
@@ -60,6 +64,7 @@ impl TaskMetrics {
             base_rate,
             metrics,
             ci95: None,
+            regression: None,
         }
     }
 }
@@ -154,7 +159,7 @@ pub fn task_table(tasks: &[TaskMetrics]) -> String {
     let mut s = String::from(
         "| task | role | accuracy | AUC | DDP | DEO | eq. odds |\n|---|---|---|---|---|---|---|\n",
     );
-    for t in tasks {
+    for t in tasks.iter().filter(|t| t.regression.is_none()) {
         let m = &t.metrics;
         s += &format!(
             "| {} | {} | {} | {} | {} | {} | {} |\n",
@@ -167,7 +172,36 @@ pub fn task_table(tasks: &[TaskMetrics]) -> String {
             cell(m.equalized_odds)
         );
     }
+    let regression: Vec<&TaskMetrics> = tasks.iter().filter(|t| t.regression.is_some()).collect();
+    if !regression.is_empty() {
+        s += "\n| regression task | role | RMSE | MAE | R² | KS between groups | W1 between groups |\n\
+              |---|---|---|---|---|---|---|\n";
+        for t in regression {
+            s += &regression_row(&t.name, &t.role, t.regression.as_ref().expect("filtered"));
+        }
+    }
     s
+}
+
+/// One row of the regression table, with 95% intervals where computed.
+pub(crate) fn regression_row(
+    name: &str,
+    role: &str,
+    r: &fairrep_metrics::regression::RegressionSummary,
+) -> String {
+    let ci = |v: f64, i: Option<Option<[f64; 2]>>| match i.flatten() {
+        Some([lo, hi]) => format!("{v:.4} [{lo:.4}, {hi:.4}]"),
+        None => format!("{v:.4}"),
+    };
+    let c = r.ci95.as_ref();
+    format!(
+        "| {name} | {role} | {} | {} | {} | {} | {} |\n",
+        ci(r.rmse, c.map(|c| c.rmse)),
+        ci(r.mae, c.map(|c| c.mae)),
+        ci(r.r2, c.map(|c| c.r2)),
+        ci(r.ks, c.map(|c| c.ks)),
+        ci(r.w1, c.map(|c| c.w1)),
+    )
 }
 
 impl Report {
@@ -212,31 +246,48 @@ impl Report {
         if self.postprocessed.is_empty() {
             return String::new();
         }
-        let mut s = String::from(
-            "\n## Post-processed scores (test split)\n\n| task | scores | accuracy | AUC | DDP | DEO | KS between groups | W1 between groups |\n|---|---|---|---|---|---|---|---|\n",
-        );
-        for p in &self.postprocessed {
-            let raw = self.tasks.iter().find(|t| t.name == p.task);
-            for (label, m, parity) in [
-                ("raw", raw, &p.before),
-                ("barycenter", Some(&p.metrics), &p.after),
-            ] {
-                let m = m.map(|t| &t.metrics);
-                s += &format!(
-                    "| {} | {} | {} | {} | {} | {} | {:.4} | {:.4} |\n",
-                    p.task,
-                    label,
-                    cell(m.and_then(|m| m.accuracy)),
-                    cell(m.and_then(|m| m.auc)),
-                    cell(m.and_then(|m| m.ddp)),
-                    cell(m.and_then(|m| m.deo)),
-                    parity.ks,
-                    parity.w1
-                );
+        let raw = |name: &str| self.tasks.iter().find(|t| t.name == name);
+        let (regression, binary): (Vec<&PostprocessedTask>, Vec<&PostprocessedTask>) = self
+            .postprocessed
+            .iter()
+            .partition(|p| p.metrics.regression.is_some());
+        let mut s = String::from("\n## Post-processed scores (test split)\n");
+        if !binary.is_empty() {
+            s += "\n| task | scores | accuracy | AUC | DDP | DEO | KS between groups | W1 between groups |\n|---|---|---|---|---|---|---|---|\n";
+            for p in binary {
+                for (label, m, parity) in [
+                    ("raw", raw(&p.task), &p.before),
+                    ("barycenter", Some(&p.metrics), &p.after),
+                ] {
+                    let m = m.map(|t| &t.metrics);
+                    s += &format!(
+                        "| {} | {} | {} | {} | {} | {} | {:.4} | {:.4} |\n",
+                        p.task,
+                        label,
+                        cell(m.and_then(|m| m.accuracy)),
+                        cell(m.and_then(|m| m.auc)),
+                        cell(m.and_then(|m| m.ddp)),
+                        cell(m.and_then(|m| m.deo)),
+                        parity.ks,
+                        parity.w1
+                    );
+                }
+            }
+        }
+        if !regression.is_empty() {
+            s += "\n| regression task | predictions | RMSE | MAE | R² | KS between groups | W1 between groups |\n|---|---|---|---|---|---|---|\n";
+            for p in regression {
+                if let Some(r) = raw(&p.task).and_then(|t| t.regression.as_ref()) {
+                    s += &regression_row(&p.task, "raw", r);
+                }
+                if let Some(r) = &p.metrics.regression {
+                    s += &regression_row(&p.task, "barycenter", r);
+                }
             }
         }
         s + "\nBarycenter: each group's scores mapped to the Wasserstein barycenter of the groups' \
              score distributions (Chzhen et al., 2020), calibrated on the validation split without \
-             its labels; KS and W1: the largest distance between two groups' score distributions.\n"
+             its labels; KS and W1: the largest distance between two groups' score distributions \
+             (95% bootstrap intervals in brackets).\n"
     }
 }

@@ -12,7 +12,7 @@ use burn::optim::grad_clipping::GradientClippingConfig;
 use burn::optim::{AdamConfig, GradientsParams};
 use burn::tensor::Device;
 use fairrep_data::{FairBatcher, Prepared, Role, Split};
-use fairrep_heads::{MultitaskHeadsConfig, bce_with_logits};
+use fairrep_heads::{MultitaskHeadsConfig, multitask_loss};
 use fairrep_losses::{DemographicParity, GroupPenalty};
 use fairrep_model::EncoderConfig;
 use rand::SeedableRng;
@@ -85,12 +85,46 @@ pub fn source_metrics(
     device: &Device,
     bootstrap: Option<u64>,
 ) -> Vec<TaskMetrics> {
-    let probs = model.predict_split(split, device);
+    let probs = source_predictions(model, data, split, device);
     data.task_indices(Role::Source)
         .iter()
         .zip(probs)
         .map(|(&t, p)| task_metrics(data, split, t, &p, threshold, bootstrap))
         .collect()
+}
+
+/// The source heads' predictions on a split, `pred[head][row]`: probabilities for binary tasks,
+/// values on the target's scale for regression tasks.
+pub fn source_predictions(
+    model: &FairModel,
+    data: &Prepared,
+    split: &Split,
+    device: &Device,
+) -> Vec<Vec<f64>> {
+    let heads: Vec<&fairrep_data::TaskInfo> = data
+        .task_indices(Role::Source)
+        .into_iter()
+        .map(|t| &data.tasks[t])
+        .collect();
+    model.predict_split(split, &heads, device)
+}
+
+/// The validation loss of task `t` from its predictions: the log-loss of a binary task, the
+/// mean squared error on the standardised scale (the training loss's) of a regression task.
+pub fn task_loss(data: &Prepared, split: &Split, t: usize, pred: &[f64]) -> f64 {
+    let task = &data.tasks[t];
+    match task.kind {
+        fairrep_data::TaskKind::Binary => log_loss(&split.labels[t], pred),
+        fairrep_data::TaskKind::Regression => {
+            let (mean, std) = task.scale;
+            split.targets[t]
+                .iter()
+                .zip(pred)
+                .map(|(&y, &p)| ((p - mean) / std - f64::from(y)).powi(2))
+                .sum::<f64>()
+                / pred.len().max(1) as f64
+        }
+    }
 }
 
 /// Resamples of the bootstrap intervals in reports.
@@ -106,6 +140,34 @@ pub fn task_metrics(
     threshold: f64,
     bootstrap: Option<u64>,
 ) -> TaskMetrics {
+    let task = &data.tasks[t];
+    if task.kind == fairrep_data::TaskKind::Regression {
+        let y: Vec<f64> = split.targets[t]
+            .iter()
+            .map(|&v| task.unscale(f64::from(v)))
+            .collect();
+        let summary = fairrep_metrics::regression::summarize_regression(
+            &y,
+            probs,
+            &split.s,
+            &data.groups,
+            bootstrap.map(|seed| {
+                (
+                    BOOTSTRAP_RESAMPLES,
+                    seed ^ (t as u64).wrapping_mul(0x9E37_79B9),
+                )
+            }),
+        );
+        let mean = y.iter().sum::<f64>() / y.len().max(1) as f64;
+        let mut m = TaskMetrics::new(
+            &task.name,
+            &task.role.to_string(),
+            mean,
+            fairrep_metrics::BinarySummary::default(),
+        );
+        m.regression = Some(summary);
+        return m;
+    }
     let y = &split.labels[t];
     let base_rate = y.iter().filter(|&&v| v).count() as f64 / y.len().max(1) as f64;
     let summary = fairrep_metrics::summarize_binary(y, probs, threshold, &split.s, &data.groups)
@@ -186,6 +248,11 @@ pub fn fit(
     });
     let lambda = config.penalty.lambda;
     let batcher = FairBatcher::new(Arc::new(data.train.clone()), source.clone());
+    // Which source heads are regression heads (squared error instead of cross-entropy).
+    let regression: Vec<bool> = source
+        .iter()
+        .map(|&t| data.tasks[t].kind == fairrep_data::TaskKind::Regression)
+        .collect();
     let mut rng = ChaCha8Rng::seed_from_u64(config.seed ^ 0x05EE_D0FB_A7C4);
     let bs = config.training.batch_size;
     let started = Instant::now();
@@ -225,7 +292,7 @@ pub fn fit(
             step += 1;
             let batch = batcher.batch(rows.to_vec(), &train_device);
             let z = model.encoder.forward(batch.x); // [b, r]
-            let task_loss = bce_with_logits(model.heads.forward(z.clone()), batch.y); // [1]
+            let task_loss = multitask_loss(model.heads.forward(z.clone()), batch.y, &regression); // [1]
             let y_cond: Option<Vec<bool>> =
                 condition_labels.map(|l| batch.rows.iter().map(|&r| l[r]).collect());
             let pen = penalty.forward(z, &batch.s, y_cond.as_deref());
@@ -261,7 +328,7 @@ pub fn fit(
         }
         // Validation on the plain (non-autodiff) model.
         let eval = model.valid();
-        let probs = eval.predict_split(&data.valid, device);
+        let probs = source_predictions(&eval, data, &data.valid, device);
         let valid: Vec<TaskMetrics> = source
             .iter()
             .zip(&probs)
@@ -270,7 +337,7 @@ pub fn fit(
         let valid_log_loss = source
             .iter()
             .zip(&probs)
-            .map(|(&t, p)| log_loss(&data.valid.labels[t], p))
+            .map(|(&t, p)| task_loss(data, &data.valid, t, p))
             .sum::<f64>()
             / source.len().max(1) as f64;
         let valid_penalty = if data.valid.n >= 2 {

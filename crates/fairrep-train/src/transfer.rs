@@ -1,21 +1,51 @@
-//! Transfer evaluation: for each held-out task, a fresh logistic head fitted on the frozen
-//! representation of the training split, evaluated on the test split.
+//! Transfer evaluation: for each held-out task, a fresh head — logistic for a binary task,
+//! ridge regression for a regression task — fitted on the frozen representation of the
+//! training split, evaluated on the test split.
 
 use crate::config::TransferSection;
 use crate::error::TrainError;
 use crate::report::TaskMetrics;
 use crate::train::task_metrics;
 use fairrep_data::Prepared;
-use fairrep_heads::LogisticRegression;
+use fairrep_data::TaskKind;
+use fairrep_heads::{LogisticRegression, RidgeRegression};
 use serde::Serialize;
 
-/// A fitted transfer head, as saved in `transfer_heads.json`.
+/// A fitted transfer head, as saved in `transfer_heads.json`: a logistic model (`model`) for a
+/// binary task, a ridge regression (`ridge`, on the standardised target) for a regression task.
 #[derive(Debug, Clone, Serialize)]
 pub struct TransferHead {
     /// Task name.
     pub task: String,
-    /// The logistic model on `z`.
-    pub model: LogisticRegression,
+    /// The logistic model on `z` (binary tasks).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub model: Option<LogisticRegression>,
+    /// The ridge regression on `z` (regression tasks), predicting the standardised target.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ridge: Option<RidgeRegression>,
+    /// Regression: the target's training mean and standard deviation.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub scale: Option<(f64, f64)>,
+    /// `transfer.ferm`: the FERM projection `z` goes through before the logistic model.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ferm: Option<fairrep_methods::Ferm>,
+}
+
+impl TransferHead {
+    /// Predictions for the representations `z` (row-major): probabilities, or values on the
+    /// target's scale.
+    pub fn predict(&self, z: &[f32]) -> Vec<f64> {
+        match (&self.model, &self.ridge, self.scale) {
+            (Some(m), _, _) => match &self.ferm {
+                Some(f) => m.predict_proba(&f.transform(z)),
+                None => m.predict_proba(z),
+            },
+            (None, Some(r), Some((mean, std))) => {
+                r.predict(z).iter().map(|v| v * std + mean).collect()
+            }
+            _ => unreachable!("a transfer head has a model"),
+        }
+    }
 }
 
 /// Fits and evaluates a head for each of `tasks` (indices into `data.tasks`) on the
@@ -31,25 +61,65 @@ pub fn evaluate(
     let mut metrics = Vec::new();
     let mut heads = Vec::new();
     for &t in tasks {
-        let name = &data.tasks[t].name;
-        let model = LogisticRegression::fit(z_train, r, &data.train.labels[t], settings.l2)
-            .map_err(|source| TrainError::Transfer {
-                task: name.clone(),
-                source,
-            })?;
-        let probs = model.predict_proba(z_test);
+        let task = &data.tasks[t];
+        let name = &task.name;
+        let head = match task.kind {
+            TaskKind::Binary => {
+                let y = &data.train.labels[t];
+                let ferm = if settings.ferm {
+                    let groups = data.groups.len();
+                    Some(
+                        fairrep_methods::Ferm::fit(z_train, r, y, &data.train.s, groups).map_err(
+                            |source| TrainError::Ferm {
+                                task: name.clone(),
+                                source,
+                            },
+                        )?,
+                    )
+                } else {
+                    None
+                };
+                let projected = ferm.as_ref().map(|f| f.transform(z_train));
+                let z_fit = projected.as_deref().unwrap_or(z_train);
+                TransferHead {
+                    task: name.clone(),
+                    model: Some(LogisticRegression::fit(z_fit, r, y, settings.l2).map_err(
+                        |source| TrainError::Transfer {
+                            task: name.clone(),
+                            source,
+                        },
+                    )?),
+                    ridge: None,
+                    scale: None,
+                    ferm,
+                }
+            }
+            TaskKind::Regression => {
+                let y: Vec<f64> = data.train.targets[t]
+                    .iter()
+                    .map(|&v| f64::from(v))
+                    .collect();
+                TransferHead {
+                    task: name.clone(),
+                    model: None,
+                    ridge: Some(RidgeRegression::fit(z_train, r, &y, settings.l2).map_err(
+                        |e| TrainError::Internal(format!("transfer task `{name}`: {e}")),
+                    )?),
+                    scale: Some(task.scale),
+                    ferm: None,
+                }
+            }
+        };
+        let pred = head.predict(z_test);
         metrics.push(task_metrics(
             data,
             &data.test,
             t,
-            &probs,
+            &pred,
             settings.threshold,
             Some(seed),
         ));
-        heads.push(TransferHead {
-            task: name.clone(),
-            model,
-        });
+        heads.push(head);
     }
     Ok((metrics, heads))
 }
