@@ -25,6 +25,21 @@ fn data_dir() -> String {
     })
 }
 
+/// `fairrep train --config configs/NAME.toml --out OUT --set training.epochs=2`; its report.
+fn train_two_epochs(name: &str, out: &Path) -> serde_json::Value {
+    Command::cargo_bin("fairrep")
+        .unwrap()
+        .env("FAIRREP_DATA_DIR", data_dir())
+        .args(["-q", "train", "--config"])
+        .arg(repo().join(format!("configs/{name}.toml")))
+        .arg("--out")
+        .arg(out)
+        .args(["--set", "training.epochs=2"])
+        .assert()
+        .success();
+    serde_json::from_str(&std::fs::read_to_string(out.join("report.json")).unwrap()).unwrap()
+}
+
 #[test]
 fn every_shipped_config_checks_against_its_data() {
     let dir = data_dir();
@@ -55,23 +70,10 @@ fn every_shipped_config_checks_against_its_data() {
 
 #[test]
 fn a_single_file_dataset_trains_with_a_seeded_test_split() {
-    let dir = data_dir();
     let tmp = tempfile::tempdir().unwrap();
     let run = |out: &str| {
         let out = tmp.path().join(out);
-        Command::cargo_bin("fairrep")
-            .unwrap()
-            .env("FAIRREP_DATA_DIR", &dir)
-            .args(["-q", "train", "--config"])
-            .arg(repo().join("configs/crime.toml"))
-            .arg("--out")
-            .arg(&out)
-            .args(["--set", "training.epochs=2"])
-            .assert()
-            .success();
-        let r: serde_json::Value =
-            serde_json::from_str(&std::fs::read_to_string(out.join("report.json")).unwrap())
-                .unwrap();
+        let r = train_two_epochs("crime", &out);
         // The resolved config names the file actually read, the variable expanded.
         let cfg = std::fs::read_to_string(out.join("config.toml")).unwrap();
         assert!(!cfg.contains("$FAIRREP_DATA_DIR") && cfg.contains("crime.csv"));
@@ -119,21 +121,9 @@ fn a_single_file_dataset_trains_with_a_seeded_test_split() {
 
 #[test]
 fn a_regression_transfer_task_gets_a_ridge_head_and_fair_post_processing() {
-    let dir = data_dir();
     let tmp = tempfile::tempdir().unwrap();
     let out = tmp.path().join("law");
-    Command::cargo_bin("fairrep")
-        .unwrap()
-        .env("FAIRREP_DATA_DIR", &dir)
-        .args(["-q", "train", "--config"])
-        .arg(repo().join("configs/law.toml"))
-        .arg("--out")
-        .arg(&out)
-        .args(["--set", "training.epochs=2"])
-        .assert()
-        .success();
-    let r: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(out.join("report.json")).unwrap()).unwrap();
+    let r = train_two_epochs("law", &out);
     let zfya = r["tasks"]
         .as_array()
         .unwrap()

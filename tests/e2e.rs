@@ -126,6 +126,40 @@ fn train_writes_a_complete_run_directory() {
         30162
     );
     assert_eq!(r["splits"]["test"], 15060);
+    // Baselines: the same transfer heads on the raw features, with and without sex (one more
+    // input column with it).
+    let b = r["baselines"].as_array().unwrap();
+    assert_eq!(b.len(), 2);
+    assert!(
+        b[0]["inputs"]
+            .as_str()
+            .unwrap()
+            .contains("with the sensitive")
+    );
+    assert!(
+        b[1]["inputs"]
+            .as_str()
+            .unwrap()
+            .contains("without the sensitive")
+    );
+    for base in b {
+        let names: Vec<&str> = base["tasks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|t| t["name"].as_str().unwrap())
+            .collect();
+        assert_eq!(names, ["income", "degree"]);
+        let acc = base["tasks"][0]["accuracy"].as_f64().unwrap();
+        assert!(acc > 0.75, "raw-feature income head accuracy {acc}");
+    }
+    assert!(
+        std::fs::read_to_string(out.join("report.md"))
+            .unwrap()
+            .contains(
+                "## Baseline: transfer heads on the raw features without the sensitive attribute"
+            )
+    );
     // The resolved config is a valid config again (absolute paths) and is accepted as input.
     train_ok(out.join("config.toml"), tmp.path().join("again"));
     assert_eq!(report(&tmp.path().join("again"))["tasks"], r["tasks"]);

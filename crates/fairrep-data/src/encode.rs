@@ -119,6 +119,8 @@ pub struct Prepared {
     pub test: Split,
     /// Rows dropped for missing values.
     pub dropped: Dropped,
+    /// Whether the sensitive attribute is a feature (one-hot, the last `groups.len()` columns).
+    pub sensitive_is_feature: bool,
 }
 
 impl Prepared {
@@ -524,6 +526,7 @@ pub fn prepare(
         valid,
         test,
         dropped,
+        sensitive_is_feature: spec.sensitive.include_as_feature,
     })
 }
 

@@ -8,8 +8,6 @@
 
 #![allow(deprecated)] // Device::ndarray
 #![allow(missing_docs)]
-// The counting allocator below is the only unsafe code of the project: a GlobalAlloc must be.
-#![allow(unsafe_code)]
 
 use burn::Tensor;
 use burn::tensor::{DType, Device, Distribution};
@@ -17,33 +15,10 @@ use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
 use fairrep_losses::divergence::Divergence;
 use fairrep_losses::mmd::{Bandwidth, Mmd};
 use fairrep_losses::sinkhorn::Sinkhorn;
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::Ordering;
 
-/// Counts live heap bytes and their peak.
-struct Counting;
-static LIVE: AtomicUsize = AtomicUsize::new(0);
-static PEAK: AtomicUsize = AtomicUsize::new(0);
-
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, l: Layout) -> *mut u8 {
-        // SAFETY: forwarded to the system allocator with the caller's layout.
-        let p = unsafe { System.alloc(l) };
-        if !p.is_null() {
-            let now = LIVE.fetch_add(l.size(), Ordering::Relaxed) + l.size();
-            PEAK.fetch_max(now, Ordering::Relaxed);
-        }
-        p
-    }
-    unsafe fn dealloc(&self, p: *mut u8, l: Layout) {
-        // SAFETY: `p` was allocated by `alloc` above with this layout.
-        unsafe { System.dealloc(p, l) };
-        LIVE.fetch_sub(l.size(), Ordering::Relaxed);
-    }
-}
-
-#[global_allocator]
-static GLOBAL: Counting = Counting;
+mod common;
+use common::{LIVE, PEAK};
 
 const SIZES: [usize; 3] = [512, 2048, 8192];
 const DIMS: [usize; 2] = [16, 128];

@@ -26,8 +26,6 @@
 
 #![allow(deprecated)] // Device::ndarray
 #![allow(missing_docs)]
-// The counting allocator below: a GlobalAlloc must be unsafe.
-#![allow(unsafe_code)]
 
 use burn::Tensor;
 use burn::backend::{DispatchDevice, ops::FloatTensorOps};
@@ -37,34 +35,12 @@ use cubecl::MemoryScope;
 use fairrep_losses::divergence::{Divergence, uniform_weights};
 use fairrep_losses::mmd::{Bandwidth, Mmd};
 use fairrep_losses::sinkhorn::Sinkhorn;
-use std::alloc::{GlobalAlloc, Layout, System};
 use std::process::Command;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::Ordering;
 use std::time::Instant;
 
-struct Counting;
-static LIVE: AtomicUsize = AtomicUsize::new(0);
-static PEAK: AtomicUsize = AtomicUsize::new(0);
-
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, l: Layout) -> *mut u8 {
-        // SAFETY: forwarded to the system allocator with the caller's layout.
-        let p = unsafe { System.alloc(l) };
-        if !p.is_null() {
-            let now = LIVE.fetch_add(l.size(), Ordering::Relaxed) + l.size();
-            PEAK.fetch_max(now, Ordering::Relaxed);
-        }
-        p
-    }
-    unsafe fn dealloc(&self, p: *mut u8, l: Layout) {
-        // SAFETY: `p` was allocated by `alloc` above with this layout.
-        unsafe { System.dealloc(p, l) };
-        LIVE.fetch_sub(l.size(), Ordering::Relaxed);
-    }
-}
-
-#[global_allocator]
-static GLOBAL: Counting = Counting;
+mod common;
+use common::{LIVE, PEAK};
 
 fn env_list(key: &str, default: &str) -> Vec<String> {
     std::env::var(key)

@@ -18,20 +18,12 @@
 mod common;
 
 use burn::Tensor;
-use burn::tensor::{DType, Device, DeviceType, TensorData};
-use common::{fixture, matrix, rel, values};
+use burn::tensor::{DType, Device, TensorData};
+use common::{fixture, matrix, rel, values, wgpu};
 use fairrep_losses::divergence::{Divergence, uniform_weights};
 use fairrep_losses::fused;
 use fairrep_losses::mmd::{Bandwidth, Estimator, Mmd, gaussian_kernel_points};
 use fairrep_losses::sinkhorn::{Power, Sinkhorn, dense_softmin};
-
-fn wgpu() -> Device {
-    Device::enumerate(DeviceType::Wgpu)
-        .into_vec()
-        .into_iter()
-        .next()
-        .expect("a wgpu adapter (install mesa-vulkan-drivers, see scripts/test.sh)")
-}
 
 fn close(what: &str, got: &[f64], want: &[f64], tol: f64) {
     assert_eq!(got.len(), want.len(), "{what}: lengths");

@@ -12,19 +12,11 @@
 mod common;
 
 use burn::Tensor;
-use burn::tensor::{DType, Device, DeviceType, TensorData};
-use common::values;
+use burn::tensor::{DType, Device, TensorData};
+use common::{values, wgpu};
 use fairrep_losses::divergence::Divergence;
 use fairrep_losses::mmd::{Bandwidth, Mmd};
 use fairrep_losses::sinkhorn::Sinkhorn;
-
-fn wgpu() -> Device {
-    Device::enumerate(DeviceType::Wgpu)
-        .into_vec()
-        .into_iter()
-        .next()
-        .expect("a wgpu adapter (install mesa-vulkan-drivers, see scripts/test.sh)")
-}
 
 /// Value and gradients with respect to x and y on `device` (autodiff), f32.
 fn run(

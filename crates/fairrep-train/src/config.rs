@@ -485,6 +485,14 @@ pub struct TransferSection {
     /// FERM on `z`: equal opportunity of the head on the training split).
     #[serde(default)]
     pub ferm: bool,
+    /// Also fit the transfer heads on the raw features, with and without the sensitive
+    /// attribute, and report them as baselines.
+    #[serde(default = "default_baselines")]
+    pub baselines: bool,
+}
+
+fn default_baselines() -> bool {
+    true
 }
 
 fn default_l2() -> f64 {
@@ -500,6 +508,7 @@ impl Default for TransferSection {
             l2: default_l2(),
             threshold: default_threshold(),
             ferm: false,
+            baselines: default_baselines(),
         }
     }
 }
@@ -1181,6 +1190,12 @@ pub const KEYS: &[(&str, &str, &str, &str)] = &[
         "boolean",
         "false",
         "fit each binary transfer head on the FERM projection of z (equal opportunity on the training split)",
+    ),
+    (
+        "transfer.baselines",
+        "boolean",
+        "true",
+        "also fit the transfer heads on the raw features, with and without the sensitive attribute (baselines in the report)",
     ),
     (
         "postprocess.kind",

@@ -352,6 +352,11 @@ impl Evaluation<'_> {
         } else {
             Vec::new()
         };
+        let baselines = if config.transfer.baselines {
+            transfer::baselines(data, &transfer_tasks, &config.transfer, config.seed)?
+        } else {
+            Vec::new()
+        };
         if only.is_none() {
             write_json(&self.out.join("transfer_heads.json"), &heads)?;
         }
@@ -389,6 +394,7 @@ impl Evaluation<'_> {
             representation: report::RepresentationBias { mmd2, sigma, rows },
             tasks,
             postprocessed,
+            baselines,
         };
         if only.is_some() {
             write_json(&self.out.join("transfer_report.json"), &report)?;

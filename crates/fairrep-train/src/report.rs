@@ -131,6 +131,19 @@ pub struct Report {
     /// `[postprocess]`: the post-processed tasks (empty without post-processing).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub postprocessed: Vec<PostprocessedTask>,
+    /// `transfer.baselines`: the transfer tasks' heads fitted on the raw features instead of
+    /// the representation, with and without the sensitive attribute.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub baselines: Vec<Baseline>,
+}
+
+/// The transfer tasks evaluated with the same heads on other inputs than the representation.
+#[derive(Debug, Clone, Serialize)]
+pub struct Baseline {
+    /// What the heads see.
+    pub inputs: String,
+    /// Test metrics of each transfer task.
+    pub tasks: Vec<TaskMetrics>,
 }
 
 /// A task's scores before and after the post-processing (test split).
@@ -239,7 +252,20 @@ impl Report {
             self.representation.sigma,
             self.representation.rows,
             task_table(&self.tasks)
-        ) + &self.postprocessed_markdown()
+        ) + &self.baselines_markdown()
+            + &self.postprocessed_markdown()
+    }
+
+    fn baselines_markdown(&self) -> String {
+        let mut s = String::new();
+        for b in &self.baselines {
+            s += &format!(
+                "\n## Baseline: transfer heads on {}\n\n{}",
+                b.inputs,
+                task_table(&b.tasks)
+            );
+        }
+        s
     }
 
     fn postprocessed_markdown(&self) -> String {

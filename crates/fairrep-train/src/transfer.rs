@@ -123,3 +123,66 @@ pub fn evaluate(
     }
     Ok((metrics, heads))
 }
+
+/// The transfer tasks' heads (the same kind, settings and seed) fitted on the raw encoded
+/// features instead of the representation: with the sensitive attribute (one-hot, appended
+/// unless it is already a feature) and without it.
+pub fn baselines(
+    data: &Prepared,
+    tasks: &[usize],
+    settings: &TransferSection,
+    seed: u64,
+) -> Result<Vec<crate::report::Baseline>, TrainError> {
+    if tasks.is_empty() {
+        return Ok(Vec::new());
+    }
+    let k = data.groups.len();
+    let p = data.train.p;
+    // The sensitive attribute is the last k encoded columns when it is a feature.
+    let has_s = data.sensitive_is_feature;
+    let with_s = |split: &fairrep_data::Split| -> (Vec<f32>, usize) {
+        if has_s {
+            return (split.x.clone(), p);
+        }
+        let mut x = Vec::with_capacity(split.n * (p + k));
+        for i in 0..split.n {
+            x.extend_from_slice(split.row(i));
+            x.extend((0..k).map(|g| f32::from(u8::from(split.s[i] == g))));
+        }
+        (x, p + k)
+    };
+    let without_s = |split: &fairrep_data::Split| -> (Vec<f32>, usize) {
+        if !has_s {
+            return (split.x.clone(), p);
+        }
+        let q = p - k;
+        let mut x = Vec::with_capacity(split.n * q);
+        for i in 0..split.n {
+            x.extend_from_slice(&split.row(i)[..q]);
+        }
+        (x, q)
+    };
+    let plain = TransferSection {
+        ferm: false,
+        ..settings.clone()
+    };
+    let mut out = Vec::new();
+    for (inputs, make) in [
+        (
+            "the raw features with the sensitive attribute",
+            &with_s as &dyn Fn(&fairrep_data::Split) -> (Vec<f32>, usize),
+        ),
+        (
+            "the raw features without the sensitive attribute",
+            &without_s,
+        ),
+    ] {
+        let ((x_train, d), (x_test, _)) = (make(&data.train), make(&data.test));
+        let (metrics, _) = evaluate(data, tasks, (&x_train, &x_test), d, &plain, seed)?;
+        out.push(crate::report::Baseline {
+            inputs: inputs.to_string(),
+            tasks: metrics,
+        });
+    }
+    Ok(out)
+}

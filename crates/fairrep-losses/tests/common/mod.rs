@@ -37,3 +37,12 @@ pub fn values(len: usize, seed: u64) -> Vec<f64> {
         })
         .collect()
 }
+
+/// The first wgpu adapter (a GPU, or Mesa's lavapipe): the wgpu tests fail without one.
+pub fn wgpu() -> burn::tensor::Device {
+    burn::tensor::Device::enumerate(burn::tensor::DeviceType::Wgpu)
+        .into_vec()
+        .into_iter()
+        .next()
+        .expect("a wgpu adapter (install mesa-vulkan-drivers, see scripts/test.sh)")
+}
