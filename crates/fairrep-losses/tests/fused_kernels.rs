@@ -19,21 +19,11 @@ mod common;
 
 use burn::Tensor;
 use burn::tensor::{DType, Device, TensorData};
-use common::{fixture, matrix, rel, values, wgpu};
+use common::{close, fixture, matrix, rel, values, wgpu};
 use fairrep_losses::divergence::{Divergence, uniform_weights};
 use fairrep_losses::fused;
 use fairrep_losses::mmd::{Bandwidth, Estimator, Mmd, gaussian_kernel_points};
 use fairrep_losses::sinkhorn::{Power, Sinkhorn, dense_softmin};
-
-fn close(what: &str, got: &[f64], want: &[f64], tol: f64) {
-    assert_eq!(got.len(), want.len(), "{what}: lengths");
-    let scale = want.iter().fold(1e-12f64, |m, v| m.max(v.abs()));
-    let err = got
-        .iter()
-        .zip(want)
-        .fold(0.0f64, |m, (g, w)| m.max((g - w).abs()));
-    assert!(err <= tol * scale, "{what}: error {err:e}, scale {scale:e}");
-}
 
 fn vec_of<const D: usize>(t: Tensor<D>) -> Vec<f64> {
     t.into_data()

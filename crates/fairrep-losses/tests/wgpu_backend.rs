@@ -13,7 +13,7 @@ mod common;
 
 use burn::Tensor;
 use burn::tensor::{DType, Device, TensorData};
-use common::{values, wgpu};
+use common::{close, values, wgpu};
 use fairrep_losses::divergence::Divergence;
 use fairrep_losses::mmd::{Bandwidth, Mmd};
 use fairrep_losses::sinkhorn::Sinkhorn;
@@ -36,15 +36,6 @@ fn run(
     let grads = v.backward();
     let g = |t: &Tensor<2>| t.grad(&grads).unwrap().try_into_vec_as::<f64>().unwrap();
     (v.into_scalar::<f64>(), g(&xt), g(&yt))
-}
-
-fn close(what: &str, got: &[f64], want: &[f64], tol: f64) {
-    let scale = want.iter().fold(1e-12f64, |m, v| m.max(v.abs()));
-    let err = got
-        .iter()
-        .zip(want)
-        .fold(0.0f64, |m, (g, w)| m.max((g - w).abs()));
-    assert!(err <= tol * scale, "{what}: error {err:e}, scale {scale:e}");
 }
 
 #[test]

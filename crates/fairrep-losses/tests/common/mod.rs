@@ -46,3 +46,14 @@ pub fn wgpu() -> burn::tensor::Device {
         .next()
         .expect("a wgpu adapter (install mesa-vulkan-drivers, see scripts/test.sh)")
 }
+
+/// Asserts that `got` matches `want` within `tol` relative to the largest `|want|`.
+pub fn close(what: &str, got: &[f64], want: &[f64], tol: f64) {
+    assert_eq!(got.len(), want.len(), "{what}: lengths");
+    let scale = want.iter().fold(1e-12f64, |m, v| m.max(v.abs()));
+    let err = got
+        .iter()
+        .zip(want)
+        .fold(0.0f64, |m, (g, w)| m.max((g - w).abs()));
+    assert!(err <= tol * scale, "{what}: error {err:e}, scale {scale:e}");
+}
