@@ -921,7 +921,7 @@ fn sweep_runs_a_resumable_grid_and_emits_slurm() {
 }
 
 /// `audit`: with the penalty, the representation tells less about the group — smaller MMD² and
-/// Sinkhorn divergence, and a linear probe closer to chance — than without it.
+/// Sinkhorn divergence, and linear and MLP probes closer to chance — than without it.
 #[test]
 fn audit_measures_what_the_representation_reveals() {
     let tmp = tempfile::tempdir().unwrap();
@@ -957,10 +957,19 @@ fn audit_measures_what_the_representation_reveals() {
         &["divergences", "0", "mmd2"][..],
         &["divergences", "0", "sinkhorn"],
         &["probes", "0", "auc"],
+        &["probes", "1", "auc"],
     ] {
         let (without, with) = (get(&audits[0], path), get(&audits[1], path));
         assert!(with < without, "{path:?}: λ = 1 {with}, λ = 0 {without}");
     }
+    assert_eq!(audits[1]["probes"][0]["kind"], "linear");
+    assert_eq!(audits[1]["probes"][1]["kind"], "mlp");
     let auc = get(&audits[1], &["probes", "0", "auc"]);
-    assert!(auc < 0.75, "probe AUC with the penalty: {auc}");
+    assert!(auc < 0.75, "linear probe AUC with the penalty: {auc}");
+    // The non-linear adversary sees at least as much as the linear one without the penalty.
+    let (lin, mlp) = (
+        get(&audits[0], &["probes", "0", "auc"]),
+        get(&audits[0], &["probes", "1", "auc"]),
+    );
+    assert!(mlp > lin - 0.02, "λ = 0: MLP probe AUC {mlp}, linear {lin}");
 }

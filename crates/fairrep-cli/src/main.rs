@@ -386,7 +386,8 @@ fn run() -> anyhow::Result<()> {
             }
             for p in &a.probes {
                 println!(
-                    "linear probe of `{}` from z: accuracy {:.4} (majority baseline {:.4}), AUC {}",
+                    "{} probe of `{}` from z: accuracy {:.4} (majority baseline {:.4}), AUC {}",
+                    p.kind,
                     p.group,
                     p.accuracy,
                     p.majority_baseline,

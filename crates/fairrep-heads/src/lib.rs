@@ -16,6 +16,8 @@ mod logistic;
 pub use logistic::{LogisticError, LogisticRegression};
 mod ridge;
 pub use ridge::{RidgeError, RidgeRegression};
+mod mlp;
+pub use mlp::{MlpClassifier, MlpSettings};
 
 /// Configuration of [`MultitaskHeads`].
 #[derive(Config, Debug)]

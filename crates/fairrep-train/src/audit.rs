@@ -1,13 +1,14 @@
 //! The bias audit of a trained run: the outcome metrics of its report (with bootstrap
 //! intervals) and how much the representation itself says about the sensitive group on the test
-//! split — the MMD² and the Sinkhorn divergence between each pair of groups, and a linear probe
-//! (a logistic regression fitted on the training split's representation to tell each group
-//! from the rest) with its test accuracy and AUC next to the majority-class baseline.
+//! split — the MMD² and the Sinkhorn divergence between each pair of groups, and two probes
+//! (adversaries fitted on the training split's representation to tell each group from the
+//! rest: a logistic regression and a one-hidden-layer MLP) with their test accuracy and AUC
+//! next to the majority-class baseline.
 
 use crate::error::TrainError;
 use crate::report::TaskMetrics;
 use fairrep_data::{Prepared, Split};
-use fairrep_heads::LogisticRegression;
+use fairrep_heads::{LogisticRegression, MlpClassifier, MlpSettings};
 use fairrep_losses::divergence::Divergence;
 use fairrep_losses::{Mmd, Sinkhorn};
 use serde::Serialize;
@@ -28,9 +29,12 @@ pub struct PairDivergence {
     pub sinkhorn: f64,
 }
 
-/// A linear probe of one group against the rest.
+/// A probe (an adversary) of one group against the rest.
 #[derive(Debug, Clone, Serialize)]
 pub struct Probe {
+    /// `linear` (logistic regression) or `mlp` (one hidden layer of 32 ReLU units, Adam,
+    /// 30 epochs, seeded).
+    pub kind: &'static str,
     /// The group told from the rest.
     pub group: String,
     /// Test accuracy.
@@ -50,7 +54,7 @@ pub struct Audit {
     pub tasks: Vec<TaskMetrics>,
     /// Divergences between each pair of groups' test representations (at most 4,096 rows).
     pub divergences: Vec<PairDivergence>,
-    /// One linear probe per group (one for two groups).
+    /// A linear and an MLP probe per group (one group for two groups).
     pub probes: Vec<Probe>,
 }
 
@@ -120,21 +124,35 @@ pub fn representation(
                 source,
             }
         })?;
-        let p = model.predict_proba(z_test);
-        let correct = p
-            .iter()
-            .zip(&yte)
-            .filter(|(p, y)| (**p >= 0.5) == **y)
-            .count();
+        let mlp = MlpClassifier::fit(
+            z_train,
+            r,
+            &ytr,
+            MlpSettings {
+                seed: seed ^ k as u64,
+                ..MlpSettings::default()
+            },
+        );
         let majority = ytr.iter().filter(|&&v| v).count() * 2 >= ytr.len();
         let base = yte.iter().filter(|&&y| y == majority).count();
         let n = yte.len().max(1) as f64;
-        probes.push(Probe {
-            group: data.groups[k].clone(),
-            accuracy: correct as f64 / n,
-            auc: fairrep_metrics::roc_auc(&yte, &p).ok().flatten(),
-            majority_baseline: base as f64 / n,
-        });
+        for (kind, p) in [
+            ("linear", model.predict_proba(z_test)),
+            ("mlp", mlp.predict_proba(z_test)),
+        ] {
+            let correct = p
+                .iter()
+                .zip(&yte)
+                .filter(|(p, y)| (**p >= 0.5) == **y)
+                .count();
+            probes.push(Probe {
+                kind,
+                group: data.groups[k].clone(),
+                accuracy: correct as f64 / n,
+                auc: fairrep_metrics::roc_auc(&yte, &p).ok().flatten(),
+                majority_baseline: base as f64 / n,
+            });
+        }
     }
     Ok((divergences, probes))
 }
