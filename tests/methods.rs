@@ -312,3 +312,60 @@ fn ferm_on_the_learned_representation_for_transfer_heads() {
         );
     }
 }
+
+#[test]
+fn report_compares_runs_with_fronts_baselines_and_plots() {
+    let dir = tempfile::tempdir().unwrap();
+    let runs = dir.path().join("runs");
+    for lambda in ["0", "1"] {
+        fairrep()
+            .args(["-q", "train", "--config"])
+            .arg(repo().join("configs/quickstart.toml"))
+            .arg("--out")
+            .arg(runs.join(format!("l{lambda}")))
+            .args([
+                "--set",
+                "training.epochs=2",
+                "--set",
+                &format!("penalty.lambda={lambda}"),
+            ])
+            .assert()
+            .success();
+    }
+    let out = dir.path().join("report");
+    fairrep()
+        .arg("report")
+        .arg(&runs)
+        .arg("--out")
+        .arg(&out)
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("## income"));
+    let r = json(&out.join("report.json"));
+    let income = &r["tasks"][0];
+    assert_eq!(income["task"], "income");
+    let points = income["points"].as_array().unwrap();
+    assert_eq!(points.len(), 2);
+    // Every point off the front is dominated by one on it.
+    for p in points {
+        if p["on_front"] == false {
+            assert!(points.iter().any(|q| q["on_front"] == true
+                && q["accuracy"].as_f64() >= p["accuracy"].as_f64()
+                && q["ddp"].as_f64() <= p["ddp"].as_f64()));
+        }
+    }
+    assert_eq!(income["baselines"].as_array().unwrap().len(), 2);
+    for svg in ["pareto-income.svg", "pareto-degree.svg", "curves.svg"] {
+        let text = std::fs::read_to_string(out.join(svg)).unwrap();
+        assert!(text.starts_with("<svg") && text.contains("</svg>"), "{svg}");
+    }
+    // Not a run: exit 2, the path named.
+    let empty = dir.path().join("empty");
+    std::fs::create_dir(&empty).unwrap();
+    fairrep()
+        .arg("report")
+        .arg(&empty)
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("neither a run directory"));
+}

@@ -89,6 +89,21 @@ enum Command {
     /// largest Kolmogorov–Smirnov and Wasserstein-1 distances between the groups' scores
     /// before and after.
     Barycenter(BarycenterArgs),
+    /// Compare runs (run directories, or directories of runs such as a sweep's): for every
+    /// transfer task the median accuracy and DDP of each penalty kind and λ over the seeds, the
+    /// Pareto front, the raw-feature baselines; writes report.json, report.md, one SVG plot
+    /// per task (accuracy vs DDP) and curves.svg (training objective per epoch) into --out.
+    Report(ReportArgs),
+}
+
+#[derive(Args, Debug)]
+struct ReportArgs {
+    /// Run directories, or directories holding runs.
+    #[arg(required = true)]
+    runs: Vec<PathBuf>,
+    /// Output directory.
+    #[arg(long, default_value = "runs/report")]
+    out: PathBuf,
 }
 
 #[derive(Args, Debug)]
@@ -375,6 +390,13 @@ fn run() -> anyhow::Result<()> {
         Command::AuditPredictions(args) => audit_predictions(args),
         Command::Sweep(args) => sweep(args),
         Command::Barycenter(args) => barycenter(args),
+        Command::Report(args) => {
+            let runs = fairrep_train::compare::collect_runs(&args.runs)?;
+            let cmp = fairrep_train::compare::compare(&runs, &args.out)?;
+            print!("{}", cmp.markdown());
+            println!("written to {}", args.out.display());
+            Ok(())
+        }
         Command::Audit(args) => {
             let a = fairrep_train::audit_run(&args.run, args.backend.backend())?;
             println!("{}", task_table(&a.tasks));

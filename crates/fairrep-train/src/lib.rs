@@ -15,6 +15,7 @@
 
 pub mod audit;
 pub mod checkpoint;
+pub mod compare;
 pub mod config;
 pub mod error;
 pub mod ferm_run;

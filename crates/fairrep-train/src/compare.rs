@@ -1,0 +1,429 @@
+//! `fairrep report RUNS…`: several runs (a sweep's, or any) side by side — for every transfer
+//! task the accuracy and DDP of each penalty kind and λ (median over seeds), the Pareto front
+//! (no other point is both more accurate and fairer), the baselines (raw features with and
+//! without the sensitive attribute), and SVG plots (plotters): the fronts per task and the
+//! training curves.
+
+use crate::error::{TrainError, io};
+use plotters::prelude::*;
+use serde::Serialize;
+use serde_json::Value;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+/// One (penalty kind, λ) of one transfer task, over the seeds run.
+#[derive(Debug, Clone, Serialize)]
+pub struct Point {
+    /// `mmd` or `sinkhorn`.
+    pub kind: String,
+    /// λ.
+    pub lambda: f64,
+    /// Seeds (runs) behind the point.
+    pub seeds: usize,
+    /// Median test accuracy.
+    pub accuracy: f64,
+    /// Median test DDP.
+    pub ddp: f64,
+    /// Whether no other point of the task is at least as accurate and at least as fair (and
+    /// better in one).
+    pub on_front: bool,
+}
+
+/// A baseline of one transfer task (first run's; they do not depend on λ).
+#[derive(Debug, Clone, Serialize)]
+pub struct BaselinePoint {
+    /// What the head sees.
+    pub inputs: String,
+    /// Test accuracy.
+    pub accuracy: f64,
+    /// Test DDP.
+    pub ddp: f64,
+}
+
+/// One transfer task across the runs.
+#[derive(Debug, Clone, Serialize)]
+pub struct TaskComparison {
+    /// Task name.
+    pub task: String,
+    /// Its points, by kind then λ.
+    pub points: Vec<Point>,
+    /// Baselines.
+    pub baselines: Vec<BaselinePoint>,
+    /// The SVG plot of the task.
+    pub plot: String,
+}
+
+/// `report.json` of `fairrep report`.
+#[derive(Debug, Clone, Serialize)]
+pub struct Comparison {
+    /// The run directories read.
+    pub runs: Vec<String>,
+    /// Every transfer task.
+    pub tasks: Vec<TaskComparison>,
+    /// The training-curves plot.
+    pub curves: String,
+}
+
+fn read_json(path: &Path) -> Result<Value, TrainError> {
+    let text = std::fs::read_to_string(path).map_err(io(path))?;
+    serde_json::from_str(&text).map_err(|e| TrainError::Checkpoint {
+        path: path.to_path_buf(),
+        message: format!("not a fairrep report: {e}"),
+    })
+}
+
+/// The run directories named by `paths`: a run directory itself (it has report.json), or a
+/// directory whose subdirectories are runs (a sweep).
+pub fn collect_runs(paths: &[PathBuf]) -> Result<Vec<PathBuf>, TrainError> {
+    let mut runs = Vec::new();
+    for p in paths {
+        if p.join("report.json").is_file() {
+            runs.push(p.clone());
+            continue;
+        }
+        let entries = std::fs::read_dir(p).map_err(io(p))?;
+        let mut found: Vec<PathBuf> = entries
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|d| d.join("report.json").is_file())
+            .collect();
+        if found.is_empty() {
+            return Err(TrainError::Checkpoint {
+                path: p.clone(),
+                message: "neither a run directory (no report.json) nor a directory of runs".into(),
+            });
+        }
+        found.sort();
+        runs.extend(found);
+    }
+    Ok(runs)
+}
+
+fn median(v: &mut [f64]) -> f64 {
+    v.sort_by(f64::total_cmp);
+    let n = v.len();
+    if n % 2 == 1 {
+        v[n / 2]
+    } else {
+        0.5 * (v[n / 2 - 1] + v[n / 2])
+    }
+}
+
+/// Marks the points no other point dominates (accuracy ≥ and DDP ≤, one strictly).
+fn mark_front(points: &mut [Point]) {
+    let snapshot: Vec<(f64, f64)> = points.iter().map(|p| (p.accuracy, p.ddp)).collect();
+    for p in points.iter_mut() {
+        p.on_front = !snapshot
+            .iter()
+            .any(|&(a, d)| a >= p.accuracy && d <= p.ddp && (a > p.accuracy || d < p.ddp));
+    }
+}
+
+/// Builds the comparison of `runs` and writes `report.json`, `report.md`, one
+/// `pareto-<task>.svg` per transfer task and `curves.svg` into `out`.
+pub fn compare(runs: &[PathBuf], out: &Path) -> Result<Comparison, TrainError> {
+    std::fs::create_dir_all(out).map_err(io(out))?;
+    let reports: Vec<Value> = runs
+        .iter()
+        .map(|r| read_json(&r.join("report.json")))
+        .collect::<Result<_, _>>()?;
+    // task → (kind, λ bits) → (accuracies, DDPs)
+    type Samples = (Vec<f64>, Vec<f64>);
+    let mut by_task: BTreeMap<String, BTreeMap<(String, u64), Samples>> = BTreeMap::new();
+    let mut order: Vec<String> = Vec::new();
+    for r in &reports {
+        let kind = r["penalty"]["kind"].as_str().unwrap_or("?").to_string();
+        let lambda = r["lambda"].as_f64().unwrap_or(f64::NAN);
+        for t in r["tasks"].as_array().into_iter().flatten() {
+            if t["role"] != "transfer" {
+                continue;
+            }
+            let (Some(acc), Some(ddp)) = (t["accuracy"].as_f64(), t["ddp"].as_f64()) else {
+                continue; // regression tasks have no accuracy/DDP
+            };
+            let name = t["name"].as_str().unwrap_or("?").to_string();
+            if !order.contains(&name) {
+                order.push(name.clone());
+            }
+            let e = by_task
+                .entry(name)
+                .or_default()
+                .entry((kind.clone(), lambda.to_bits()))
+                .or_default();
+            e.0.push(acc);
+            e.1.push(ddp);
+        }
+    }
+    let mut tasks = Vec::new();
+    for name in order {
+        let mut points: Vec<Point> = by_task[&name]
+            .iter()
+            .map(|((kind, bits), (acc, ddp))| Point {
+                kind: kind.clone(),
+                lambda: f64::from_bits(*bits),
+                seeds: acc.len(),
+                accuracy: median(&mut acc.clone()),
+                ddp: median(&mut ddp.clone()),
+                on_front: false,
+            })
+            .collect();
+        points.sort_by(|a, b| a.kind.cmp(&b.kind).then(a.lambda.total_cmp(&b.lambda)));
+        mark_front(&mut points);
+        let baselines: Vec<BaselinePoint> = reports[0]["baselines"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|b| {
+                let t = b["tasks"].as_array()?.iter().find(|t| t["name"] == name)?;
+                Some(BaselinePoint {
+                    inputs: b["inputs"].as_str()?.to_string(),
+                    accuracy: t["accuracy"].as_f64()?,
+                    ddp: t["ddp"].as_f64()?,
+                })
+            })
+            .collect();
+        let plot = format!("pareto-{name}.svg");
+        plot_front(&out.join(&plot), &name, &points, &baselines)?;
+        tasks.push(TaskComparison {
+            task: name,
+            points,
+            baselines,
+            plot,
+        });
+    }
+    let curves = "curves.svg".to_string();
+    plot_curves(&out.join(&curves), runs)?;
+    let cmp = Comparison {
+        runs: runs.iter().map(|r| r.display().to_string()).collect(),
+        tasks,
+        curves,
+    };
+    let json = serde_json::to_string_pretty(&cmp)
+        .map_err(|e| TrainError::Internal(format!("serialising the comparison: {e}")))?;
+    let path = out.join("report.json");
+    std::fs::write(&path, json).map_err(io(&path))?;
+    let path = out.join("report.md");
+    std::fs::write(&path, cmp.markdown()).map_err(io(&path))?;
+    Ok(cmp)
+}
+
+impl Comparison {
+    /// `report.md`.
+    pub fn markdown(&self) -> String {
+        let mut s = format!(
+            "# fairrep runs compared\n\n{} runs. Per transfer task: median test accuracy and DDP \
+             over the seeds of each penalty kind and λ; ★ marks the Pareto front (no other point \
+             is both at least as accurate and at least as fair).\n",
+            self.runs.len()
+        );
+        for t in &self.tasks {
+            s += &format!(
+                "\n## {}\n\n![accuracy vs DDP]({})\n\n| penalty | λ | seeds | accuracy | DDP | front |\n|---|---|---|---|---|---|\n",
+                t.task, t.plot
+            );
+            for p in &t.points {
+                s += &format!(
+                    "| {} | {} | {} | {:.4} | {:.4} | {} |\n",
+                    p.kind,
+                    p.lambda,
+                    p.seeds,
+                    p.accuracy,
+                    p.ddp,
+                    if p.on_front { "★" } else { "" }
+                );
+            }
+            for b in &t.baselines {
+                s += &format!(
+                    "| baseline: {} | – | – | {:.4} | {:.4} | |\n",
+                    b.inputs, b.accuracy, b.ddp
+                );
+            }
+        }
+        s + &format!("\nTraining curves: ![curves]({})\n", self.curves)
+    }
+}
+
+fn plot_error(path: &Path, e: impl std::fmt::Display) -> TrainError {
+    TrainError::Internal(format!("plotting {}: {e}", path.display()))
+}
+
+/// Accuracy (y) against DDP (x): each kind's points joined along its front, baselines marked.
+fn plot_front(
+    path: &Path,
+    task: &str,
+    points: &[Point],
+    baselines: &[BaselinePoint],
+) -> Result<(), TrainError> {
+    let fail = |e: &dyn std::fmt::Display| plot_error(path, e);
+    let all: Vec<(f64, f64)> = points
+        .iter()
+        .map(|p| (p.ddp, p.accuracy))
+        .chain(baselines.iter().map(|b| (b.ddp, b.accuracy)))
+        .collect();
+    let (x0, x1) = all
+        .iter()
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), p| {
+            (a.min(p.0), b.max(p.0))
+        });
+    let (y0, y1) = all
+        .iter()
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), p| {
+            (a.min(p.1), b.max(p.1))
+        });
+    let pad = |a: f64, b: f64| ((b - a).abs() * 0.1).max(0.005);
+    let (px, py) = (pad(x0, x1), pad(y0, y1));
+    let root = SVGBackend::new(path, (720, 480)).into_drawing_area();
+    root.fill(&WHITE).map_err(|e| fail(&e))?;
+    let mut chart = ChartBuilder::on(&root)
+        .caption(
+            format!("{task}: accuracy vs DDP (test)"),
+            ("sans-serif", 20),
+        )
+        .margin(12)
+        .x_label_area_size(40)
+        .y_label_area_size(56)
+        .build_cartesian_2d((x0 - px).max(0.0)..x1 + px, y0 - py..y1 + py)
+        .map_err(|e| fail(&e))?;
+    chart
+        .configure_mesh()
+        .x_desc("DDP (lower is fairer)")
+        .y_desc("accuracy")
+        .draw()
+        .map_err(|e| fail(&e))?;
+    let kinds: Vec<&str> = {
+        let mut k: Vec<&str> = points.iter().map(|p| p.kind.as_str()).collect();
+        k.dedup();
+        k
+    };
+    for (i, kind) in kinds.iter().enumerate() {
+        let color = Palette99::pick(i).to_rgba();
+        let mut front: Vec<(f64, f64)> = points
+            .iter()
+            .filter(|p| p.kind == *kind && p.on_front)
+            .map(|p| (p.ddp, p.accuracy))
+            .collect();
+        front.sort_by(|a, b| a.0.total_cmp(&b.0));
+        chart
+            .draw_series(LineSeries::new(front, color.stroke_width(2)))
+            .map_err(|e| fail(&e))?
+            .label(format!("{kind} (front)"))
+            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 16, y)], color));
+        chart
+            .draw_series(
+                points
+                    .iter()
+                    .filter(|p| p.kind == *kind)
+                    .map(|p| Circle::new((p.ddp, p.accuracy), 4, color.filled())),
+            )
+            .map_err(|e| fail(&e))?;
+    }
+    chart
+        .draw_series(
+            baselines
+                .iter()
+                .map(|b| TriangleMarker::new((b.ddp, b.accuracy), 7, BLACK.filled())),
+        )
+        .map_err(|e| fail(&e))?
+        .label("baselines (raw features)")
+        .legend(|(x, y)| TriangleMarker::new((x + 8, y), 6, BLACK.filled()));
+    chart
+        .configure_series_labels()
+        .background_style(WHITE.mix(0.8))
+        .border_style(BLACK)
+        .draw()
+        .map_err(|e| fail(&e))?;
+    root.present().map_err(|e| fail(&e))
+}
+
+/// The per-epoch training objective of every run (metrics.jsonl).
+fn plot_curves(path: &Path, runs: &[PathBuf]) -> Result<(), TrainError> {
+    let fail = |e: &dyn std::fmt::Display| plot_error(path, e);
+    let mut curves: Vec<(String, Vec<(f64, f64)>)> = Vec::new();
+    for r in runs {
+        let text = std::fs::read_to_string(r.join("metrics.jsonl")).unwrap_or_default();
+        let pts: Vec<(f64, f64)> = text
+            .lines()
+            .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+            .filter_map(|v| Some((v["epoch"].as_f64()?, v["objective"].as_f64()?)))
+            .collect();
+        let name = r
+            .file_name()
+            .map_or_else(String::new, |n| n.to_string_lossy().into());
+        curves.push((name, pts));
+    }
+    let xs = curves.iter().flat_map(|c| c.1.iter().map(|p| p.0));
+    let x1 = xs.fold(1.0f64, f64::max);
+    let ys: Vec<f64> = curves
+        .iter()
+        .flat_map(|c| c.1.iter().map(|p| p.1))
+        .collect();
+    let (y0, y1) = ys
+        .iter()
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), &y| {
+            (a.min(y), b.max(y))
+        });
+    let (y0, y1) = if y0.is_finite() {
+        (y0, y1.max(y0 + 1e-6))
+    } else {
+        (0.0, 1.0)
+    };
+    let root = SVGBackend::new(path, (720, 480)).into_drawing_area();
+    root.fill(&WHITE).map_err(|e| fail(&e))?;
+    let mut chart = ChartBuilder::on(&root)
+        .caption("training objective per epoch", ("sans-serif", 20))
+        .margin(12)
+        .x_label_area_size(40)
+        .y_label_area_size(56)
+        .build_cartesian_2d(1.0..x1.max(2.0), y0..y1)
+        .map_err(|e| fail(&e))?;
+    chart
+        .configure_mesh()
+        .x_desc("epoch")
+        .y_desc("task loss + λ · penalty")
+        .draw()
+        .map_err(|e| fail(&e))?;
+    for (i, (name, pts)) in curves.into_iter().enumerate() {
+        let color = Palette99::pick(i).to_rgba();
+        chart
+            .draw_series(LineSeries::new(pts, color.stroke_width(2)))
+            .map_err(|e| fail(&e))?
+            .label(name)
+            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 16, y)], color));
+    }
+    chart
+        .configure_series_labels()
+        .background_style(WHITE.mix(0.8))
+        .border_style(BLACK)
+        .draw()
+        .map_err(|e| fail(&e))?;
+    root.present().map_err(|e| fail(&e))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_front_keeps_the_undominated_points() {
+        let p = |acc: f64, ddp: f64| Point {
+            kind: "mmd".into(),
+            lambda: 0.0,
+            seeds: 1,
+            accuracy: acc,
+            ddp,
+            on_front: false,
+        };
+        let mut pts = vec![
+            p(0.80, 0.10),
+            p(0.79, 0.03),
+            p(0.78, 0.05),
+            p(0.81, 0.12),
+            p(0.80, 0.10),
+        ];
+        mark_front(&mut pts);
+        let front: Vec<bool> = pts.iter().map(|p| p.on_front).collect();
+        // (0.78, 0.05) is dominated by (0.79, 0.03); the duplicates do not dominate each other.
+        assert_eq!(front, [true, true, false, true, true]);
+        assert_eq!(median(&mut [3.0, 1.0, 2.0]), 2.0);
+        assert_eq!(median(&mut [4.0, 1.0, 2.0, 3.0]), 2.5);
+    }
+}
