@@ -349,7 +349,7 @@ impl Evaluation<'_> {
         )?;
         tasks.extend(transfer_metrics);
         let postprocessed = if only.is_none() {
-            self.postprocess(model, &heads)?
+            self.postprocess(model, &heads, &z_test)?
         } else {
             Vec::new()
         };
@@ -409,11 +409,13 @@ impl Evaluation<'_> {
 
 impl Evaluation<'_> {
     /// `[postprocess]`: each chosen task's predicted probabilities on the validation split
-    /// (without labels) calibrate the post-processing, which is applied to the test split's.
+    /// (without labels) calibrate the post-processing, which is applied to the test split's
+    /// (`z_test`: the test representation the report already computed).
     fn postprocess(
         &self,
         model: &model::FairModel,
         heads: &[transfer::TransferHead],
+        z_test: &[f32],
     ) -> Result<Vec<report::PostprocessedTask>, TrainError> {
         use fairrep_metrics::regression::score_parity;
         let (config, data, device) = (self.config, self.data, self.device);
@@ -441,17 +443,15 @@ impl Evaluation<'_> {
         {
             scores.push((t, v, s));
         }
-        let (z_valid, z_test) = (
-            model.encode_split(&data.valid, device),
-            model.encode_split(&data.test, device),
-        );
+        // The test representation is the report's; only the validation one is new here.
+        let z_valid = model.encode_split(&data.valid, device);
         for head in heads {
             let t = data
                 .tasks
                 .iter()
                 .position(|k| k.name == head.task)
                 .ok_or_else(|| TrainError::Internal(format!("no task {}", head.task)))?;
-            scores.push((t, head.predict(&z_valid), head.predict(&z_test)));
+            scores.push((t, head.predict(&z_valid), head.predict(z_test)));
         }
         let groups = data.groups.len();
         let mut out = Vec::new();
