@@ -600,43 +600,7 @@ fn a_killed_run_resumes_to_the_uninterrupted_result() {
     let tmp = tempfile::tempdir().unwrap();
     let cfg = config_in(tmp.path(), &[("epochs = 20", "epochs = 5")]);
     let (full, cut) = (tmp.path().join("full"), tmp.path().join("cut"));
-    train_ok(&cfg, &full);
-
-    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin!("fairrep"))
-        .args(["-q", "train", "--config"])
-        .arg(&cfg)
-        .arg("--out")
-        .arg(&cut)
-        .spawn()
-        .unwrap();
-    let second = cut.join("checkpoints/epoch-0002/state.json");
-    while !second.exists() {
-        assert!(
-            child.try_wait().unwrap().is_none(),
-            "the run ended before it could be killed"
-        );
-        std::thread::sleep(std::time::Duration::from_millis(10));
-    }
-    child.kill().unwrap(); // SIGKILL
-    child.wait().unwrap();
-    assert!(!cut.join("report.json").exists(), "killed before the end");
-
-    train_cmd(&cfg, &cut, &["--resume"]).assert().success();
-    let (a, b) = (report(&full), report(&cut));
-    assert_eq!(a["tasks"], b["tasks"]);
-    assert_eq!(a["representation"], b["representation"]);
-    let epochs = |dir: &Path| -> Vec<Value> {
-        std::fs::read_to_string(dir.join("metrics.jsonl"))
-            .unwrap()
-            .lines()
-            .map(|l| {
-                let mut v: Value = serde_json::from_str(l).unwrap();
-                v.as_object_mut().unwrap().remove("elapsed_s");
-                v
-            })
-            .collect()
-    };
-    assert_eq!(epochs(&full), epochs(&cut));
+    kill_and_resume(&cfg, &full, &cut, &[]);
     assert_eq!(epochs(&cut).len(), 5);
     // Only the last `keep_checkpoints` (2) are kept.
     assert!(cut.join("checkpoints/epoch-0005").is_dir());
@@ -660,6 +624,93 @@ fn a_killed_run_resumes_to_the_uninterrupted_result() {
         .assert()
         .code(2)
         .stderr(predicate::str::contains("epoch-0005/state.json"));
+}
+
+/// The per-epoch records of a run, without their wall times.
+fn epochs(dir: &Path) -> Vec<Value> {
+    std::fs::read_to_string(dir.join("metrics.jsonl"))
+        .unwrap()
+        .lines()
+        .map(|l| {
+            let mut v: Value = serde_json::from_str(l).unwrap();
+            v.as_object_mut().unwrap().remove("elapsed_s");
+            v
+        })
+        .collect()
+}
+
+/// Trains `cfg` (with `extra` arguments) into `full`; trains it again into `cut`, kills that
+/// run with SIGKILL after its second checkpoint and resumes it; both must agree exactly.
+fn kill_and_resume(cfg: &Path, full: &Path, cut: &Path, extra: &[&str]) {
+    train_cmd(cfg, full, extra).assert().success();
+    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin!("fairrep"))
+        .args(["-q", "train", "--config"])
+        .arg(cfg)
+        .arg("--out")
+        .arg(cut)
+        .args(extra)
+        .spawn()
+        .unwrap();
+    let second = cut.join("checkpoints/epoch-0002/state.json");
+    while !second.exists() {
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "the run ended before it could be killed"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    child.kill().unwrap(); // SIGKILL
+    child.wait().unwrap();
+    assert!(!cut.join("report.json").exists(), "killed before the end");
+    let resume: Vec<&str> = extra.iter().copied().chain(["--resume"]).collect();
+    train_cmd(cfg, cut, &resume).assert().success();
+    let (a, b) = (report(full), report(cut));
+    assert_eq!(a["tasks"], b["tasks"]);
+    assert_eq!(a["representation"], b["representation"]);
+    assert_eq!(epochs(full), epochs(cut));
+}
+
+/// The adversarial (LAFTR) penalty trains, checkpoints its adversary, resumes exactly, and
+/// lowers the MMD² between the groups' representations against λ = 0.
+#[test]
+fn the_adversarial_penalty_trains_and_resumes() {
+    let tmp = tempfile::tempdir().unwrap();
+    let cfg = config_in(
+        tmp.path(),
+        &[
+            ("epochs = 20", "epochs = 5"),
+            (
+                "kind = \"mmd\"\nlambda = 1.0\nbandwidth = \"median\"",
+                "kind = \"adversarial\"\nlambda = 1.0",
+            ),
+        ],
+    );
+    let (full, cut) = (tmp.path().join("full"), tmp.path().join("cut"));
+    let no_baselines = ["--set", "transfer.baselines=false"];
+    kill_and_resume(&cfg, &full, &cut, &no_baselines);
+    let r = report(&full);
+    assert_eq!(r["penalty"]["kind"], "adversarial");
+    assert_eq!(r["penalty"]["adversary"]["hidden"], serde_json::json!([32]));
+    assert!(cut.join("checkpoints/epoch-0005/adversary.bpk").is_file());
+    assert!(
+        cut.join("checkpoints/epoch-0005/adversary_optim.bpk")
+            .is_file()
+    );
+    // The penalty the encoder saw is the adversary's advantage, in [−1, 1].
+    for e in epochs(&full) {
+        let p = e["penalty"].as_f64().unwrap();
+        assert!((-1.0..=1.0).contains(&p), "{e}");
+    }
+    let zero = tmp.path().join("zero");
+    let args: Vec<&str> = no_baselines
+        .iter()
+        .copied()
+        .chain(["--set", "penalty.lambda=0"])
+        .collect();
+    train_cmd(&cfg, &zero, &args).assert().success();
+    let mmd = |r: &Value| r["representation"]["mmd2"].as_f64().unwrap();
+    let (adv, plain) = (mmd(&r), mmd(&report(&zero)));
+    assert!(adv < 0.5 * plain, "MMD² adversarial {adv} vs λ = 0 {plain}");
 }
 
 /// `eval` recomputes a run's report from its saved model; `transfer` evaluates transfer tasks,

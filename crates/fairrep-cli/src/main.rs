@@ -146,9 +146,9 @@ struct SweepArgs {
     /// λ values, comma-separated.
     #[arg(long = "lambda", value_delimiter = ',', required = true)]
     lambdas: Vec<f64>,
-    /// Penalty kinds, comma-separated (mmd, sinkhorn).
+    /// Penalty kinds, comma-separated (mmd, sinkhorn, adversarial).
     #[arg(long = "penalty", value_delimiter = ',', default_value = "mmd")]
-    kinds: Vec<KindArg>,
+    kinds: Vec<PenaltyArg>,
     /// Seeds 1..=N.
     #[arg(long, default_value_t = 1)]
     seeds: u64,
@@ -286,6 +286,13 @@ struct DivergenceArgs {
 enum KindArg {
     Mmd,
     Sinkhorn,
+}
+
+#[derive(Copy, Clone, Debug, ValueEnum)]
+enum PenaltyArg {
+    Mmd,
+    Sinkhorn,
+    Adversarial,
 }
 
 #[derive(Copy, Clone, Debug, ValueEnum)]

@@ -5,6 +5,8 @@
 //! - [`sinkhorn`]: the (debiased) Sinkhorn divergence with GeomLoss's semantics;
 //! - [`divergence`]: the [`Divergence`] trait both implement;
 //! - [`penalty`]: the demographic-parity penalty over two or more groups of a batch;
+//! - [`adversary`]: the adversarial (LAFTR) penalty, an adversary's advantage at predicting the
+//!   group from the representation;
 //! - [`host`]: fused CPU kernels for both divergences on the ndarray backend (the portable
 //!   tensor-op versions remain, as the reference and for every other backend);
 //! - [`fused`] (feature `fused`, on by default): fused CubeCL kernels for both divergences on
@@ -14,6 +16,7 @@
 //! `⟨α,K_xx α⟩ + ⟨β,K_yy β⟩ − 2⟨α,K_xy β⟩` — twice what GeomLoss's `SamplesLoss("gaussian")`
 //! returns.
 
+pub mod adversary;
 pub mod divergence;
 #[cfg(feature = "fused")]
 pub mod fused;
@@ -22,10 +25,11 @@ pub mod mmd;
 pub mod penalty;
 pub mod sinkhorn;
 
+pub use adversary::{adversary_advantage, adversary_cross_entropy};
 pub use divergence::Divergence;
 pub use mmd::{Bandwidth, Estimator, KernelKind, Mmd, mmd2, sq_dists};
 pub use penalty::{
-    Condition, DemographicParity, GroupDivergence, GroupPenalty, PenaltyValue, Scale,
+    Condition, DemographicParity, GroupDivergence, GroupPenalty, PenaltyValue, Scale, conditioned,
 };
 pub use sinkhorn::{Power, Sinkhorn, SinkhornSolution};
 

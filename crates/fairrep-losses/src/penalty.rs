@@ -146,6 +146,65 @@ fn rows(z: &Tensor<2>, idx: &[usize]) -> Tensor<2> {
     z.clone().select(0, t)
 }
 
+/// A demographic-parity penalty `parity(rows, their groups)` applied as `condition` says: to all
+/// rows, to the rows labelled 1 (equal opportunity), or to the rows labelled 1 and those labelled
+/// 0 separately, averaged (equalized odds). A label class with fewer than two rows, or whose
+/// rows hold fewer than two groups, is skipped; with none left the value is 0 and `pairs` is 0.
+/// Used by the divergence penalties and by the adversarial one.
+///
+/// # Shapes
+/// - `z`: `[b, k]` (a representation, or an adversary's logits), `s`, `y`: `b` entries
+///
+/// # Panics
+/// If the penalty is conditioned and `y` is `None` (a caller bug).
+pub fn conditioned(
+    z: Tensor<2>,
+    s: &[usize],
+    y: Option<&[bool]>,
+    condition: Condition,
+    parity: impl Fn(Tensor<2>, &[usize]) -> PenaltyValue,
+) -> PenaltyValue {
+    let classes: &[bool] = match condition {
+        Condition::None => return parity(z, s),
+        Condition::EqualOpportunity => &[true],
+        Condition::EqualizedOdds => &[true, false],
+    };
+    let y = y.expect("a conditioned penalty needs the labels of its task");
+    let mut total: Option<PenaltyValue> = None;
+    let mut used = 0usize;
+    for &class in classes {
+        let idx: Vec<usize> = (0..s.len()).filter(|&i| y[i] == class).collect();
+        if idx.len() < 2 {
+            continue;
+        }
+        let sub_s: Vec<usize> = idx.iter().map(|&i| s[i]).collect();
+        let part = parity(rows(&z, &idx), &sub_s);
+        if part.pairs == 0 {
+            continue;
+        }
+        used += 1;
+        total = Some(match total {
+            None => part,
+            Some(t) => PenaltyValue {
+                value: t.value + part.value,
+                pairs: t.pairs + part.pairs,
+                sigmas: t.sigmas,
+            },
+        });
+    }
+    match total {
+        Some(t) => PenaltyValue {
+            value: t.value.div_scalar(used as f64),
+            ..t
+        },
+        None => PenaltyValue {
+            value: zero(&z),
+            pairs: 0,
+            sigmas: vec![],
+        },
+    }
+}
+
 impl GroupPenalty {
     /// The penalty of a batch of representations `z` with group ids `s` and, for a conditioned
     /// penalty, the labels `y` of the conditioning task.
@@ -175,45 +234,7 @@ impl GroupPenalty {
                 }
             }
         };
-        let classes: &[bool] = match self.condition {
-            Condition::None => return self.parity(z, s),
-            Condition::EqualOpportunity => &[true],
-            Condition::EqualizedOdds => &[true, false],
-        };
-        let y = y.expect("a conditioned penalty needs the labels of its task");
-        let mut total: Option<PenaltyValue> = None;
-        let mut used = 0usize;
-        for &class in classes {
-            let idx: Vec<usize> = (0..s.len()).filter(|&i| y[i] == class).collect();
-            if idx.len() < 2 {
-                continue;
-            }
-            let sub_s: Vec<usize> = idx.iter().map(|&i| s[i]).collect();
-            let part = self.parity(rows(&z, &idx), &sub_s);
-            if part.pairs == 0 {
-                continue;
-            }
-            used += 1;
-            total = Some(match total {
-                None => part,
-                Some(t) => PenaltyValue {
-                    value: t.value + part.value,
-                    pairs: t.pairs + part.pairs,
-                    sigmas: t.sigmas,
-                },
-            });
-        }
-        match total {
-            Some(t) => PenaltyValue {
-                value: t.value.div_scalar(used as f64),
-                ..t
-            },
-            None => PenaltyValue {
-                value: zero(&z),
-                pairs: 0,
-                sigmas: vec![],
-            },
-        }
+        conditioned(z, s, y, self.condition, |z, s| self.parity(z, s))
     }
 
     /// Mean over pairs of present groups of the divergence between them.

@@ -45,6 +45,16 @@ impl Checkpoint {
     pub fn optim(&self) -> PathBuf {
         self.dir.join("optim.bpk")
     }
+
+    /// The adversary of an adversarial-penalty run (`adversary.bpk`).
+    pub fn adversary(&self) -> PathBuf {
+        self.dir.join("adversary.bpk")
+    }
+
+    /// The adversary's Adam state (`adversary_optim.bpk`).
+    pub fn adversary_optim(&self) -> PathBuf {
+        self.dir.join("adversary_optim.bpk")
+    }
 }
 
 /// The checkpoints of a run directory.

@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 /// One (penalty kind, λ) of one transfer task, over the seeds run.
 #[derive(Debug, Clone, Serialize)]
 pub struct Point {
-    /// `mmd` or `sinkhorn`.
+    /// `mmd`, `sinkhorn` or `adversarial`.
     pub kind: String,
     /// λ.
     pub lambda: f64,
@@ -24,9 +24,104 @@ pub struct Point {
     pub accuracy: f64,
     /// Median test DDP.
     pub ddp: f64,
+    /// The 95% bootstrap interval (test rows resampled) of the accuracy of the run whose
+    /// accuracy is the median (the lower median for an even number of seeds).
+    pub accuracy_ci: Option<[f64; 2]>,
+    /// The same for the DDP.
+    pub ddp_ci: Option<[f64; 2]>,
+    /// Smallest and largest accuracy over the seeds (the training randomness).
+    pub accuracy_range: [f64; 2],
+    /// Smallest and largest DDP over the seeds.
+    pub ddp_range: [f64; 2],
     /// Whether no other point of the task is at least as accurate and at least as fair (and
     /// better in one).
     pub on_front: bool,
+}
+
+/// Per penalty kind: its λ = 0 point and the fairest point that stays within
+/// [`ACCURACY_TOLERANCE`] of λ = 0's accuracy.
+#[derive(Debug, Clone, Serialize)]
+pub struct Selection {
+    /// The penalty kind.
+    pub kind: String,
+    /// The unpenalised point (this kind's λ = 0, else another kind's: with λ = 0 the penalty
+    /// does not enter training).
+    pub reference: Point,
+    /// The point of this kind with the smallest DDP among those whose accuracy is at least the
+    /// reference's minus the tolerance (on this kind's front by construction).
+    pub best: Point,
+}
+
+/// How much accuracy (absolute) the selected λ may give up against λ = 0: 2 points.
+pub const ACCURACY_TOLERANCE: f64 = 0.02;
+
+/// One run's value of a metric and its bootstrap interval.
+#[derive(Debug, Clone, Copy)]
+struct Sample {
+    value: f64,
+    ci: Option<[f64; 2]>,
+}
+
+/// The median of the samples (the lower median when even), with its run's interval, and the
+/// range.
+fn summarise(samples: &[Sample]) -> (f64, Option<[f64; 2]>, [f64; 2]) {
+    let mut v = samples.to_vec();
+    v.sort_by(|a, b| a.value.total_cmp(&b.value));
+    let mid = v[(v.len() - 1) / 2];
+    let values: Vec<f64> = v.iter().map(|s| s.value).collect();
+    let med = median(&mut values.clone());
+    // With an even count the median is a mean of two runs: no single run's interval is its
+    // own, so the lower median's is given (documented on the field).
+    (med, mid.ci, [values[0], values[values.len() - 1]])
+}
+
+impl Point {
+    fn new(kind: &str, lambda: f64, acc: &[Sample], ddp: &[Sample]) -> Self {
+        let (accuracy, accuracy_ci, accuracy_range) = summarise(acc);
+        let (ddp, ddp_ci, ddp_range) = summarise(ddp);
+        Point {
+            kind: kind.to_string(),
+            lambda,
+            seeds: acc.len(),
+            accuracy,
+            ddp,
+            accuracy_ci,
+            ddp_ci,
+            accuracy_range,
+            ddp_range,
+            on_front: false,
+        }
+    }
+}
+
+/// The [`Selection`] of each kind among a task's points.
+fn select(points: &[Point]) -> Vec<Selection> {
+    let mut kinds: Vec<&str> = points.iter().map(|p| p.kind.as_str()).collect();
+    kinds.dedup();
+    let any_zero = points.iter().find(|p| p.lambda == 0.0);
+    kinds
+        .into_iter()
+        .filter_map(|kind| {
+            let reference = points
+                .iter()
+                .find(|p| p.kind == kind && p.lambda == 0.0)
+                .or(any_zero)?;
+            let best = points
+                .iter()
+                .filter(|p| p.kind == kind && p.accuracy >= reference.accuracy - ACCURACY_TOLERANCE)
+                .min_by(|a, b| {
+                    a.ddp
+                        .total_cmp(&b.ddp)
+                        .then(b.accuracy.total_cmp(&a.accuracy))
+                })
+                .unwrap_or(reference);
+            Some(Selection {
+                kind: kind.to_string(),
+                reference: reference.clone(),
+                best: best.clone(),
+            })
+        })
+        .collect()
 }
 
 /// A baseline of one transfer task (first run's; they do not depend on λ).
@@ -47,6 +142,8 @@ pub struct TaskComparison {
     pub task: String,
     /// Its points, by kind then λ.
     pub points: Vec<Point>,
+    /// Per kind, λ = 0 against the fairest λ within the accuracy tolerance.
+    pub selected: Vec<Selection>,
     /// Baselines.
     pub baselines: Vec<BaselinePoint>,
     /// The SVG plot of the task.
@@ -126,8 +223,12 @@ pub fn compare(runs: &[PathBuf], out: &Path) -> Result<Comparison, TrainError> {
         .iter()
         .map(|r| read_json(&r.join("report.json")))
         .collect::<Result<_, _>>()?;
-    // task → (kind, λ bits) → (accuracies, DDPs)
-    type Samples = (Vec<f64>, Vec<f64>);
+    // task → (kind, λ bits) → (accuracies, DDPs), one per run
+    type Samples = (Vec<Sample>, Vec<Sample>);
+    let ci = |t: &Value, key: &str| -> Option<[f64; 2]> {
+        let v = t["ci95"][key].as_array()?;
+        Some([v.first()?.as_f64()?, v.get(1)?.as_f64()?])
+    };
     let mut by_task: BTreeMap<String, BTreeMap<(String, u64), Samples>> = BTreeMap::new();
     let mut order: Vec<String> = Vec::new();
     for r in &reports {
@@ -149,25 +250,25 @@ pub fn compare(runs: &[PathBuf], out: &Path) -> Result<Comparison, TrainError> {
                 .or_default()
                 .entry((kind.clone(), lambda.to_bits()))
                 .or_default();
-            e.0.push(acc);
-            e.1.push(ddp);
+            e.0.push(Sample {
+                value: acc,
+                ci: ci(t, "accuracy"),
+            });
+            e.1.push(Sample {
+                value: ddp,
+                ci: ci(t, "ddp"),
+            });
         }
     }
     let mut tasks = Vec::new();
     for name in order {
         let mut points: Vec<Point> = by_task[&name]
             .iter()
-            .map(|((kind, bits), (acc, ddp))| Point {
-                kind: kind.clone(),
-                lambda: f64::from_bits(*bits),
-                seeds: acc.len(),
-                accuracy: median(&mut acc.clone()),
-                ddp: median(&mut ddp.clone()),
-                on_front: false,
-            })
+            .map(|((kind, bits), (acc, ddp))| Point::new(kind, f64::from_bits(*bits), acc, ddp))
             .collect();
         points.sort_by(|a, b| a.kind.cmp(&b.kind).then(a.lambda.total_cmp(&b.lambda)));
         mark_front(&mut points);
+        let selected = select(&points);
         let baselines: Vec<BaselinePoint> = reports[0]["baselines"]
             .as_array()
             .into_iter()
@@ -186,6 +287,7 @@ pub fn compare(runs: &[PathBuf], out: &Path) -> Result<Comparison, TrainError> {
         tasks.push(TaskComparison {
             task: name,
             points,
+            selected,
             baselines,
             plot,
         });
@@ -215,25 +317,51 @@ impl Comparison {
              is both at least as accurate and at least as fair).\n",
             self.runs.len()
         );
+        let with_ci = |v: f64, ci: Option<[f64; 2]>| match ci {
+            Some([lo, hi]) => format!("{v:.4} [{lo:.4}, {hi:.4}]"),
+            None => format!("{v:.4}"),
+        };
+        let range = |r: [f64; 2]| format!("{:.4}–{:.4}", r[0], r[1]);
+        s += &format!(
+            "\nIntervals: the 95% bootstrap interval of the median run; ranges: over the seeds. \
+             \"Best λ\": per penalty kind, the smallest DDP whose accuracy is within {} points \
+             of λ = 0's.\n",
+            ACCURACY_TOLERANCE * 100.0
+        );
         for t in &self.tasks {
             s += &format!(
-                "\n## {}\n\n![accuracy vs DDP]({})\n\n| penalty | λ | seeds | accuracy | DDP | front |\n|---|---|---|---|---|---|\n",
+                "\n## {}\n\n![accuracy vs DDP]({})\n\n| penalty | λ = 0 accuracy | λ = 0 DDP | best λ | accuracy | DDP |\n|---|---|---|---|---|---|\n",
                 t.task, t.plot
             );
+            for sel in &t.selected {
+                let (r, b) = (&sel.reference, &sel.best);
+                s += &format!(
+                    "| {} | {} | {} | {} | {} | {} |\n",
+                    sel.kind,
+                    with_ci(r.accuracy, r.accuracy_ci),
+                    with_ci(r.ddp, r.ddp_ci),
+                    b.lambda,
+                    with_ci(b.accuracy, b.accuracy_ci),
+                    with_ci(b.ddp, b.ddp_ci),
+                );
+            }
+            s += "\n| penalty | λ | seeds | accuracy | DDP | accuracy range | DDP range | front |\n|---|---|---|---|---|---|---|---|\n";
             for p in &t.points {
                 s += &format!(
-                    "| {} | {} | {} | {:.4} | {:.4} | {} |\n",
+                    "| {} | {} | {} | {} | {} | {} | {} | {} |\n",
                     p.kind,
                     p.lambda,
                     p.seeds,
-                    p.accuracy,
-                    p.ddp,
+                    with_ci(p.accuracy, p.accuracy_ci),
+                    with_ci(p.ddp, p.ddp_ci),
+                    range(p.accuracy_range),
+                    range(p.ddp_range),
                     if p.on_front { "★" } else { "" }
                 );
             }
             for b in &t.baselines {
                 s += &format!(
-                    "| baseline: {} | – | – | {:.4} | {:.4} | |\n",
+                    "| baseline: {} | – | – | {:.4} | {:.4} | | | |\n",
                     b.inputs, b.accuracy, b.ddp
                 );
             }
@@ -404,14 +532,7 @@ mod tests {
 
     #[test]
     fn the_front_keeps_the_undominated_points() {
-        let p = |acc: f64, ddp: f64| Point {
-            kind: "mmd".into(),
-            lambda: 0.0,
-            seeds: 1,
-            accuracy: acc,
-            ddp,
-            on_front: false,
-        };
+        let p = |acc: f64, ddp: f64| point("mmd", 0.0, acc, ddp);
         let mut pts = vec![
             p(0.80, 0.10),
             p(0.79, 0.03),
@@ -425,5 +546,46 @@ mod tests {
         assert_eq!(front, [true, true, false, true, true]);
         assert_eq!(median(&mut [3.0, 1.0, 2.0]), 2.0);
         assert_eq!(median(&mut [4.0, 1.0, 2.0, 3.0]), 2.5);
+    }
+
+    fn point(kind: &str, lambda: f64, acc: f64, ddp: f64) -> Point {
+        let one = |v| [Sample { value: v, ci: None }];
+        Point::new(kind, lambda, &one(acc), &one(ddp))
+    }
+
+    #[test]
+    fn the_median_run_gives_the_interval_and_the_seeds_the_range() {
+        let s = |value: f64, lo: f64| Sample {
+            value,
+            ci: Some([lo, lo + 0.1]),
+        };
+        // Three seeds: the median run (0.5) lends its interval.
+        let (m, ci, range) = summarise(&[s(0.7, 0.6), s(0.5, 0.4), s(0.6, 0.5)]);
+        assert_eq!((m, ci, range), (0.6, Some([0.5, 0.6]), [0.5, 0.7]));
+        // Two seeds: the mean of the two, the lower run's interval.
+        let (m, ci, _) = summarise(&[s(0.8, 0.7), s(0.6, 0.5)]);
+        assert!((m - 0.7).abs() < 1e-12);
+        assert_eq!(ci, Some([0.5, 0.6]));
+    }
+
+    #[test]
+    fn the_best_lambda_is_the_fairest_within_two_accuracy_points() {
+        let pts = vec![
+            point("mmd", 0.0, 0.80, 0.20),
+            point("mmd", 0.1, 0.795, 0.10),
+            point("mmd", 1.0, 0.781, 0.02), // within 2 points (0.80 − 0.781 = 0.019)
+            point("mmd", 10.0, 0.70, 0.00), // fairer, but 10 points less accurate
+            point("sinkhorn", 0.1, 0.79, 0.15), // no λ = 0 of its own: mmd's is the reference
+            point("sinkhorn", 1.0, 0.77, 0.01),
+        ];
+        let sel = select(&pts);
+        assert_eq!(sel.len(), 2);
+        assert_eq!((sel[0].kind.as_str(), sel[0].best.lambda), ("mmd", 1.0));
+        assert_eq!(sel[0].reference.lambda, 0.0);
+        assert_eq!(
+            (sel[1].kind.as_str(), sel[1].best.lambda),
+            ("sinkhorn", 0.1)
+        );
+        assert_eq!(sel[1].reference.kind, "mmd");
     }
 }

@@ -175,6 +175,9 @@ pub enum PenaltyKind {
     Mmd,
     /// Debiased Sinkhorn divergence (GeomLoss semantics).
     Sinkhorn,
+    /// An adversary predicting the group from `z` (LAFTR): the penalty is its advantage over
+    /// chance, see [`fairrep_losses::adversary`].
+    Adversarial,
 }
 
 impl std::fmt::Display for PenaltyKind {
@@ -182,6 +185,7 @@ impl std::fmt::Display for PenaltyKind {
         f.write_str(match self {
             PenaltyKind::Mmd => "mmd",
             PenaltyKind::Sinkhorn => "sinkhorn",
+            PenaltyKind::Adversarial => "adversarial",
         })
     }
 }
@@ -249,10 +253,69 @@ pub struct PenaltySection {
     /// Sinkhorn: reach of unbalanced transport (default: balanced).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reach: Option<f64>,
+    /// Adversarial: the adversary network and its optimiser (`[penalty.adversary]`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub adversary: Option<AdversarySection>,
+}
+
+/// `[penalty.adversary]`: the adversary of `kind = "adversarial"`, an MLP `z ↦` one logit per
+/// group, trained with its own Adam optimiser to maximise its advantage while the encoder
+/// minimises it.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct AdversarySection {
+    /// Hidden layer widths (default `[32]`; `[]`: a linear adversary).
+    #[serde(default = "default_adversary_hidden")]
+    pub hidden: Vec<usize>,
+    /// Adam learning rate of the adversary (default 0.001).
+    #[serde(default = "default_adversary_learning_rate")]
+    pub learning_rate: f64,
+    /// Adversary updates per encoder update, on the same batch (default 1).
+    #[serde(default = "default_adversary_steps")]
+    pub steps: usize,
+    /// What the adversary minimises (default `"l1"`).
+    #[serde(default)]
+    pub loss: AdversaryLoss,
+}
+
+/// The adversary's own training objective. The encoder's penalty is the adversary's advantage
+/// `A` either way.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum AdversaryLoss {
+    /// LAFTR's group-normalised ℓ₁ loss, `1 − A`: the game is zero-sum.
+    #[default]
+    L1,
+    /// The group-balanced cross-entropy: stronger gradients when the adversary is confidently
+    /// wrong.
+    CrossEntropy,
+}
+
+fn default_adversary_hidden() -> Vec<usize> {
+    vec![32]
+}
+fn default_adversary_learning_rate() -> f64 {
+    0.001
+}
+fn default_adversary_steps() -> usize {
+    1
+}
+
+impl Default for AdversarySection {
+    fn default() -> Self {
+        Self {
+            hidden: default_adversary_hidden(),
+            learning_rate: default_adversary_learning_rate(),
+            steps: default_adversary_steps(),
+            loss: AdversaryLoss::default(),
+        }
+    }
 }
 
 const MMD_KEYS: [&str; 3] = ["bandwidth", "kernel", "estimator"];
 const SINKHORN_KEYS: [&str; 5] = ["blur", "scaling", "p", "debias", "reach"];
+/// The keys that belong to one kind only; `scale` is shared by the two divergences.
+const ADVERSARY_KEYS: [&str; 1] = ["adversary"];
 
 impl PenaltySection {
     fn keys_set(&self) -> Vec<&'static str> {
@@ -266,6 +329,8 @@ impl PenaltySection {
             ("p", self.p.is_some()),
             ("debias", self.debias.is_some()),
             ("reach", self.reach.is_some()),
+            ("adversary", self.adversary.is_some()),
+            ("scale", self.scale.is_some()),
         ];
         for (name, on) in set {
             if on {
@@ -275,19 +340,62 @@ impl PenaltySection {
         k
     }
 
-    /// The divergence this section describes, or `(key, message)` for a bad value.
-    pub fn divergence(&self) -> Result<GroupDivergence, (String, String)> {
-        let foreign: &[&str] = match self.kind {
-            PenaltyKind::Mmd => &SINKHORN_KEYS,
-            PenaltyKind::Sinkhorn => &MMD_KEYS,
+    /// Checks that every key set belongs to this kind, or `(key, message)`.
+    fn check_keys(&self) -> Result<(), (String, String)> {
+        let foreign = |k: &&str| match self.kind {
+            PenaltyKind::Mmd => SINKHORN_KEYS.contains(k) || ADVERSARY_KEYS.contains(k),
+            PenaltyKind::Sinkhorn => MMD_KEYS.contains(k) || ADVERSARY_KEYS.contains(k),
+            PenaltyKind::Adversarial => *k != "adversary",
         };
-        if let Some(k) = self.keys_set().into_iter().find(|k| foreign.contains(k)) {
-            return Err((
+        match self.keys_set().into_iter().find(foreign) {
+            Some(k) => Err((
                 format!("penalty.{k}"),
                 format!("does not apply to kind = \"{}\"", self.kind),
-            ));
+            )),
+            None => Ok(()),
         }
+    }
+
+    /// The adversary's settings (defaults filled in) for `kind = "adversarial"`, `None` for
+    /// the divergences, or `(key, message)` for a bad value.
+    pub fn adversary(&self) -> Result<Option<AdversarySection>, (String, String)> {
+        self.check_keys()?;
+        if self.kind != PenaltyKind::Adversarial {
+            return Ok(None);
+        }
+        let a = self.adversary.clone().unwrap_or_default();
+        let bad = |k: &str, m: String| Err((format!("penalty.adversary.{k}"), m));
+        if a.hidden.contains(&0) {
+            return bad(
+                "hidden",
+                format!("= {:?}: every width must be ≥ 1", a.hidden),
+            );
+        }
+        if !(a.learning_rate.is_finite() && a.learning_rate > 0.0) {
+            return bad(
+                "learning_rate",
+                format!("= {} must be > 0", a.learning_rate),
+            );
+        }
+        if a.steps == 0 {
+            return bad("steps", "= 0 must be ≥ 1".into());
+        }
+        Ok(Some(a))
+    }
+
+    /// The divergence this section describes (`None` for the adversarial penalty), or
+    /// `(key, message)` for a bad value.
+    pub fn divergence(&self) -> Result<Option<GroupDivergence>, (String, String)> {
+        self.check_keys()?;
+        if self.kind == PenaltyKind::Adversarial {
+            return Ok(None);
+        }
+        self.divergence_of_kind().map(Some)
+    }
+
+    fn divergence_of_kind(&self) -> Result<GroupDivergence, (String, String)> {
         match self.kind {
+            PenaltyKind::Adversarial => Err(("penalty.kind".into(), "is not a divergence".into())),
             PenaltyKind::Mmd => Ok(GroupDivergence::Mmd(Mmd {
                 kernel: self.kernel.unwrap_or_default(),
                 estimator: self.estimator.unwrap_or_default(),
@@ -333,7 +441,7 @@ impl PenaltySection {
     /// The scaling of `z` before the divergence.
     pub fn scale(&self) -> Scale {
         self.scale.unwrap_or(match self.kind {
-            PenaltyKind::Mmd => Scale::None,
+            PenaltyKind::Mmd | PenaltyKind::Adversarial => Scale::None,
             PenaltyKind::Sinkhorn => Scale::BatchRms,
         })
     }
@@ -341,20 +449,24 @@ impl PenaltySection {
     /// The section with every option of its kind written out (for the resolved config).
     pub fn resolved(&self) -> PenaltySection {
         let mut s = self.clone();
+        if self.kind == PenaltyKind::Adversarial {
+            s.adversary = self.adversary().ok().flatten();
+            return s;
+        }
         s.scale = Some(self.scale());
         match self.divergence() {
-            Ok(GroupDivergence::Mmd(m)) => {
+            Ok(Some(GroupDivergence::Mmd(m))) => {
                 s.kernel = Some(m.kernel);
                 s.estimator = Some(m.estimator);
                 s.bandwidth = Some(self.bandwidth.clone().unwrap_or_default());
             }
-            Ok(GroupDivergence::Sinkhorn(k)) => {
+            Ok(Some(GroupDivergence::Sinkhorn(k))) => {
                 s.blur = Some(k.blur);
                 s.scaling = Some(k.scaling);
                 s.p = Some(k.p.p());
                 s.debias = Some(k.debias);
             }
-            Err(_) => {}
+            Ok(None) | Err(_) => {}
         }
         s
     }
@@ -403,7 +515,8 @@ pub struct TrainingSection {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub grad_clip_norm: Option<f64>,
     /// Stop when the validation objective (mean validation log-loss of the source tasks +
-    /// λ · validation penalty) has not improved for this many epochs.
+    /// λ · the validation MMD², see [`crate::report::EpochRecord`]) has not improved for this
+    /// many epochs.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub early_stopping_patience: Option<usize>,
     /// Checkpoints kept in the run directory (one is written after every epoch).
@@ -592,8 +705,19 @@ impl Override {
                 (self.value.as_str(), doc.get_mut("penalty"))
         {
             let other: &[&str] = match kind {
-                "sinkhorn" => &["bandwidth", "kernel", "estimator"],
-                "mmd" => &["blur", "scaling", "p", "debias", "reach"],
+                "sinkhorn" => &["bandwidth", "kernel", "estimator", "adversary"],
+                "mmd" => &["blur", "scaling", "p", "debias", "reach", "adversary"],
+                "adversarial" => &[
+                    "bandwidth",
+                    "kernel",
+                    "estimator",
+                    "blur",
+                    "scaling",
+                    "p",
+                    "debias",
+                    "reach",
+                    "scale",
+                ],
                 _ => &[],
             };
             for k in other {
@@ -711,6 +835,7 @@ impl Config {
             );
         }
         p.divergence()
+            .and_then(|_| p.adversary())
             .map_err(|(key, message)| ConfigError::Invalid {
                 path: path.to_path_buf(),
                 key,
@@ -1082,9 +1207,9 @@ pub const KEYS: &[(&str, &str, &str, &str)] = &[
     ),
     (
         "penalty.kind",
-        "\"mmd\" | \"sinkhorn\"",
+        "\"mmd\" | \"sinkhorn\" | \"adversarial\"",
         "\"mmd\"",
-        "the divergence between the groups' representations",
+        "the divergence between the groups' representations, or an adversary (LAFTR)",
     ),
     (
         "penalty.lambda",
@@ -1147,6 +1272,30 @@ pub const KEYS: &[(&str, &str, &str, &str)] = &[
         "number > 0",
         "balanced",
         "Sinkhorn: unbalanced transport with ρ = reach^p",
+    ),
+    (
+        "penalty.adversary.hidden",
+        "list of integers ≥ 1",
+        "[32]",
+        "adversarial: hidden widths of the adversary MLP z ↦ group logits",
+    ),
+    (
+        "penalty.adversary.learning_rate",
+        "number > 0",
+        "0.001",
+        "adversarial: the adversary's Adam learning rate",
+    ),
+    (
+        "penalty.adversary.steps",
+        "integer ≥ 1",
+        "1",
+        "adversarial: adversary updates per encoder update",
+    ),
+    (
+        "penalty.adversary.loss",
+        "\"l1\" | \"cross_entropy\"",
+        "\"l1\"",
+        "adversarial: what the adversary minimises (LAFTR's ℓ₁, or balanced cross-entropy)",
     ),
     (
         "training.epochs",
@@ -1271,7 +1420,7 @@ role = "source"
         assert_eq!(c.penalty.lambda, 0.0);
         assert_eq!(
             c.penalty.divergence().unwrap(),
-            GroupDivergence::Mmd(Mmd::default())
+            Some(GroupDivergence::Mmd(Mmd::default()))
         );
         assert_eq!(c.training, TrainingSection::default());
         assert_eq!(c.model, ModelSection::default());
@@ -1280,7 +1429,7 @@ role = "source"
 
     fn bw(c: &Config) -> Bandwidth {
         match c.penalty.divergence().unwrap() {
-            GroupDivergence::Mmd(m) => m.bandwidth,
+            Some(GroupDivergence::Mmd(m)) => m.bandwidth,
             other => panic!("{other:?}"),
         }
     }
@@ -1334,7 +1483,7 @@ role = "source"
     fn sinkhorn_options_and_foreign_keys() {
         let c = parse("[penalty]\nkind = \"sinkhorn\"\nblur = 0.1\nscaling = 0.9\np = 1").unwrap();
         match c.penalty.divergence().unwrap() {
-            GroupDivergence::Sinkhorn(s) => {
+            Some(GroupDivergence::Sinkhorn(s)) => {
                 assert_eq!(
                     (s.blur, s.scaling, s.p, s.debias),
                     (0.1, 0.9, Power::P1, true)
@@ -1434,6 +1583,81 @@ role = "source"
         ])
         .unwrap();
         assert_eq!((c.penalty.kind, c.penalty.blur), (PenaltyKind::Mmd, None));
+    }
+
+    #[test]
+    fn the_adversarial_penalty_takes_only_its_own_options() {
+        let c = parse("[penalty]\nkind = \"adversarial\"\nlambda = 1.0").unwrap();
+        assert_eq!(c.penalty.divergence().unwrap(), None);
+        let a = c.penalty.adversary().unwrap().unwrap();
+        assert_eq!(
+            (a.hidden, a.steps, a.loss),
+            (vec![32], 1, AdversaryLoss::L1)
+        );
+        let c = parse(
+            "[penalty]\nkind = \"adversarial\"\n[penalty.adversary]\nhidden = []\nsteps = 3\n\
+             loss = \"cross_entropy\"\nlearning_rate = 0.01",
+        )
+        .unwrap();
+        let a = c.penalty.resolved().adversary.unwrap();
+        assert_eq!(
+            (a.hidden.len(), a.steps, a.loss, a.learning_rate),
+            (0, 3, AdversaryLoss::CrossEntropy, 0.01)
+        );
+        assert!(
+            parse("[penalty]\nkind = \"mmd\"")
+                .unwrap()
+                .penalty
+                .adversary()
+                .unwrap()
+                .is_none()
+        );
+        for (extra, key) in [
+            (
+                "[penalty]\nkind = \"adversarial\"\nbandwidth = 1.0",
+                "penalty.bandwidth",
+            ),
+            (
+                "[penalty]\nkind = \"adversarial\"\nscale = \"batch_rms\"",
+                "penalty.scale",
+            ),
+            (
+                "[penalty]\nkind = \"sinkhorn\"\n[penalty.adversary]\nsteps = 2",
+                "penalty.adversary",
+            ),
+            (
+                "[penalty]\nkind = \"adversarial\"\n[penalty.adversary]\nsteps = 0",
+                "penalty.adversary.steps",
+            ),
+            (
+                "[penalty]\nkind = \"adversarial\"\n[penalty.adversary]\nhidden = [4, 0]",
+                "penalty.adversary.hidden",
+            ),
+            (
+                "[penalty]\nkind = \"adversarial\"\n[penalty.adversary]\nlearning_rate = -1.0",
+                "penalty.adversary.learning_rate",
+            ),
+        ] {
+            let e = parse(extra).unwrap_err().to_string();
+            assert!(e.contains(key) && e.contains("c.toml"), "{extra}: {e}");
+        }
+        let e = parse("[penalty]\nkind = \"adversarial\"\n[penalty.adversary]\nstep = 2")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("step") && e.contains("line"), "{e}");
+        // Switching kinds by override drops the other kinds' options.
+        let c = with_sets(&["penalty.bandwidth=2.0", "penalty.kind=adversarial"]).unwrap();
+        assert_eq!(
+            (c.penalty.kind, c.penalty.bandwidth),
+            (PenaltyKind::Adversarial, None)
+        );
+        let c = with_sets(&[
+            "penalty.kind=adversarial",
+            "penalty.adversary.steps=2",
+            "penalty.kind=mmd",
+        ])
+        .unwrap();
+        assert_eq!(c.penalty.adversary, None);
     }
 
     #[test]

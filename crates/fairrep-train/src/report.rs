@@ -19,10 +19,12 @@ pub struct EpochRecord {
     pub objective: f64,
     /// Batches in which fewer than two groups were present (penalty 0).
     pub batches_without_pairs: usize,
-    /// Penalty on the whole validation split (median bandwidth).
+    /// The Gaussian MMD² (median bandwidth) between the groups' representations on the
+    /// validation split (at most 4,096 rows), whatever the training penalty: one yardstick for
+    /// every penalty kind.
     pub valid_penalty: f64,
-    /// Mean validation log-loss of the source tasks + λ · the penalty of the training
-    /// objective on the validation split (the early-stopping criterion).
+    /// Mean validation log-loss of the source tasks + λ · `valid_penalty` (the early-stopping
+    /// and best-checkpoint criterion).
     pub valid_objective: f64,
     /// The learning rate of the epoch's last step.
     pub learning_rate: f64,

@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 /// One point of the grid.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Point {
-    /// `mmd` or `sinkhorn`.
+    /// `mmd`, `sinkhorn` or `adversarial`.
     pub kind: String,
     /// λ.
     pub lambda: f64,

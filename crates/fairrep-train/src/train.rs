@@ -1,6 +1,9 @@
-//! The training loop: Adam on mean task loss + λ · penalty, one epoch at a time.
+//! The training loop: Adam on mean task loss + λ · penalty, one epoch at a time. With the
+//! adversarial penalty, an adversary takes its own Adam steps on each batch first (on the
+//! detached representation), then the encoder and heads step against it.
 
 use crate::checkpoint::{Checkpoint, CheckpointState, Checkpoints};
+use crate::config::AdversaryLoss;
 use crate::config::Config;
 use crate::error::TrainError;
 use crate::model::FairModel;
@@ -13,8 +16,10 @@ use burn::optim::{AdamConfig, GradientsParams};
 use burn::tensor::Device;
 use fairrep_data::{FairBatcher, Prepared, Role, Split};
 use fairrep_heads::{MultitaskHeadsConfig, multitask_loss};
-use fairrep_losses::{DemographicParity, GroupPenalty};
-use fairrep_model::EncoderConfig;
+use fairrep_losses::{
+    DemographicParity, GroupPenalty, adversary_advantage, adversary_cross_entropy, conditioned,
+};
+use fairrep_model::{Encoder, EncoderConfig};
 use rand::SeedableRng;
 use rand::seq::SliceRandom;
 use rand_chacha::ChaCha8Rng;
@@ -228,15 +233,29 @@ pub fn fit(
         )));
     }
     let mut optim = adam.init();
-    let penalty = GroupPenalty {
-        groups: data.groups.len(),
-        divergence: config
-            .penalty
-            .divergence()
-            .map_err(|(k, m)| TrainError::Internal(format!("{k} {m}")))?,
-        condition: config.penalty.condition,
-        scale: config.penalty.scale(),
-    };
+    let internal = |(k, m): (String, String)| TrainError::Internal(format!("{k} {m}"));
+    let groups = data.groups.len();
+    let condition = config.penalty.condition;
+    let penalty = config
+        .penalty
+        .divergence()
+        .map_err(internal)?
+        .map(|divergence| GroupPenalty {
+            groups,
+            divergence,
+            condition,
+            scale: config.penalty.scale(),
+        });
+    let mut adversary = config.penalty.adversary().map_err(internal)?.map(|a| {
+        Adversary::init(
+            &a,
+            m.representation,
+            groups,
+            condition,
+            config.seed,
+            &train_device,
+        )
+    });
     // Labels of the conditioning task (equal opportunity / equalized odds), by training row.
     let condition_labels: Option<&[bool]> = config.penalty.condition_task.as_ref().map(|name| {
         let t = data
@@ -272,6 +291,9 @@ pub fn fit(
         };
         model = model.try_load_file(ck.model()).map_err(|e| bad(&e))?;
         optim = optim.load(ck.optim()).map_err(|e| bad(&e))?;
+        if let Some(adv) = adversary.as_mut() {
+            adv.load(ck).map_err(|e| bad(&e))?;
+        }
         rng.set_word_pos(ck.state.rng_word_pos);
         step = ck.state.step;
         first = ck.state.epoch + 1;
@@ -295,7 +317,11 @@ pub fn fit(
             let task_loss = multitask_loss(model.heads.forward(z.clone()), batch.y, &regression); // [1]
             let y_cond: Option<Vec<bool>> =
                 condition_labels.map(|l| batch.rows.iter().map(|&r| l[r]).collect());
-            let pen = penalty.forward(z, &batch.s, y_cond.as_deref());
+            let pen = match (&penalty, adversary.as_mut()) {
+                (Some(p), _) => p.forward(z, &batch.s, y_cond.as_deref()),
+                (None, Some(adv)) => adv.step_and_penalty(z, &batch.s, y_cond.as_deref()),
+                (None, None) => unreachable!("a penalty is a divergence or an adversary"),
+            };
             let (tl, pv) = (
                 task_loss.clone().into_scalar::<f64>(),
                 pen.value.clone().into_scalar::<f64>(),
@@ -403,7 +429,13 @@ pub fn fit(
                     .clone()
                     .save_file(dir.join("model.bpk"))
                     .map_err(|e| e.to_string())?;
-                optim.save(dir.join("optim.bpk")).map_err(|e| e.to_string())
+                optim
+                    .save(dir.join("optim.bpk"))
+                    .map_err(|e| e.to_string())?;
+                match &adversary {
+                    Some(adv) => adv.save(dir),
+                    None => Ok(()),
+                }
             };
             ck.write(&state, save)?;
             if since_best == 0 {
@@ -424,6 +456,120 @@ pub fn fit(
         model: model.valid(),
         epochs: epochs_run,
     })
+}
+
+/// The adversary of the adversarial penalty (LAFTR): an MLP `z ↦` one logit per group, with
+/// its own Adam optimiser. On each batch it takes `steps` steps on the detached representation
+/// (maximising its advantage, LAFTR's ℓ₁ objective, or minimising its balanced cross-entropy),
+/// then gives the penalty `A(z)` through which the encoder is trained against it.
+struct Adversary {
+    net: Encoder,
+    optim: burn::optim::ModuleOptimizer,
+    learning_rate: f64,
+    steps: usize,
+    loss: AdversaryLoss,
+    groups: usize,
+    condition: fairrep_losses::Condition,
+}
+
+impl Adversary {
+    fn init(
+        settings: &crate::config::AdversarySection,
+        representation: usize,
+        groups: usize,
+        condition: fairrep_losses::Condition,
+        seed: u64,
+        device: &Device,
+    ) -> Self {
+        let net = EncoderConfig::new(representation, settings.hidden.clone(), groups)
+            .init(seed ^ 0xAD7E_25A2_1A1F_0001, device);
+        Self {
+            net,
+            optim: AdamConfig::new().init(),
+            learning_rate: settings.learning_rate,
+            steps: settings.steps,
+            loss: settings.loss,
+            groups,
+            condition,
+        }
+    }
+
+    /// The advantage of the current adversary on `z`, conditioned as the penalty says.
+    fn advantage(
+        &self,
+        z: burn::Tensor<2>,
+        s: &[usize],
+        y: Option<&[bool]>,
+    ) -> fairrep_losses::PenaltyValue {
+        let logits = self.net.forward(z); // [b, G]
+        conditioned(logits, s, y, self.condition, |l, s| {
+            adversary_advantage(l, s, self.groups)
+        })
+    }
+
+    /// `steps` adversary updates on the detached `z` (constant learning rate), then the
+    /// penalty `A(z)` for the encoder.
+    ///
+    /// # Shapes
+    /// - `z`: `[b, r]`
+    fn step_and_penalty(
+        &mut self,
+        z: burn::Tensor<2>,
+        s: &[usize],
+        y: Option<&[bool]>,
+    ) -> fairrep_losses::PenaltyValue {
+        for _ in 0..self.steps {
+            let zd = z.clone().detach(); // [b, r]
+            let out = match self.loss {
+                AdversaryLoss::L1 => {
+                    let out = self.advantage(zd, s, y);
+                    fairrep_losses::PenaltyValue {
+                        value: out.value.neg(),
+                        ..out
+                    }
+                }
+                AdversaryLoss::CrossEntropy => {
+                    conditioned(self.net.forward(zd), s, y, self.condition, |l, s| {
+                        let pairs = usize::from(s.iter().any(|&g| g != s[0]));
+                        fairrep_losses::PenaltyValue {
+                            value: adversary_cross_entropy(l, s, self.groups),
+                            pairs,
+                            sigmas: vec![],
+                        }
+                    })
+                }
+            };
+            if out.pairs == 0 {
+                break;
+            }
+            let grads = GradientsParams::from_grads(out.value.backward(), &self.net);
+            self.net = self.optim.step(self.learning_rate, self.net.clone(), grads);
+        }
+        self.advantage(z, s, y)
+    }
+
+    fn save(&self, dir: &std::path::Path) -> Result<(), String> {
+        self.net
+            .clone()
+            .save_file(dir.join("adversary.bpk"))
+            .map_err(|e| e.to_string())?;
+        self.optim
+            .save(dir.join("adversary_optim.bpk"))
+            .map_err(|e| e.to_string())
+    }
+
+    fn load(&mut self, ck: &Checkpoint) -> Result<(), String> {
+        self.net = self
+            .net
+            .clone()
+            .try_load_file(ck.adversary())
+            .map_err(|e| e.to_string())?;
+        let optim = std::mem::replace(&mut self.optim, AdamConfig::new().init());
+        self.optim = optim
+            .load(ck.adversary_optim())
+            .map_err(|e| e.to_string())?;
+        Ok(())
+    }
 }
 
 /// A trained model and the number of epochs it was trained for (fewer than configured when
