@@ -235,6 +235,27 @@ fn corpus() -> Vec<Case> {
             ..case("option of the other penalty kind")
         },
         Case {
+            config: &[("kind = \"mmd\"", "kind = \"adversarial\"\nblur = 0.1")],
+            needles: &["penalty.blur", "kind = \"adversarial\""],
+            ..case("divergence option with the adversarial penalty")
+        },
+        Case {
+            config: &[(
+                "lambda = 0.5",
+                "lambda = 0.5\n[penalty.adversary]\nsteps = 0",
+            )],
+            needles: &["penalty.adversary", "kind = \"mmd\""],
+            ..case("adversary settings with a divergence penalty")
+        },
+        Case {
+            config: &[(
+                "kind = \"mmd\"\nlambda = 0.5",
+                "kind = \"adversarial\"\nlambda = 0.5\n[penalty.adversary]\nsteps = 0",
+            )],
+            needles: &["penalty.adversary.steps"],
+            ..case("adversary with zero steps")
+        },
+        Case {
             config: &[("kind = \"mmd\"", "kind = \"sinkhorn\"\np = 3")],
             needles: &["penalty.p"],
             ..case("sinkhorn p = 3")

@@ -713,6 +713,42 @@ fn the_adversarial_penalty_trains_and_resumes() {
     assert!(adv < 0.5 * plain, "MMD² adversarial {adv} vs λ = 0 {plain}");
 }
 
+/// `transfer.head = "mlp"`: each transfer task (and each baseline) gets an MLP head, saved in
+/// transfer_heads.json, that predicts better than the majority class.
+#[test]
+fn mlp_transfer_heads() {
+    let tmp = tempfile::tempdir().unwrap();
+    let cfg = config_in(tmp.path(), &[SHORT]);
+    let out = tmp.path().join("mlp");
+    train_cmd(
+        &cfg,
+        &out,
+        &[
+            "--set",
+            "transfer.head=mlp",
+            "--set",
+            "transfer.mlp.epochs=5",
+        ],
+    )
+    .assert()
+    .success();
+    let heads: Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("transfer_heads.json")).unwrap())
+            .unwrap();
+    for h in heads.as_array().unwrap() {
+        assert_eq!(h["mlp"]["hidden"], 32, "{h}");
+        assert!(h.get("model").is_none(), "{h}");
+    }
+    let r = report(&out);
+    let income = task(&r, "income");
+    let majority = 1.0 - income["base_rate"].as_f64().unwrap();
+    assert!(
+        income["accuracy"].as_f64().unwrap() > majority + 0.03,
+        "{income}"
+    );
+    assert_eq!(r["baselines"].as_array().unwrap().len(), 2);
+}
+
 /// `eval` recomputes a run's report from its saved model; `transfer` evaluates transfer tasks,
 /// including one added to the run's config.toml after training.
 #[test]

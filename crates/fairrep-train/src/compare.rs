@@ -293,7 +293,7 @@ pub fn compare(runs: &[PathBuf], out: &Path) -> Result<Comparison, TrainError> {
         });
     }
     let curves = "curves.svg".to_string();
-    plot_curves(&out.join(&curves), runs)?;
+    plot_curves(&out.join(&curves), runs, &reports)?;
     let cmp = Comparison {
         runs: runs.iter().map(|r| r.display().to_string()).collect(),
         tasks,
@@ -374,7 +374,34 @@ fn plot_error(path: &Path, e: impl std::fmt::Display) -> TrainError {
     TrainError::Internal(format!("plotting {}: {e}", path.display()))
 }
 
-/// Accuracy (y) against DDP (x): each kind's points joined along its front, baselines marked.
+/// The points of `kind`, one per position, labelled with their λ values (`0.1, 1` where
+/// several λ land on the same point).
+fn lambda_labels(points: &[Point], kind: &str) -> Vec<(f64, f64, String)> {
+    let mut out: Vec<(f64, f64, String)> = Vec::new();
+    for p in points.iter().filter(|p| p.kind == kind) {
+        match out
+            .iter_mut()
+            .find(|(x, y, _)| *x == p.ddp && *y == p.accuracy)
+        {
+            Some((_, _, label)) => *label += &format!(", {}", p.lambda),
+            None => out.push((p.ddp, p.accuracy, format!("{}", p.lambda))),
+        }
+    }
+    out
+}
+
+/// The Okabe–Ito colour-blind-safe palette (yellow left out: unreadable on white).
+const OKABE_ITO: [RGBColor; 6] = [
+    RGBColor(0, 114, 178),
+    RGBColor(213, 94, 0),
+    RGBColor(0, 158, 115),
+    RGBColor(204, 121, 167),
+    RGBColor(230, 159, 0),
+    RGBColor(86, 180, 233),
+];
+
+/// Accuracy (y) against DDP (x): each kind's points (labelled with λ) joined along its front,
+/// baselines marked.
 fn plot_front(
     path: &Path,
     task: &str,
@@ -423,7 +450,7 @@ fn plot_front(
         k
     };
     for (i, kind) in kinds.iter().enumerate() {
-        let color = Palette99::pick(i).to_rgba();
+        let color = OKABE_ITO[i % OKABE_ITO.len()].to_rgba();
         let mut front: Vec<(f64, f64)> = points
             .iter()
             .filter(|p| p.kind == *kind && p.on_front)
@@ -437,22 +464,45 @@ fn plot_front(
             .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 16, y)], color));
         chart
             .draw_series(
-                points
-                    .iter()
-                    .filter(|p| p.kind == *kind)
-                    .map(|p| Circle::new((p.ddp, p.accuracy), 4, color.filled())),
+                lambda_labels(points, kind)
+                    .into_iter()
+                    .map(|(x, y, label)| {
+                        EmptyElement::at((x, y))
+                            + Circle::new((0, 0), 4, color.filled())
+                            + Text::new(
+                                label,
+                                (5, -14),
+                                ("sans-serif", 11).into_font().color(&color),
+                            )
+                    }),
             )
             .map_err(|e| fail(&e))?;
     }
-    chart
-        .draw_series(
-            baselines
-                .iter()
-                .map(|b| TriangleMarker::new((b.ddp, b.accuracy), 7, BLACK.filled())),
+    // Raw features with the sensitive attribute: a filled triangle; without: a hollow one.
+    let hollow = |(x, y): (i32, i32)| {
+        PathElement::new(
+            vec![(x, y - 7), (x + 6, y + 4), (x - 6, y + 4), (x, y - 7)],
+            BLACK.stroke_width(1),
         )
-        .map_err(|e| fail(&e))?
-        .label("baselines (raw features)")
-        .legend(|(x, y)| TriangleMarker::new((x + 8, y), 6, BLACK.filled()));
+    };
+    for (b, filled) in baselines.iter().zip([true, false]) {
+        let at = EmptyElement::at((b.ddp, b.accuracy));
+        if filled {
+            chart
+                .draw_series(std::iter::once(
+                    at + TriangleMarker::new((0, 0), 7, BLACK.filled()),
+                ))
+                .map_err(|e| fail(&e))?
+                .label("raw features with s")
+                .legend(|(x, y)| TriangleMarker::new((x + 8, y), 6, BLACK.filled()));
+        } else {
+            chart
+                .draw_series(std::iter::once(at + hollow((0, 0))))
+                .map_err(|e| fail(&e))?
+                .label("raw features without s")
+                .legend(move |(x, y)| hollow((x + 8, y)));
+        }
+    }
     chart
         .configure_series_labels()
         .background_style(WHITE.mix(0.8))
@@ -462,67 +512,134 @@ fn plot_front(
     root.present().map_err(|e| fail(&e))
 }
 
-/// The per-epoch training objective of every run (metrics.jsonl).
-fn plot_curves(path: &Path, runs: &[PathBuf]) -> Result<(), TrainError> {
-    let fail = |e: &dyn std::fmt::Display| plot_error(path, e);
-    let mut curves: Vec<(String, Vec<(f64, f64)>)> = Vec::new();
-    for r in runs {
-        let text = std::fs::read_to_string(r.join("metrics.jsonl")).unwrap_or_default();
-        let pts: Vec<(f64, f64)> = text
+/// One run's training curve: its penalty kind, λ, and per epoch `(epoch, task loss, penalty)`.
+struct Curve {
+    kind: String,
+    lambda: f64,
+    epochs: Vec<(f64, f64, f64)>,
+}
+
+fn read_curve(run: &Path, report: &Value) -> Curve {
+    let text = std::fs::read_to_string(run.join("metrics.jsonl")).unwrap_or_default();
+    Curve {
+        kind: report["penalty"]["kind"]
+            .as_str()
+            .unwrap_or("?")
+            .to_string(),
+        lambda: report["lambda"].as_f64().unwrap_or(f64::NAN),
+        epochs: text
             .lines()
             .filter_map(|l| serde_json::from_str::<Value>(l).ok())
-            .filter_map(|v| Some((v["epoch"].as_f64()?, v["objective"].as_f64()?)))
-            .collect();
-        let name = r
-            .file_name()
-            .map_or_else(String::new, |n| n.to_string_lossy().into());
-        curves.push((name, pts));
+            .filter_map(|v| {
+                Some((
+                    v["epoch"].as_f64()?,
+                    v["task_loss"].as_f64()?,
+                    v["penalty"].as_f64()?,
+                ))
+            })
+            .collect(),
     }
-    let xs = curves.iter().flat_map(|c| c.1.iter().map(|p| p.0));
-    let x1 = xs.fold(1.0f64, f64::max);
-    let ys: Vec<f64> = curves
+}
+
+/// The training curves as small multiples: one row per penalty kind, the mean source-task loss
+/// (left) and the mean penalty (right) per epoch, one line per run, coloured by λ (the seeds of
+/// a λ share its colour). Penalties of different kinds have different scales, hence one row
+/// each.
+fn plot_curves(path: &Path, runs: &[PathBuf], reports: &[Value]) -> Result<(), TrainError> {
+    let fail = |e: &dyn std::fmt::Display| plot_error(path, e);
+    let curves: Vec<Curve> = runs
         .iter()
-        .flat_map(|c| c.1.iter().map(|p| p.1))
+        .zip(reports)
+        .map(|(r, rep)| read_curve(r, rep))
         .collect();
-    let (y0, y1) = ys
-        .iter()
-        .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), &y| {
-            (a.min(y), b.max(y))
-        });
-    let (y0, y1) = if y0.is_finite() {
-        (y0, y1.max(y0 + 1e-6))
-    } else {
-        (0.0, 1.0)
+    let mut kinds: Vec<&str> = curves.iter().map(|c| c.kind.as_str()).collect();
+    kinds.sort_unstable();
+    kinds.dedup();
+    let mut lambdas: Vec<f64> = curves.iter().map(|c| c.lambda).collect();
+    lambdas.sort_by(f64::total_cmp);
+    lambdas.dedup();
+    let colour = |l: f64| {
+        let i = lambdas.iter().position(|&x| x == l).unwrap_or(0);
+        OKABE_ITO[i % OKABE_ITO.len()].to_rgba()
     };
-    let root = SVGBackend::new(path, (720, 480)).into_drawing_area();
+    let x1 = curves
+        .iter()
+        .flat_map(|c| c.epochs.iter().map(|e| e.0))
+        .fold(2.0f64, f64::max);
+    let rows = kinds.len().max(1);
+    let root = SVGBackend::new(path, (960, 40 + 260 * rows as u32)).into_drawing_area();
     root.fill(&WHITE).map_err(|e| fail(&e))?;
-    let mut chart = ChartBuilder::on(&root)
-        .caption("training objective per epoch", ("sans-serif", 20))
-        .margin(12)
-        .x_label_area_size(40)
-        .y_label_area_size(56)
-        .build_cartesian_2d(1.0..x1.max(2.0), y0..y1)
+    let root = root
+        .titled(
+            "training curves per epoch (one line per run, colour = λ)",
+            ("sans-serif", 20),
+        )
         .map_err(|e| fail(&e))?;
-    chart
-        .configure_mesh()
-        .x_desc("epoch")
-        .y_desc("task loss + λ · penalty")
-        .draw()
-        .map_err(|e| fail(&e))?;
-    for (i, (name, pts)) in curves.into_iter().enumerate() {
-        let color = Palette99::pick(i).to_rgba();
-        chart
-            .draw_series(LineSeries::new(pts, color.stroke_width(2)))
-            .map_err(|e| fail(&e))?
-            .label(name)
-            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 16, y)], color));
+    let panels = root.split_evenly((rows, 2));
+    for (k, kind) in kinds.iter().enumerate() {
+        for (col, (what, pick)) in [("source-task loss", 1usize), ("penalty", 2usize)]
+            .into_iter()
+            .enumerate()
+        {
+            let series: Vec<(f64, Vec<(f64, f64)>)> = curves
+                .iter()
+                .filter(|c| c.kind == *kind)
+                .map(|c| {
+                    let pts = c
+                        .epochs
+                        .iter()
+                        .map(|e| (e.0, if pick == 1 { e.1 } else { e.2 }))
+                        .filter(|p| p.1.is_finite())
+                        .collect();
+                    (c.lambda, pts)
+                })
+                .collect();
+            let (y0, y1) = series
+                .iter()
+                .flat_map(|s| s.1.iter().map(|p| p.1))
+                .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), y| {
+                    (a.min(y), b.max(y))
+                });
+            let (y0, y1) = if y0.is_finite() {
+                let pad = ((y1 - y0) * 0.05).max(1e-6);
+                (y0 - pad, y1 + pad)
+            } else {
+                (0.0, 1.0)
+            };
+            let mut chart = ChartBuilder::on(&panels[k * 2 + col])
+                .caption(format!("{kind}: {what}"), ("sans-serif", 15))
+                .margin(8)
+                .x_label_area_size(30)
+                .y_label_area_size(56)
+                .build_cartesian_2d(1.0..x1, y0..y1)
+                .map_err(|e| fail(&e))?;
+            chart
+                .configure_mesh()
+                .x_desc("epoch")
+                .draw()
+                .map_err(|e| fail(&e))?;
+            let mut labelled: Vec<f64> = Vec::new();
+            for (lambda, pts) in series {
+                let c = colour(lambda);
+                let drawn = chart
+                    .draw_series(LineSeries::new(pts, c.stroke_width(2)))
+                    .map_err(|e| fail(&e))?;
+                if !labelled.contains(&lambda) {
+                    labelled.push(lambda);
+                    drawn
+                        .label(format!("λ = {lambda}"))
+                        .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 16, y)], c));
+                }
+            }
+            chart
+                .configure_series_labels()
+                .position(SeriesLabelPosition::UpperRight)
+                .background_style(WHITE.mix(0.8))
+                .border_style(BLACK)
+                .draw()
+                .map_err(|e| fail(&e))?;
+        }
     }
-    chart
-        .configure_series_labels()
-        .background_style(WHITE.mix(0.8))
-        .border_style(BLACK)
-        .draw()
-        .map_err(|e| fail(&e))?;
     root.present().map_err(|e| fail(&e))
 }
 

@@ -602,6 +602,74 @@ pub struct TransferSection {
     /// attribute, and report them as baselines.
     #[serde(default = "default_baselines")]
     pub baselines: bool,
+    /// The head of each binary transfer task: `"logistic"` (default) or `"mlp"` (regression
+    /// tasks always get ridge regression).
+    #[serde(default)]
+    pub head: HeadKind,
+    /// `[transfer.mlp]`: the MLP head's settings (with `head = "mlp"`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mlp: Option<MlpHeadSection>,
+}
+
+/// The kind of a binary transfer head.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum HeadKind {
+    /// L2-regularised logistic regression, fitted exactly (Newton).
+    #[default]
+    Logistic,
+    /// One hidden ReLU layer, sigmoid output, Adam on mini-batches, seeded
+    /// ([`fairrep_heads::MlpClassifier`]).
+    Mlp,
+}
+
+/// `[transfer.mlp]`: the MLP transfer head (its L2 weight is `transfer.l2`).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct MlpHeadSection {
+    /// Hidden ReLU units (default 32).
+    #[serde(default = "default_mlp_hidden")]
+    pub hidden: usize,
+    /// Passes over the training split (default 30).
+    #[serde(default = "default_mlp_epochs")]
+    pub epochs: usize,
+    /// Rows per Adam step (default 256).
+    #[serde(default = "default_mlp_batch")]
+    pub batch_size: usize,
+    /// Adam's step size (default 0.01).
+    #[serde(default = "default_mlp_lr")]
+    pub learning_rate: f64,
+}
+
+fn default_mlp_hidden() -> usize {
+    32
+}
+fn default_mlp_epochs() -> usize {
+    30
+}
+fn default_mlp_batch() -> usize {
+    256
+}
+fn default_mlp_lr() -> f64 {
+    0.01
+}
+
+impl Default for MlpHeadSection {
+    fn default() -> Self {
+        Self {
+            hidden: default_mlp_hidden(),
+            epochs: default_mlp_epochs(),
+            batch_size: default_mlp_batch(),
+            learning_rate: default_mlp_lr(),
+        }
+    }
+}
+
+impl TransferSection {
+    /// The MLP head's settings with defaults filled in, when `head = "mlp"`.
+    pub fn mlp_settings(&self) -> Option<MlpHeadSection> {
+        (self.head == HeadKind::Mlp).then(|| self.mlp.clone().unwrap_or_default())
+    }
 }
 
 fn default_baselines() -> bool {
@@ -622,6 +690,8 @@ impl Default for TransferSection {
             threshold: default_threshold(),
             ferm: false,
             baselines: default_baselines(),
+            head: HeadKind::default(),
+            mlp: None,
         }
     }
 }
@@ -981,6 +1051,38 @@ impl Config {
                 "transfer.threshold",
                 format!("= {} must be in [0, 1]", tr.threshold),
             );
+        }
+        match (tr.head, &tr.mlp) {
+            (HeadKind::Logistic, Some(_)) => {
+                return bad(
+                    "transfer.mlp",
+                    "is set but transfer.head is \"logistic\" (set head = \"mlp\")".into(),
+                );
+            }
+            (HeadKind::Mlp, _) if tr.ferm => {
+                return bad(
+                    "transfer.ferm",
+                    "needs transfer.head = \"logistic\": FERM constrains a linear head".into(),
+                );
+            }
+            (HeadKind::Mlp, Some(m)) => {
+                if m.hidden == 0 {
+                    return bad("transfer.mlp.hidden", "= 0 must be ≥ 1".into());
+                }
+                if m.epochs == 0 {
+                    return bad("transfer.mlp.epochs", "= 0 must be ≥ 1".into());
+                }
+                if m.batch_size == 0 {
+                    return bad("transfer.mlp.batch_size", "= 0 must be ≥ 1".into());
+                }
+                if !(m.learning_rate.is_finite() && m.learning_rate > 0.0) {
+                    return bad(
+                        "transfer.mlp.learning_rate",
+                        format!("= {} must be > 0", m.learning_rate),
+                    );
+                }
+            }
+            _ => {}
         }
         if !self.tasks.iter().any(|t| t.role == Role::Source) {
             return bad(
@@ -1347,6 +1449,36 @@ pub const KEYS: &[(&str, &str, &str, &str)] = &[
         "also fit the transfer heads on the raw features, with and without the sensitive attribute (baselines in the report)",
     ),
     (
+        "transfer.head",
+        "\"logistic\" | \"mlp\"",
+        "\"logistic\"",
+        "head of each binary transfer task (regression tasks: ridge)",
+    ),
+    (
+        "transfer.mlp.hidden",
+        "integer ≥ 1",
+        "32",
+        "MLP head: hidden ReLU units",
+    ),
+    (
+        "transfer.mlp.epochs",
+        "integer ≥ 1",
+        "30",
+        "MLP head: passes over the training split",
+    ),
+    (
+        "transfer.mlp.batch_size",
+        "integer ≥ 1",
+        "256",
+        "MLP head: rows per Adam step",
+    ),
+    (
+        "transfer.mlp.learning_rate",
+        "number > 0",
+        "0.01",
+        "MLP head: Adam's step size",
+    ),
+    (
         "postprocess.kind",
         "\"none\" | \"barycenter\"",
         "\"none\"",
@@ -1661,6 +1793,44 @@ role = "source"
     }
 
     #[test]
+    fn the_mlp_transfer_head_is_configured_and_checked() {
+        let c = parse("[transfer]\nhead = \"mlp\"").unwrap();
+        assert_eq!(c.transfer.mlp_settings(), Some(MlpHeadSection::default()));
+        let c =
+            parse("[transfer]\nhead = \"mlp\"\n[transfer.mlp]\nhidden = 8\nepochs = 2").unwrap();
+        let m = c.transfer.mlp_settings().unwrap();
+        assert_eq!((m.hidden, m.epochs, m.batch_size), (8, 2, 256));
+        assert_eq!(parse("").unwrap().transfer.mlp_settings(), None);
+        for (extra, key) in [
+            ("[transfer]\n[transfer.mlp]\nhidden = 8", "transfer.mlp"),
+            ("[transfer]\nhead = \"mlp\"\nferm = true", "transfer.ferm"),
+            (
+                "[transfer]\nhead = \"mlp\"\n[transfer.mlp]\nhidden = 0",
+                "transfer.mlp.hidden",
+            ),
+            (
+                "[transfer]\nhead = \"mlp\"\n[transfer.mlp]\nepochs = 0",
+                "transfer.mlp.epochs",
+            ),
+            (
+                "[transfer]\nhead = \"mlp\"\n[transfer.mlp]\nbatch_size = 0",
+                "transfer.mlp.batch_size",
+            ),
+            (
+                "[transfer]\nhead = \"mlp\"\n[transfer.mlp]\nlearning_rate = 0.0",
+                "transfer.mlp.learning_rate",
+            ),
+        ] {
+            let e = parse(extra).unwrap_err().to_string();
+            assert!(e.contains(key) && e.contains("c.toml"), "{extra}: {e}");
+        }
+        let e = parse("[transfer]\nhead = \"forest\"")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("forest") && e.contains("line"), "{e}");
+    }
+
+    #[test]
     fn a_bad_override_is_named() {
         let msg = |sets: &[&str]| with_sets(sets).unwrap_err().to_string();
         let m = msg(&["penalty.lambda=1", "penalty.lamda=1"]);
@@ -1711,6 +1881,12 @@ role = "source"
             let mut sets = vec![format!("{key}={default}")];
             if sinkhorn_only.contains(&key) {
                 sets.insert(0, "penalty.kind=sinkhorn".into());
+            }
+            if key.starts_with("penalty.adversary.") {
+                sets.insert(0, "penalty.kind=adversarial".into());
+            }
+            if key.starts_with("transfer.mlp.") {
+                sets.insert(0, "transfer.head=mlp".into());
             }
             let sets: Vec<&str> = sets.iter().map(String::as_str).collect();
             with_sets(&sets).unwrap_or_else(|e| panic!("{key} = {default}: {e}"));

@@ -1,14 +1,15 @@
-//! Transfer evaluation: for each held-out task, a fresh head — logistic for a binary task,
-//! ridge regression for a regression task — fitted on the frozen representation of the
-//! training split, evaluated on the test split.
+//! Transfer evaluation: for each held-out task, a fresh head — logistic (or, with
+//! `transfer.head = "mlp"`, a small MLP) for a binary task, ridge regression for a regression
+//! task — fitted on the frozen representation of the training split, evaluated on the test
+//! split.
 
-use crate::config::TransferSection;
+use crate::config::{HeadKind, TransferSection};
 use crate::error::TrainError;
 use crate::report::TaskMetrics;
 use crate::train::task_metrics;
 use fairrep_data::Prepared;
 use fairrep_data::TaskKind;
-use fairrep_heads::{LogisticRegression, RidgeRegression};
+use fairrep_heads::{LogisticRegression, MlpClassifier, MlpSettings, RidgeRegression};
 use serde::Serialize;
 
 /// A fitted transfer head, as saved in `transfer_heads.json`: a logistic model (`model`) for a
@@ -20,6 +21,9 @@ pub struct TransferHead {
     /// The logistic model on `z` (binary tasks).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub model: Option<LogisticRegression>,
+    /// The MLP on `z` (binary tasks, `transfer.head = "mlp"`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mlp: Option<MlpClassifier>,
     /// The ridge regression on `z` (regression tasks), predicting the standardised target.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub ridge: Option<RidgeRegression>,
@@ -35,6 +39,9 @@ impl TransferHead {
     /// Predictions for the representations `z` (row-major): probabilities, or values on the
     /// target's scale.
     pub fn predict(&self, z: &[f32]) -> Vec<f64> {
+        if let Some(m) = &self.mlp {
+            return m.predict_proba(z);
+        }
         match (&self.model, &self.ridge, self.scale) {
             (Some(m), _, _) => match &self.ferm {
                 Some(f) => m.predict_proba(&f.transform(z)),
@@ -64,6 +71,30 @@ pub fn evaluate(
         let task = &data.tasks[t];
         let name = &task.name;
         let head = match task.kind {
+            TaskKind::Binary if settings.head == HeadKind::Mlp => {
+                let m = settings.mlp_settings().unwrap_or_default();
+                let mlp = MlpClassifier::fit(
+                    z_train,
+                    r,
+                    &data.train.labels[t],
+                    MlpSettings {
+                        hidden: m.hidden,
+                        epochs: m.epochs,
+                        batch: m.batch_size,
+                        learning_rate: m.learning_rate,
+                        l2: settings.l2,
+                        seed: seed ^ (t as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15),
+                    },
+                );
+                TransferHead {
+                    task: name.clone(),
+                    model: None,
+                    mlp: Some(mlp),
+                    ridge: None,
+                    scale: None,
+                    ferm: None,
+                }
+            }
             TaskKind::Binary => {
                 let y = &data.train.labels[t];
                 let ferm = if settings.ferm {
@@ -89,6 +120,7 @@ pub fn evaluate(
                             source,
                         },
                     )?),
+                    mlp: None,
                     ridge: None,
                     scale: None,
                     ferm,
@@ -102,6 +134,7 @@ pub fn evaluate(
                 TransferHead {
                     task: name.clone(),
                     model: None,
+                    mlp: None,
                     ridge: Some(RidgeRegression::fit(z_train, r, &y, settings.l2).map_err(
                         |e| TrainError::Internal(format!("transfer task `{name}`: {e}")),
                     )?),
