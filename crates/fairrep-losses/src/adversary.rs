@@ -33,39 +33,22 @@ use burn::tensor::{Int, TensorData, activation};
 /// - returns `value`: `[1]`, differentiable with respect to `logits`; `pairs` = the number of
 ///   group pairs present (0: fewer than two groups in the batch)
 pub fn adversary_advantage(logits: Tensor<2>, s: &[usize], groups: usize) -> PenaltyValue {
-    let [b, g] = logits.dims();
+    let [_, g] = logits.dims();
     assert_eq!(g, groups, "one logit per group");
-    assert_eq!(b, s.len(), "one group id per row");
-    let counts = (0..groups)
-        .map(|k| s.iter().filter(|&&v| v == k).count())
-        .collect::<Vec<_>>();
-    let present = counts.iter().filter(|&&c| c > 0).count();
-    if present < 2 {
-        return PenaltyValue {
+    match balanced_mean_of_own(activation::softmax(logits.clone(), 1), s, groups) {
+        None => PenaltyValue {
             value: logits.sum().mul_scalar(0.0), // keeps the graph connected, value 0
             pairs: 0,
             sigmas: vec![],
-        };
-    }
-    let device = logits.device();
-    let p = activation::softmax(logits, 1); // [b, G]
-    // Each row's probability of its own group, weighted by 1 / (G · |its group|).
-    let ids: Vec<i64> = s.iter().map(|&v| v as i64).collect();
-    let own = p.gather(
-        1,
-        Tensor::<2, Int>::from_data(TensorData::new(ids, [b, 1]), &device),
-    ); // [b, 1]
-    let w: Vec<f64> = s
-        .iter()
-        .map(|&v| 1.0 / (present as f64 * counts[v] as f64))
-        .collect();
-    let w = Tensor::<2>::from_data(TensorData::new(w, [b, 1]), (&device, own.dtype())); // [b, 1]
-    let ba = (own * w).sum(); // [1]
-    let k = present as f64;
-    PenaltyValue {
-        value: ba.mul_scalar(k).sub_scalar(1.0).div_scalar(k - 1.0),
-        pairs: present * (present - 1) / 2,
-        sigmas: vec![],
+        },
+        Some((ba, present)) => {
+            let k = present as f64;
+            PenaltyValue {
+                value: ba.mul_scalar(k).sub_scalar(1.0).div_scalar(k - 1.0),
+                pairs: present * (present - 1) / 2,
+                sigmas: vec![],
+            }
+        }
     }
 }
 
@@ -77,27 +60,40 @@ pub fn adversary_advantage(logits: Tensor<2>, s: &[usize], groups: usize) -> Pen
 /// # Shapes
 /// - `logits`: `[b, G]`; `s`: `b` group ids; returns `[1]`
 pub fn adversary_cross_entropy(logits: Tensor<2>, s: &[usize], groups: usize) -> Tensor<1> {
-    let [b, _] = logits.dims();
+    match balanced_mean_of_own(activation::log_softmax(logits.clone(), 1), s, groups) {
+        None => logits.sum().mul_scalar(0.0),
+        Some((mean_log_p, _)) => mean_log_p.neg(),
+    }
+}
+
+/// `(1/G) Σ_g mean_{i : s_i = g} t_{i,g}` — each row's entry for its own group, averaged within
+/// groups, then across the `G` groups present — and `G`; `None` with fewer than two groups.
+///
+/// # Shapes
+/// - `t`: `[b, groups]`; `s`: `b` group ids; returns `[1]`
+fn balanced_mean_of_own(t: Tensor<2>, s: &[usize], groups: usize) -> Option<(Tensor<1>, usize)> {
+    let [b, _] = t.dims();
+    assert_eq!(b, s.len(), "one group id per row");
     let counts = (0..groups)
         .map(|k| s.iter().filter(|&&v| v == k).count())
         .collect::<Vec<_>>();
     let present = counts.iter().filter(|&&c| c > 0).count();
     if present < 2 {
-        return logits.sum().mul_scalar(0.0);
+        return None;
     }
-    let device = logits.device();
-    let logp = activation::log_softmax(logits, 1); // [b, G]
+    let device = t.device();
     let ids: Vec<i64> = s.iter().map(|&v| v as i64).collect();
-    let own = logp.gather(
+    let own = t.gather(
         1,
         Tensor::<2, Int>::from_data(TensorData::new(ids, [b, 1]), &device),
     ); // [b, 1]
+    // Row i weighs 1 / (G · |its group|).
     let w: Vec<f64> = s
         .iter()
         .map(|&v| 1.0 / (present as f64 * counts[v] as f64))
         .collect();
     let w = Tensor::<2>::from_data(TensorData::new(w, [b, 1]), (&device, own.dtype())); // [b, 1]
-    (own * w).sum().neg()
+    Some(((own * w).sum(), present))
 }
 
 #[cfg(test)]
