@@ -33,6 +33,9 @@ pub struct Point {
     pub accuracy_range: [f64; 2],
     /// Smallest and largest DDP over the seeds.
     pub ddp_range: [f64; 2],
+    /// Seeds whose head predicts one class for every test row (selection rate 0 in every
+    /// group, or 1 in every group): DDP 0, but a useless classifier.
+    pub constant_seeds: usize,
     /// Whether no other point of the task is at least as accurate and at least as fair (and
     /// better in one).
     pub on_front: bool,
@@ -48,7 +51,8 @@ pub struct Selection {
     /// does not enter training).
     pub reference: Point,
     /// The point of this kind with the smallest DDP among those whose accuracy is at least the
-    /// reference's minus the tolerance (on this kind's front by construction).
+    /// reference's minus the tolerance and where no seed predicts a constant (the reference
+    /// itself when there is none).
     pub best: Point,
 }
 
@@ -76,7 +80,7 @@ fn summarise(samples: &[Sample]) -> (f64, Option<[f64; 2]>, [f64; 2]) {
 }
 
 impl Point {
-    fn new(kind: &str, lambda: f64, acc: &[Sample], ddp: &[Sample]) -> Self {
+    fn new(kind: &str, lambda: f64, acc: &[Sample], ddp: &[Sample], constant_seeds: usize) -> Self {
         let (accuracy, accuracy_ci, accuracy_range) = summarise(acc);
         let (ddp, ddp_ci, ddp_range) = summarise(ddp);
         Point {
@@ -89,6 +93,7 @@ impl Point {
             ddp_ci,
             accuracy_range,
             ddp_range,
+            constant_seeds,
             on_front: false,
         }
     }
@@ -108,7 +113,11 @@ fn select(points: &[Point]) -> Vec<Selection> {
                 .or(any_zero)?;
             let best = points
                 .iter()
-                .filter(|p| p.kind == kind && p.accuracy >= reference.accuracy - ACCURACY_TOLERANCE)
+                .filter(|p| {
+                    p.kind == kind
+                        && p.constant_seeds == 0
+                        && p.accuracy >= reference.accuracy - ACCURACY_TOLERANCE
+                })
                 .min_by(|a, b| {
                     a.ddp
                         .total_cmp(&b.ddp)
@@ -223,8 +232,17 @@ pub fn compare(runs: &[PathBuf], out: &Path) -> Result<Comparison, TrainError> {
         .iter()
         .map(|r| read_json(&r.join("report.json")))
         .collect::<Result<_, _>>()?;
-    // task → (kind, λ bits) → (accuracies, DDPs), one per run
-    type Samples = (Vec<Sample>, Vec<Sample>);
+    // task → (kind, λ bits) → (accuracies, DDPs, runs predicting a constant), one per run
+    type Samples = (Vec<Sample>, Vec<Sample>, usize);
+    let constant = |t: &Value| -> bool {
+        let rates: Vec<f64> = t["by_group"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|g| g["selection_rate"].as_f64())
+            .collect();
+        !rates.is_empty() && (rates.iter().all(|&r| r == 0.0) || rates.iter().all(|&r| r == 1.0))
+    };
     let ci = |t: &Value, key: &str| -> Option<[f64; 2]> {
         let v = t["ci95"][key].as_array()?;
         Some([v.first()?.as_f64()?, v.get(1)?.as_f64()?])
@@ -258,13 +276,16 @@ pub fn compare(runs: &[PathBuf], out: &Path) -> Result<Comparison, TrainError> {
                 value: ddp,
                 ci: ci(t, "ddp"),
             });
+            e.2 += usize::from(constant(t));
         }
     }
     let mut tasks = Vec::new();
     for name in order {
         let mut points: Vec<Point> = by_task[&name]
             .iter()
-            .map(|((kind, bits), (acc, ddp))| Point::new(kind, f64::from_bits(*bits), acc, ddp))
+            .map(|((kind, bits), (acc, ddp, k))| {
+                Point::new(kind, f64::from_bits(*bits), acc, ddp, *k)
+            })
             .collect();
         points.sort_by(|a, b| a.kind.cmp(&b.kind).then(a.lambda.total_cmp(&b.lambda)));
         mark_front(&mut points);
@@ -325,7 +346,8 @@ impl Comparison {
         s += &format!(
             "\nIntervals: the 95% bootstrap interval of the median run; ranges: over the seeds. \
              \"Best λ\": per penalty kind, the smallest DDP whose accuracy is within {} points \
-             of λ = 0's.\n",
+             of λ = 0's, among the points where no seed's head predicts a constant (\"constant\": \
+             the seeds whose head gives every test row the same class, trivially DDP 0).\n",
             ACCURACY_TOLERANCE * 100.0
         );
         for t in &self.tasks {
@@ -345,10 +367,10 @@ impl Comparison {
                     with_ci(b.ddp, b.ddp_ci),
                 );
             }
-            s += "\n| penalty | λ | seeds | accuracy | DDP | accuracy range | DDP range | front |\n|---|---|---|---|---|---|---|---|\n";
+            s += "\n| penalty | λ | seeds | accuracy | DDP | accuracy range | DDP range | constant | front |\n|---|---|---|---|---|---|---|---|---|\n";
             for p in &t.points {
                 s += &format!(
-                    "| {} | {} | {} | {} | {} | {} | {} | {} |\n",
+                    "| {} | {} | {} | {} | {} | {} | {} | {} | {} |\n",
                     p.kind,
                     p.lambda,
                     p.seeds,
@@ -356,12 +378,17 @@ impl Comparison {
                     with_ci(p.ddp, p.ddp_ci),
                     range(p.accuracy_range),
                     range(p.ddp_range),
+                    if p.constant_seeds > 0 {
+                        format!("{}/{}", p.constant_seeds, p.seeds)
+                    } else {
+                        String::new()
+                    },
                     if p.on_front { "★" } else { "" }
                 );
             }
             for b in &t.baselines {
                 s += &format!(
-                    "| baseline: {} | – | – | {:.4} | {:.4} | | | |\n",
+                    "| baseline: {} | – | – | {:.4} | {:.4} | | | | |\n",
                     b.inputs, b.accuracy, b.ddp
                 );
             }
@@ -375,16 +402,29 @@ fn plot_error(path: &Path, e: impl std::fmt::Display) -> TrainError {
 }
 
 /// The points of `kind`, one per position, labelled with their λ values (`0.1, 1` where
-/// several λ land on the same point).
+/// several λ land on the same point; `(constant)` where every seed predicts one class).
 fn lambda_labels(points: &[Point], kind: &str) -> Vec<(f64, f64, String)> {
     let mut out: Vec<(f64, f64, String)> = Vec::new();
+    let mut constant: Vec<bool> = Vec::new();
     for p in points.iter().filter(|p| p.kind == kind) {
         match out
             .iter_mut()
-            .find(|(x, y, _)| *x == p.ddp && *y == p.accuracy)
+            .position(|(x, y, _)| *x == p.ddp && *y == p.accuracy)
         {
-            Some((_, _, label)) => *label += &format!(", {}", p.lambda),
-            None => out.push((p.ddp, p.accuracy, format!("{}", p.lambda))),
+            Some(i) => {
+                out[i].2 += &format!(", {}", p.lambda);
+                constant[i] &= p.constant_seeds == p.seeds;
+            }
+            None => {
+                out.push((p.ddp, p.accuracy, format!("{}", p.lambda)));
+                constant.push(p.constant_seeds == p.seeds);
+            }
+        }
+    }
+    // A point where every seed predicts one class says so.
+    for (o, c) in out.iter_mut().zip(constant) {
+        if c {
+            o.2 += " (constant)";
         }
     }
     out
@@ -667,7 +707,7 @@ mod tests {
 
     fn point(kind: &str, lambda: f64, acc: f64, ddp: f64) -> Point {
         let one = |v| [Sample { value: v, ci: None }];
-        Point::new(kind, lambda, &one(acc), &one(ddp))
+        Point::new(kind, lambda, &one(acc), &one(ddp), 0)
     }
 
     #[test]
@@ -692,6 +732,10 @@ mod tests {
             point("mmd", 0.1, 0.795, 0.10),
             point("mmd", 1.0, 0.781, 0.02), // within 2 points (0.80 − 0.781 = 0.019)
             point("mmd", 10.0, 0.70, 0.00), // fairer, but 10 points less accurate
+            Point {
+                constant_seeds: 1, // DDP 0 because one seed predicts one class: skipped
+                ..point("mmd", 3.0, 0.79, 0.0)
+            },
             point("sinkhorn", 0.1, 0.79, 0.15), // no λ = 0 of its own: mmd's is the reference
             point("sinkhorn", 1.0, 0.77, 0.01),
         ];
