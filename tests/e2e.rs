@@ -1005,6 +1005,58 @@ fn sweep_runs_a_resumable_grid_and_emits_slurm() {
     for name in names {
         assert!(script.contains(name), "{script}");
     }
+    // A kind's own grid replaces --lambda for that kind only.
+    sweep(&["--emit", "slurm", "--lambda-for", "sinkhorn=0.01,0.03,0.1"]);
+    let script = std::fs::read_to_string(out.join("sweep.slurm")).unwrap();
+    assert!(script.contains("#SBATCH --array=0-4"), "{script}");
+    for name in [
+        "mmd-lambda0-seed1",
+        "mmd-lambda1-seed1",
+        "sinkhorn-lambda0.01-seed1",
+        "sinkhorn-lambda0.03-seed1",
+        "sinkhorn-lambda0.1-seed1",
+    ] {
+        assert!(script.contains(name), "{script}");
+    }
+    assert!(!script.contains("sinkhorn-lambda1-"), "{script}");
+    for (bad, needle) in [
+        ("adversarial=1", "not one of --penalty"),
+        ("sinkhorn", "KIND="),
+        ("sinkhorn=0,-1", "λ must be ≥ 0"),
+    ] {
+        fairrep()
+            .args([
+                "-q",
+                "sweep",
+                "--lambda",
+                "0,1",
+                "--penalty",
+                "mmd,sinkhorn",
+            ])
+            .args(["--emit", "slurm", "--lambda-for", bad, "--config"])
+            .arg(&cfg)
+            .arg("--out")
+            .arg(&out)
+            .assert()
+            .code(2)
+            .stderr(predicate::str::contains(needle));
+    }
+    fairrep()
+        .args([
+            "-q",
+            "sweep",
+            "--penalty",
+            "mmd,sinkhorn",
+            "--lambda-for",
+            "mmd=0,1",
+        ])
+        .args(["--emit", "slurm", "--config"])
+        .arg(&cfg)
+        .arg("--out")
+        .arg(&out)
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("no λ for `sinkhorn`"));
 }
 
 /// `audit`: with the penalty, the representation tells less about the group — smaller MMD² and

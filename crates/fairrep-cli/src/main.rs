@@ -143,12 +143,16 @@ struct SweepArgs {
     /// The experiment config (TOML).
     #[arg(long)]
     config: PathBuf,
-    /// λ values, comma-separated.
-    #[arg(long = "lambda", value_delimiter = ',', required = true)]
+    /// λ values, comma-separated: the grid of every kind without its own `--lambda-for`.
+    #[arg(long = "lambda", value_delimiter = ',')]
     lambdas: Vec<f64>,
     /// Penalty kinds, comma-separated (mmd, sinkhorn, adversarial).
     #[arg(long = "penalty", value_delimiter = ',', default_value = "mmd")]
     kinds: Vec<PenaltyArg>,
+    /// A kind's own λ grid, `KIND=λ,λ,…` (repeatable), e.g. `sinkhorn=0,0.01,0.03`: penalties
+    /// live on different scales.
+    #[arg(long = "lambda-for", value_name = "KIND=LIST")]
+    lambda_for: Vec<String>,
     /// Seeds 1..=N.
     #[arg(long, default_value_t = 1)]
     seeds: u64,
@@ -459,16 +463,17 @@ fn sweep(args: SweepArgs) -> anyhow::Result<()> {
     if args.seeds == 0 {
         return Err(usage("--seeds must be at least 1".into()));
     }
-    if let Some(bad) = args.lambdas.iter().find(|l| !(l.is_finite() && **l >= 0.0)) {
-        return Err(usage(format!("--lambda {bad}: λ must be ≥ 0")));
-    }
     let kinds: Vec<String> = args
         .kinds
         .iter()
         .map(|k| format!("{k:?}").to_lowercase())
         .collect();
+    let grids = lambda_grids(&kinds, &args.lambdas, &args.lambda_for)?;
     let seeds: Vec<u64> = (1..=args.seeds).collect();
-    let points = sweep::grid(&kinds, &args.lambdas, &seeds);
+    let points: Vec<sweep::Point> = grids
+        .iter()
+        .flat_map(|(kind, lambdas)| sweep::grid(std::slice::from_ref(kind), lambdas, &seeds))
+        .collect();
     let stem = args
         .config
         .file_stem()
@@ -524,6 +529,50 @@ fn sweep(args: SweepArgs) -> anyhow::Result<()> {
     }
     println!("{}", out.join("sweep.json").display());
     Ok(())
+}
+
+/// Each kind's λ grid: its `--lambda-for KIND=LIST`, else `--lambda`; every λ finite and ≥ 0.
+fn lambda_grids(
+    kinds: &[String],
+    default: &[f64],
+    own: &[String],
+) -> anyhow::Result<Vec<(String, Vec<f64>)>> {
+    let check = |flag: &str, l: &[f64]| -> anyhow::Result<()> {
+        match l.iter().find(|l| !(l.is_finite() && **l >= 0.0)) {
+            Some(bad) => Err(usage(format!("{flag} {bad}: λ must be ≥ 0"))),
+            None => Ok(()),
+        }
+    };
+    check("--lambda", default)?;
+    let mut grids: Vec<(String, Vec<f64>)> = kinds
+        .iter()
+        .map(|k| (k.clone(), default.to_vec()))
+        .collect();
+    for spec in own {
+        let flag = format!("--lambda-for {spec}");
+        let (kind, list) = spec
+            .split_once('=')
+            .ok_or_else(|| usage(format!("{flag}: write KIND=λ,λ,… (e.g. sinkhorn=0,0.01)")))?;
+        let lambdas = list
+            .split(',')
+            .map(|t| t.trim().parse::<f64>())
+            .collect::<Result<Vec<f64>, _>>()
+            .map_err(|e| usage(format!("{flag}: {e}")))?;
+        check(&flag, &lambdas)?;
+        let Some(grid) = grids.iter_mut().find(|(k, _)| k == kind) else {
+            return Err(usage(format!(
+                "{flag}: `{kind}` is not one of --penalty {}",
+                kinds.join(",")
+            )));
+        };
+        grid.1 = lambdas;
+    }
+    if let Some((kind, _)) = grids.iter().find(|(_, l)| l.is_empty()) {
+        return Err(usage(format!(
+            "no λ for `{kind}`: give --lambda, or --lambda-for {kind}=…"
+        )));
+    }
+    Ok(grids)
 }
 
 /// The finite numbers of column `c`, or an error naming the file, line and column.
