@@ -955,24 +955,25 @@ fn sweep_runs_a_resumable_grid_and_emits_slurm() {
     let tmp = tempfile::tempdir().unwrap();
     let cfg = config_in(tmp.path(), &[SHORT]);
     let out = tmp.path().join("sweep");
-    let sweep = |extra: &[&str]| {
-        fairrep()
-            .args([
-                "-q",
-                "sweep",
-                "--lambda",
-                "0,1",
-                "--penalty",
-                "mmd,sinkhorn",
-            ])
-            .args(["--set", "training.epochs=1", "--config"])
-            .arg(&cfg)
-            .arg("--out")
-            .arg(&out)
-            .args(extra)
-            .assert()
-            .success()
+    // `fairrep -q sweep --lambda 0,1 --penalty mmd,sinkhorn` on the config, with `extra`.
+    let sweep_cmd = |extra: &[&str]| {
+        let mut cmd = fairrep();
+        cmd.args([
+            "-q",
+            "sweep",
+            "--lambda",
+            "0,1",
+            "--penalty",
+            "mmd,sinkhorn",
+        ])
+        .args(["--set", "training.epochs=1", "--config"])
+        .arg(&cfg)
+        .arg("--out")
+        .arg(&out)
+        .args(extra);
+        cmd
     };
+    let sweep = |extra: &[&str]| sweep_cmd(extra).assert().success();
     sweep(&[]);
     let names = [
         "mmd-lambda0-seed1",
@@ -1024,19 +1025,7 @@ fn sweep_runs_a_resumable_grid_and_emits_slurm() {
         ("sinkhorn", "KIND="),
         ("sinkhorn=0,-1", "λ must be ≥ 0"),
     ] {
-        fairrep()
-            .args([
-                "-q",
-                "sweep",
-                "--lambda",
-                "0,1",
-                "--penalty",
-                "mmd,sinkhorn",
-            ])
-            .args(["--emit", "slurm", "--lambda-for", bad, "--config"])
-            .arg(&cfg)
-            .arg("--out")
-            .arg(&out)
+        sweep_cmd(&["--emit", "slurm", "--lambda-for", bad])
             .assert()
             .code(2)
             .stderr(predicate::str::contains(needle));
