@@ -2,7 +2,7 @@
 
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand, ValueEnum};
-use fairrep_train::config::Override;
+use fairrep_train::config::{Override, PenaltyKind};
 use fairrep_train::fairrep_data::table::{ReadOptions, Table};
 use fairrep_train::fairrep_losses::burn_dtype::DType;
 use fairrep_train::fairrep_losses::{Bandwidth, Estimator, KernelKind, Mmd, Power, Sinkhorn};
@@ -299,6 +299,16 @@ enum PenaltyArg {
     Adversarial,
 }
 
+impl From<PenaltyArg> for PenaltyKind {
+    fn from(k: PenaltyArg) -> Self {
+        match k {
+            PenaltyArg::Mmd => PenaltyKind::Mmd,
+            PenaltyArg::Sinkhorn => PenaltyKind::Sinkhorn,
+            PenaltyArg::Adversarial => PenaltyKind::Adversarial,
+        }
+    }
+}
+
 #[derive(Copy, Clone, Debug, ValueEnum)]
 enum DtypeArg {
     F32,
@@ -463,10 +473,11 @@ fn sweep(args: SweepArgs) -> anyhow::Result<()> {
     if args.seeds == 0 {
         return Err(usage("--seeds must be at least 1".into()));
     }
+    // Named as in the config (`penalty.kind`).
     let kinds: Vec<String> = args
         .kinds
         .iter()
-        .map(|k| format!("{k:?}").to_lowercase())
+        .map(|&k| PenaltyKind::from(k).to_string())
         .collect();
     let grids = lambda_grids(&kinds, &args.lambdas, &args.lambda_for)?;
     let seeds: Vec<u64> = (1..=args.seeds).collect();

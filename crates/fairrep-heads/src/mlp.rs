@@ -1,6 +1,7 @@
 //! A small MLP classifier in plain Rust (one ReLU hidden layer, sigmoid output, Adam on
 //! mini-batches, seeded): the non-linear adversary probe of the bias audit, which tells the
-//! group from the representation where a linear probe cannot.
+//! group from the representation where a linear probe cannot, and the optional MLP transfer
+//! head (`transfer.head = "mlp"`).
 
 use rand::{Rng, SeedableRng, seq::SliceRandom};
 use rand_chacha::ChaCha8Rng;

@@ -33,23 +33,13 @@ use burn::tensor::{Int, TensorData, activation};
 /// - returns `value`: `[1]`, differentiable with respect to `logits`; `pairs` = the number of
 ///   group pairs present (0: fewer than two groups in the batch)
 pub fn adversary_advantage(logits: Tensor<2>, s: &[usize], groups: usize) -> PenaltyValue {
-    let [_, g] = logits.dims();
-    assert_eq!(g, groups, "one logit per group");
-    match balanced_mean_of_own(activation::softmax(logits.clone(), 1), s, groups) {
-        None => PenaltyValue {
-            value: logits.sum().mul_scalar(0.0), // keeps the graph connected, value 0
-            pairs: 0,
-            sigmas: vec![],
-        },
-        Some((ba, present)) => {
-            let k = present as f64;
-            PenaltyValue {
-                value: ba.mul_scalar(k).sub_scalar(1.0).div_scalar(k - 1.0),
-                pairs: present * (present - 1) / 2,
-                sigmas: vec![],
-            }
-        }
-    }
+    balanced_mean_of_own(
+        logits,
+        |l| activation::softmax(l, 1),
+        s,
+        groups,
+        |ba, k| ba.mul_scalar(k).sub_scalar(1.0).div_scalar(k - 1.0),
+    )
 }
 
 /// The adversary's group-balanced cross-entropy `(1/G) Σ_g mean_{i : s_i = g} −log p_{i,g}`
@@ -58,29 +48,46 @@ pub fn adversary_advantage(logits: Tensor<2>, s: &[usize], groups: usize) -> Pen
 /// (`penalty.adversary.loss = "cross_entropy"`). `log G` at chance.
 ///
 /// # Shapes
-/// - `logits`: `[b, G]`; `s`: `b` group ids; returns `[1]`
-pub fn adversary_cross_entropy(logits: Tensor<2>, s: &[usize], groups: usize) -> Tensor<1> {
-    match balanced_mean_of_own(activation::log_softmax(logits.clone(), 1), s, groups) {
-        None => logits.sum().mul_scalar(0.0),
-        Some((mean_log_p, _)) => mean_log_p.neg(),
-    }
+/// - `logits`: `[b, G]`; `s`: `b` group ids; returns `value` `[1]` and `pairs` as
+///   [`adversary_advantage`] does
+pub fn adversary_cross_entropy(logits: Tensor<2>, s: &[usize], groups: usize) -> PenaltyValue {
+    balanced_mean_of_own(
+        logits,
+        |l| activation::log_softmax(l, 1),
+        s,
+        groups,
+        |mean_log_p, _| mean_log_p.neg(),
+    )
 }
 
-/// `(1/G) Σ_g mean_{i : s_i = g} t_{i,g}` — each row's entry for its own group, averaged within
-/// groups, then across the `G` groups present — and `G`; `None` with fewer than two groups.
+/// `finish(M, G)` for `M = (1/G) Σ_g mean_{i : s_i = g} t_{i,g}`, `t = per_row(logits)` —
+/// each row's entry for its own group, averaged within groups, then across the `G` groups
+/// present — with `pairs = G(G − 1)/2`; value 0 and no pairs with fewer than two groups.
 ///
 /// # Shapes
-/// - `t`: `[b, groups]`; `s`: `b` group ids; returns `[1]`
-fn balanced_mean_of_own(t: Tensor<2>, s: &[usize], groups: usize) -> Option<(Tensor<1>, usize)> {
-    let [b, _] = t.dims();
+/// - `logits`: `[b, groups]`; `s`: `b` group ids; returns `value` `[1]`
+fn balanced_mean_of_own(
+    logits: Tensor<2>,
+    per_row: impl Fn(Tensor<2>) -> Tensor<2>,
+    s: &[usize],
+    groups: usize,
+    finish: impl Fn(Tensor<1>, f64) -> Tensor<1>,
+) -> PenaltyValue {
+    let [b, g] = logits.dims();
+    assert_eq!(g, groups, "one logit per group");
     assert_eq!(b, s.len(), "one group id per row");
     let counts = (0..groups)
         .map(|k| s.iter().filter(|&&v| v == k).count())
         .collect::<Vec<_>>();
     let present = counts.iter().filter(|&&c| c > 0).count();
     if present < 2 {
-        return None;
+        return PenaltyValue {
+            value: logits.sum().mul_scalar(0.0), // keeps the graph connected, value 0
+            pairs: 0,
+            sigmas: vec![],
+        };
     }
+    let t = per_row(logits); // [b, G]
     let device = t.device();
     let ids: Vec<i64> = s.iter().map(|&v| v as i64).collect();
     let own = t.gather(
@@ -93,7 +100,11 @@ fn balanced_mean_of_own(t: Tensor<2>, s: &[usize], groups: usize) -> Option<(Ten
         .map(|&v| 1.0 / (present as f64 * counts[v] as f64))
         .collect();
     let w = Tensor::<2>::from_data(TensorData::new(w, [b, 1]), (&device, own.dtype())); // [b, 1]
-    Some(((own * w).sum(), present))
+    PenaltyValue {
+        value: finish((own * w).sum(), present as f64),
+        pairs: present * (present - 1) / 2,
+        sigmas: vec![],
+    }
 }
 
 #[cfg(test)]
@@ -198,12 +209,14 @@ mod tests {
         let nll = |i: usize| -softmax(&v[2 * i..2 * i + 2])[s[i]].ln();
         let expect = 0.5 * ((nll(0) + nll(2)) / 2.0 + nll(1));
         let got = adversary_cross_entropy(logits(&v, 3, 2, &Device::ndarray()), &s, 2)
+            .value
             .into_scalar::<f64>();
         assert!((got - expect).abs() < 1e-12, "{got} vs {expect}");
         // Chance (equal logits) is log G, whatever the group sizes.
         let flat = [0.3; 12];
         let got =
             adversary_cross_entropy(logits(&flat, 4, 3, &Device::ndarray()), &[0, 0, 1, 2], 3)
+                .value
                 .into_scalar::<f64>();
         assert!((got - 3f64.ln()).abs() < 1e-12);
     }

@@ -170,7 +170,8 @@ pub struct Comparison {
     pub curves: String,
 }
 
-fn read_json(path: &Path) -> Result<Value, TrainError> {
+/// A run's `report.json`, parsed.
+pub(crate) fn read_json(path: &Path) -> Result<Value, TrainError> {
     let text = std::fs::read_to_string(path).map_err(io(path))?;
     serde_json::from_str(&text).map_err(|e| TrainError::Checkpoint {
         path: path.to_path_buf(),

@@ -2,6 +2,7 @@
 //! validated once, in [`Config::validate`], before any work starts.
 
 use fairrep_data::{DataSpec, Role, TaskSpec};
+use fairrep_heads::MlpSettings;
 use fairrep_losses::penalty::{Condition, GroupDivergence, Scale};
 use fairrep_losses::{Bandwidth, Estimator, KernelKind, Mmd, Power, Sinkhorn};
 use fairrep_model::Activation;
@@ -314,8 +315,19 @@ impl Default for AdversarySection {
 
 const MMD_KEYS: [&str; 3] = ["bandwidth", "kernel", "estimator"];
 const SINKHORN_KEYS: [&str; 5] = ["blur", "scaling", "p", "debias", "reach"];
-/// The keys that belong to one kind only; `scale` is shared by the two divergences.
-const ADVERSARY_KEYS: [&str; 1] = ["adversary"];
+
+impl PenaltyKind {
+    /// Whether the `[penalty]` key `key` is an option of other kinds only (`scale` belongs to
+    /// both divergences, `adversary` to the adversarial penalty).
+    fn foreign(self, key: &str) -> bool {
+        let (mmd, sinkhorn) = (MMD_KEYS.contains(&key), SINKHORN_KEYS.contains(&key));
+        match self {
+            PenaltyKind::Mmd => sinkhorn || key == "adversary",
+            PenaltyKind::Sinkhorn => mmd || key == "adversary",
+            PenaltyKind::Adversarial => mmd || sinkhorn || key == "scale",
+        }
+    }
+}
 
 impl PenaltySection {
     fn keys_set(&self) -> Vec<&'static str> {
@@ -342,12 +354,7 @@ impl PenaltySection {
 
     /// Checks that every key set belongs to this kind, or `(key, message)`.
     fn check_keys(&self) -> Result<(), (String, String)> {
-        let foreign = |k: &&str| match self.kind {
-            PenaltyKind::Mmd => SINKHORN_KEYS.contains(k) || ADVERSARY_KEYS.contains(k),
-            PenaltyKind::Sinkhorn => MMD_KEYS.contains(k) || ADVERSARY_KEYS.contains(k),
-            PenaltyKind::Adversarial => *k != "adversary",
-        };
-        match self.keys_set().into_iter().find(foreign) {
+        match self.keys_set().into_iter().find(|k| self.kind.foreign(k)) {
             Some(k) => Err((
                 format!("penalty.{k}"),
                 format!("does not apply to kind = \"{}\"", self.kind),
@@ -387,16 +394,9 @@ impl PenaltySection {
     /// `(key, message)` for a bad value.
     pub fn divergence(&self) -> Result<Option<GroupDivergence>, (String, String)> {
         self.check_keys()?;
-        if self.kind == PenaltyKind::Adversarial {
-            return Ok(None);
-        }
-        self.divergence_of_kind().map(Some)
-    }
-
-    fn divergence_of_kind(&self) -> Result<GroupDivergence, (String, String)> {
         match self.kind {
-            PenaltyKind::Adversarial => Err(("penalty.kind".into(), "is not a divergence".into())),
-            PenaltyKind::Mmd => Ok(GroupDivergence::Mmd(Mmd {
+            PenaltyKind::Adversarial => Ok(None),
+            PenaltyKind::Mmd => Ok(Some(GroupDivergence::Mmd(Mmd {
                 kernel: self.kernel.unwrap_or_default(),
                 estimator: self.estimator.unwrap_or_default(),
                 bandwidth: bandwidth(
@@ -405,7 +405,7 @@ impl PenaltySection {
                         .unwrap_or(&BandwidthSetting::default()),
                 )
                 .map_err(|m| ("penalty.bandwidth".to_string(), m))?,
-            })),
+            }))),
             PenaltyKind::Sinkhorn => {
                 let d = Sinkhorn::default();
                 let blur = self.blur.unwrap_or(d.blur);
@@ -426,14 +426,14 @@ impl PenaltySection {
                 {
                     return bad("reach", format!("= {r} must be > 0"));
                 }
-                Ok(GroupDivergence::Sinkhorn(Sinkhorn {
+                Ok(Some(GroupDivergence::Sinkhorn(Sinkhorn {
                     p: power,
                     blur,
                     scaling,
                     debias: self.debias.unwrap_or(d.debias),
                     reach: self.reach,
                     ..d
-                }))
+                })))
             }
         }
     }
@@ -641,17 +641,18 @@ pub struct MlpHeadSection {
     pub learning_rate: f64,
 }
 
+// The defaults are the audit's MLP probe's.
 fn default_mlp_hidden() -> usize {
-    32
+    MlpSettings::default().hidden
 }
 fn default_mlp_epochs() -> usize {
-    30
+    MlpSettings::default().epochs
 }
 fn default_mlp_batch() -> usize {
-    256
+    MlpSettings::default().batch
 }
 fn default_mlp_lr() -> f64 {
-    0.01
+    MlpSettings::default().learning_rate
 }
 
 impl Default for MlpHeadSection {
@@ -766,32 +767,17 @@ impl std::str::FromStr for Override {
 
 impl Override {
     /// Writes the value into a parsed document (a TOML table), creating tables on the way.
-    /// Setting `penalty.kind` also drops the other kind's options from `[penalty]` (an MMD
+    /// Setting `penalty.kind` also drops the other kinds' options from `[penalty]` (an MMD
     /// config's `bandwidth` means nothing to the Sinkhorn divergence), so one config can be run
-    /// with either penalty.
+    /// with any penalty.
     fn apply(&self, doc: &mut toml::Value) -> Result<(), String> {
         if self.key == "penalty.kind"
             && let (Some(kind), Some(toml::Value::Table(pen))) =
                 (self.value.as_str(), doc.get_mut("penalty"))
         {
-            let other: &[&str] = match kind {
-                "sinkhorn" => &["bandwidth", "kernel", "estimator", "adversary"],
-                "mmd" => &["blur", "scaling", "p", "debias", "reach", "adversary"],
-                "adversarial" => &[
-                    "bandwidth",
-                    "kernel",
-                    "estimator",
-                    "blur",
-                    "scaling",
-                    "p",
-                    "debias",
-                    "reach",
-                    "scale",
-                ],
-                _ => &[],
-            };
-            for k in other {
-                pen.remove(*k);
+            // An unknown kind is left for the config's own check to name.
+            if let Ok(kind) = toml::Value::String(kind.to_string()).try_into::<PenaltyKind>() {
+                pen.retain(|k, _| !kind.foreign(k));
             }
         }
         let parts: Vec<&str> = self.key.split('.').collect();

@@ -109,9 +109,7 @@ pub fn run_sweep(
             };
             crate::run(&opts, &mut Silent)?;
         }
-        let text = std::fs::read_to_string(&report_path).map_err(crate::error::io(&report_path))?;
-        let report = serde_json::from_str(&text)
-            .map_err(|e| TrainError::Internal(format!("{}: {e}", report_path.display())))?;
+        let report = crate::compare::read_json(&report_path)?;
         outcomes.push(Outcome {
             point: p.clone(),
             run,

@@ -494,17 +494,16 @@ impl Adversary {
         }
     }
 
-    /// The advantage of the current adversary on `z`, conditioned as the penalty says.
-    fn advantage(
+    /// `of(logits, groups)` of the current adversary on `z`, conditioned as the penalty says.
+    fn conditioned(
         &self,
         z: burn::Tensor<2>,
         s: &[usize],
         y: Option<&[bool]>,
+        of: fn(burn::Tensor<2>, &[usize], usize) -> fairrep_losses::PenaltyValue,
     ) -> fairrep_losses::PenaltyValue {
         let logits = self.net.forward(z); // [b, G]
-        conditioned(logits, s, y, self.condition, |l, s| {
-            adversary_advantage(l, s, self.groups)
-        })
+        conditioned(logits, s, y, self.condition, |l, s| of(l, s, self.groups))
     }
 
     /// `steps` adversary updates on the detached `z` (constant learning rate), then the
@@ -521,31 +520,21 @@ impl Adversary {
         for _ in 0..self.steps {
             let zd = z.clone().detach(); // [b, r]
             let out = match self.loss {
-                AdversaryLoss::L1 => {
-                    let out = self.advantage(zd, s, y);
-                    fairrep_losses::PenaltyValue {
-                        value: out.value.neg(),
-                        ..out
-                    }
-                }
-                AdversaryLoss::CrossEntropy => {
-                    conditioned(self.net.forward(zd), s, y, self.condition, |l, s| {
-                        let pairs = usize::from(s.iter().any(|&g| g != s[0]));
-                        fairrep_losses::PenaltyValue {
-                            value: adversary_cross_entropy(l, s, self.groups),
-                            pairs,
-                            sigmas: vec![],
-                        }
-                    })
-                }
+                AdversaryLoss::L1 => self.conditioned(zd, s, y, adversary_advantage),
+                AdversaryLoss::CrossEntropy => self.conditioned(zd, s, y, adversary_cross_entropy),
             };
             if out.pairs == 0 {
                 break;
             }
-            let grads = GradientsParams::from_grads(out.value.backward(), &self.net);
+            // It maximises its advantage, or minimises its cross-entropy.
+            let loss = match self.loss {
+                AdversaryLoss::L1 => out.value.neg(),
+                AdversaryLoss::CrossEntropy => out.value,
+            };
+            let grads = GradientsParams::from_grads(loss.backward(), &self.net);
             self.net = self.optim.step(self.learning_rate, self.net.clone(), grads);
         }
-        self.advantage(z, s, y)
+        self.conditioned(z, s, y, adversary_advantage)
     }
 
     fn save(&self, dir: &std::path::Path) -> Result<(), String> {

@@ -12,45 +12,57 @@ use fairrep_data::TaskKind;
 use fairrep_heads::{LogisticRegression, MlpClassifier, MlpSettings, RidgeRegression};
 use serde::Serialize;
 
-/// A fitted transfer head, as saved in `transfer_heads.json`: a logistic model (`model`) for a
-/// binary task, a ridge regression (`ridge`, on the standardised target) for a regression task.
+/// A fitted transfer head, as saved in `transfer_heads.json`: the task's name and its model's
+/// fields (`model` and `ferm`, `mlp`, or `ridge` and `scale`).
 #[derive(Debug, Clone, Serialize)]
 pub struct TransferHead {
     /// Task name.
     pub task: String,
-    /// The logistic model on `z` (binary tasks).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub model: Option<LogisticRegression>,
-    /// The MLP on `z` (binary tasks, `transfer.head = "mlp"`).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub mlp: Option<MlpClassifier>,
-    /// The ridge regression on `z` (regression tasks), predicting the standardised target.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub ridge: Option<RidgeRegression>,
-    /// Regression: the target's training mean and standard deviation.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub scale: Option<(f64, f64)>,
-    /// `transfer.ferm`: the FERM projection `z` goes through before the logistic model.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub ferm: Option<fairrep_methods::Ferm>,
+    /// The model.
+    #[serde(flatten)]
+    pub fitted: FittedHead,
+}
+
+/// The model of a transfer head.
+#[derive(Debug, Clone, Serialize)]
+#[serde(untagged)]
+pub enum FittedHead {
+    /// A binary task's logistic model on `z`, or on its FERM projection (`transfer.ferm`).
+    Logistic {
+        /// The logistic model.
+        model: LogisticRegression,
+        /// The FERM projection `z` goes through first.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        ferm: Option<fairrep_methods::Ferm>,
+    },
+    /// A binary task's MLP on `z` (`transfer.head = "mlp"`).
+    Mlp {
+        /// The MLP.
+        mlp: MlpClassifier,
+    },
+    /// A regression task's ridge regression on `z`, predicting the standardised target.
+    Ridge {
+        /// The ridge regression.
+        ridge: RidgeRegression,
+        /// The target's training mean and standard deviation.
+        scale: (f64, f64),
+    },
 }
 
 impl TransferHead {
     /// Predictions for the representations `z` (row-major): probabilities, or values on the
     /// target's scale.
     pub fn predict(&self, z: &[f32]) -> Vec<f64> {
-        if let Some(m) = &self.mlp {
-            return m.predict_proba(z);
-        }
-        match (&self.model, &self.ridge, self.scale) {
-            (Some(m), _, _) => match &self.ferm {
-                Some(f) => m.predict_proba(&f.transform(z)),
-                None => m.predict_proba(z),
+        match &self.fitted {
+            FittedHead::Logistic { model, ferm } => match ferm {
+                Some(f) => model.predict_proba(&f.transform(z)),
+                None => model.predict_proba(z),
             },
-            (None, Some(r), Some((mean, std))) => {
-                r.predict(z).iter().map(|v| v * std + mean).collect()
-            }
-            _ => unreachable!("a transfer head has a model"),
+            FittedHead::Mlp { mlp } => mlp.predict_proba(z),
+            FittedHead::Ridge {
+                ridge,
+                scale: (mean, std),
+            } => ridge.predict(z).iter().map(|v| v * std + mean).collect(),
         }
     }
 }
@@ -70,7 +82,7 @@ pub fn evaluate(
     for &t in tasks {
         let task = &data.tasks[t];
         let name = &task.name;
-        let head = match task.kind {
+        let fitted = match task.kind {
             TaskKind::Binary if settings.head == HeadKind::Mlp => {
                 let m = settings.mlp_settings().unwrap_or_default();
                 let mlp = MlpClassifier::fit(
@@ -86,14 +98,7 @@ pub fn evaluate(
                         seed: seed ^ (t as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15),
                     },
                 );
-                TransferHead {
-                    task: name.clone(),
-                    model: None,
-                    mlp: Some(mlp),
-                    ridge: None,
-                    scale: None,
-                    ferm: None,
-                }
+                FittedHead::Mlp { mlp }
             }
             TaskKind::Binary => {
                 let y = &data.train.labels[t];
@@ -112,17 +117,13 @@ pub fn evaluate(
                 };
                 let projected = ferm.as_ref().map(|f| f.transform(z_train));
                 let z_fit = projected.as_deref().unwrap_or(z_train);
-                TransferHead {
-                    task: name.clone(),
-                    model: Some(LogisticRegression::fit(z_fit, r, y, settings.l2).map_err(
-                        |source| TrainError::Transfer {
+                FittedHead::Logistic {
+                    model: LogisticRegression::fit(z_fit, r, y, settings.l2).map_err(|source| {
+                        TrainError::Transfer {
                             task: name.clone(),
                             source,
-                        },
-                    )?),
-                    mlp: None,
-                    ridge: None,
-                    scale: None,
+                        }
+                    })?,
                     ferm,
                 }
             }
@@ -131,17 +132,17 @@ pub fn evaluate(
                     .iter()
                     .map(|&v| f64::from(v))
                     .collect();
-                TransferHead {
-                    task: name.clone(),
-                    model: None,
-                    mlp: None,
-                    ridge: Some(RidgeRegression::fit(z_train, r, &y, settings.l2).map_err(
-                        |e| TrainError::Internal(format!("transfer task `{name}`: {e}")),
-                    )?),
-                    scale: Some(task.scale),
-                    ferm: None,
+                FittedHead::Ridge {
+                    ridge: RidgeRegression::fit(z_train, r, &y, settings.l2).map_err(|e| {
+                        TrainError::Internal(format!("transfer task `{name}`: {e}"))
+                    })?,
+                    scale: task.scale,
                 }
             }
+        };
+        let head = TransferHead {
+            task: name.clone(),
+            fitted,
         };
         let pred = head.predict(z_test);
         metrics.push(task_metrics(
