@@ -405,6 +405,66 @@ fn corpus() -> Vec<Case> {
             needles: &["not a fairrep run directory"],
             ..case("--resume without a run or checkpoint")
         },
+        Case {
+            args: &[
+                "sweep", "--config", "{C}", "--out", "{O}", "--lambda", "0", "--seeds", "0",
+            ],
+            whole: true,
+            needles: &["--seeds must be at least 1"],
+            ..case("a sweep without seeds")
+        },
+        Case {
+            args: &["sweep", "--config", "{C}", "--out", "{O}", "--lambda", "-1"],
+            whole: true,
+            needles: &["--lambda -1", "λ must be ≥ 0"],
+            ..case("a negative λ in a sweep")
+        },
+        Case {
+            args: &[
+                "sweep",
+                "--config",
+                "{C}",
+                "--out",
+                "{O}",
+                "--lambda-for",
+                "mmd",
+            ],
+            whole: true,
+            needles: &["--lambda-for mmd", "KIND="],
+            ..case("--lambda-for without a list")
+        },
+        Case {
+            args: &[
+                "divergence",
+                "--x",
+                "{C}",
+                "--y",
+                "{C}",
+                "--kind",
+                "mmd",
+                "--blur",
+                "0.5",
+            ],
+            whole: true,
+            needles: &["--blur does not apply to --kind mmd"],
+            ..case("a Sinkhorn option of an MMD divergence")
+        },
+        Case {
+            args: &[
+                "divergence",
+                "--x",
+                "{C}",
+                "--y",
+                "{C}",
+                "--kind",
+                "sinkhorn",
+                "--scaling",
+                "1",
+            ],
+            whole: true,
+            needles: &["--scaling", "must be in (0, 1)"],
+            ..case("a divergence option out of range")
+        },
     ]
 }
 
@@ -428,6 +488,11 @@ fn every_bad_input_is_named_and_leaves_nothing_behind() {
         if stderr.contains("panicked") {
             wrong.push("a panic".into());
         }
+        // Every message reads as a sentence: no empty key, no "command line" standing in for
+        // a file.
+        if stderr.contains("``") || stderr.contains("command line:") {
+            wrong.push("an empty key or a `command line:` prefix in the message".into());
+        }
         let out = dir.path().join("out");
         if out.exists() {
             wrong.push("a run directory was left behind".into());
@@ -450,15 +515,65 @@ fn every_bad_input_is_named_and_leaves_nothing_behind() {
     );
 }
 
-/// The base experiment of the corpus is valid: each case fails because of its one change.
-#[test]
-fn the_corpus_base_experiment_runs() {
-    let dir = tempfile::tempdir().unwrap();
+/// Trains the corpus's base experiment into `dir/out`.
+fn base_run(dir: &Path) {
     let c = Case {
         code: 0,
         ..case("base")
     };
-    let (code, stderr) = run(dir.path(), &c);
+    let (code, stderr) = run(dir, &c);
     assert_eq!(code, Some(0), "{stderr}");
+}
+
+/// The base experiment of the corpus is valid: each case fails because of its one change.
+#[test]
+fn the_corpus_base_experiment_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    base_run(dir.path());
     assert!(dir.path().join("out/report.json").exists());
+}
+
+/// `fairrep report` on a run whose report.json lacks a field: exit 2, the file and the field
+/// named (never a silent NaN or "?").
+#[test]
+fn a_report_with_a_missing_field_is_named() {
+    let dir = tempfile::tempdir().unwrap();
+    base_run(dir.path());
+    let report = dir.path().join("out/report.json");
+    let text = std::fs::read_to_string(&report).unwrap();
+    assert!(text.contains("\"accuracy\""));
+    std::fs::write(&report, text.replace("\"accuracy\"", "\"acc\"")).unwrap();
+    let output = Command::cargo_bin("fairrep")
+        .unwrap()
+        .args(["report", "--out"])
+        .arg(dir.path().join("cmp"))
+        .arg(dir.path().join("out"))
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("out/report.json") && stderr.contains("missing field `accuracy`"),
+        "{stderr}"
+    );
+}
+
+/// `transfer.l2 = 0` with collinear inputs (the baseline's one-hot sensitive columns sum to the
+/// intercept) makes the logistic fit singular: the user's setting, exit 2 naming the key — not
+/// an internal error.
+#[test]
+fn a_singular_fit_at_l2_zero_names_transfer_l2() {
+    let dir = tempfile::tempdir().unwrap();
+    let c = Case {
+        args: &["--set", "transfer.l2=0"],
+        ..case("singular head")
+    };
+    let (code, stderr) = run(dir.path(), &c);
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(
+        stderr.contains("transfer.l2")
+            && stderr.contains("singular")
+            && !stderr.contains("internal"),
+        "{stderr}"
+    );
 }

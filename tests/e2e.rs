@@ -94,8 +94,17 @@ fn train_writes_a_complete_run_directory() {
     assert_eq!(epochs.len(), 2);
     assert!(epochs[1]["task_loss"].as_f64().unwrap() < epochs[0]["task_loss"].as_f64().unwrap());
     assert_eq!(epochs[0]["valid"].as_array().unwrap().len(), 3);
+    // The quickstart's penalty is the Gaussian MMD² with the median bandwidth: its validation
+    // penalty is the MMD² yardstick itself, computed by another path.
+    let lambda = 1.0;
+    for e in &epochs {
+        let (p, m) = (num(e, "valid_penalty"), num(e, "valid_mmd2"));
+        assert!((p - m).abs() <= 1e-9 * m.abs(), "{e}");
+        assert_valid_objective(e, lambda);
+    }
 
     let r = report(&out);
+    assert_eq!(r["lambda"].as_f64(), Some(lambda));
     let roles: Vec<(&str, &str)> = r["tasks"]
         .as_array()
         .unwrap()
@@ -302,19 +311,18 @@ fn existing_run_directory_needs_force() {
 
 #[test]
 fn the_shipped_quickstart_config_parses_as_documented() {
-    let text = quickstart_text();
-    let c: toml::Value = toml::from_str(&text).unwrap();
-    assert!(c["penalty"]["lambda"].as_float().unwrap() > 0.0);
-    let tasks = c["tasks"].as_array().unwrap();
-    let roles = |r: &str| {
-        tasks
+    let path = repo().join("configs/quickstart.toml");
+    let c = fairrep_config::Config::load(&path).unwrap_or_else(|e| panic!("{e}"));
+    assert!(c.penalty.lambda > 0.0);
+    assert_eq!(c.penalty.kind, fairrep_config::PenaltyKind::Mmd);
+    let roles = |r: fairrep_data::Role| c.tasks.iter().filter(|t| t.role == r).count();
+    assert!(roles(fairrep_data::Role::Source) >= 3 && roles(fairrep_data::Role::Transfer) >= 2);
+    assert!(
+        c.tasks
             .iter()
-            .filter(|t| t["role"].as_str() == Some(r))
-            .count()
-    };
-    assert!(roles("source") >= 3 && roles("transfer") >= 2);
-    assert!(tasks.iter().any(|t| t["name"].as_str() == Some("income") && t["role"].as_str() == Some("transfer")));
-    assert_eq!(c["data"]["sensitive"]["column"].as_str(), Some("sex"));
+            .any(|t| t.name == "income" && t.role == fairrep_data::Role::Transfer)
+    );
+    assert_eq!(c.data.sensitive.column, "sex");
 }
 
 /// Writes the reference point clouds (from the losses crate's fixture) as headerless CSV.
@@ -471,6 +479,14 @@ fn sinkhorn_and_conditioned_penalties_train() {
         resolved.contains("blur = 0.5") && resolved.contains("scaling = 0.5"),
         "{resolved}"
     );
+    // The validation objective uses the run's own penalty, the Sinkhorn divergence, beside
+    // the MMD² yardstick.
+    let lambda = r["lambda"].as_f64().unwrap();
+    for e in epochs(&out) {
+        let (p, m) = (num(&e, "valid_penalty"), num(&e, "valid_mmd2"));
+        assert!(p > 0.0 && m > 0.0 && (p - m).abs() > 1e-6 * m, "{e}");
+        assert_valid_objective(&e, lambda);
+    }
 
     let eo = config_in(
         tmp.path(),
@@ -639,6 +655,23 @@ fn epochs(dir: &Path) -> Vec<Value> {
         .collect()
 }
 
+/// A number of a JSON record, or a panic naming it.
+fn num(v: &Value, key: &str) -> f64 {
+    v[key]
+        .as_f64()
+        .unwrap_or_else(|| panic!("`{key}` is not a number in {v}"))
+}
+
+/// `valid_objective` = the mean validation loss (≥ 0, below the loss of a coin flip's
+/// ln 2 ≈ 0.69 after an epoch on Adult) + λ · `valid_penalty`.
+fn assert_valid_objective(e: &Value, lambda: f64) {
+    let loss = num(e, "valid_objective") - lambda * num(e, "valid_penalty");
+    assert!(
+        (0.0..0.69).contains(&loss),
+        "validation loss {loss} from {e}"
+    );
+}
+
 /// Trains `cfg` (with `extra` arguments) into `full`; trains it again into `cut`, kills that
 /// run with SIGKILL after its second checkpoint and resumes it; both must agree exactly.
 fn kill_and_resume(cfg: &Path, full: &Path, cut: &Path, extra: &[&str]) {
@@ -696,10 +729,17 @@ fn the_adversarial_penalty_trains_and_resumes() {
         cut.join("checkpoints/epoch-0005/adversary_optim.bpk")
             .is_file()
     );
-    // The penalty the encoder saw is the adversary's advantage, in [−1, 1].
+    // The penalty the encoder saw is the adversary's advantage, in [−1, 1]; so is the one of
+    // the validation objective (the adversary's advantage on the validation split).
     for e in epochs(&full) {
         let p = e["penalty"].as_f64().unwrap();
         assert!((-1.0..=1.0).contains(&p), "{e}");
+        let v = num(&e, "valid_penalty");
+        assert!(
+            (-1.0..=1.0).contains(&v) && v != num(&e, "valid_mmd2"),
+            "{e}"
+        );
+        assert_valid_objective(&e, 1.0);
     }
     let zero = tmp.path().join("zero");
     let args: Vec<&str> = no_baselines
@@ -860,6 +900,23 @@ fn schedule_clipping_and_early_stopping() {
     }
     let stopped_at = since.iter().position(|&s| s >= 2).map(|i| i + 1);
     assert_eq!(run, stopped_at.unwrap_or(6), "objectives {obj:?}");
+
+    // Clipping reaches the optimiser: gradients clipped to a norm of 1e-9 make Adam's steps
+    // ~1e-4 of their size (its ε = 1e-5 dominates), so the first epoch barely learns.
+    let first_epoch_loss = |extra: &[&str], name: &str| {
+        let out = tmp.path().join(name);
+        train_cmd(&cfg, &out, &["--set", "training.epochs=1"])
+            .args(extra)
+            .assert()
+            .success();
+        self::epochs(&out)[0]["task_loss"].as_f64().unwrap()
+    };
+    let free = first_epoch_loss(&[], "free");
+    let clipped = first_epoch_loss(&["--set", "training.grad_clip_norm=1e-9"], "clipped");
+    assert!(
+        clipped > free + 0.05,
+        "clipped {clipped} vs unclipped {free}: clipping did not reach the optimiser"
+    );
 }
 
 /// `audit-predictions` on fairlearn 0.15's reference cases (written as CSV files): every metric

@@ -346,13 +346,21 @@ fn report_compares_runs_with_fronts_baselines_and_plots() {
     assert_eq!(income["task"], "income");
     let points = income["points"].as_array().unwrap();
     assert_eq!(points.len(), 2);
-    // Every point off the front is dominated by one on it.
-    for p in points {
-        if p["on_front"] == false {
-            assert!(points.iter().any(|q| q["on_front"] == true
-                && q["accuracy"].as_f64() >= p["accuracy"].as_f64()
-                && q["ddp"].as_f64() <= p["ddp"].as_f64()));
-        }
+    // Every point says whether it is on the front; one at least is, and every point off the
+    // front is dominated by one on it.
+    let num = |p: &Value, k: &str| p[k].as_f64().unwrap_or_else(|| panic!("{k} of {p}"));
+    let on = |p: &Value| {
+        p["on_front"]
+            .as_bool()
+            .unwrap_or_else(|| panic!("on_front of {p}"))
+    };
+    assert!(points.iter().any(on), "{points:?}");
+    for p in points.iter().filter(|p| !on(p)) {
+        assert!(
+            points.iter().filter(|q| on(q)).any(|q| num(q, "accuracy") >= num(p, "accuracy")
+                && num(q, "ddp") <= num(p, "ddp")),
+            "{p} is off the front but not dominated"
+        );
     }
     assert_eq!(income["baselines"].as_array().unwrap().len(), 2);
     for svg in ["pareto-income.svg", "pareto-degree.svg", "curves.svg"] {

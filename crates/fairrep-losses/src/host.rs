@@ -21,7 +21,7 @@
 //! available ([`crate::mmd::Mmd::value_portable`], [`crate::sinkhorn::Sinkhorn::solve_portable`])
 //! and are the reference the kernels are tested against.
 
-use crate::sinkhorn::{Pair, Power, SoftminOp};
+use crate::geometry::{Pair, Power, SoftminOp};
 use burn::Tensor;
 use burn::tensor::{DType, Device, Element, TensorData};
 use ndarray::linalg::general_mat_mul;

@@ -11,35 +11,13 @@
 //!   linear-time statistic over disjoint pairs of consecutive rows, uniform weights only).
 
 use crate::divergence::{Divergence, uniform_weights};
+pub use crate::geometry::sq_dists;
 use crate::host;
+use crate::path::{ComputePath, Kernels};
 use burn::Tensor;
-use burn::tensor::{DType, TensorData};
+use burn::tensor::TensorData;
+pub use fairrep_types::{Bandwidth, Estimator, KernelKind};
 use serde::{Deserialize, Serialize};
-
-/// How the Gaussian kernel's bandwidth σ is chosen.
-///
-/// The kernel is `k(x, y) = Σ_σ exp(−|x − y|² / (2σ²))` over the chosen σ values.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Bandwidth {
-    /// Fixed values of σ (the kernel is the sum over them).
-    Fixed(Vec<f64>),
-    /// σ = median of the pairwise distances `|z_i − z_j|` (i < j) of the batch, recomputed for
-    /// every batch on detached values (the median is treated as a constant by autodiff).
-    Median,
-}
-
-/// Squared Euclidean distances `|x_i − y_j|²`, clamped at 0 against rounding.
-///
-/// # Shapes
-/// - `x`: `[n, d]`, `y`: `[m, d]`
-/// - returns: `[n, m]`
-pub fn sq_dists(x: Tensor<2>, y: Tensor<2>) -> Tensor<2> {
-    let x2 = x.clone().square().sum_dim(1); // [n, 1]
-    let y2 = y.clone().square().sum_dim(1).transpose(); // [1, m]
-    let xy = x.matmul(y.transpose()); // [n, m]
-    (x2 + y2 - xy.mul_scalar(2.0)).clamp_min(0.0)
-}
 
 /// `Σ_σ exp(−d² / (2σ²))` applied to a matrix of squared distances.
 ///
@@ -115,33 +93,6 @@ pub fn mmd2_weighted(
 pub fn mmd2(x: Tensor<2>, y: Tensor<2>, sigmas: &[f64]) -> Tensor<1> {
     let (a, b) = (uniform_weights(&x), uniform_weights(&y));
     mmd2_weighted(x, a, y, b, sigmas)
-}
-
-/// The kernel family.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
-#[serde(rename_all = "snake_case")]
-pub enum KernelKind {
-    /// `exp(−|x−y|² / (2σ²))`
-    #[default]
-    Gaussian,
-    /// `exp(−|x−y| / σ)`
-    Laplacian,
-    /// `−|x−y|` (no bandwidth)
-    Energy,
-}
-
-/// How MMD² is estimated from the samples.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
-#[serde(rename_all = "snake_case")]
-pub enum Estimator {
-    /// V-statistic, all pairs (biased, ≥ 0).
-    #[default]
-    Biased,
-    /// U-statistic, diagonal pairs removed (unbiased, may be < 0).
-    Unbiased,
-    /// Linear-time statistic over disjoint consecutive pairs (unbiased, high variance). Uses
-    /// uniform weights: the point weights are ignored.
-    Linear,
 }
 
 /// MMD² with a kernel, a bandwidth rule and an estimator.
@@ -270,13 +221,24 @@ fn off_diagonal_mean(k: Tensor<2>, a: Tensor<1>) -> Tensor<1> {
 }
 
 impl Mmd {
+    /// Which fused kernels exist for these settings: the Gaussian kernel with the biased or
+    /// unbiased estimator has both the CPU and the GPU kernels; every other setting runs on
+    /// the portable tensor ops. [`ComputePath::choose`] decides from this and the tensor.
+    pub fn kernels(&self) -> Kernels {
+        let fused = self.kernel == KernelKind::Gaussian && self.estimator != Estimator::Linear;
+        Kernels {
+            host: fused,
+            gpu: fused,
+        }
+    }
+
     /// Whether [`Divergence::value`] takes the fused CPU kernels of [`crate::host`] for these
-    /// inputs: Gaussian kernel, biased or unbiased estimator, f32 or f64 on the CPU backend.
+    /// inputs.
     pub fn uses_host_kernels(&self, x: &Tensor<2>) -> bool {
-        self.kernel == KernelKind::Gaussian
-            && self.estimator != Estimator::Linear
-            && matches!(x.dtype(), DType::F32 | DType::F64)
-            && host::is_host(&x.device())
+        matches!(
+            ComputePath::choose(x, self.kernels()),
+            ComputePath::HostF32 | ComputePath::HostF64
+        )
     }
 
     /// MMD² on the fused CPU kernels: the value, with its gradients with respect to `x` and `y`
@@ -341,13 +303,10 @@ impl Mmd {
         out
     }
 
-    /// Whether [`Divergence::value`] takes the fused GPU kernels of [`crate::fused`]: Gaussian
-    /// kernel, biased or unbiased estimator, f32 on a CubeCL device (wgpu).
+    /// Whether [`Divergence::value`] takes the fused GPU kernels of [`crate::fused`].
     #[cfg(feature = "fused")]
     pub fn uses_fused_kernels(&self, x: &Tensor<2>) -> bool {
-        self.kernel == KernelKind::Gaussian
-            && self.estimator != Estimator::Linear
-            && crate::fused::uses_fused(x)
+        ComputePath::choose(x, self.kernels()) == ComputePath::Fused
     }
 
     /// MMD² as three fused kernel sums `⟨a, s(x, x, a)⟩ + ⟨b, s(y, y, b)⟩ − 2⟨a, s(x, y, b)⟩`,
@@ -436,18 +395,21 @@ impl Divergence for Mmd {
     /// fused kernels of [`crate::host`], on a CubeCL device (wgpu; Gaussian, biased or
     /// unbiased, f32) on those of `crate::fused`; elsewhere on [`Mmd::value_portable`].
     fn value(&self, x: Tensor<2>, a: Tensor<1>, y: Tensor<2>, b: Tensor<1>) -> Tensor<1> {
-        #[cfg(feature = "fused")]
-        if self.uses_fused_kernels(&x) {
-            let sigmas = self.sigmas(&x, &y);
-            return self.value_fused(x, a, y, b, &sigmas);
+        match ComputePath::choose(&x, self.kernels()) {
+            #[cfg(feature = "fused")]
+            ComputePath::Fused => {
+                let sigmas = self.sigmas(&x, &y);
+                self.value_fused(x, a, y, b, &sigmas)
+            }
+            ComputePath::HostF32 => {
+                let sigmas = self.sigmas(&x, &y);
+                self.value_host::<f32>(x, a, y, b, &sigmas)
+            }
+            ComputePath::HostF64 => {
+                let sigmas = self.sigmas(&x, &y);
+                self.value_host::<f64>(x, a, y, b, &sigmas)
+            }
+            ComputePath::Portable => self.value_portable(x, a, y, b),
         }
-        if self.uses_host_kernels(&x) {
-            let sigmas = self.sigmas(&x, &y);
-            return match x.dtype() {
-                DType::F64 => self.value_host::<f64>(x, a, y, b, &sigmas),
-                _ => self.value_host::<f32>(x, a, y, b, &sigmas),
-            };
-        }
-        self.value_portable(x, a, y, b)
     }
 }

@@ -21,7 +21,8 @@
 //! NaN.
 
 use crate::divergence::Divergence;
-use crate::mmd::{Bandwidth, Estimator, Mmd, median_distance, sq_dists};
+use crate::geometry::sq_dists;
+use crate::mmd::{Bandwidth, Estimator, Mmd, median_distance};
 use crate::sinkhorn::Sinkhorn;
 use burn::Tensor;
 use burn::tensor::{Int, TensorData};
@@ -36,32 +37,7 @@ pub enum GroupDivergence {
     Sinkhorn(Sinkhorn),
 }
 
-/// Which rows the penalty compares.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
-#[serde(rename_all = "snake_case")]
-pub enum Condition {
-    /// All rows: demographic parity.
-    #[default]
-    None,
-    /// Rows with label 1: equal opportunity.
-    EqualOpportunity,
-    /// Rows with label 1 and rows with label 0, separately, averaged: equalized odds.
-    EqualizedOdds,
-}
-
-/// How the representation is scaled before the divergence.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
-#[serde(rename_all = "snake_case")]
-pub enum Scale {
-    /// As it is.
-    #[default]
-    None,
-    /// Centred and divided by the batch's root-mean-square entry (detached, so treated as a
-    /// constant by autodiff): the divergence no longer depends on the scale of `z`, so the
-    /// encoder cannot lower the penalty by shrinking `z`. The analogue, for scale-dependent
-    /// divergences (Sinkhorn, fixed-bandwidth MMD), of the median heuristic.
-    BatchRms,
-}
+pub use fairrep_types::{Condition, Scale};
 
 /// The penalty `D(z | s)` of a batch.
 #[derive(Debug, Clone, PartialEq)]

@@ -27,50 +27,12 @@
 //! [`SinkhornSolution::plan`] the transport plan.
 
 use crate::divergence::{Divergence, log_weights};
+use crate::geometry::cost;
+pub use crate::geometry::{Pair, Power, SoftminOp};
 use crate::host;
+use crate::path::{ComputePath, Kernels};
 use burn::Tensor;
-use burn::tensor::DType;
 use serde::{Deserialize, Serialize};
-
-/// The exponent of the ground cost `|x − y|^p / p`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub enum Power {
-    /// `|x − y|` (GeomLoss clamps `|x − y|²` at 1e-8 before the square root).
-    P1,
-    /// `|x − y|² / 2`.
-    P2,
-}
-
-impl Power {
-    /// `p` as a number.
-    pub fn p(self) -> f64 {
-        match self {
-            Power::P1 => 1.0,
-            Power::P2 => 2.0,
-        }
-    }
-
-    /// From a number; `None` unless 1 or 2.
-    pub fn from_p(p: f64) -> Option<Self> {
-        match p {
-            1.0 => Some(Power::P1),
-            2.0 => Some(Power::P2),
-            _ => None,
-        }
-    }
-
-    /// The cost matrix `C(u_i, v_j)`.
-    ///
-    /// # Shapes
-    /// - `u`: `[n, d]`, `v`: `[m, d]`; returns `[n, m]`
-    pub fn cost(self, u: Tensor<2>, v: Tensor<2>) -> Tensor<2> {
-        let d2 = crate::mmd::sq_dists(u, v);
-        match self {
-            Power::P1 => d2.clamp_min(1e-8).sqrt(),
-            Power::P2 => d2.div_scalar(2.0),
-        }
-    }
-}
 
 /// Settings of the Sinkhorn divergence (GeomLoss's names and defaults).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -115,27 +77,6 @@ impl Default for Sinkhorn {
     }
 }
 
-/// Which cost matrix a soft-min uses.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Pair {
-    /// `C(x_i, y_j)`: gives a potential on `x`.
-    XY,
-    /// `C(y_j, x_i)`: gives a potential on `y`.
-    YX,
-    /// `C(x_i, x_j)`.
-    XX,
-    /// `C(y_i, y_j)`.
-    YY,
-}
-
-/// The soft C-transform, the one operation of the Sinkhorn loop with backend-specific
-/// implementations: `f_i = −ε log Σ_j exp(h_j − C(u_i, v_j) / ε)` for the pair `(u, v)`.
-pub trait SoftminOp {
-    /// # Shapes
-    /// - `h`: `[len(v)]`; returns `[len(u)]`
-    fn softmin(&self, pair: Pair, eps: f64, h: Tensor<1>) -> Tensor<1>;
-}
-
 /// The portable soft-min: dense cost matrices and a stabilised log-sum-exp in burn tensor ops.
 /// Memory O(n·m).
 pub struct DenseSoftmin {
@@ -150,10 +91,10 @@ impl DenseSoftmin {
     /// GeomLoss: the gradient of a potential flows through its own points only.
     pub fn new(p: Power, x: &Tensor<2>, y: &Tensor<2>, self_costs: bool) -> Self {
         Self {
-            xy: p.cost(x.clone(), y.clone().detach()),
-            yx: p.cost(y.clone(), x.clone().detach()),
-            xx: self_costs.then(|| p.cost(x.clone(), x.clone().detach())),
-            yy: self_costs.then(|| p.cost(y.clone(), y.clone().detach())),
+            xy: cost(p, x.clone(), y.clone().detach()),
+            yx: cost(p, y.clone(), x.clone().detach()),
+            xx: self_costs.then(|| cost(p, x.clone(), x.clone().detach())),
+            yy: self_costs.then(|| cost(p, y.clone(), y.clone().detach())),
         }
     }
 }
@@ -219,7 +160,7 @@ impl SinkhornSolution {
         y: &Tensor<2>,
         b: &Tensor<1>,
     ) -> Tensor<2> {
-        let c = p.cost(x.clone().detach(), y.clone().detach()); // [n, m]
+        let c = cost(p, x.clone().detach(), y.clone().detach()); // [n, m]
         let f = self.f.clone().detach().unsqueeze_dim::<2>(1); // [n, 1]
         let g = self.g.clone().detach().unsqueeze_dim::<2>(0); // [1, m]
         let ab =
@@ -297,18 +238,18 @@ impl Sinkhorn {
         y: Tensor<2>,
         b: Tensor<1>,
     ) -> SinkhornSolution {
-        #[cfg(feature = "fused")]
-        if crate::fused::uses_fused(&x) && y.dims()[0] > 0 {
-            return self.solve_fused(x, a, y, b);
+        // The GPU soft-min needs a non-empty second cloud; the CPU one takes any.
+        let kernels = Kernels {
+            host: true,
+            gpu: y.dims()[0] > 0,
+        };
+        match ComputePath::choose(&x, kernels) {
+            #[cfg(feature = "fused")]
+            ComputePath::Fused => self.solve_fused(x, a, y, b),
+            ComputePath::HostF32 => self.solve_host::<f32>(x, a, y, b),
+            ComputePath::HostF64 => self.solve_host::<f64>(x, a, y, b),
+            ComputePath::Portable => self.solve_portable(x, a, y, b),
         }
-        if host::is_host(&x.device()) {
-            match x.dtype() {
-                DType::F32 => return self.solve_host::<f32>(x, a, y, b),
-                DType::F64 => return self.solve_host::<f64>(x, a, y, b),
-                _ => {}
-            }
-        }
-        self.solve_portable(x, a, y, b)
     }
 
     fn solve_host<F: host::Real>(

@@ -122,7 +122,7 @@ fn softmin_and_its_gradient_match_the_tensor_ops() {
                 let f = if fused_path {
                     fused::softmin(xt.clone(), yt, ht, eps, p == Power::P1)
                 } else {
-                    dense_softmin(&p.cost(xt.clone(), yt), eps, ht)
+                    dense_softmin(&fairrep_losses::cost(p, xt.clone(), yt), eps, ht)
                 };
                 let grads = (f.clone() * tensor(&g, [n], dev)).sum().backward();
                 (vec_of(f), vec_of(xt.grad(&grads).unwrap()))

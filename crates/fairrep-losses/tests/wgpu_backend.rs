@@ -2,7 +2,7 @@
 //! against the CPU backend: values and gradients, f32. The wgpu backend runs the fused CubeCL
 //! kernels (feature `fused`, default; the portable tensor-op path without it), the CPU backend
 //! the fused CPU kernels: two independent implementations checked against each other. Sizes go far above 65,535 for m·d
-//! (llvmpipe silently truncates longer shader loops, see ../shared/BURN-NOTES.md).
+//! (llvmpipe silently truncates longer shader loops; see the README, "GPU kernels").
 //!
 //! These tests need a wgpu adapter and fail (they are not skipped) without one:
 //! `scripts/test.sh` installs lavapipe where it is missing.

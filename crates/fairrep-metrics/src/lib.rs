@@ -20,9 +20,10 @@
 //! [`regression`] has the metrics of real-valued tasks (RMSE, MAE, R²) and demographic parity
 //! for scores (Kolmogorov–Smirnov and Wasserstein-1 distances between the groups).
 
+pub mod nan;
 pub mod regression;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// Errors raised when the inputs of a metric are inconsistent.
 #[derive(Debug, thiserror::Error, PartialEq)]
@@ -304,40 +305,51 @@ pub fn roc_auc(y_true: &[bool], score: &[f64]) -> Result<Option<f64>, MetricsErr
 
 /// The standard fairness summary of one binary task, as written in reports (all empty for a
 /// regression task: see [`regression::RegressionSummary`]).
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct BinarySummary {
     /// Fraction of correct predictions.
+    #[serde(deserialize_with = "Option::deserialize")]
     pub accuracy: Option<f64>,
     /// Balanced accuracy.
+    #[serde(deserialize_with = "Option::deserialize")]
     pub balanced_accuracy: Option<f64>,
     /// ROC AUC of the scores (`None` when one class is absent).
+    #[serde(deserialize_with = "Option::deserialize")]
     pub auc: Option<f64>,
     /// Demographic parity difference.
+    #[serde(deserialize_with = "Option::deserialize")]
     pub ddp: Option<f64>,
     /// Equal opportunity difference.
+    #[serde(deserialize_with = "Option::deserialize")]
     pub deo: Option<f64>,
     /// Equalized odds difference.
+    #[serde(deserialize_with = "Option::deserialize")]
     pub equalized_odds: Option<f64>,
     /// Demographic parity ratio.
+    #[serde(deserialize_with = "Option::deserialize")]
     pub dp_ratio: Option<f64>,
     /// Per-group rates.
     pub by_group: Vec<GroupSummary>,
 }
 
 /// One group's rates in a [`BinarySummary`].
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct GroupSummary {
     /// Group name.
     pub group: String,
     /// Number of rows of the group.
     pub count: usize,
     /// `P(ŷ = 1 | group)`.
+    #[serde(deserialize_with = "Option::deserialize")]
     pub selection_rate: Option<f64>,
     /// True positive rate in the group.
+    #[serde(deserialize_with = "Option::deserialize")]
     pub tpr: Option<f64>,
     /// False positive rate in the group.
+    #[serde(deserialize_with = "Option::deserialize")]
     pub fpr: Option<f64>,
     /// Accuracy in the group.
+    #[serde(deserialize_with = "Option::deserialize")]
     pub accuracy: Option<f64>,
 }
 
@@ -381,19 +393,24 @@ pub fn summarize_binary(
 /// is undefined in a resample (a class or group absent) is left out of its interval. The gaps
 /// (DDP, DEO, equalized odds) are absolute differences: when the true gap is near 0, their
 /// resampled values lie above it, and the percentile interval may not contain the estimate.
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Intervals {
     /// Resamples drawn.
     pub resamples: usize,
     /// Accuracy.
+    #[serde(deserialize_with = "Option::deserialize")]
     pub accuracy: Option<[f64; 2]>,
     /// ROC AUC.
+    #[serde(deserialize_with = "Option::deserialize")]
     pub auc: Option<[f64; 2]>,
     /// Demographic parity difference.
+    #[serde(deserialize_with = "Option::deserialize")]
     pub ddp: Option<[f64; 2]>,
     /// Equal opportunity difference.
+    #[serde(deserialize_with = "Option::deserialize")]
     pub deo: Option<[f64; 2]>,
     /// Equalized odds difference.
+    #[serde(deserialize_with = "Option::deserialize")]
     pub equalized_odds: Option<[f64; 2]>,
 }
 

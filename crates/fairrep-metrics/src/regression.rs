@@ -102,10 +102,13 @@ pub fn wasserstein1(a: &[f64], b: &[f64]) -> f64 {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ScoreParity {
     /// max over pairs of groups of [`ks_distance`].
+    #[serde(deserialize_with = "crate::nan::f64")]
     pub ks: f64,
     /// max over pairs of groups of [`wasserstein1`].
+    #[serde(deserialize_with = "crate::nan::f64")]
     pub w1: f64,
     /// Mean prediction of each group (by group index; `NaN` for an empty group).
+    #[serde(deserialize_with = "crate::nan::vec_f64")]
     pub group_means: Vec<f64>,
 }
 
@@ -136,54 +139,67 @@ pub fn score_parity(pred: &[f64], group: &[usize], groups: usize) -> ScoreParity
 /// The summary of one regression task, as written in reports: accuracy (RMSE, MAE, R²) and
 /// demographic parity of the predictions (largest KS and W1 distances between two groups),
 /// per group the mean prediction and the RMSE.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct RegressionSummary {
     /// Root mean squared error.
+    #[serde(deserialize_with = "crate::nan::f64")]
     pub rmse: f64,
     /// Mean absolute error.
+    #[serde(deserialize_with = "crate::nan::f64")]
     pub mae: f64,
     /// Coefficient of determination.
+    #[serde(deserialize_with = "crate::nan::f64")]
     pub r2: f64,
     /// Largest Kolmogorov–Smirnov distance between two groups' predictions.
+    #[serde(deserialize_with = "crate::nan::f64")]
     pub ks: f64,
     /// Largest Wasserstein-1 distance between two groups' predictions.
+    #[serde(deserialize_with = "crate::nan::f64")]
     pub w1: f64,
     /// Per group: name, rows, mean prediction, mean target, RMSE.
     pub by_group: Vec<RegressionGroup>,
     /// 95% percentile-bootstrap intervals (when asked for).
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ci95: Option<RegressionIntervals>,
 }
 
 /// One group's numbers in a [`RegressionSummary`].
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct RegressionGroup {
     /// Group name.
     pub group: String,
     /// Rows.
     pub count: usize,
     /// Mean prediction.
+    #[serde(deserialize_with = "crate::nan::f64")]
     pub mean_prediction: f64,
     /// Mean target.
+    #[serde(deserialize_with = "crate::nan::f64")]
     pub mean_target: f64,
     /// RMSE within the group.
+    #[serde(deserialize_with = "crate::nan::f64")]
     pub rmse: f64,
 }
 
 /// 95% percentile-bootstrap intervals of a [`RegressionSummary`]'s numbers.
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct RegressionIntervals {
     /// Resamples drawn.
     pub resamples: usize,
     /// RMSE.
+    #[serde(deserialize_with = "Option::deserialize")]
     pub rmse: Option<[f64; 2]>,
     /// MAE.
+    #[serde(deserialize_with = "Option::deserialize")]
     pub mae: Option<[f64; 2]>,
     /// R².
+    #[serde(deserialize_with = "Option::deserialize")]
     pub r2: Option<[f64; 2]>,
     /// KS between groups.
+    #[serde(deserialize_with = "Option::deserialize")]
     pub ks: Option<[f64; 2]>,
     /// W1 between groups.
+    #[serde(deserialize_with = "Option::deserialize")]
     pub w1: Option<[f64; 2]>,
 }
 

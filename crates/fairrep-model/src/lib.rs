@@ -1,12 +1,18 @@
-//! The shared encoder: an MLP from encoded features to the representation `z`.
+//! The trained model's parts as burn modules: the shared encoder, an MLP from encoded features
+//! to the representation `z`, and the heads of the source tasks trained with it ([`heads`]).
 
 use burn::config::Config;
 use burn::module::{Module, Param};
 use burn::nn::{Dropout, DropoutConfig, Linear};
 use burn::tensor::{Device, Tensor, TensorData, activation};
+pub use fairrep_types::Activation;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
-use serde::{Deserialize, Serialize};
+
+mod heads;
+pub use heads::{
+    MultitaskHeads, MultitaskHeadsConfig, bce_with_logits, bce_with_logits_per_task, multitask_loss,
+};
 
 /// A linear layer `[d_in] → [d_out]` with weights and bias drawn from `U(−k, k)`,
 /// `k = 1/√d_in` (PyTorch's and burn's default), from the caller's seeded generator.
@@ -31,33 +37,14 @@ pub fn seeded_linear(d_in: usize, d_out: usize, rng: &mut ChaCha8Rng, device: &D
     }
 }
 
-/// Element-wise non-linearity.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
-#[serde(rename_all = "snake_case")]
-pub enum Activation {
-    /// `max(0, x)`
-    #[default]
-    Relu,
-    /// `tanh(x)`
-    Tanh,
-    /// `1 / (1 + e^{-x})`
-    Sigmoid,
-    /// Gaussian error linear unit.
-    Gelu,
-    /// `x`
-    Identity,
-}
-
-impl Activation {
-    /// Applies the activation.
-    pub fn apply<const D: usize>(self, x: Tensor<D>) -> Tensor<D> {
-        match self {
-            Activation::Relu => activation::relu(x),
-            Activation::Tanh => activation::tanh(x),
-            Activation::Sigmoid => activation::sigmoid(x),
-            Activation::Gelu => activation::gelu(x),
-            Activation::Identity => x,
-        }
+/// Applies an activation.
+pub fn activate<const D: usize>(a: Activation, x: Tensor<D>) -> Tensor<D> {
+    match a {
+        Activation::Relu => activation::relu(x),
+        Activation::Tanh => activation::tanh(x),
+        Activation::Sigmoid => activation::sigmoid(x),
+        Activation::Gelu => activation::gelu(x),
+        Activation::Identity => x,
     }
 }
 
@@ -125,10 +112,10 @@ impl Encoder {
         for (i, layer) in self.layers.iter().enumerate() {
             h = layer.forward(h); // [b, width_i]
             if i < last {
-                h = self.dropout.forward(self.activation.apply(h));
+                h = self.dropout.forward(activate(self.activation, h));
             }
         }
-        self.representation_activation.apply(h) // [b, r]
+        activate(self.representation_activation, h) // [b, r]
     }
 }
 

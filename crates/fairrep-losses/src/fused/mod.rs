@@ -183,9 +183,9 @@ impl FusedSoftmin {
     }
 }
 
-impl crate::sinkhorn::SoftminOp for FusedSoftmin {
-    fn softmin(&self, pair: crate::sinkhorn::Pair, eps: f64, h: Tensor<1>) -> Tensor<1> {
-        use crate::sinkhorn::Pair;
+impl crate::geometry::SoftminOp for FusedSoftmin {
+    fn softmin(&self, pair: crate::geometry::Pair, eps: f64, h: Tensor<1>) -> Tensor<1> {
+        use crate::geometry::Pair;
         let (u, v) = match pair {
             Pair::XY => (&self.x, &self.y),
             Pair::YX => (&self.y, &self.x),

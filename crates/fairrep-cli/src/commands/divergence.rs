@@ -1,0 +1,268 @@
+//! `fairrep divergence`.
+
+use crate::args::BackendArg;
+use crate::tables;
+use crate::usage::usage;
+use anyhow::Context;
+use fairrep_config::{BandwidthSetting, PenaltyKind, PenaltySection};
+use fairrep_losses::burn_dtype::DType;
+use fairrep_losses::{Estimator, GroupDivergence, KernelKind};
+use fairrep_run::TrainError;
+use fairrep_run::measure::{Measure, Samples, measure};
+use std::path::{Path, PathBuf};
+
+/// Measure the MMD² or the Sinkhorn divergence between two samples.
+///
+/// Reads two numeric CSV files (one point per row) and prints JSON with "value" and
+/// "grad_norm_x" (the norm of the gradient with respect to X).
+///
+/// Conventions, so numbers compare with GeomLoss 0.3.1: `mmd` returns the usual biased
+/// statistic E k(x,x') + E k(y,y') − 2 E k(x,y), twice GeomLoss's SamplesLoss("gaussian"); the
+/// kernel is exp(−|x−y|²/(2σ²)) summed over the --sigma values (median pairwise distance of the
+/// pooled samples when none is given). `sinkhorn` returns GeomLoss's SamplesLoss("sinkhorn", p,
+/// blur, scaling, debias, reach) value: cost |x−y|^p/p, ε = blur^p, GeomLoss's ε-schedule;
+/// --tolerance keeps iterating at the final ε until the potentials move less than the
+/// tolerance (the converged divergence). The defaults of the Sinkhorn options are the config's
+/// (`fairrep config --explain`); an option of the other kind is an error.
+///
+/// Example:
+///   fairrep divergence --x a.csv --y b.csv --kind sinkhorn --blur 0.1 --scaling 0.9
+#[derive(clap::Args, Debug)]
+#[command(verbatim_doc_comment, allow_negative_numbers = true)]
+pub struct Args {
+    /// First sample: CSV, one point per row.
+    #[arg(long)]
+    x: PathBuf,
+    /// Second sample: CSV with the same number of columns.
+    #[arg(long)]
+    y: PathBuf,
+    /// The divergence.
+    #[arg(long, value_enum)]
+    kind: KindArg,
+    /// The files' first line is a header (skipped).
+    #[arg(long)]
+    header: bool,
+    /// Field delimiter.
+    #[arg(long, default_value_t = ',')]
+    delimiter: char,
+    /// Floating-point precision of the computation.
+    #[arg(long, value_enum, default_value_t = DtypeArg::F64)]
+    dtype: DtypeArg,
+    /// Compute backend.
+    #[arg(long, value_enum, default_value_t = BackendArg::Flex)]
+    backend: BackendArg,
+    /// MMD: Gaussian/Laplacian bandwidth; repeat for a sum of kernels (default: median heuristic).
+    #[arg(long)]
+    sigma: Vec<f64>,
+    /// MMD: kernel (default gaussian).
+    #[arg(long, value_enum)]
+    kernel: Option<KernelArg>,
+    /// MMD: estimator (default biased).
+    #[arg(long, value_enum)]
+    estimator: Option<EstimatorArg>,
+    /// Sinkhorn: blur, ε = blur^p (default 0.05).
+    #[arg(long)]
+    blur: Option<f64>,
+    /// Sinkhorn: ε-scaling ratio, in (0, 1) (default 0.5).
+    #[arg(long)]
+    scaling: Option<f64>,
+    /// Sinkhorn: cost exponent, 1 or 2 (default 2).
+    #[arg(long)]
+    p: Option<f64>,
+    /// Sinkhorn: reach of unbalanced transport (default balanced).
+    #[arg(long)]
+    reach: Option<f64>,
+    /// Sinkhorn: the raw entropic OT cost instead of the debiased divergence.
+    #[arg(long)]
+    no_debias: bool,
+    /// Sinkhorn: iterate at the final ε until the potentials move less than this.
+    #[arg(long)]
+    tolerance: Option<f64>,
+    /// Sinkhorn: at most this many iterations after the schedule (with --tolerance).
+    #[arg(long, default_value_t = 10_000)]
+    max_iterations: usize,
+    /// Sinkhorn: write the dual potentials to this JSON file ({"f": [...], "g": [...]}).
+    #[arg(long)]
+    potentials: Option<PathBuf>,
+    /// Sinkhorn: write the transport plan (n rows × m columns) to this CSV file.
+    #[arg(long)]
+    plan: Option<PathBuf>,
+    /// Compute N times; the output's "seconds" lists each forward + backward (reading the files
+    /// excluded) and "median_seconds" their median: for benchmarks.
+    #[arg(long, default_value_t = 1)]
+    repeat: usize,
+}
+
+#[derive(Copy, Clone, Debug, clap::ValueEnum)]
+enum KindArg {
+    Mmd,
+    Sinkhorn,
+}
+
+#[derive(Copy, Clone, Debug, clap::ValueEnum)]
+enum DtypeArg {
+    F32,
+    F64,
+}
+
+#[derive(Copy, Clone, Debug, clap::ValueEnum)]
+enum KernelArg {
+    Gaussian,
+    Laplacian,
+    Energy,
+}
+
+#[derive(Copy, Clone, Debug, clap::ValueEnum)]
+enum EstimatorArg {
+    Biased,
+    Unbiased,
+    Linear,
+}
+
+fn read_samples(path: &Path, args: &Args) -> anyhow::Result<Samples> {
+    let table = tables::read(path, args.delimiter, args.header)?;
+    let values = table.numeric().map_err(TrainError::from)?;
+    Ok(Samples {
+        n: table.rows.len(),
+        d: table.columns.len(),
+        values,
+    })
+}
+
+/// The option of `fairrep divergence` behind a `[penalty]` key.
+fn flag_of(key: &str) -> &str {
+    match key.trim_start_matches("penalty.") {
+        "bandwidth" => "--sigma",
+        "debias" => "--no-debias",
+        "blur" => "--blur",
+        "scaling" => "--scaling",
+        "p" => "--p",
+        "reach" => "--reach",
+        "kernel" => "--kernel",
+        "estimator" => "--estimator",
+        other => other,
+    }
+}
+
+/// The divergence the options describe, checked by the config's own rules (the same ranges,
+/// defaults and "does not apply to this kind" as `[penalty]`).
+fn divergence_of(args: &Args) -> anyhow::Result<Measure> {
+    let kind = match args.kind {
+        KindArg::Mmd => PenaltyKind::Mmd,
+        KindArg::Sinkhorn => PenaltyKind::Sinkhorn,
+    };
+    let section = PenaltySection {
+        kind,
+        bandwidth: (!args.sigma.is_empty()).then(|| BandwidthSetting::Many(args.sigma.clone())),
+        kernel: args.kernel.map(|k| match k {
+            KernelArg::Gaussian => KernelKind::Gaussian,
+            KernelArg::Laplacian => KernelKind::Laplacian,
+            KernelArg::Energy => KernelKind::Energy,
+        }),
+        estimator: args.estimator.map(|e| match e {
+            EstimatorArg::Biased => Estimator::Biased,
+            EstimatorArg::Unbiased => Estimator::Unbiased,
+            EstimatorArg::Linear => Estimator::Linear,
+        }),
+        blur: args.blur,
+        scaling: args.scaling,
+        p: args.p,
+        reach: args.reach,
+        debias: args.no_debias.then_some(false),
+        ..PenaltySection::default()
+    };
+    let settings = section.divergence().map_err(|(key, message)| {
+        let kind_flag = format!("--kind {kind}");
+        usage(format!(
+            "{} {}",
+            flag_of(&key),
+            message.replace(&format!("kind = \"{kind}\""), &kind_flag)
+        ))
+    })?;
+    let sinkhorn_only = |flag: &str, set: bool| {
+        if set && kind != PenaltyKind::Sinkhorn {
+            Err(usage(format!("{flag} does not apply to --kind {kind}")))
+        } else {
+            Ok(())
+        }
+    };
+    sinkhorn_only("--tolerance", args.tolerance.is_some())?;
+    sinkhorn_only("--potentials", args.potentials.is_some())?;
+    sinkhorn_only("--plan", args.plan.is_some())?;
+    if args.tolerance.is_some_and(|t| !(t.is_finite() && t > 0.0)) {
+        return Err(usage("--tolerance must be > 0".into()));
+    }
+    let Some(settings) = settings else {
+        return Err(usage(format!("--kind {kind} is not a divergence")));
+    };
+    Ok(match fairrep_run::settings::divergence(settings) {
+        GroupDivergence::Mmd(m) => Measure::Mmd(m),
+        GroupDivergence::Sinkhorn(s) => Measure::Sinkhorn(fairrep_losses::Sinkhorn {
+            tolerance: args.tolerance,
+            max_iterations: args.max_iterations,
+            ..s
+        }),
+    })
+}
+
+/// Runs the command.
+pub fn run(args: Args) -> anyhow::Result<()> {
+    let how = divergence_of(&args)?;
+    let x = read_samples(&args.x, &args)?;
+    let y = read_samples(&args.y, &args)?;
+    if x.d != y.d {
+        return Err(usage(format!(
+            "{} has {} columns but {} has {}",
+            args.x.display(),
+            x.d,
+            args.y.display(),
+            y.d
+        )));
+    }
+    let dtype = match args.dtype {
+        DtypeArg::F32 => DType::F32,
+        DtypeArg::F64 => DType::F64,
+    };
+    let backend: fairrep_run::Backend = args.backend.into();
+    let device = backend.device()?;
+    if !device.supports_dtype(dtype) {
+        return Err(usage(format!(
+            "--backend {:?} has no {dtype:?} on this device; use --dtype f32 or a CPU backend (--backend flex or ndarray)",
+            args.backend
+        )));
+    }
+    let timed = || {
+        let started = std::time::Instant::now();
+        let m = measure(&x, &y, &how, dtype, &device, args.plan.is_some());
+        (m, started.elapsed().as_secs_f64())
+    };
+    let (mut m, first) = timed();
+    let mut seconds = vec![first];
+    for _ in 1..args.repeat.max(1) {
+        let (again, s) = timed();
+        m = again;
+        seconds.push(s);
+    }
+    if let Some(facts) = &m.sinkhorn {
+        if let Some(path) = &args.potentials {
+            let text = format!("{{\"f\": {:?}, \"g\": {:?}}}\n", facts.f, facts.g);
+            std::fs::write(path, text).with_context(|| format!("writing {}", path.display()))?;
+        }
+        if let (Some(path), Some(plan)) = (&args.plan, &facts.plan) {
+            let mut text = String::with_capacity(plan.len() * 12);
+            for row in plan.chunks(y.n) {
+                let cells: Vec<String> = row.iter().map(|v| format!("{v:e}")).collect();
+                text += &cells.join(",");
+                text.push('\n');
+            }
+            std::fs::write(path, text).with_context(|| format!("writing {}", path.display()))?;
+        }
+    }
+    let mut json = serde_json::to_value(&m)?;
+    let mut sorted = seconds.clone();
+    sorted.sort_by(f64::total_cmp);
+    json["seconds"] = serde_json::json!(seconds);
+    json["median_seconds"] = serde_json::json!(sorted[sorted.len() / 2]);
+    println!("{}", serde_json::to_string_pretty(&json)?);
+    Ok(())
+}

@@ -1,0 +1,227 @@
+//! Round trips of the run-directory types, and the errors of files that are not what fairrep
+//! writes.
+
+use super::*;
+use fairrep_config::PenaltySection;
+use fairrep_data::Role;
+use fairrep_metrics::regression::summarize_regression;
+use fairrep_metrics::summarize_binary;
+
+fn groups() -> Vec<String> {
+    vec!["a".into(), "b".into()]
+}
+
+fn sample_report() -> Report {
+    let y = [true, false, true, false, true, true];
+    let p = [0.9, 0.2, 0.4, 0.6, 0.8, 0.7];
+    let s = [0, 0, 0, 1, 1, 1];
+    let mut binary = TaskMetrics::binary(
+        "income",
+        Role::Transfer,
+        4.0 / 6.0,
+        summarize_binary(&y, &p, 0.5, &s, &groups()).unwrap(),
+    );
+    if let TaskOutcome::Binary(b) = &mut binary.outcome {
+        b.ci95 =
+            Some(fairrep_metrics::bootstrap_intervals(&y, &p, 0.5, &s, &groups(), 20, 3).unwrap());
+    }
+    // A constant target: R² is NaN (written as null).
+    let t = [1.0, 1.0, 1.0, 1.0, 1.0, 1.0];
+    let regression = TaskMetrics::regression(
+        "score",
+        Role::Source,
+        1.0,
+        summarize_regression(&t, &p, &s, &groups(), Some((10, 1))),
+    );
+    Report {
+        fairrep_version: "0.1.0".into(),
+        config: "c.toml".into(),
+        seed: 1,
+        backend: "flex (CPU)".into(),
+        device: "Flex".into(),
+        burn_version: "0.22.1".into(),
+        penalty: PenaltySection::default().resolved(),
+        lambda: 0.5,
+        groups: groups(),
+        features: 3,
+        splits: SplitSizes {
+            train: 10,
+            valid: 2,
+            test: 6,
+            dropped: [0, 1],
+        },
+        epochs: 2,
+        train_seconds: 0.25,
+        total_seconds: 0.5,
+        representation: RepresentationBias {
+            mmd2: 0.125,
+            sigma: f64::NAN,
+            rows: 6,
+        },
+        tasks: vec![regression, binary],
+        postprocessed: vec![],
+        baselines: vec![],
+    }
+}
+
+/// Two JSON documents with the same keys, strings and nulls, and numbers equal to 1e-15
+/// relative.
+fn same_document(a: &serde_json::Value, b: &serde_json::Value, at: &str) {
+    use serde_json::Value::*;
+    match (a, b) {
+        (Number(x), Number(y)) => {
+            let (x, y) = (x.as_f64().unwrap(), y.as_f64().unwrap());
+            assert!(
+                (x - y).abs() <= 1e-15 * x.abs().max(1e-300),
+                "{at}: {x} vs {y}"
+            );
+        }
+        (Object(x), Object(y)) => {
+            let keys = |m: &serde_json::Map<std::string::String, serde_json::Value>| {
+                m.keys().cloned().collect::<Vec<_>>()
+            };
+            assert_eq!(keys(x), keys(y), "{at}");
+            for (k, v) in x {
+                same_document(v, &y[k], &format!("{at}.{k}"));
+            }
+        }
+        (Array(x), Array(y)) => {
+            assert_eq!(x.len(), y.len(), "{at}");
+            for (i, (v, w)) in x.iter().zip(y).enumerate() {
+                same_document(v, w, &format!("{at}[{i}]"));
+            }
+        }
+        _ => assert_eq!(a, b, "{at}"),
+    }
+}
+
+fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
+    let p = dir.join(name);
+    std::fs::write(&p, text).unwrap();
+    p
+}
+
+#[test]
+fn a_report_round_trips_with_its_task_kinds_and_nan() {
+    let dir = tempfile::tempdir().unwrap();
+    let r = sample_report();
+    let text = serde_json::to_string_pretty(&r).unwrap();
+    let path = write(dir.path(), "report.json", &text);
+    let RunReport::Deep(back) = read_run_report(&path).unwrap() else {
+        panic!("a deep report")
+    };
+    // Written again, the report is the same document: every field survived, every number to
+    // the last bits serde_json's parser keeps (it may round the 17th digit).
+    let again: serde_json::Value = serde_json::to_value(&back).unwrap();
+    let first: serde_json::Value = serde_json::from_str(&text).unwrap();
+    same_document(&first, &again, "report");
+    assert!(back.representation.sigma.is_nan());
+    let reg = back.tasks[0].as_regression().expect("a regression task");
+    assert!(reg.summary.r2.is_nan());
+    let bin = back.tasks[1].as_binary().expect("a binary task");
+    assert_eq!(
+        bin.summary.accuracy,
+        r.tasks[1].as_binary().unwrap().summary.accuracy
+    );
+    assert!(text.contains("\"kind\": \"regression\"") && text.contains("\"kind\": \"binary\""));
+}
+
+#[test]
+fn a_missing_or_renamed_field_names_the_file_and_the_field() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = serde_json::to_string_pretty(&sample_report()).unwrap();
+    for (field, renamed) in [
+        ("\"accuracy\"", "\"acc\""),
+        ("\"rmse\"", "\"RMSE\""),
+        ("\"train_seconds\"", "\"train_s\""),
+        ("\"mmd2\"", "\"mmd\""),
+    ] {
+        let path = write(dir.path(), "report.json", &text.replacen(field, renamed, 1));
+        let e = read_run_report(&path).unwrap_err().to_string();
+        let name = field.trim_matches('"');
+        assert!(
+            e.contains("report.json") && e.contains(&format!("missing field `{name}`")),
+            "{field}: {e}"
+        );
+    }
+    // A null where a number is required is an error too, not a silent default.
+    let path = write(
+        dir.path(),
+        "report.json",
+        &text.replacen("\"seed\": 1", "\"seed\": null", 1),
+    );
+    assert!(read_run_report(&path).is_err());
+}
+
+#[test]
+fn epoch_records_name_the_bad_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let record = EpochRecord {
+        epoch: 1,
+        step: 4,
+        task_loss: 0.5,
+        penalty: 0.1,
+        objective: 0.55,
+        batches_without_pairs: 0,
+        valid_penalty: f64::NAN,
+        valid_mmd2: 0.2,
+        valid_objective: f64::NAN,
+        learning_rate: 1e-3,
+        valid: vec![],
+        elapsed_s: 0.1,
+    };
+    let line = serde_json::to_string(&record).unwrap();
+    let path = write(dir.path(), "metrics.jsonl", &format!("{line}\n{line}\n"));
+    let back: Vec<EpochRecord> = read_json_lines(&path, "metrics file").unwrap();
+    assert_eq!(back.len(), 2);
+    assert!(back[0].valid_penalty.is_nan() && back[0].valid_mmd2 == 0.2);
+    let broken = line.replace("\"step\"", "\"steps\"");
+    let path = write(dir.path(), "metrics.jsonl", &format!("{line}\n{broken}\n"));
+    let e = read_json_lines::<EpochRecord>(&path, "metrics file")
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("line 2") && e.contains("`step`"), "{e}");
+}
+
+#[test]
+fn transfer_heads_round_trip_and_predict_alike() {
+    let x: Vec<f32> = vec![0.0, 1.0, 1.0, 0.0, 2.0, 1.0, -1.0, 0.5];
+    let y = [true, false, true, false];
+    let model = fairrep_heads::LogisticRegression::fit(&x, 2, &y, 1e-2).unwrap();
+    let heads = vec![
+        TransferHead {
+            task: "t".into(),
+            fitted: FittedHead::Logistic { model, ferm: None },
+        },
+        TransferHead {
+            task: "r".into(),
+            fitted: FittedHead::Ridge {
+                ridge: fairrep_heads::RidgeRegression::fit(&x, 2, &[1.0, 2.0, 3.0, 4.0], 1e-3)
+                    .unwrap(),
+                scale: (10.0, 2.0),
+            },
+        },
+    ];
+    let text = serde_json::to_string(&heads).unwrap();
+    let back: Vec<TransferHead> = serde_json::from_str(&text).unwrap();
+    for (a, b) in heads.iter().zip(&back) {
+        assert_eq!(a.task, b.task);
+        for (p, q) in a.predict(&x).iter().zip(b.predict(&x)) {
+            assert!((p - q).abs() <= 1e-14 * p.abs().max(1.0), "{p} vs {q}");
+        }
+    }
+    assert!(matches!(back[1].fitted, FittedHead::Ridge { .. }));
+}
+
+#[test]
+fn a_checkpoint_state_round_trips() {
+    let s = CheckpointState {
+        epoch: 3,
+        step: 30,
+        rng_word_pos: 1 << 70,
+        best_objective: Some(0.25),
+        since_best: 1,
+    };
+    let back: CheckpointState = serde_json::from_str(&serde_json::to_string(&s).unwrap()).unwrap();
+    assert_eq!(back, s);
+}

@@ -1,0 +1,178 @@
+//! Errors of a training run.
+
+use std::path::PathBuf;
+
+/// Everything that can stop a run. [`TrainError::is_user_error`] tells bad input (exit code 2)
+/// from failures while running (exit code 1).
+#[derive(Debug, thiserror::Error)]
+pub enum TrainError {
+    /// A command line that cannot be used (an option's value, a combination of options).
+    #[error("{0}")]
+    Usage(String),
+    /// The config file is unusable.
+    #[error(transparent)]
+    Config(#[from] fairrep_config::ConfigError),
+    /// A file of a run directory is not what fairrep writes there (a missing or renamed field).
+    #[error(transparent)]
+    Read(#[from] fairrep_report::ReadError),
+    /// The data cannot be read or encoded as the config says.
+    #[error(transparent)]
+    Data(#[from] fairrep_data::DataError),
+    /// The output directory exists and is not empty.
+    #[error("output directory {0} already exists and is not empty (use --force to write into it)")]
+    OutDirExists(PathBuf),
+    /// The output directory cannot be created or written.
+    #[error("output directory {path}: {reason}")]
+    OutDirUnusable {
+        /// The directory.
+        path: PathBuf,
+        /// Why.
+        reason: String,
+    },
+    /// A file of the run could not be written.
+    #[error("cannot write {path}")]
+    Io {
+        /// The file or directory.
+        path: PathBuf,
+        /// The cause.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A loss term became NaN or infinite.
+    #[error(
+        "epoch {epoch}, step {step}: the {term} is {value} (not finite); lower the learning rate or λ"
+    )]
+    NonFinite {
+        /// Epoch.
+        epoch: usize,
+        /// Global step.
+        step: usize,
+        /// Which term.
+        term: String,
+        /// Its value.
+        value: f64,
+    },
+    /// The model could not be saved.
+    #[error("cannot save the model to {path}: {message}")]
+    Save {
+        /// The file.
+        path: PathBuf,
+        /// What burn said.
+        message: String,
+    },
+    /// A fit of a transfer head failed.
+    #[error("transfer task `{task}`")]
+    Transfer {
+        /// The task.
+        task: String,
+        /// The cause.
+        #[source]
+        source: fairrep_heads::LogisticError,
+    },
+    /// A head's fit is singular because `transfer.l2` is 0 (collinear inputs): the user's
+    /// setting, not a failure.
+    #[error(
+        "task `{task}`: the {head} fit is singular with `transfer.l2` = 0 (collinear inputs); set transfer.l2 > 0"
+    )]
+    SingularFit {
+        /// The task.
+        task: String,
+        /// `logistic` or `ridge`.
+        head: &'static str,
+    },
+    /// A probe of the audit could not be fitted.
+    #[error("the audit's probe of group `{group}`")]
+    Probe {
+        /// The group the probe tells from the rest.
+        group: String,
+        /// The cause.
+        #[source]
+        source: fairrep_heads::LogisticError,
+    },
+    /// A directory that should be a fairrep run directory is not one (no config.toml, a model
+    /// the config cannot load).
+    #[error("{path}: not a fairrep run directory: {message}")]
+    NotARun {
+        /// The directory or file.
+        path: PathBuf,
+        /// What is missing.
+        message: String,
+    },
+    /// A checkpoint is missing or unreadable (`--resume`).
+    #[error("{path}: {message}")]
+    Checkpoint {
+        /// The checkpoint (or checkpoints) directory.
+        path: PathBuf,
+        /// What is wrong.
+        message: String,
+    },
+    /// `--resume` with a config that differs from the run's.
+    #[error(
+        "{run}: the run was started with another config (see its config.toml); resume with the \
+         same config and overrides, or start a new run"
+    )]
+    ResumeMismatch {
+        /// The run directory.
+        run: PathBuf,
+    },
+    /// The chosen backend has no device on this machine.
+    #[error("backend {backend}: {hint}")]
+    NoDevice {
+        /// The backend.
+        backend: &'static str,
+        /// What to do.
+        hint: &'static str,
+    },
+    /// Linear FERM could not be fitted for a task (e.g. a group without positives).
+    #[error("FERM for task `{task}`")]
+    Ferm {
+        /// The task.
+        task: String,
+        /// The cause.
+        #[source]
+        source: fairrep_methods::FermError,
+    },
+    /// The barycenter post-processing could not be fitted or applied.
+    #[error("barycenter post-processing of {what}")]
+    Barycenter {
+        /// What was post-processed (a task, a file).
+        what: String,
+        /// The cause.
+        #[source]
+        source: fairrep_methods::BarycenterError,
+    },
+    /// An invariant was broken (a bug).
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl TrainError {
+    /// Whether the error is the user's input (config, data, options) rather than a failure
+    /// while running.
+    pub fn is_user_error(&self) -> bool {
+        matches!(
+            self,
+            TrainError::Usage(_)
+                | TrainError::Config(_)
+                | TrainError::Read(_)
+                | TrainError::NotARun { .. }
+                | TrainError::SingularFit { .. }
+                | TrainError::Data(_)
+                | TrainError::OutDirExists(_)
+                | TrainError::OutDirUnusable { .. }
+                | TrainError::Checkpoint { .. }
+                | TrainError::ResumeMismatch { .. }
+                | TrainError::NoDevice { .. }
+                | TrainError::Ferm { .. }
+                | TrainError::Barycenter { .. }
+        )
+    }
+}
+
+/// Adds the path to an I/O error.
+pub fn io(path: &std::path::Path) -> impl FnOnce(std::io::Error) -> TrainError + '_ {
+    move |source| TrainError::Io {
+        path: path.to_path_buf(),
+        source,
+    }
+}

@@ -1,0 +1,143 @@
+//! The run directory on disk: preparing it, writing its files atomically, and reading a trained
+//! run back (config, data, device, model, the report's training facts).
+
+use crate::backend::Backend;
+use crate::error::{TrainError, io};
+use crate::model::FairModel;
+use crate::settings::model_configs;
+use burn::module::Module;
+use burn::tensor::Device;
+use fairrep_config::{Config, ConfigError, MethodKind};
+use fairrep_report::files;
+use std::path::{Path, PathBuf};
+
+/// Creates the run directory; refuses a non-empty one unless `force`.
+pub fn prepare_out_dir(out: &Path, force: bool) -> Result<(), TrainError> {
+    let unusable = |reason: String| TrainError::OutDirUnusable {
+        path: out.to_path_buf(),
+        reason,
+    };
+    if out.exists() {
+        if !out.is_dir() {
+            return Err(unusable("it exists and is not a directory".into()));
+        }
+        let non_empty = std::fs::read_dir(out)
+            .map_err(|e| unusable(e.to_string()))?
+            .next()
+            .is_some();
+        if non_empty && !force {
+            return Err(TrainError::OutDirExists(out.to_path_buf()));
+        }
+    }
+    std::fs::create_dir_all(out).map_err(|e| unusable(e.to_string()))?;
+    // Not writable (a read-only mount, another user's directory): say so before any work.
+    let probe = out.join(".fairrep-write-test");
+    std::fs::write(&probe, b"").map_err(|e| unusable(format!("not writable: {e}")))?;
+    std::fs::remove_file(&probe).map_err(|e| unusable(e.to_string()))
+}
+
+/// Writes a file atomically: a temporary file beside it, then a rename.
+pub fn write_file(path: &Path, bytes: &[u8]) -> Result<(), TrainError> {
+    let tmp = path.with_extension("tmp");
+    std::fs::write(&tmp, bytes).map_err(io(&tmp))?;
+    std::fs::rename(&tmp, path).map_err(io(path))
+}
+
+/// Writes a value as pretty JSON, atomically.
+pub fn write_json<T: serde::Serialize>(path: &Path, value: &T) -> Result<(), TrainError> {
+    let text = serde_json::to_string_pretty(value)
+        .map_err(|e| TrainError::Internal(format!("serialising {}: {e}", path.display())))?;
+    write_file(path, text.as_bytes())
+}
+
+/// The resolved config of a run as written into its directory (defaults filled in, data paths
+/// absolute), and its TOML text.
+pub fn resolved_config_text(config: &Config, base_dir: &Path) -> Result<String, TrainError> {
+    toml::to_string_pretty(&config.with_absolute_paths(base_dir))
+        .map_err(|e| TrainError::Internal(format!("serialising the config: {e}")))
+}
+
+/// The error for a command that needs an encoder on a FERM config.
+pub fn deep_only(path: &Path, what: &str) -> ConfigError {
+    ConfigError::Invalid {
+        path: path.to_path_buf(),
+        key: "method.kind".into(),
+        message: format!(
+            "is \"ferm\": {what} works on runs of the deep method only (a FERM run has no encoder)"
+        ),
+    }
+}
+
+/// A trained run read back from its directory: its config, data, device and model.
+pub struct LoadedRun {
+    /// The run directory.
+    pub dir: PathBuf,
+    /// Its `config.toml`.
+    pub config_path: PathBuf,
+    /// The resolved config.
+    pub config: Config,
+    /// The data, prepared as in training.
+    pub data: fairrep_data::Prepared,
+    /// The device of the backend asked for.
+    pub device: Device,
+    /// The trained model.
+    pub model: FairModel,
+    /// Epochs run and training time, from the run's report (the config's epochs and 0 when
+    /// the run has no report yet).
+    pub trained: (usize, f64),
+}
+
+impl LoadedRun {
+    /// Reads the run directory `run` for the backend `backend`.
+    pub fn load(run: &Path, backend: Backend) -> Result<LoadedRun, TrainError> {
+        let config_path = run.join(files::CONFIG);
+        if !config_path.is_file() {
+            return Err(TrainError::NotARun {
+                path: run.to_path_buf(),
+                message: format!("no {}", files::CONFIG),
+            });
+        }
+        let config = Config::load(&config_path)?;
+        if config.method.kind != MethodKind::Deep {
+            return Err(deep_only(&config_path, "eval, transfer and audit").into());
+        }
+        let data = fairrep_data::prepare(&config.data, &config.tasks, run, config.seed)?;
+        let device = backend.device()?;
+        let (encoder_cfg, heads_cfg) = model_configs(&config, &data);
+        let model_path = run.join(files::MODEL);
+        let model = FairModel::init(&encoder_cfg, &heads_cfg, config.seed, &device)
+            .try_load_file(&model_path)
+            .map_err(|e| TrainError::NotARun {
+                path: model_path.clone(),
+                message: format!("cannot load it with the run's config.toml: {e}"),
+            })?;
+        let report_path = run.join(files::REPORT);
+        // The epochs run and the training time come from the report the run wrote; without a
+        // readable one (a run killed before its report, a report of an older fairrep), `eval`
+        // rewrites it with the configured epochs, and says so.
+        let unknown = (config.training.epochs, 0.0);
+        let trained = match fairrep_report::read_run_report(&report_path) {
+            Ok(fairrep_report::RunReport::Deep(r)) => (r.epochs, r.train_seconds),
+            Ok(fairrep_report::RunReport::Ferm(_)) => {
+                return Err(deep_only(&config_path, "eval, transfer and audit").into());
+            }
+            Err(fairrep_report::ReadError::Io { .. }) => unknown,
+            Err(e) => {
+                tracing::warn!(
+                    "{e}; the epochs run are taken from the config ({})",
+                    config.training.epochs
+                );
+                unknown
+            }
+        };
+        Ok(LoadedRun {
+            dir: run.to_path_buf(),
+            config_path,
+            config,
+            data,
+            device,
+            model,
+            trained,
+        })
+    }
+}

@@ -1,0 +1,429 @@
+//! The training loop: Adam on mean task loss + λ · penalty, one epoch at a time. With the
+//! adversarial penalty, an adversary takes its own Adam steps on each batch first (on the
+//! detached representation), then the encoder and heads step against it.
+//!
+//! [`fit`] is the loop; a [`Trainer`] holds what changes from step to step (model, optimiser,
+//! penalty, batch-order generator, step counter, early-stopping state) and does one epoch
+//! ([`Trainer::train_epoch`]), its validation ([`Trainer::validate`]) and its checkpoint
+//! ([`Trainer::checkpoint`]).
+
+use crate::adversary::Adversary;
+use crate::batch::FairBatcher;
+use crate::checkpoint::{Checkpoint, Checkpoints};
+use crate::error::TrainError;
+use crate::metrics::{eval_rows, rows_of, source_predictions, split_mmd2, task_loss, task_metrics};
+use crate::model::FairModel;
+use crate::seeds::{Stream, derive_seed};
+use crate::settings::{group_penalty, model_configs};
+use burn::data::dataloader::batcher::Batcher;
+use burn::module::Module;
+use burn::optim::decay::WeightDecayConfig;
+use burn::optim::grad_clipping::GradientClippingConfig;
+use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer};
+use burn::tensor::Device;
+use fairrep_config::Config;
+use fairrep_data::{Prepared, Role, TaskKind};
+use fairrep_losses::{GroupPenalty, PenaltyValue};
+use fairrep_model::multitask_loss;
+use fairrep_report::{CheckpointState, EpochRecord, TaskMetrics};
+use rand::SeedableRng;
+use rand::seq::SliceRandom;
+use rand_chacha::ChaCha8Rng;
+use std::sync::Arc;
+use std::time::Instant;
+
+/// Hooks the trainer calls as it goes (the CLI draws progress bars with them).
+pub trait Observer {
+    /// An epoch of `steps` batches begins.
+    fn epoch_start(&mut self, _epoch: usize, _epochs: usize, _steps: usize) {}
+    /// One optimiser step was taken.
+    fn step(&mut self, _task_loss: f64, _penalty: f64) {}
+    /// An epoch ended (after validation).
+    fn epoch_end(&mut self, _record: &EpochRecord) {}
+}
+
+/// An observer that does nothing.
+pub struct Silent;
+impl Observer for Silent {}
+
+/// A trained model and the number of epochs it was trained for (fewer than configured when
+/// early stopping ended the run).
+pub struct Fitted {
+    /// The model, without autodiff.
+    pub model: FairModel,
+    /// Epochs run.
+    pub epochs: usize,
+}
+
+/// The penalty a run trains with.
+enum Penalty {
+    /// A divergence between the groups' representations.
+    Divergence(GroupPenalty),
+    /// An adversary's advantage.
+    Adversary(Box<Adversary>),
+}
+
+/// The sums of an epoch's batches.
+#[derive(Debug, Default)]
+struct EpochSums {
+    task: f64,
+    penalty: f64,
+    batches: usize,
+    without_pairs: usize,
+}
+
+/// What changes from step to step of a training run.
+pub struct Trainer<'a> {
+    config: &'a Config,
+    data: &'a Prepared,
+    /// The plain device (validation runs without autodiff).
+    device: &'a Device,
+    /// The training device (autodiff).
+    train_device: Device,
+    model: FairModel,
+    optim: ModuleOptimizer,
+    penalty: Penalty,
+    batcher: FairBatcher,
+    /// Which source heads are regression heads (squared error instead of cross-entropy).
+    regression: Vec<bool>,
+    /// The conditioning task (equal opportunity / equalized odds), by index.
+    condition_task: Option<usize>,
+    rng: ChaCha8Rng,
+    step: usize,
+    total_steps: usize,
+    learning_rate: f64,
+    /// Early stopping: the best validation objective and the epochs since.
+    best: Option<f64>,
+    since_best: usize,
+    /// Epochs completed.
+    epochs_run: usize,
+}
+
+impl<'a> Trainer<'a> {
+    /// A fresh model, optimiser and penalty for `config` on `data`.
+    pub fn new(
+        config: &'a Config,
+        data: &'a Prepared,
+        device: &'a Device,
+    ) -> Result<Self, TrainError> {
+        let source = data.task_indices(Role::Source);
+        let (encoder_cfg, heads_cfg) = model_configs(config, data);
+        let train_device = device.clone().autodiff();
+        let model = FairModel::init(&encoder_cfg, &heads_cfg, config.seed, &train_device);
+        let t = &config.training;
+        let mut adam = AdamConfig::new();
+        if let Some(c) = t.grad_clip_norm {
+            adam = adam.with_grad_clipping(Some(GradientClippingConfig::Norm(c as f32)));
+        }
+        if t.weight_decay > 0.0 {
+            adam = adam.with_weight_decay(Some(WeightDecayConfig::new(t.weight_decay as f32)));
+        }
+        let groups = data.groups.len();
+        let penalty = match group_penalty(config, groups)? {
+            Some(p) => Penalty::Divergence(p),
+            None => {
+                let settings = config
+                    .penalty
+                    .adversary()
+                    .map_err(|(k, m)| TrainError::Internal(format!("{k} {m}")))?
+                    .ok_or_else(|| {
+                        TrainError::Internal("a penalty is a divergence or an adversary".into())
+                    })?;
+                Penalty::Adversary(Box::new(Adversary::init(
+                    &settings,
+                    config.model.representation,
+                    groups,
+                    config.penalty.condition,
+                    config.seed,
+                    &train_device,
+                )))
+            }
+        };
+        let condition_task = match &config.penalty.condition_task {
+            Some(name) => Some(
+                data.tasks
+                    .iter()
+                    .position(|t| &t.name == name)
+                    .ok_or_else(|| TrainError::Internal(format!("no task `{name}`")))?,
+            ),
+            None => None,
+        };
+        let regression = source
+            .iter()
+            .map(|&t| data.tasks[t].kind == TaskKind::Regression)
+            .collect();
+        let bs = t.batch_size;
+        // Batches of at least two rows per epoch, for the learning-rate schedule.
+        let per_epoch = data.train.n / bs + usize::from(data.train.n % bs >= 2);
+        Ok(Self {
+            config,
+            data,
+            device,
+            batcher: FairBatcher::new(Arc::new(data.train.clone()), source),
+            train_device,
+            model,
+            optim: adam.init(),
+            penalty,
+            regression,
+            condition_task,
+            rng: ChaCha8Rng::seed_from_u64(derive_seed(config.seed, Stream::BatchOrder)),
+            step: 0,
+            total_steps: per_epoch * t.epochs,
+            learning_rate: t.learning_rate,
+            best: None,
+            since_best: 0,
+            epochs_run: 0,
+        })
+    }
+
+    /// Continues from a checkpoint: its model, optimiser(s), batch-order position, step and
+    /// early-stopping state.
+    pub fn resume(&mut self, ck: &Checkpoint) -> Result<(), TrainError> {
+        let bad = |e: &dyn std::fmt::Display| TrainError::Checkpoint {
+            path: ck.dir.clone(),
+            message: format!("cannot load: {e}"),
+        };
+        self.model = self
+            .model
+            .clone()
+            .try_load_file(ck.model())
+            .map_err(|e| bad(&e))?;
+        let optim = std::mem::replace(&mut self.optim, AdamConfig::new().init());
+        self.optim = optim.load(ck.optim()).map_err(|e| bad(&e))?;
+        if let Penalty::Adversary(adv) = &mut self.penalty {
+            adv.load(ck).map_err(|e| bad(&e))?;
+        }
+        let s = &ck.state;
+        self.rng.set_word_pos(s.rng_word_pos);
+        (self.step, self.epochs_run) = (s.step, s.epoch);
+        (self.best, self.since_best) = (s.best_objective, s.since_best);
+        tracing::info!(epoch = s.epoch, dir = %ck.dir.display(), "resumed");
+        Ok(())
+    }
+
+    /// One pass over the training split in a seeded order.
+    fn train_epoch(
+        &mut self,
+        epoch: usize,
+        observer: &mut dyn Observer,
+    ) -> Result<EpochSums, TrainError> {
+        let (config, data) = (self.config, self.data);
+        // Dropout masks: seeded per epoch, so a resumed run draws the same ones.
+        self.train_device
+            .seed(derive_seed(config.seed, Stream::Dropout(epoch)));
+        let mut order: Vec<usize> = (0..data.train.n).collect();
+        order.shuffle(&mut self.rng);
+        let batches: Vec<&[usize]> = order
+            .chunks(config.training.batch_size)
+            .filter(|c| c.len() >= 2)
+            .collect();
+        observer.epoch_start(epoch, config.training.epochs, batches.len());
+        let condition_labels = self.condition_task.map(|t| &data.train.labels[t]);
+        let mut sums = EpochSums::default();
+        for rows in batches {
+            self.step += 1;
+            let batch = self.batcher.batch(rows.to_vec(), &self.train_device);
+            let z = self.model.encoder.forward(batch.x); // [b, r]
+            let outputs = self.model.heads.forward(z.clone()); // [b, t]
+            let task_loss = multitask_loss(outputs, batch.y, &self.regression); // [1]
+            let y_cond: Option<Vec<bool>> =
+                condition_labels.map(|l| batch.rows.iter().map(|&r| l[r]).collect());
+            let pen = match &mut self.penalty {
+                Penalty::Divergence(p) => p.forward(z, &batch.s, y_cond.as_deref()),
+                Penalty::Adversary(adv) => adv.step_and_penalty(z, &batch.s, y_cond.as_deref()),
+            };
+            let (tl, pv) = (
+                task_loss.clone().into_scalar::<f64>(),
+                pen.value.clone().into_scalar::<f64>(),
+            );
+            for (term, v) in [("task loss", tl), ("penalty", pv)] {
+                if !v.is_finite() {
+                    return Err(TrainError::NonFinite {
+                        epoch,
+                        step: self.step,
+                        term: term.to_string(),
+                        value: v,
+                    });
+                }
+            }
+            sums.without_pairs += usize::from(pen.pairs == 0);
+            sums.task += tl;
+            sums.penalty += pv;
+            sums.batches += 1;
+            let loss = task_loss + pen.value.mul_scalar(config.penalty.lambda);
+            let grads = GradientsParams::from_grads(loss.backward(), &self.model);
+            self.learning_rate = config
+                .training
+                .learning_rate_at(self.step, self.total_steps);
+            self.model = self
+                .optim
+                .step(self.learning_rate, self.model.clone(), grads);
+            observer.step(tl, pv);
+        }
+        if sums.without_pairs > 0 {
+            tracing::warn!(
+                epoch,
+                batches = sums.without_pairs,
+                "batches with fewer than two groups (penalty 0)"
+            );
+        }
+        Ok(sums)
+    }
+
+    /// The run's own penalty between the groups of the validation representation `z` (at most
+    /// 4,096 rows): the configured divergence, or the current adversary's advantage.
+    fn valid_penalty(&self, z: &[f32]) -> f64 {
+        let (data, r) = (self.data, self.config.model.representation);
+        let rows = eval_rows(data.valid.n, self.config.seed);
+        let (zt, s) = rows_of(z, r, &data.valid, &rows, self.device); // [k, r]
+        let y: Option<Vec<bool>> = self
+            .condition_task
+            .map(|t| rows.iter().map(|&i| data.valid.labels[t][i]).collect());
+        let value: PenaltyValue = match &self.penalty {
+            Penalty::Divergence(p) => p.forward(zt, &s, y.as_deref()),
+            Penalty::Adversary(adv) => adv.advantage(zt, &s, y.as_deref()),
+        };
+        value.value.into_scalar::<f64>()
+    }
+
+    /// The epoch's record: its training sums, and the validation metrics, losses and penalties
+    /// of the model as it is now. Updates the early-stopping state.
+    fn validate(&mut self, epoch: usize, sums: &EpochSums, started: Instant) -> EpochRecord {
+        let (config, data, device) = (self.config, self.data, self.device);
+        let source = data.task_indices(Role::Source);
+        let lambda = config.penalty.lambda;
+        // Validation on the plain (non-autodiff) model.
+        let eval = self.model.valid();
+        let probs = source_predictions(&eval, data, &data.valid, device);
+        let valid: Vec<TaskMetrics> = source
+            .iter()
+            .zip(&probs)
+            .map(|(&t, p)| task_metrics(data, &data.valid, t, p, config.transfer.threshold, None))
+            .collect();
+        let valid_loss = source
+            .iter()
+            .zip(&probs)
+            .map(|(&t, p)| task_loss(data, &data.valid, t, p))
+            .sum::<f64>()
+            / source.len().max(1) as f64;
+        let (valid_penalty, valid_mmd2) = if data.valid.n >= 2 {
+            let z = eval.encode_split(&data.valid, device);
+            let r = config.model.representation;
+            let groups = data.groups.len();
+            (
+                self.valid_penalty(&z),
+                split_mmd2(&z, r, &data.valid, groups, config.seed, device).0,
+            )
+        } else {
+            (f64::NAN, f64::NAN)
+        };
+        let valid_objective = valid_loss + lambda * valid_penalty;
+        if self.best.is_none_or(|b| valid_objective < b) {
+            (self.best, self.since_best) = (Some(valid_objective), 0);
+        } else {
+            self.since_best += 1;
+        }
+        self.epochs_run = epoch;
+        let nb = sums.batches.max(1) as f64;
+        EpochRecord {
+            epoch,
+            step: self.step,
+            task_loss: sums.task / nb,
+            penalty: sums.penalty / nb,
+            objective: (sums.task + lambda * sums.penalty) / nb,
+            batches_without_pairs: sums.without_pairs,
+            valid_penalty,
+            valid_mmd2,
+            valid_objective,
+            learning_rate: self.learning_rate,
+            valid,
+            elapsed_s: started.elapsed().as_secs_f64(),
+        }
+    }
+
+    /// Writes the checkpoint of the epoch just validated, and `checkpoints/best` when its
+    /// validation objective is the best so far.
+    fn checkpoint(&self, ck: &Checkpoints) -> Result<(), TrainError> {
+        let state = CheckpointState {
+            epoch: self.epochs_run,
+            step: self.step,
+            rng_word_pos: self.rng.get_word_pos(),
+            best_objective: self.best.filter(|b| b.is_finite()),
+            since_best: self.since_best,
+        };
+        let save = |dir: &std::path::Path| {
+            self.model
+                .clone()
+                .save_file(dir.join("model.bpk"))
+                .map_err(|e| e.to_string())?;
+            self.optim
+                .save(dir.join("optim.bpk"))
+                .map_err(|e| e.to_string())?;
+            match &self.penalty {
+                Penalty::Adversary(adv) => adv.save(dir),
+                Penalty::Divergence(_) => Ok(()),
+            }
+        };
+        ck.write(&state, save)?;
+        if self.since_best == 0 {
+            ck.write_best(&state, save)?;
+        }
+        Ok(())
+    }
+
+    /// Whether early stopping ends the run now.
+    fn should_stop(&self) -> bool {
+        self.config
+            .training
+            .early_stopping_patience
+            .is_some_and(|p| self.since_best >= p)
+    }
+}
+
+/// Trains the encoder and source heads; calls `on_epoch` with each epoch's record (to write it),
+/// then writes a checkpoint when `checkpoints` is given. With `resume`, training continues after
+/// that checkpoint's epoch from its model, optimizer and batch-order state: on the CPU backend
+/// the result equals that of an uninterrupted run.
+pub fn fit(
+    config: &Config,
+    data: &Prepared,
+    device: &Device,
+    observer: &mut dyn Observer,
+    on_epoch: &mut dyn FnMut(&EpochRecord) -> Result<(), TrainError>,
+    checkpoints: Option<&Checkpoints>,
+    resume: Option<&Checkpoint>,
+) -> Result<Fitted, TrainError> {
+    let mut trainer = Trainer::new(config, data, device)?;
+    if let Some(ck) = resume {
+        trainer.resume(ck)?;
+    }
+    let started = Instant::now();
+    for epoch in trainer.epochs_run + 1..=config.training.epochs {
+        let sums = trainer.train_epoch(epoch, observer)?;
+        let record = trainer.validate(epoch, &sums, started);
+        tracing::info!(
+            epoch,
+            task_loss = record.task_loss,
+            penalty = record.penalty,
+            valid_penalty = record.valid_penalty,
+            "epoch done"
+        );
+        on_epoch(&record)?;
+        if let Some(ck) = checkpoints {
+            trainer.checkpoint(ck)?;
+        }
+        observer.epoch_end(&record);
+        if trainer.should_stop() {
+            tracing::info!(
+                epoch,
+                since_best = trainer.since_best,
+                "early stopping: no better validation objective"
+            );
+            break;
+        }
+    }
+    Ok(Fitted {
+        model: trainer.model.valid(),
+        epochs: trainer.epochs_run,
+    })
+}

@@ -1,0 +1,192 @@
+//! Transfer evaluation: for each held-out task, a fresh head — logistic (or, with
+//! `transfer.head = "mlp"`, a small MLP) for a binary task, ridge regression for a regression
+//! task — fitted on the frozen representation of the training split, evaluated on the test
+//! split.
+
+use crate::error::TrainError;
+use crate::metrics::task_metrics;
+use crate::seeds::{Stream, derive_seed};
+use fairrep_config::{HeadKind, TransferSection};
+use fairrep_data::{Prepared, TaskKind};
+use fairrep_heads::{
+    LogisticError, LogisticRegression, MlpClassifier, MlpSettings, RidgeError, RidgeRegression,
+};
+use fairrep_report::{Baseline, FittedHead, TaskMetrics, TransferHead};
+
+/// The error of a fit that is singular because `transfer.l2` is 0.
+pub fn singular(task: &str, head: &'static str) -> TrainError {
+    TrainError::SingularFit {
+        task: task.to_string(),
+        head,
+    }
+}
+
+/// A logistic regression fitted with L2 weight `l2` (`transfer.l2`); a singular fit at
+/// `l2 = 0` is the user's setting ([`singular`]).
+pub fn logistic(
+    x: &[f32],
+    d: usize,
+    y: &[bool],
+    l2: f64,
+    task: &str,
+) -> Result<LogisticRegression, TrainError> {
+    LogisticRegression::fit(x, d, y, l2).map_err(|source| match source {
+        LogisticError::Singular if l2 == 0.0 => singular(task, "logistic"),
+        source => TrainError::Transfer {
+            task: task.to_string(),
+            source,
+        },
+    })
+}
+
+/// Fits and evaluates a head for each of `tasks` (indices into `data.tasks`) on the
+/// representations `(z_train, z_test)`, row-major with `r` columns.
+pub fn evaluate(
+    data: &Prepared,
+    tasks: &[usize],
+    (z_train, z_test): (&[f32], &[f32]),
+    r: usize,
+    settings: &TransferSection,
+    seed: u64,
+) -> Result<(Vec<TaskMetrics>, Vec<TransferHead>), TrainError> {
+    let mut metrics = Vec::new();
+    let mut heads = Vec::new();
+    for &t in tasks {
+        let task = &data.tasks[t];
+        let name = &task.name;
+        let fitted = match task.kind {
+            TaskKind::Binary if settings.head == HeadKind::Mlp => {
+                let m = settings.mlp_settings().unwrap_or_default();
+                let mlp = MlpClassifier::fit(
+                    z_train,
+                    r,
+                    &data.train.labels[t],
+                    MlpSettings {
+                        hidden: m.hidden,
+                        epochs: m.epochs,
+                        batch: m.batch_size,
+                        learning_rate: m.learning_rate,
+                        l2: settings.l2,
+                        seed: derive_seed(seed, Stream::MlpHead(t)),
+                    },
+                );
+                FittedHead::Mlp { mlp }
+            }
+            TaskKind::Binary => {
+                let y = &data.train.labels[t];
+                let ferm = if settings.ferm {
+                    let groups = data.groups.len();
+                    Some(
+                        fairrep_methods::Ferm::fit(z_train, r, y, &data.train.s, groups).map_err(
+                            |source| TrainError::Ferm {
+                                task: name.clone(),
+                                source,
+                            },
+                        )?,
+                    )
+                } else {
+                    None
+                };
+                let projected = ferm.as_ref().map(|f| f.transform(z_train));
+                let z_fit = projected.as_deref().unwrap_or(z_train);
+                FittedHead::Logistic {
+                    model: logistic(z_fit, r, y, settings.l2, name)?,
+                    ferm,
+                }
+            }
+            TaskKind::Regression => {
+                let y: Vec<f64> = data.train.targets[t]
+                    .iter()
+                    .map(|&v| f64::from(v))
+                    .collect();
+                FittedHead::Ridge {
+                    ridge: RidgeRegression::fit(z_train, r, &y, settings.l2).map_err(
+                        |e| match e {
+                            RidgeError::Singular if settings.l2 == 0.0 => singular(name, "ridge"),
+                            e => TrainError::Internal(format!("transfer task `{name}`: {e}")),
+                        },
+                    )?,
+                    scale: task.scale,
+                }
+            }
+        };
+        let head = TransferHead {
+            task: name.clone(),
+            fitted,
+        };
+        let pred = head.predict(z_test);
+        metrics.push(task_metrics(
+            data,
+            &data.test,
+            t,
+            &pred,
+            settings.threshold,
+            Some(seed),
+        ));
+        heads.push(head);
+    }
+    Ok((metrics, heads))
+}
+
+/// The transfer tasks' heads (the same kind, settings and seed) fitted on the raw encoded
+/// features instead of the representation: with the sensitive attribute (one-hot, appended
+/// unless it is already a feature) and without it.
+pub fn baselines(
+    data: &Prepared,
+    tasks: &[usize],
+    settings: &TransferSection,
+    seed: u64,
+) -> Result<Vec<Baseline>, TrainError> {
+    if tasks.is_empty() {
+        return Ok(Vec::new());
+    }
+    let k = data.groups.len();
+    let p = data.train.p;
+    // The sensitive attribute is the last k encoded columns when it is a feature.
+    let has_s = data.sensitive_is_feature;
+    let with_s = |split: &fairrep_data::Split| -> (Vec<f32>, usize) {
+        if has_s {
+            return (split.x.clone(), p);
+        }
+        let mut x = Vec::with_capacity(split.n * (p + k));
+        for i in 0..split.n {
+            x.extend_from_slice(split.row(i));
+            x.extend((0..k).map(|g| f32::from(u8::from(split.s[i] == g))));
+        }
+        (x, p + k)
+    };
+    let without_s = |split: &fairrep_data::Split| -> (Vec<f32>, usize) {
+        if !has_s {
+            return (split.x.clone(), p);
+        }
+        let q = p - k;
+        let mut x = Vec::with_capacity(split.n * q);
+        for i in 0..split.n {
+            x.extend_from_slice(&split.row(i)[..q]);
+        }
+        (x, q)
+    };
+    let plain = TransferSection {
+        ferm: false,
+        ..settings.clone()
+    };
+    let mut out = Vec::new();
+    for (inputs, make) in [
+        (
+            "the raw features with the sensitive attribute",
+            &with_s as &dyn Fn(&fairrep_data::Split) -> (Vec<f32>, usize),
+        ),
+        (
+            "the raw features without the sensitive attribute",
+            &without_s,
+        ),
+    ] {
+        let ((x_train, d), (x_test, _)) = (make(&data.train), make(&data.test));
+        let (metrics, _) = evaluate(data, tasks, (&x_train, &x_test), d, &plain, seed)?;
+        out.push(Baseline {
+            inputs: inputs.to_string(),
+            tasks: metrics,
+        });
+    }
+    Ok(out)
+}

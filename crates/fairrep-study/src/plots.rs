@@ -1,0 +1,263 @@
+//! The comparison's SVG plots (plotters): accuracy against DDP per task, with each penalty
+//! kind's front and the baselines, and the training curves as small multiples.
+
+use crate::compare::{BaselinePoint, Curve, Point};
+use crate::error::StudyError;
+use fairrep_config::PenaltyKind;
+use plotters::prelude::*;
+use std::path::Path;
+
+fn plot_error(path: &Path, e: impl std::fmt::Display) -> StudyError {
+    StudyError::Plot {
+        path: path.to_path_buf(),
+        message: e.to_string(),
+    }
+}
+
+/// The points of `kind`, one per position, labelled with their λ values (`0.1, 1` where
+/// several λ land on the same point; `(constant)` where every seed predicts one class).
+fn lambda_labels(points: &[Point], kind: PenaltyKind) -> Vec<(f64, f64, String)> {
+    let mut out: Vec<(f64, f64, String)> = Vec::new();
+    let mut constant: Vec<bool> = Vec::new();
+    for p in points.iter().filter(|p| p.kind == kind) {
+        match out
+            .iter_mut()
+            .position(|(x, y, _)| *x == p.ddp && *y == p.accuracy)
+        {
+            Some(i) => {
+                out[i].2 += &format!(", {}", p.lambda);
+                constant[i] &= p.constant_seeds == p.seeds;
+            }
+            None => {
+                out.push((p.ddp, p.accuracy, format!("{}", p.lambda)));
+                constant.push(p.constant_seeds == p.seeds);
+            }
+        }
+    }
+    // A point where every seed predicts one class says so.
+    for (o, c) in out.iter_mut().zip(constant) {
+        if c {
+            o.2 += " (constant)";
+        }
+    }
+    out
+}
+
+/// The Okabe–Ito colour-blind-safe palette (yellow left out: unreadable on white).
+const OKABE_ITO: [RGBColor; 6] = [
+    RGBColor(0, 114, 178),
+    RGBColor(213, 94, 0),
+    RGBColor(0, 158, 115),
+    RGBColor(204, 121, 167),
+    RGBColor(230, 159, 0),
+    RGBColor(86, 180, 233),
+];
+
+/// Accuracy (y) against DDP (x): each kind's points (labelled with λ) joined along its front,
+/// baselines marked.
+pub fn plot_front(
+    path: &Path,
+    task: &str,
+    points: &[Point],
+    baselines: &[BaselinePoint],
+) -> Result<(), StudyError> {
+    let fail = |e: &dyn std::fmt::Display| plot_error(path, e);
+    let all: Vec<(f64, f64)> = points
+        .iter()
+        .map(|p| (p.ddp, p.accuracy))
+        .chain(baselines.iter().map(|b| (b.ddp, b.accuracy)))
+        .collect();
+    let (x0, x1) = all
+        .iter()
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), p| {
+            (a.min(p.0), b.max(p.0))
+        });
+    let (y0, y1) = all
+        .iter()
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), p| {
+            (a.min(p.1), b.max(p.1))
+        });
+    let pad = |a: f64, b: f64| ((b - a).abs() * 0.1).max(0.005);
+    let (px, py) = (pad(x0, x1), pad(y0, y1));
+    let root = SVGBackend::new(path, (720, 480)).into_drawing_area();
+    root.fill(&WHITE).map_err(|e| fail(&e))?;
+    let mut chart = ChartBuilder::on(&root)
+        .caption(
+            format!("{task}: accuracy vs DDP (test)"),
+            ("sans-serif", 20),
+        )
+        .margin(12)
+        .x_label_area_size(40)
+        .y_label_area_size(56)
+        .build_cartesian_2d((x0 - px).max(0.0)..x1 + px, y0 - py..y1 + py)
+        .map_err(|e| fail(&e))?;
+    chart
+        .configure_mesh()
+        .x_desc("DDP (lower is fairer)")
+        .y_desc("accuracy")
+        .draw()
+        .map_err(|e| fail(&e))?;
+    let kinds: Vec<PenaltyKind> = {
+        let mut k: Vec<PenaltyKind> = points.iter().map(|p| p.kind).collect();
+        k.dedup();
+        k
+    };
+    for (i, &kind) in kinds.iter().enumerate() {
+        let color = OKABE_ITO[i % OKABE_ITO.len()].to_rgba();
+        let mut front: Vec<(f64, f64)> = points
+            .iter()
+            .filter(|p| p.kind == kind && p.on_front)
+            .map(|p| (p.ddp, p.accuracy))
+            .collect();
+        front.sort_by(|a, b| a.0.total_cmp(&b.0));
+        chart
+            .draw_series(LineSeries::new(front, color.stroke_width(2)))
+            .map_err(|e| fail(&e))?
+            .label(format!("{kind} (front)"))
+            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 16, y)], color));
+        chart
+            .draw_series(
+                lambda_labels(points, kind)
+                    .into_iter()
+                    .map(|(x, y, label)| {
+                        EmptyElement::at((x, y))
+                            + Circle::new((0, 0), 4, color.filled())
+                            + Text::new(
+                                label,
+                                (5, -14),
+                                ("sans-serif", 11).into_font().color(&color),
+                            )
+                    }),
+            )
+            .map_err(|e| fail(&e))?;
+    }
+    // Raw features with the sensitive attribute: a filled triangle; without: a hollow one.
+    let hollow = |(x, y): (i32, i32)| {
+        PathElement::new(
+            vec![(x, y - 7), (x + 6, y + 4), (x - 6, y + 4), (x, y - 7)],
+            BLACK.stroke_width(1),
+        )
+    };
+    for (b, filled) in baselines.iter().zip([true, false]) {
+        let at = EmptyElement::at((b.ddp, b.accuracy));
+        if filled {
+            chart
+                .draw_series(std::iter::once(
+                    at + TriangleMarker::new((0, 0), 7, BLACK.filled()),
+                ))
+                .map_err(|e| fail(&e))?
+                .label("raw features with s")
+                .legend(|(x, y)| TriangleMarker::new((x + 8, y), 6, BLACK.filled()));
+        } else {
+            chart
+                .draw_series(std::iter::once(at + hollow((0, 0))))
+                .map_err(|e| fail(&e))?
+                .label("raw features without s")
+                .legend(move |(x, y)| hollow((x + 8, y)));
+        }
+    }
+    chart
+        .configure_series_labels()
+        .background_style(WHITE.mix(0.8))
+        .border_style(BLACK)
+        .draw()
+        .map_err(|e| fail(&e))?;
+    root.present().map_err(|e| fail(&e))
+}
+
+/// The training curves as small multiples: one row per penalty kind, the mean source-task loss
+/// (left) and the mean penalty (right) per epoch, one line per run, coloured by λ (the seeds of
+/// a λ share its colour). Penalties of different kinds have different scales, hence one row
+/// each.
+pub fn plot_curves(path: &Path, curves: &[Curve]) -> Result<(), StudyError> {
+    let fail = |e: &dyn std::fmt::Display| plot_error(path, e);
+    let mut kinds: Vec<PenaltyKind> = curves.iter().map(|c| c.kind).collect();
+    kinds.sort_by_key(|k| k.to_string());
+    kinds.dedup();
+    let mut lambdas: Vec<f64> = curves.iter().map(|c| c.lambda).collect();
+    lambdas.sort_by(f64::total_cmp);
+    lambdas.dedup();
+    let colour = |l: f64| {
+        let i = lambdas.iter().position(|&x| x == l).unwrap_or(0);
+        OKABE_ITO[i % OKABE_ITO.len()].to_rgba()
+    };
+    let x1 = curves
+        .iter()
+        .flat_map(|c| c.epochs.iter().map(|e| e.0))
+        .fold(2.0f64, f64::max);
+    let rows = kinds.len().max(1);
+    let root = SVGBackend::new(path, (960, 40 + 260 * rows as u32)).into_drawing_area();
+    root.fill(&WHITE).map_err(|e| fail(&e))?;
+    let root = root
+        .titled(
+            "training curves per epoch (one line per run, colour = λ)",
+            ("sans-serif", 20),
+        )
+        .map_err(|e| fail(&e))?;
+    let panels = root.split_evenly((rows, 2));
+    for (k, kind) in kinds.iter().enumerate() {
+        for (col, (what, pick)) in [("source-task loss", 1usize), ("penalty", 2usize)]
+            .into_iter()
+            .enumerate()
+        {
+            let series: Vec<(f64, Vec<(f64, f64)>)> = curves
+                .iter()
+                .filter(|c| c.kind == *kind)
+                .map(|c| {
+                    let pts = c
+                        .epochs
+                        .iter()
+                        .map(|e| (e.0, if pick == 1 { e.1 } else { e.2 }))
+                        .filter(|p| p.1.is_finite())
+                        .collect();
+                    (c.lambda, pts)
+                })
+                .collect();
+            let (y0, y1) = series
+                .iter()
+                .flat_map(|s| s.1.iter().map(|p| p.1))
+                .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), y| {
+                    (a.min(y), b.max(y))
+                });
+            let (y0, y1) = if y0.is_finite() {
+                let pad = ((y1 - y0) * 0.05).max(1e-6);
+                (y0 - pad, y1 + pad)
+            } else {
+                (0.0, 1.0)
+            };
+            let mut chart = ChartBuilder::on(&panels[k * 2 + col])
+                .caption(format!("{kind}: {what}"), ("sans-serif", 15))
+                .margin(8)
+                .x_label_area_size(30)
+                .y_label_area_size(56)
+                .build_cartesian_2d(1.0..x1, y0..y1)
+                .map_err(|e| fail(&e))?;
+            chart
+                .configure_mesh()
+                .x_desc("epoch")
+                .draw()
+                .map_err(|e| fail(&e))?;
+            let mut labelled: Vec<f64> = Vec::new();
+            for (lambda, pts) in series {
+                let c = colour(lambda);
+                let drawn = chart
+                    .draw_series(LineSeries::new(pts, c.stroke_width(2)))
+                    .map_err(|e| fail(&e))?;
+                if !labelled.contains(&lambda) {
+                    labelled.push(lambda);
+                    drawn
+                        .label(format!("λ = {lambda}"))
+                        .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 16, y)], c));
+                }
+            }
+            chart
+                .configure_series_labels()
+                .position(SeriesLabelPosition::UpperRight)
+                .background_style(WHITE.mix(0.8))
+                .border_style(BLACK)
+                .draw()
+                .map_err(|e| fail(&e))?;
+        }
+    }
+    root.present().map_err(|e| fail(&e))
+}

@@ -1,0 +1,142 @@
+//! Sweeps: one config run over a grid of penalty kinds, λ values and seeds, one run directory
+//! each, resumable (finished runs are skipped, interrupted ones resumed from their checkpoint),
+//! or written as a Slurm job-array script instead of being run.
+
+use crate::error::StudyError;
+use fairrep_config::{Override, PenaltyKind};
+use fairrep_report::{RunReport, RunStatus, SweepEntry, SweepPoint, files};
+use fairrep_run::{Backend, RunOptions, Silent};
+use std::path::Path;
+
+/// The overrides that select a grid point.
+pub fn point_overrides(p: &SweepPoint) -> Vec<Override> {
+    [
+        format!("penalty.kind={}", p.kind),
+        format!("penalty.lambda={:?}", p.lambda),
+        format!("seed={}", p.seed),
+    ]
+    .iter()
+    .map(|t| t.parse().expect("well-formed override"))
+    .collect()
+}
+
+/// The grid: every kind × λ × seed, in that order.
+pub fn grid(kinds: &[PenaltyKind], lambdas: &[f64], seeds: &[u64]) -> Vec<SweepPoint> {
+    let mut out = Vec::new();
+    for &kind in kinds {
+        for &lambda in lambdas {
+            for &seed in seeds {
+                out.push(SweepPoint { kind, lambda, seed });
+            }
+        }
+    }
+    out
+}
+
+/// Runs (or resumes, or skips) every point; `extra` are the user's own overrides, applied
+/// before the grid's. Writes `sweep.json` in `out` with every run's report.
+pub fn run_sweep(
+    config: &Path,
+    out: &Path,
+    points: &[SweepPoint],
+    extra: &[Override],
+    backend: Backend,
+    mut progress: impl FnMut(usize, &SweepPoint, RunStatus),
+) -> Result<Vec<SweepEntry>, StudyError> {
+    std::fs::create_dir_all(out).map_err(fairrep_run::error::io(out))?;
+    // Every point's config is checked before the first run starts.
+    for p in points {
+        let overrides: Vec<Override> = extra.iter().cloned().chain(point_overrides(p)).collect();
+        fairrep_config::Config::load_with(config, &overrides)
+            .map_err(fairrep_run::TrainError::from)?;
+    }
+    let mut outcomes = Vec::with_capacity(points.len());
+    for (i, p) in points.iter().enumerate() {
+        let run = out.join(p.name());
+        let report_path = run.join(files::REPORT);
+        let status = if report_path.is_file() {
+            RunStatus::Skipped
+        } else if run.join("checkpoints").is_dir() {
+            RunStatus::Resumed
+        } else {
+            RunStatus::Ran
+        };
+        progress(i, p, status);
+        if status != RunStatus::Skipped {
+            let opts = RunOptions {
+                config: config.to_path_buf(),
+                out: run.clone(),
+                // A directory without a checkpoint holds no finished work.
+                force: status == RunStatus::Ran,
+                backend,
+                overrides: extra.iter().cloned().chain(point_overrides(p)).collect(),
+                resume: status == RunStatus::Resumed,
+            };
+            fairrep_run::run(&opts, &mut Silent)?;
+        }
+        let RunReport::Deep(report) = fairrep_report::read_run_report(&report_path)? else {
+            return Err(StudyError::NotDeep(report_path));
+        };
+        outcomes.push(SweepEntry {
+            point: p.clone(),
+            run,
+            status,
+            report: *report,
+        });
+    }
+    fairrep_run::rundir::write_json(&out.join(files::SWEEP), &outcomes)?;
+    Ok(outcomes)
+}
+
+/// A Slurm job-array script that runs the grid, one point per array task (each skips a finished
+/// run and resumes an interrupted one).
+pub fn slurm_script(
+    exe: &str,
+    config: &Path,
+    out: &Path,
+    points: &[SweepPoint],
+    extra: &[Override],
+    backend: &str,
+) -> String {
+    let quote = |s: &str| format!("'{}'", s.replace('\'', r"'\''"));
+    let sets: String = extra
+        .iter()
+        .map(|o| format!(" --set {}", quote(&o.text)))
+        .collect();
+    let mut s = format!(
+        "#!/usr/bin/env bash\n\
+         # fairrep sweep: {} runs of {}\n\
+         #SBATCH --job-name=fairrep-sweep\n\
+         #SBATCH --array=0-{}\n\
+         #SBATCH --output={}/slurm-%A_%a.out\n\
+         set -euo pipefail\n\
+         points=(\n",
+        points.len(),
+        config.display(),
+        points.len().saturating_sub(1),
+        out.display(),
+    );
+    for p in points {
+        s += &format!(
+            "  \"{} --set penalty.kind={} --set penalty.lambda={:?} --set seed={}\"\n",
+            p.name(),
+            p.kind,
+            p.lambda,
+            p.seed
+        );
+    }
+    s += &format!(
+        ")\n\
+         read -r name args <<< \"${{points[$SLURM_ARRAY_TASK_ID]}}\"\n\
+         run={}/\"$name\"\n\
+         [ -f \"$run/report.json\" ] && exit 0\n\
+         resume=\"--force\"\n\
+         [ -d \"$run/checkpoints\" ] && resume=\"--resume\"\n\
+         # shellcheck disable=SC2086\n\
+         exec {} -q train --config {} --out \"$run\" --backend {backend} $resume{sets} $args\n",
+        quote(&out.display().to_string()),
+        quote(exe),
+        quote(&config.display().to_string()),
+    );
+    s
+}

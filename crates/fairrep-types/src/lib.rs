@@ -1,0 +1,157 @@
+//! The vocabulary of fairrep: the enums that name a choice — a kernel, an estimator, a
+//! bandwidth rule, the rows a penalty compares, the scaling of `z`, a cost exponent, an
+//! activation. They are plain serde types without burn, so that the config (`fairrep-config`)
+//! and the run directory's files (`fairrep-report`) can name them without a tensor library;
+//! the numerical crates (`fairrep-losses`, `fairrep-model`) re-export them and give them
+//! meaning.
+
+use serde::{Deserialize, Serialize};
+
+/// The kernel family of the MMD.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum KernelKind {
+    /// `exp(−|x−y|² / (2σ²))`
+    #[default]
+    Gaussian,
+    /// `exp(−|x−y| / σ)`
+    Laplacian,
+    /// `−|x−y|` (no bandwidth)
+    Energy,
+}
+
+/// How MMD² is estimated from the samples.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum Estimator {
+    /// V-statistic, all pairs (biased, ≥ 0).
+    #[default]
+    Biased,
+    /// U-statistic, diagonal pairs removed (unbiased, may be < 0).
+    Unbiased,
+    /// Linear-time statistic over disjoint consecutive pairs (unbiased, high variance). Uses
+    /// uniform weights: the point weights are ignored.
+    Linear,
+}
+
+/// The bandwidth rule of a Gaussian or Laplacian kernel. The kernel is
+/// `k(x, y) = Σ_σ exp(−|x − y|² / (2σ²))` over the chosen σ values.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Bandwidth {
+    /// Fixed values of σ (the kernel is the sum over them).
+    Fixed(Vec<f64>),
+    /// σ = median of the pairwise distances `|z_i − z_j|` (i < j) of the batch, recomputed for
+    /// every batch on detached values (the median is treated as a constant by autodiff).
+    Median,
+}
+
+/// Which rows a fairness penalty compares.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum Condition {
+    /// All rows: demographic parity.
+    #[default]
+    None,
+    /// Rows with label 1: equal opportunity.
+    EqualOpportunity,
+    /// Rows with label 1 and rows with label 0, separately, averaged: equalized odds.
+    EqualizedOdds,
+}
+
+/// How the representation is scaled before a divergence.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum Scale {
+    /// As it is.
+    #[default]
+    None,
+    /// Centred and divided by the batch's root-mean-square entry (detached, so treated as a
+    /// constant by autodiff): the divergence no longer depends on the scale of `z`, so the
+    /// encoder cannot lower the penalty by shrinking `z`. The analogue, for scale-dependent
+    /// divergences (Sinkhorn, fixed-bandwidth MMD), of the median heuristic.
+    BatchRms,
+}
+
+/// The exponent of the ground cost `|x − y|^p / p` of optimal transport.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Power {
+    /// `|x − y|` (GeomLoss clamps `|x − y|²` at 1e-8 before the square root).
+    P1,
+    /// `|x − y|² / 2`.
+    P2,
+}
+
+impl Power {
+    /// `p` as a number.
+    pub fn p(self) -> f64 {
+        match self {
+            Power::P1 => 1.0,
+            Power::P2 => 2.0,
+        }
+    }
+
+    /// From a number; `None` unless 1 or 2.
+    pub fn from_p(p: f64) -> Option<Self> {
+        match p {
+            1.0 => Some(Power::P1),
+            2.0 => Some(Power::P2),
+            _ => None,
+        }
+    }
+}
+
+/// An element-wise non-linearity of the encoder.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum Activation {
+    /// `max(0, x)`
+    #[default]
+    Relu,
+    /// `tanh(x)`
+    Tanh,
+    /// `1 / (1 + e^{-x})`
+    Sigmoid,
+    /// Gaussian error linear unit.
+    Gelu,
+    /// `x`
+    Identity,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_the_config_spellings() {
+        let json = |v: &dyn erased::Ser| v.json();
+        assert_eq!(json(&KernelKind::Laplacian), "\"laplacian\"");
+        assert_eq!(json(&Estimator::Unbiased), "\"unbiased\"");
+        assert_eq!(json(&Condition::EqualizedOdds), "\"equalized_odds\"");
+        assert_eq!(json(&Scale::BatchRms), "\"batch_rms\"");
+        assert_eq!(json(&Activation::Gelu), "\"gelu\"");
+        assert_eq!(json(&Bandwidth::Median), "\"median\"");
+        let c: Condition = serde_json::from_str("\"equal_opportunity\"").unwrap();
+        assert_eq!(c, Condition::EqualOpportunity);
+    }
+
+    #[test]
+    fn power_round_trips_and_refuses_other_exponents() {
+        for p in [Power::P1, Power::P2] {
+            assert_eq!(Power::from_p(p.p()), Some(p));
+        }
+        assert_eq!(Power::from_p(3.0), None);
+        assert_eq!(Power::from_p(1.5), None);
+    }
+
+    mod erased {
+        pub trait Ser {
+            fn json(&self) -> String;
+        }
+        impl<T: serde::Serialize> Ser for T {
+            fn json(&self) -> String {
+                serde_json::to_string(self).unwrap()
+            }
+        }
+    }
+}
