@@ -73,8 +73,8 @@ pub struct DemographicParity {
 }
 
 impl DemographicParity {
-    /// The penalty of a batch (see [`GroupPenalty::forward`]).
-    pub fn forward(&self, z: Tensor<2>, s: &[usize]) -> PenaltyValue {
+    /// The penalty as a [`GroupPenalty`].
+    pub fn as_group_penalty(&self) -> GroupPenalty {
         GroupPenalty {
             groups: self.groups,
             divergence: GroupDivergence::Mmd(Mmd {
@@ -84,7 +84,11 @@ impl DemographicParity {
             condition: Condition::None,
             scale: Scale::None,
         }
-        .forward(z, s, None)
+    }
+
+    /// The penalty of a batch (see [`GroupPenalty::forward`]).
+    pub fn forward(&self, z: Tensor<2>, s: &[usize]) -> PenaltyValue {
+        self.as_group_penalty().forward(z, s, None)
     }
 }
 
@@ -178,6 +182,18 @@ pub fn conditioned(
             pairs: 0,
             sigmas: vec![],
         },
+    }
+}
+
+impl GroupPenalty {
+    /// The yardstick every penalty kind is also measured with: the Gaussian MMD² with the
+    /// median bandwidth, demographic parity, `z` as it is (the paper's default penalty).
+    pub fn yardstick(groups: usize) -> GroupPenalty {
+        DemographicParity {
+            groups,
+            bandwidth: Bandwidth::Median,
+        }
+        .as_group_penalty()
     }
 }
 
