@@ -6,6 +6,7 @@
 # wgpu tests need a Vulkan driver: without a GPU, Mesa's lavapipe (installed here with apt when
 # missing; the tests fail, they are never skipped, if there is none). The datasets beyond Adult
 # come from FAIRREP_DATA_DIR: ../shared/data when present, else fetched into target/data.
+# The export check needs python3 with venv and pip (numpy and safetensors come from PyPI).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -45,3 +46,5 @@ echo "== cargo clippy"
 cargo clippy --release --workspace --all-targets --locked -- -D warnings
 echo "== cargo test"
 cargo test --release --workspace --locked
+echo "== the exported Python module against fairrep encode (scripts/check-export.sh)"
+scripts/check-export.sh

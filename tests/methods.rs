@@ -377,3 +377,123 @@ fn report_compares_runs_with_fronts_baselines_and_plots() {
         .code(2)
         .stderr(predicate::str::contains("neither a run directory"));
 }
+
+/// A CSV file with a header as Parquet: columns whose every cell is a number as Float64, the
+/// others as strings.
+fn csv_to_parquet(csv: &Path, out: &Path) {
+    use fairrep_data::sink::{Column, Sink, Values};
+    use fairrep_data::table::{ReadOptions, Table};
+    let t = Table::read(
+        csv,
+        &ReadOptions {
+            delimiter: b',',
+            skip_rows: 0,
+            columns: None,
+            header: true,
+            null: "",
+        },
+    )
+    .unwrap();
+    let columns: Vec<Column> = (t.columns.iter().enumerate())
+        .map(|(c, name)| {
+            let numbers: Option<Vec<Option<f64>>> =
+                t.rows.iter().map(|r| r[c].parse().ok().map(Some)).collect();
+            Column {
+                name: name.clone(),
+                values: match numbers {
+                    Some(v) => Values::F64(v),
+                    None => Values::Text(t.rows.iter().map(|r| Some(r[c].to_string())).collect()),
+                },
+            }
+        })
+        .collect();
+    let mut sink = Sink::create(out, b',').unwrap();
+    sink.write(&columns).unwrap();
+    sink.finish().unwrap();
+}
+
+/// `barycenter` and `audit-predictions` read Parquet and `barycenter` writes it, with the numbers
+/// of the same files as CSV.
+#[test]
+fn barycenter_and_audit_predictions_read_and_write_parquet() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = |name: &str| dir.path().join(name);
+    scores_csv(&p("cal.csv"), 2_000, 1.0, 3);
+    scores_csv(&p("apply.csv"), 2_000, 1.0, 4);
+    csv_to_parquet(&p("cal.csv"), &p("cal.parquet"));
+    csv_to_parquet(&p("apply.csv"), &p("apply.parquet"));
+    let bary = |cal: &str, app: &str, out: &str| -> Value {
+        let run = fairrep()
+            .args(["barycenter", "--score", "score", "--group", "group"])
+            .arg("--calibrate")
+            .arg(p(cal))
+            .arg("--apply")
+            .arg(p(app))
+            .arg("--out")
+            .arg(p(out))
+            .assert()
+            .success();
+        serde_json::from_slice(&run.get_output().stdout).unwrap()
+    };
+    let a = bary("cal.csv", "apply.csv", "fair.csv");
+    let b = bary("cal.parquet", "apply.parquet", "fair.parquet");
+    for key in ["weights", "before", "after", "rows"] {
+        assert_eq!(a[key], b[key], "{key}");
+    }
+    // The Parquet output holds the same rows and fair scores as the CSV one.
+    let read = |path: &Path| {
+        fairrep_data::table::Table::read(
+            path,
+            &fairrep_data::table::ReadOptions {
+                delimiter: b',',
+                skip_rows: 0,
+                columns: None,
+                header: true,
+                null: "",
+            },
+        )
+        .unwrap()
+    };
+    let (c, q) = (read(&p("fair.csv")), read(&p("fair.parquet")));
+    assert_eq!(c.columns, q.columns);
+    assert_eq!(c.rows.len(), 2_000);
+    for (x, y) in c.rows.iter().zip(&q.rows) {
+        let last = x.len() - 1;
+        assert_eq!(x[0], y[0]);
+        let (u, v): (f64, f64) = (x[last].parse().unwrap(), y[last].parse().unwrap());
+        assert_eq!(u, v);
+    }
+    // .npy is refused for a table.
+    fairrep()
+        .args(["barycenter", "--score", "score", "--group", "group"])
+        .arg("--calibrate")
+        .arg(p("cal.csv"))
+        .arg("--apply")
+        .arg(p("apply.csv"))
+        .arg("--out")
+        .arg(p("fair.npy"))
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("not .npy"));
+
+    // audit-predictions: a thresholded score as the prediction, from CSV and from Parquet.
+    let mut text = String::from("y,pred,score,group\n");
+    for (i, r) in c.rows.iter().enumerate() {
+        let s: f64 = r[3].parse().unwrap();
+        text += &format!("{},{},{s},{}\n", (i % 5 < 2) as u8, (s > 2.4) as u8, &r[2]);
+    }
+    std::fs::write(p("preds.csv"), text).unwrap();
+    csv_to_parquet(&p("preds.csv"), &p("preds.parquet"));
+    let audit = |file: &str| -> Value {
+        let run = fairrep()
+            .args(["audit-predictions", "--y-true", "y", "--y-pred", "pred"])
+            .args(["--score", "score", "--group", "group", "--input"])
+            .arg(p(file))
+            .assert()
+            .success();
+        serde_json::from_slice(&run.get_output().stdout).unwrap()
+    };
+    let (x, y) = (audit("preds.csv"), audit("preds.parquet"));
+    assert!(x["demographic_parity_difference"].is_number(), "{x}");
+    assert_eq!(x, y);
+}

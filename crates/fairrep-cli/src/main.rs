@@ -47,6 +47,9 @@ enum Command {
     Divergence(commands::divergence::Args),
     AuditPredictions(commands::audit_predictions::Args),
     Barycenter(commands::barycenter::Args),
+    Encode(commands::encode::Args),
+    Predict(commands::predict::Args),
+    Export(commands::export::Args),
 }
 
 fn main() -> ExitCode {
@@ -73,6 +76,9 @@ fn run() -> anyhow::Result<()> {
         Command::Divergence(a) => commands::divergence::run(a),
         Command::AuditPredictions(a) => commands::audit_predictions::run(a),
         Command::Barycenter(a) => commands::barycenter::run(a),
+        Command::Encode(a) => commands::encode::run(a),
+        Command::Predict(a) => commands::predict::run(a),
+        Command::Export(a) => commands::export::run(a),
     }
 }
 

@@ -18,7 +18,8 @@ pub fn delimiter(d: char) -> anyhow::Result<u8> {
     }
 }
 
-/// A CSV file (gzip if it ends in .gz); with `header`, its first line names the columns.
+/// A CSV file (gzip if it ends in .gz) or a Parquet file (`.parquet`; nulls read as empty
+/// cells); with `header`, a CSV file's first line names the columns.
 pub fn read(path: &Path, delim: char, header: bool) -> anyhow::Result<Table> {
     let table = Table::read(
         path,
@@ -27,6 +28,7 @@ pub fn read(path: &Path, delim: char, header: bool) -> anyhow::Result<Table> {
             skip_rows: 0,
             columns: None,
             header,
+            null: "",
         },
     )
     .map_err(TrainError::from)?;

@@ -2,6 +2,7 @@
 //! on the training split only, sensitive groups and task labels.
 
 use crate::error::DataError;
+use crate::fitted::{Binding, FittedSensitive, Preprocessing, Reading, RowOutcome, VectorGroup};
 use crate::spec::{DataSpec, MissingPolicy, Role, TaskSpec};
 use crate::table::{ReadOptions, Table};
 use rand::SeedableRng;
@@ -10,10 +11,12 @@ use rand_chacha::ChaCha8Rng;
 use std::collections::{BTreeSet, HashSet};
 use std::path::Path;
 
-const MISSING_CATEGORY: &str = "<missing>";
+/// The category a missing categorical cell takes under `missing = "impute"`.
+pub const MISSING_CATEGORY: &str = "<missing>";
 
 /// A task as resolved for a run.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct TaskInfo {
     /// Its name.
     pub name: String,
@@ -23,6 +26,8 @@ pub struct TaskInfo {
     pub role: Role,
     /// Binary or regression.
     pub kind: crate::spec::TaskKind,
+    /// A binary task's predicate (what makes a row positive); `None` for regression.
+    pub positive: Option<crate::spec::Predicate>,
     /// Regression: the training split's mean and standard deviation of the target, which
     /// standardise [`Split::targets`] (binary: 0 and 1).
     pub scale: (f64, f64),
@@ -70,8 +75,11 @@ impl Split {
     }
 }
 
-/// How a feature column was encoded (fitted on the training split).
-#[derive(Debug, Clone, PartialEq)]
+/// How a feature column was encoded (fitted on the training split). In `preprocessing.json`:
+/// `{"kind": "one_hot", "column", "categories"}` or `{"kind": "standardize", "column", "mean",
+/// "std"}`.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
 pub enum ColumnEncoder {
     /// One-hot over these categories (sorted).
     OneHot {
@@ -121,6 +129,8 @@ pub struct Prepared {
     pub dropped: Dropped,
     /// Whether the sensitive attribute is a feature (one-hot, the last `groups.len()` columns).
     pub sensitive_is_feature: bool,
+    /// The fitted preprocessing, as written to `preprocessing.json`.
+    pub preprocessing: Preprocessing,
 }
 
 impl Prepared {
@@ -141,12 +151,18 @@ struct Cols {
 }
 
 impl Cols {
-    fn resolve(t: &Table, spec: &DataSpec, tasks: &[TaskSpec]) -> Result<Cols, DataError> {
+    /// `numeric`: the numeric feature columns, the expanded vector columns after them.
+    fn resolve(
+        t: &Table,
+        spec: &DataSpec,
+        numeric: &[String],
+        tasks: &[TaskSpec],
+    ) -> Result<Cols, DataError> {
         Ok(Cols {
             categorical: (spec.features.categorical.iter())
                 .map(|c| t.column(c, "a categorical feature"))
                 .collect::<Result<_, _>>()?,
-            numeric: (spec.features.numeric.iter())
+            numeric: (numeric.iter())
                 .map(|c| t.column(c, "a numeric feature"))
                 .collect::<Result<_, _>>()?,
             sensitive: t.column(&spec.sensitive.column, "the sensitive attribute")?,
@@ -181,6 +197,7 @@ pub fn validate_schema(spec: &DataSpec, tasks: &[TaskSpec]) -> Result<(), DataEr
         .categorical
         .iter()
         .chain(&spec.features.numeric)
+        .chain(&spec.features.vectors)
     {
         if !seen.insert(c) {
             return bad(format!(
@@ -289,11 +306,34 @@ pub fn prepare(
                 skip_rows: f.skip_rows,
                 columns: spec.columns.as_deref(),
                 header: spec.columns.is_none(),
+                null: spec.missing_values.first().map_or("", String::as_str),
             },
         )
     };
     let train_t = read(&spec.train)?;
-    let train_c = Cols::resolve(&train_t, spec, tasks)?;
+    // `[data.features] vectors`: each name stands for its columns `{name}_0 …` (a Parquet list
+    // column reads as those), numeric features after the numeric ones.
+    let mut vectors = Vec::new();
+    let mut numeric = spec.features.numeric.clone();
+    for v in &spec.features.vectors {
+        let width = (0..)
+            .take_while(|j| train_t.columns.contains(&format!("{v}_{j}")))
+            .count();
+        if width == 0 {
+            train_t.column(v, "a vector feature (its elements `{name}_0 …`)")?;
+            return Err(DataError::Schema(format!(
+                "{}: [data.features] vectors names `{v}`, which is not a list of floats (nor \
+                 are there columns `{v}_0`, `{v}_1`, …)",
+                train_t.path.display()
+            )));
+        }
+        numeric.extend((0..width).map(|j| format!("{v}_{j}")));
+        vectors.push(VectorGroup {
+            column: v.clone(),
+            width,
+        });
+    }
+    let train_c = Cols::resolve(&train_t, spec, &numeric, tasks)?;
     let missing: HashSet<&str> = spec.missing_values.iter().map(String::as_str).collect();
     let mut keep_train = keep_rows(&train_t, &train_c, spec, &missing)?;
     // The test split: its own file, or a seeded `test_fraction` of the one file.
@@ -301,7 +341,7 @@ pub fn prepare(
     let (test_t, test_c, keep_test, dropped) = match &spec.test {
         Some(f) => {
             test_owned = read(f)?;
-            let test_c = Cols::resolve(&test_owned, spec, tasks)?;
+            let test_c = Cols::resolve(&test_owned, spec, &numeric, tasks)?;
             let keep_test = keep_rows(&test_owned, &test_c, spec, &missing)?;
             let dropped = Dropped {
                 train: train_t.rows.len() - keep_train.len(),
@@ -324,7 +364,7 @@ pub fn prepare(
             };
             (
                 &train_t,
-                Cols::resolve(&train_t, spec, tasks)?,
+                Cols::resolve(&train_t, spec, &numeric, tasks)?,
                 test_rows,
                 dropped,
             )
@@ -372,7 +412,7 @@ pub fn prepare(
             categories: cats.into_iter().map(str::to_string).collect(),
         });
     }
-    for (name, &c) in spec.features.numeric.iter().zip(&train_c.numeric) {
+    for (name, &c) in numeric.iter().zip(&train_c.numeric) {
         let mut sum = 0.0;
         let mut sq = 0.0;
         let mut k = 0usize;
@@ -440,10 +480,34 @@ pub fn prepare(
         );
     }
 
+    let mut preprocessing = Preprocessing {
+        format: crate::fitted::PREPROCESSING_FORMAT,
+        reading: Reading {
+            columns: spec.columns.clone(),
+            delimiter: spec.delimiter,
+            missing_values: spec.missing_values.clone(),
+        },
+        missing: spec.missing,
+        features: features.clone(),
+        encoders: encoders.clone(),
+        vectors,
+        sensitive: FittedSensitive {
+            column: spec.sensitive.column.clone(),
+            groups: groups
+                .iter()
+                .map(|(name, values)| crate::spec::GroupSpec {
+                    name: name.clone(),
+                    values: values.clone(),
+                })
+                .collect(),
+            include_as_feature: spec.sensitive.include_as_feature,
+        },
+        tasks: Vec::new(), // with their scales, below
+    };
     let enc = Encoder {
         spec,
         tasks,
-        encoders: &encoders,
+        preprocessing: &preprocessing,
         groups: &groups,
         missing: &missing,
         p: features.len(),
@@ -507,26 +571,30 @@ pub fn prepare(
         groups = ?group_names,
         "data prepared"
     );
+    let tasks: Vec<TaskInfo> = tasks
+        .iter()
+        .zip(scales)
+        .map(|(t, scale)| TaskInfo {
+            name: t.name.clone(),
+            column: t.column.clone(),
+            role: t.role,
+            kind: t.kind,
+            positive: t.positive.clone(),
+            scale,
+        })
+        .collect();
+    preprocessing.tasks = tasks.clone();
     Ok(Prepared {
         features,
         encoders,
         groups: group_names,
-        tasks: tasks
-            .iter()
-            .zip(scales)
-            .map(|(t, scale)| TaskInfo {
-                name: t.name.clone(),
-                column: t.column.clone(),
-                role: t.role,
-                kind: t.kind,
-                scale,
-            })
-            .collect(),
+        tasks,
         train,
         valid,
         test,
         dropped,
         sensitive_is_feature: spec.sensitive.include_as_feature,
+        preprocessing,
     })
 }
 
@@ -592,7 +660,7 @@ fn numeric_cell(
 struct Encoder<'a> {
     spec: &'a DataSpec,
     tasks: &'a [TaskSpec],
-    encoders: &'a [ColumnEncoder],
+    preprocessing: &'a Preprocessing,
     groups: &'a [(String, Vec<String>)],
     missing: &'a HashSet<&'a str>,
     p: usize,
@@ -605,32 +673,25 @@ impl Encoder<'_> {
         let mut labels = vec![Vec::with_capacity(n); self.tasks.len()];
         let mut targets = vec![Vec::with_capacity(n); self.tasks.len()];
         let mut s = Vec::with_capacity(n);
-        let cols: Vec<usize> = c.categorical.iter().chain(&c.numeric).copied().collect();
+        let binding = Binding {
+            encoders: c.categorical.iter().chain(&c.numeric).copied().collect(),
+            sensitive: Some(c.sensitive),
+            tasks: c.tasks.iter().map(|&t| Some(t)).collect(),
+        };
+        let mut unseen = vec![0u64; binding.encoders.len() + 1];
         for (i, &r) in rows.iter().enumerate() {
             let row = &t.rows[r];
             let out = &mut x[i * self.p..(i + 1) * self.p];
-            let mut off = 0;
-            for (e, &col) in self.encoders.iter().zip(&cols) {
-                match e {
-                    ColumnEncoder::OneHot { categories, .. } => {
-                        let v = &row[col];
-                        let v = if self.missing.contains(v) {
-                            MISSING_CATEGORY
-                        } else {
-                            v
-                        };
-                        if let Ok(k) = categories.binary_search_by(|c| c.as_str().cmp(v)) {
-                            out[off + k] = 1.0;
-                        }
-                        off += categories.len();
-                    }
-                    ColumnEncoder::Standardize { mean, std, .. } => {
-                        let v = numeric_cell(t, r, col, self.missing)?.unwrap_or(*mean);
-                        out[off] = ((v - mean) / std) as f32;
-                        off += 1;
-                    }
-                }
-            }
+            // The rows here passed `keep_rows`: none is dropped for a missing value.
+            let outcome = self.preprocessing.encode_row(
+                &binding,
+                row,
+                self.missing,
+                (&t.path, t.lines[r]),
+                out,
+                &mut unseen,
+            )?;
+            debug_assert_eq!(outcome, RowOutcome::Encoded);
             let sv = &row[c.sensitive];
             let g = self
                 .groups
@@ -642,9 +703,6 @@ impl Encoder<'_> {
                     column: self.spec.sensitive.column.clone(),
                     value: sv.to_string(),
                 })?;
-            if self.spec.sensitive.include_as_feature {
-                out[off + g] = 1.0;
-            }
             s.push(g);
             for (k, task) in self.tasks.iter().enumerate() {
                 let cell = &row[c.tasks[k]];

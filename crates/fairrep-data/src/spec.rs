@@ -131,6 +131,11 @@ pub struct FeatureSpec {
     /// Numeric columns: standardised with the training split's mean and standard deviation.
     #[serde(default)]
     pub numeric: Vec<String>,
+    /// Embedding columns: each is a Parquet column of fixed-length float lists (or, in any
+    /// file, the columns `{name}_0 … {name}_{d-1}`), expanded into `d` numeric features
+    /// `{name}_0 …`, standardised like `numeric`.
+    #[serde(default)]
+    pub vectors: Vec<String>,
 }
 
 /// The sensitive attribute and its groups.

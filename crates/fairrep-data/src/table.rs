@@ -1,4 +1,5 @@
-//! Reading a delimited text file (optionally gzip-compressed) into a table of string cells.
+//! Reading a delimited text file (optionally gzip-compressed) or a Parquet file into a table of
+//! string cells.
 
 use crate::error::DataError;
 use flate2::read::MultiGzDecoder;
@@ -15,7 +16,20 @@ pub struct Table {
     pub columns: Vec<String>,
     /// Rows, each with one cell per column.
     pub rows: Vec<csv::StringRecord>,
-    /// 1-based line number of each row in the file.
+    /// 1-based line number of each row in the file (a Parquet file: its row number).
+    pub lines: Vec<u64>,
+    /// Columns of a Parquet file whose type cannot be read, with the type: usable only by not
+    /// being used ([`Table::column`] names the type).
+    pub unreadable: Vec<(String, String)>,
+}
+
+/// Rows of a file with the line (CSV) or row (Parquet) number of each, 1-based.
+#[derive(Debug, Clone, Default)]
+pub struct Chunk {
+    /// The rows, one cell per column of the file's columns.
+    pub rows: Vec<csv::StringRecord>,
+    /// Each row's line (CSV; blank lines before a row may be counted into it) or row number
+    /// (Parquet).
     pub lines: Vec<u64>,
 }
 
@@ -31,12 +45,80 @@ pub struct ReadOptions<'a> {
     pub columns: Option<&'a [String]>,
     /// Whether the first line (after `skip_rows`) is a header (ignored when `columns` is set).
     pub header: bool,
+    /// What a null cell of a Parquet file reads as (the first missing-value token).
+    pub null: &'a str,
+}
+
+/// Rows decoded at once when a whole Parquet file is read.
+const PARQUET_BATCH: usize = 65_536;
+
+/// A csv crate error as a [`DataError`] naming the file and the line `line`.
+pub(crate) fn csv_error(path: &Path, e: csv::Error, line: u64) -> DataError {
+    match e.into_kind() {
+        csv::ErrorKind::Io(source) => DataError::Io {
+            path: path.to_path_buf(),
+            source,
+        },
+        csv::ErrorKind::Utf8 { err, .. } => DataError::Parse {
+            path: path.to_path_buf(),
+            line,
+            message: format!("invalid UTF-8 ({err})"),
+        },
+        other => DataError::Parse {
+            path: path.to_path_buf(),
+            line,
+            message: format!("{other:?}"),
+        },
+    }
+}
+
+/// Index of column `name`, or an error naming it, how it is used and the file's columns (or the
+/// type of a Parquet column that cannot be read).
+pub(crate) fn find_column(
+    path: &Path,
+    columns: &[String],
+    unreadable: &[(String, String)],
+    name: &str,
+    used_as: &str,
+) -> Result<usize, DataError> {
+    if let Some((_, t)) = unreadable.iter().find(|(c, _)| c == name) {
+        return Err(DataError::Schema(format!(
+            "{}: column `{name}` (used as {used_as}) has type {t}, which fairrep cannot read; \
+             store it as text or numbers (or as a list of floats for an embedding)",
+            path.display()
+        )));
+    }
+    columns
+        .iter()
+        .position(|c| c == name)
+        .ok_or_else(|| DataError::MissingColumn {
+            path: path.to_path_buf(),
+            column: name.to_string(),
+            used_as: used_as.to_string(),
+            available: columns.join(", "),
+        })
 }
 
 impl Table {
-    /// Reads `path` (decompressing `*.gz`). Blank lines are skipped; a row with the wrong number
-    /// of fields, invalid UTF-8 or bad quoting is an error naming the line.
+    /// Reads `path`: a Parquet file (`.parquet`, see [`crate::parquet`]) or a delimited text
+    /// file (decompressing `*.gz`). Blank lines are skipped; a row with the wrong number of
+    /// fields, invalid UTF-8 or bad quoting is an error naming the line.
     pub fn read(path: &Path, opts: &ReadOptions<'_>) -> Result<Table, DataError> {
+        if crate::parquet::is_parquet(path) {
+            let mut stream = crate::stream::RowStream::open(path, opts, PARQUET_BATCH)?;
+            let (mut rows, mut lines) = (Vec::new(), Vec::new());
+            while let Some(chunk) = stream.next_chunk(PARQUET_BATCH)? {
+                rows.extend(chunk.rows);
+                lines.extend(chunk.lines);
+            }
+            return Ok(Table {
+                path: path.to_path_buf(),
+                columns: stream.columns().to_vec(),
+                rows,
+                lines,
+                unreadable: stream.unreadable().to_vec(),
+            });
+        }
         let io = |source| DataError::Io {
             path: path.to_path_buf(),
             source,
@@ -65,19 +147,7 @@ impl Table {
         loop {
             let more = csv.read_record(&mut record).map_err(|e| {
                 let line = e.position().map_or(0, |p| lines_at.line(p.byte()));
-                match e.into_kind() {
-                    csv::ErrorKind::Io(source) => io(source),
-                    csv::ErrorKind::Utf8 { err, .. } => DataError::Parse {
-                        path: path.to_path_buf(),
-                        line,
-                        message: format!("invalid UTF-8 ({err})"),
-                    },
-                    other => DataError::Parse {
-                        path: path.to_path_buf(),
-                        line,
-                        message: format!("{other:?}"),
-                    },
-                }
+                csv_error(path, e, line)
             })?;
             if !more {
                 break;
@@ -128,6 +198,7 @@ impl Table {
             columns,
             rows,
             lines,
+            unreadable: Vec::new(),
         })
     }
 
@@ -155,15 +226,7 @@ impl Table {
 
     /// Index of a column, or an error naming it and how it is used.
     pub fn column(&self, name: &str, used_as: &str) -> Result<usize, DataError> {
-        self.columns
-            .iter()
-            .position(|c| c == name)
-            .ok_or_else(|| DataError::MissingColumn {
-                path: self.path.clone(),
-                column: name.to_string(),
-                used_as: used_as.to_string(),
-                available: self.columns.join(", "),
-            })
+        find_column(&self.path, &self.columns, &self.unreadable, name, used_as)
     }
 }
 
@@ -206,6 +269,7 @@ mod tests {
             skip_rows: 0,
             columns: None,
             header: true,
+            null: "",
         }
     }
 

@@ -189,12 +189,34 @@ impl Barycenter {
         groups: &[usize],
         seed: u64,
     ) -> Result<Vec<f64>, BarycenterError> {
-        check(scores, groups, self.groups())?;
-        let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 0x5EED_BA7C);
+        self.applier(seed).apply(scores, groups)
+    }
+
+    /// An applier that draws the jitter from `seed` across several calls: applying to a file
+    /// chunk by chunk gives the scores [`Barycenter::apply`] gives on the whole file.
+    pub fn applier(&self, seed: u64) -> Applier<'_> {
+        Applier {
+            fitted: self,
+            rng: ChaCha8Rng::seed_from_u64(seed ^ 0x5EED_BA7C),
+        }
+    }
+}
+
+/// [`Barycenter::apply`] in chunks (see [`Barycenter::applier`]).
+pub struct Applier<'a> {
+    fitted: &'a Barycenter,
+    rng: ChaCha8Rng,
+}
+
+impl Applier<'_> {
+    /// The fair scores of the next `scores` with their `groups`.
+    pub fn apply(&mut self, scores: &[f64], groups: &[usize]) -> Result<Vec<f64>, BarycenterError> {
+        let b = self.fitted;
+        check(scores, groups, b.groups())?;
         Ok(scores
             .iter()
             .zip(groups)
-            .map(|(&s, &g)| self.transform(s, g, Self::noise(&mut rng, self.jitter)))
+            .map(|(&s, &g)| b.transform(s, g, Barycenter::noise(&mut self.rng, b.jitter)))
             .collect())
     }
 }

@@ -123,6 +123,11 @@ impl Ferm {
         })
     }
 
+    /// The orthonormal basis `Q` of the constraints' span (one row per direction).
+    pub fn basis(&self) -> &[Vec<f64>] {
+        &self.basis
+    }
+
     /// Number of independent constraints (the rank removed from the features).
     pub fn rank(&self) -> usize {
         self.basis.len()

@@ -32,6 +32,11 @@ pub struct MultitaskHeads {
 }
 
 impl MultitaskHeads {
+    /// The `[r, t]` linear map (burn's layout; column `k` is head `k`).
+    pub fn linear(&self) -> &Linear {
+        &self.linear
+    }
+
     /// Logits of every task.
     ///
     /// # Shapes

@@ -101,6 +101,21 @@ pub struct Encoder {
 }
 
 impl Encoder {
+    /// The linear layers, input first (burn's layout: weights `[d_in, d_out]`).
+    pub fn layers(&self) -> &[Linear] {
+        &self.layers
+    }
+
+    /// The activation after each hidden layer.
+    pub fn activation(&self) -> Activation {
+        self.activation
+    }
+
+    /// The activation of the representation.
+    pub fn representation_activation(&self) -> Activation {
+        self.representation_activation
+    }
+
     /// Encodes a batch.
     ///
     /// # Shapes

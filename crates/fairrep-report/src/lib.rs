@@ -8,6 +8,8 @@
 //! | `transfer_report.json` | [`Report`] (transfer tasks only) |
 //! | `metrics.jsonl` | one [`EpochRecord`] per line |
 //! | `transfer_heads.json` | a list of [`TransferHead`] |
+//! | `preprocessing.json` | [`Preprocessing`] (raw row → encoder input; from `fairrep-data`) |
+//! | `postprocess.json` | a list of [`FittedPostprocess`] |
 //! | `audit.json` | [`Audit`] |
 //! | `checkpoints/*/state.json` | [`CheckpointState`] |
 //! | `sweep.json` | a list of [`SweepEntry`] |
@@ -20,13 +22,16 @@ pub mod audit;
 pub mod checkpoint;
 pub mod ferm;
 pub mod heads;
+pub mod postprocess;
 pub mod run;
 pub mod sweep;
 
 pub use audit::{Audit, PairDivergence, Probe, ProbeKind};
 pub use checkpoint::CheckpointState;
+pub use fairrep_data::Preprocessing;
 pub use ferm::{FermReport, FermTask};
 pub use heads::{FittedHead, TransferHead};
+pub use postprocess::FittedPostprocess;
 pub use run::{
     Baseline, BinaryMetrics, EpochRecord, PostprocessedTask, RegressionMetrics, Report,
     RepresentationBias, SplitSizes, TaskMetrics, TaskOutcome, cell, regression_row, task_table,
@@ -54,6 +59,10 @@ pub mod files {
     pub const TRANSFER_HEADS: &str = "transfer_heads.json";
     /// The audit.
     pub const AUDIT: &str = "audit.json";
+    /// The fitted preprocessing.
+    pub const PREPROCESSING: &str = "preprocessing.json";
+    /// The fitted post-processing.
+    pub const POSTPROCESS: &str = "postprocess.json";
     /// A sweep's index.
     pub const SWEEP: &str = "sweep.json";
 }

@@ -65,9 +65,3 @@ impl Batcher<usize, FairBatch> for FairBatcher {
         }
     }
 }
-
-/// Features of rows `start..end` of a split as a tensor `[end - start, p]` (for inference).
-pub fn features(split: &Split, start: usize, end: usize, device: &Device) -> Tensor<2> {
-    let x = split.x[start * split.p..end * split.p].to_vec();
-    Tensor::from_data(TensorData::new(x, [end - start, split.p]), device)
-}

@@ -12,7 +12,7 @@ use crate::transfer;
 use burn::tensor::Device;
 use fairrep_config::{Config, PostprocessKind};
 use fairrep_data::{Prepared, Role};
-use fairrep_report::{PostprocessedTask, Report, TransferHead, files};
+use fairrep_report::{FittedPostprocess, PostprocessedTask, Report, TransferHead, files};
 use std::path::Path;
 use std::time::Instant;
 
@@ -87,10 +87,10 @@ impl Evaluation<'_> {
             config.seed,
         )?;
         tasks.extend(transfer_metrics);
-        let postprocessed = if full {
+        let (postprocessed, fitted_postprocess) = if full {
             self.postprocess(model, &heads, &z_test)?
         } else {
-            Vec::new()
+            (Vec::new(), Vec::new())
         };
         let baselines = if config.transfer.baselines {
             transfer::baselines(data, &transfer_tasks, &config.transfer, config.seed)?
@@ -98,7 +98,10 @@ impl Evaluation<'_> {
             Vec::new()
         };
         if full {
+            // What `predict`, `encode` and `export` need besides the model.
             write_json(&self.out.join(files::TRANSFER_HEADS), &heads)?;
+            write_json(&self.out.join(files::PREPROCESSING), &data.preprocessing)?;
+            write_json(&self.out.join(files::POSTPROCESS), &fitted_postprocess)?;
         }
         let (mmd2, sigma, rows) = split_mmd2(
             &z_test,
@@ -153,12 +156,12 @@ impl Evaluation<'_> {
         model: &FairModel,
         heads: &[TransferHead],
         z_test: &[f32],
-    ) -> Result<Vec<PostprocessedTask>, TrainError> {
+    ) -> Result<(Vec<PostprocessedTask>, Vec<FittedPostprocess>), TrainError> {
         use fairrep_metrics::regression::score_parity;
         let (config, data, device) = (self.config, self.data, self.device);
         let pp = &config.postprocess;
         if pp.kind == PostprocessKind::None {
-            return Ok(Vec::new());
+            return Ok((Vec::new(), Vec::new()));
         }
         let wanted = |name: &str| {
             pp.tasks
@@ -192,6 +195,7 @@ impl Evaluation<'_> {
         }
         let groups = data.groups.len();
         let mut out = Vec::new();
+        let mut fitted_all = Vec::new();
         for (t, valid, test) in scores {
             let name = &data.tasks[t].name;
             if !wanted(name) {
@@ -206,6 +210,12 @@ impl Evaluation<'_> {
                 fairrep_methods::Barycenter::fit(&valid, &data.valid.s, groups, pp.jitter, seed)
                     .map_err(fail)?;
             let fair = fitted.apply(&test, &data.test.s, seed).map_err(fail)?;
+            fitted_all.push(FittedPostprocess {
+                task: name.clone(),
+                kind: pp.kind,
+                seed,
+                barycenter: fitted.clone(),
+            });
             out.push(PostprocessedTask {
                 task: name.clone(),
                 kind: pp.kind,
@@ -222,6 +232,6 @@ impl Evaluation<'_> {
                 ),
             });
         }
-        Ok(out)
+        Ok((out, fitted_all))
     }
 }

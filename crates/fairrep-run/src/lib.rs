@@ -3,7 +3,8 @@
 //! heads on the frozen representation for the transfer tasks ([`transfer`]), and write the run
 //! directory ([`rundir`]; its files are the types of `fairrep-report`). Also: re-evaluating a
 //! trained run ([`evaluate_run`]), its bias audit ([`audit_run`]), linear FERM runs
-//! ([`ferm_run`]) and measuring a divergence between two samples ([`measure`]).
+//! ([`ferm_run`]), measuring a divergence between two samples ([`measure`]), applying a trained
+//! run to new rows ([`inference`]) and exporting it to other stacks ([`export`]).
 //!
 //! What this crate may not import: the CLI and `fairrep-study` (they build on it); plotting.
 
@@ -14,7 +15,9 @@ pub mod batch;
 pub mod checkpoint;
 pub mod error;
 pub mod evaluation;
+pub mod export;
 pub mod ferm_run;
+pub mod inference;
 pub mod measure;
 pub mod metrics;
 pub mod model;

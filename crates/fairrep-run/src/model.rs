@@ -1,10 +1,9 @@
 //! The trained model: the shared encoder and the heads of the source tasks, and batched
 //! inference over a whole split.
 
-use crate::batch::features;
 use crate::seeds::{Stream, derive_seed};
 use burn::module::Module;
-use burn::tensor::{Device, Tensor};
+use burn::tensor::{Device, Tensor, TensorData};
 use fairrep_data::Split;
 use fairrep_model::{Encoder, EncoderConfig, MultitaskHeads, MultitaskHeadsConfig};
 
@@ -37,10 +36,20 @@ impl FairModel {
     /// The representation of every row of a split, row-major `[n, r]` (use on a `valid()`
     /// model: no autodiff, no dropout).
     pub fn encode_split(&self, split: &Split, device: &Device) -> Vec<f32> {
+        self.encode_rows(&split.x, split.p, device)
+    }
+
+    /// The representation of rows `x` (row-major `[n, p]`), row-major `[n, r]`, a chunk of
+    /// [`INFERENCE_CHUNK`] rows at a time.
+    pub fn encode_rows(&self, x: &[f32], p: usize, device: &Device) -> Vec<f32> {
+        let n = x.len() / p.max(1);
         let mut out = Vec::new();
-        for start in (0..split.n).step_by(INFERENCE_CHUNK) {
-            let end = (start + INFERENCE_CHUNK).min(split.n);
-            let x = features(split, start, end, device); // [c, p]
+        for start in (0..n).step_by(INFERENCE_CHUNK) {
+            let end = (start + INFERENCE_CHUNK).min(n);
+            let x = Tensor::from_data(
+                TensorData::new(x[start * p..end * p].to_vec(), [end - start, p]),
+                device,
+            ); // [c, p]
             let z = self.encoder.forward(x); // [c, r]
             out.extend(
                 z.try_into_vec_as::<f32>()
@@ -59,7 +68,19 @@ impl FairModel {
         heads: &[&fairrep_data::TaskInfo],
         device: &Device,
     ) -> Vec<Vec<f64>> {
-        let mut cols = self.head_outputs(split, device);
+        let z = self.encode_split(split, device);
+        self.predict_from_z(&z, heads, device)
+    }
+
+    /// The source heads' predictions (as [`FairModel::predict_split`]) from representations
+    /// `z` (row-major `[n, r]`).
+    pub fn predict_from_z(
+        &self,
+        z: &[f32],
+        heads: &[&fairrep_data::TaskInfo],
+        device: &Device,
+    ) -> Vec<Vec<f64>> {
+        let mut cols = self.head_outputs(z, device);
         for (col, task) in cols.iter_mut().zip(heads) {
             match task.kind {
                 fairrep_data::TaskKind::Binary => {
@@ -74,18 +95,22 @@ impl FairModel {
     }
 
     /// The raw outputs of the source heads (logits; standardised values for regression
-    /// tasks) for every row: `out[head][row]`.
-    pub fn head_outputs(&self, split: &Split, device: &Device) -> Vec<Vec<f64>> {
-        let mut cols: Vec<Vec<f64>> = Vec::new();
-        for start in (0..split.n).step_by(INFERENCE_CHUNK) {
-            let end = (start + INFERENCE_CHUNK).min(split.n);
-            let x = features(split, start, end, device); // [c, p]
-            let p: Tensor<2> = self.heads.forward(self.encoder.forward(x)); // [c, t]
-            let [c, t] = p.dims();
+    /// tasks) for representations `z` (row-major `[n, r]`): `out[head][row]`.
+    pub fn head_outputs(&self, z: &[f32], device: &Device) -> Vec<Vec<f64>> {
+        let [r, t] = self.heads.linear().weight.val().dims();
+        let n = z.len() / r.max(1);
+        let mut cols: Vec<Vec<f64>> = vec![Vec::with_capacity(n); t];
+        for start in (0..n).step_by(INFERENCE_CHUNK) {
+            let end = (start + INFERENCE_CHUNK).min(n);
+            let zt = Tensor::from_data(
+                TensorData::new(z[start * r..end * r].to_vec(), [end - start, r]),
+                device,
+            ); // [c, r]
+            let p: Tensor<2> = self.heads.forward(zt); // [c, t]
+            let c = end - start;
             let v = p
                 .try_into_vec_as::<f64>()
                 .expect("reading predictions back to the host");
-            cols.resize(t, Vec::new());
             for (k, col) in cols.iter_mut().enumerate() {
                 col.extend((0..c).map(|i| v[i * t + k]));
             }

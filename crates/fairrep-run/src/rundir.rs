@@ -68,6 +68,42 @@ pub fn deep_only(path: &Path, what: &str) -> ConfigError {
     }
 }
 
+/// The resolved config of the run directory `run` (path and config), which must be a deep run:
+/// `commands` names the commands that need one, for the error.
+pub fn deep_config(run: &Path, commands: &str) -> Result<(PathBuf, Config), TrainError> {
+    let config_path = run.join(files::CONFIG);
+    if !config_path.is_file() {
+        return Err(TrainError::NotARun {
+            path: run.to_path_buf(),
+            message: format!("no {}", files::CONFIG),
+        });
+    }
+    let config = Config::load(&config_path)?;
+    if config.method.kind != MethodKind::Deep {
+        return Err(deep_only(&config_path, commands).into());
+    }
+    Ok((config_path, config))
+}
+
+/// The trained encoder and source heads of the run directory `run` (`model.bpk`), for
+/// `features` input features and `sources` source tasks.
+pub fn load_model(
+    run: &Path,
+    config: &Config,
+    features: usize,
+    sources: usize,
+    device: &Device,
+) -> Result<FairModel, TrainError> {
+    let (encoder_cfg, heads_cfg) = model_configs(config, features, sources);
+    let model_path = run.join(files::MODEL);
+    FairModel::init(&encoder_cfg, &heads_cfg, config.seed, device)
+        .try_load_file(&model_path)
+        .map_err(|e| TrainError::NotARun {
+            path: model_path.clone(),
+            message: format!("cannot load it with the run's config.toml: {e}"),
+        })
+}
+
 /// A trained run read back from its directory: its config, data, device and model.
 pub struct LoadedRun {
     /// The run directory.
@@ -90,27 +126,11 @@ pub struct LoadedRun {
 impl LoadedRun {
     /// Reads the run directory `run` for the backend `backend`.
     pub fn load(run: &Path, backend: Backend) -> Result<LoadedRun, TrainError> {
-        let config_path = run.join(files::CONFIG);
-        if !config_path.is_file() {
-            return Err(TrainError::NotARun {
-                path: run.to_path_buf(),
-                message: format!("no {}", files::CONFIG),
-            });
-        }
-        let config = Config::load(&config_path)?;
-        if config.method.kind != MethodKind::Deep {
-            return Err(deep_only(&config_path, "eval, transfer and audit").into());
-        }
+        let (config_path, config) = deep_config(run, "eval, transfer and audit")?;
         let data = fairrep_data::prepare(&config.data, &config.tasks, run, config.seed)?;
         let device = backend.device()?;
-        let (encoder_cfg, heads_cfg) = model_configs(&config, &data);
-        let model_path = run.join(files::MODEL);
-        let model = FairModel::init(&encoder_cfg, &heads_cfg, config.seed, &device)
-            .try_load_file(&model_path)
-            .map_err(|e| TrainError::NotARun {
-                path: model_path.clone(),
-                message: format!("cannot load it with the run's config.toml: {e}"),
-            })?;
+        let sources = data.task_indices(fairrep_data::Role::Source).len();
+        let model = load_model(run, &config, data.features.len(), sources, &device)?;
         let report_path = run.join(files::REPORT);
         // The epochs run and the training time come from the report the run wrote; without a
         // readable one (a run killed before its report, a report of an older fairrep), `eval`

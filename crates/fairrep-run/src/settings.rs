@@ -3,18 +3,22 @@
 
 use crate::error::TrainError;
 use fairrep_config::{Config, DivergenceSettings};
-use fairrep_data::{Prepared, Role};
 use fairrep_losses::{GroupDivergence, GroupPenalty, Mmd, Sinkhorn};
 use fairrep_model::{EncoderConfig, MultitaskHeadsConfig};
 
-/// The encoder and heads a config describes, for this data.
-pub fn model_configs(config: &Config, data: &Prepared) -> (EncoderConfig, MultitaskHeadsConfig) {
+/// The encoder and heads a config describes, for `features` input features and `sources`
+/// source tasks (the data's when training, the fitted preprocessing's when applying a run).
+pub fn model_configs(
+    config: &Config,
+    features: usize,
+    sources: usize,
+) -> (EncoderConfig, MultitaskHeadsConfig) {
     let m = &config.model;
-    let encoder = EncoderConfig::new(data.features.len(), m.hidden.clone(), m.representation)
+    let encoder = EncoderConfig::new(features, m.hidden.clone(), m.representation)
         .with_activation(m.activation)
         .with_representation_activation(m.representation_activation)
         .with_dropout(m.dropout);
-    let heads = MultitaskHeadsConfig::new(m.representation, data.task_indices(Role::Source).len());
+    let heads = MultitaskHeadsConfig::new(m.representation, sources);
     (encoder, heads)
 }
 

@@ -107,7 +107,11 @@ impl<'a> Trainer<'a> {
         device: &'a Device,
     ) -> Result<Self, TrainError> {
         let source = data.task_indices(Role::Source);
-        let (encoder_cfg, heads_cfg) = model_configs(config, data);
+        let (encoder_cfg, heads_cfg) = model_configs(
+            config,
+            data.features.len(),
+            data.task_indices(Role::Source).len(),
+        );
         let train_device = device.clone().autodiff();
         let model = FairModel::init(&encoder_cfg, &heads_cfg, config.seed, &train_device);
         let t = &config.training;

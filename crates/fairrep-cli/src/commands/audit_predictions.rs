@@ -68,12 +68,27 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let (y_true, y_pred) = (labels(ct), labels(cp));
     let names = tables::distinct(&table, cg);
     let group = tables::group_ids(&table, cg, &args.input, &names, "the file")?;
-    let frame = fm::MetricFrame::new(&y_true, &y_pred, &group, &names)?;
-    let roc_auc = match cs {
-        Some(c) => {
-            let scores = tables::numeric_column(&table, c, &args.input)?;
-            fm::roc_auc(&y_true, &scores)?
-        }
+    let scores = cs
+        .map(|c| tables::numeric_column(&table, c, &args.input))
+        .transpose()?;
+    let json = binary_audit(&y_true, &y_pred, scores.as_deref(), &group, &names)?;
+    println!("{}", serde_json::to_string_pretty(&json)?);
+    Ok(())
+}
+
+/// fairlearn's metrics of binary predictions `y_pred` against `y_true` over the groups `group`
+/// (indices into `names`), with the ROC AUC of `scores` when given: the JSON that
+/// `audit-predictions` and `predict --evaluate` print.
+pub fn binary_audit(
+    y_true: &[bool],
+    y_pred: &[bool],
+    scores: Option<&[f64]>,
+    group: &[usize],
+    names: &[String],
+) -> anyhow::Result<serde_json::Value> {
+    let frame = fm::MetricFrame::new(y_true, y_pred, group, names)?;
+    let roc_auc = match scores {
+        Some(s) => fm::roc_auc(y_true, s)?,
         None => None,
     };
     let by_group: serde_json::Map<String, serde_json::Value> = [
@@ -98,7 +113,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     })
     .collect();
     let overall = &frame.overall;
-    let json = serde_json::json!({
+    Ok(serde_json::json!({
         "n": y_true.len(),
         "groups": names,
         "demographic_parity_difference": fm::demographic_parity_difference(&frame),
@@ -111,7 +126,5 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         "balanced_accuracy": overall.balanced_accuracy(),
         "roc_auc": roc_auc,
         "by_group": by_group,
-    });
-    println!("{}", serde_json::to_string_pretty(&json)?);
-    Ok(())
+    }))
 }

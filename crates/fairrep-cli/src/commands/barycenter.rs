@@ -2,7 +2,7 @@
 
 use crate::tables;
 use crate::usage::usage;
-use anyhow::Context;
+use fairrep_data::sink::{Column, Format, Sink, Values};
 use fairrep_data::table::Table;
 use fairrep_methods::Barycenter;
 use fairrep_metrics::regression::score_parity;
@@ -12,7 +12,7 @@ use std::path::PathBuf;
 /// Post-process any model's scores towards demographic parity (Wasserstein barycenter).
 ///
 /// Chzhen et al., NeurIPS 2020: fits each group's score distribution on unlabeled calibration
-/// data (CSV with a header), maps every score of the --apply file to the groups' Wasserstein
+/// data (CSV with a header, or Parquet), maps every score of the --apply file to the groups' Wasserstein
 /// barycenter and writes that file again with the fair score as an extra column. Prints JSON
 /// with the largest Kolmogorov–Smirnov and Wasserstein-1 distances between the groups' scores
 /// before and after.
@@ -22,10 +22,11 @@ use std::path::PathBuf;
 #[derive(clap::Args, Debug)]
 #[command(verbatim_doc_comment, allow_negative_numbers = true)]
 pub struct Args {
-    /// Calibration data: CSV with a header (labels are not needed).
+    /// Calibration data: CSV with a header, or Parquet (labels are not needed).
     #[arg(long)]
     calibrate: PathBuf,
-    /// The data to post-process: CSV with a header and the same score and group columns.
+    /// The data to post-process: CSV with a header or Parquet, with the same score and group
+    /// columns.
     #[arg(long)]
     apply: PathBuf,
     /// Column of the scores (predictions of any regression model or classifier).
@@ -34,7 +35,7 @@ pub struct Args {
     /// Column of the sensitive group.
     #[arg(long)]
     group: String,
-    /// Where to write the --apply file with the fair score added.
+    /// Where to write the --apply file with the fair score added: .csv, .csv.gz or .parquet.
     #[arg(long)]
     out: PathBuf,
     /// Name of the added column (default: <score>_fair).
@@ -116,23 +117,27 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             args.apply.display()
         )));
     }
-    let write = || -> Result<(), csv::Error> {
-        let mut w = csv::WriterBuilder::new()
-            .delimiter(args.delimiter as u8)
-            .from_path(&args.out)?;
-        w.write_record(
-            app.columns
-                .iter()
-                .map(String::as_str)
-                .chain([name.as_str()]),
-        )?;
-        for (row, v) in app.rows.iter().zip(&fair) {
-            w.write_record(row.iter().map(str::to_string).chain([v.to_string()]))?;
-        }
-        w.flush()?;
-        Ok(())
-    };
-    write().with_context(|| format!("cannot write {}", args.out.display()))?;
+    // The --apply file's columns as text, then the fair score; the format by --out's extension.
+    let mut columns: Vec<Column> = (app.columns.iter().enumerate())
+        .map(|(c, col)| Column {
+            name: col.clone(),
+            values: Values::Text(app.rows.iter().map(|r| Some(r[c].to_string())).collect()),
+        })
+        .collect();
+    columns.push(Column {
+        name: name.clone(),
+        values: Values::F64(fair.iter().map(|&v| Some(v)).collect()),
+    });
+    if Format::of(&args.out).map_err(TrainError::from)? == Format::Npy {
+        return Err(usage(format!(
+            "--out {}: the barycenter writes a table (.csv, .csv.gz or .parquet), not .npy",
+            args.out.display()
+        )));
+    }
+    let mut sink =
+        Sink::create(&args.out, tables::delimiter(args.delimiter)?).map_err(TrainError::from)?;
+    sink.write(&columns).map_err(TrainError::from)?;
+    sink.finish().map_err(TrainError::from)?;
     let before = score_parity(&scores, &groups, names.len());
     let after = score_parity(&fair, &groups, names.len());
     let summary = serde_json::json!({

@@ -1,0 +1,42 @@
+//! `fairrep encode`.
+
+use crate::args::{Input, RunDir};
+
+/// Write the representation z of new rows, with a trained run's preprocessing and encoder.
+///
+/// Streams the input (memory bounded by --batch-rows, not the file) and writes one output row
+/// per input row, in order: the --keep columns, then z0 … z{r-1}. A row with a missing value
+/// under the run's `missing = "drop_rows"` keeps its place with empty fields (NaN in .npy); a
+/// category never seen in training encodes as all zeros (counted per column, with a warning).
+/// Prints a JSON summary of the rows.
+///
+/// Example:
+///   fairrep encode --run runs/quickstart --input new.csv --header --keep id --out z.parquet
+#[derive(clap::Args, Debug)]
+#[command(verbatim_doc_comment)]
+pub struct Args {
+    #[command(flatten)]
+    run: RunDir,
+    #[command(flatten)]
+    input: Input,
+}
+
+/// Runs the command.
+pub fn run(args: Args) -> anyhow::Result<()> {
+    let opts = args.input.options()?;
+    let inf = fairrep_run::inference::Inference::load(&args.run.run, args.run.backend.into())?;
+    let counts = fairrep_run::inference::encode_file(
+        &inf,
+        &args.input.input,
+        &opts,
+        &args.input.out,
+        &args.input.keep,
+    )?;
+    let summary = serde_json::json!({
+        "out": args.input.out,
+        "representation": inf.config.model.representation,
+        "rows": counts,
+    });
+    println!("{}", serde_json::to_string_pretty(&summary)?);
+    Ok(())
+}

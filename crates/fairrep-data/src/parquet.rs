@@ -1,0 +1,323 @@
+//! Parquet files: a file's rows as string cells (the cell model every reader of fairrep shares),
+//! read one record batch at a time.
+//!
+//! Column types: strings (also dictionary-encoded, as pandas' categoricals are written),
+//! booleans, integers and floats become cells; a column of fixed-length float lists (an
+//! embedding) becomes one numeric cell per element, named `{column}_0 … {column}_{d-1}` (see
+//! `[data.features] vectors`). Any other type (dates, decimals, structs) is readable only by not
+//! being used: naming such a column as a feature or task is an error that names its type. A
+//! null cell reads as the first of the run's missing-value tokens.
+
+use crate::error::DataError;
+use crate::table::Chunk;
+use arrow_array::cast::AsArray;
+use arrow_array::types::{
+    Float16Type, Float32Type, Float64Type, Int8Type, Int16Type, Int32Type, Int64Type, UInt8Type,
+    UInt16Type, UInt32Type, UInt64Type,
+};
+use arrow_array::{Array, RecordBatch};
+use arrow_schema::DataType;
+use csv::StringRecord;
+use parquet::arrow::arrow_reader::{ParquetRecordBatchReader, ParquetRecordBatchReaderBuilder};
+use std::fs::File;
+use std::path::{Path, PathBuf};
+
+/// Whether a path names a Parquet file (`.parquet` or `.pq`, any case).
+pub fn is_parquet(path: &Path) -> bool {
+    path.extension()
+        .and_then(|e| e.to_str())
+        .is_some_and(|e| e.eq_ignore_ascii_case("parquet") || e.eq_ignore_ascii_case("pq"))
+}
+
+/// How one Parquet column becomes table columns.
+#[derive(Debug, Clone)]
+enum Layout {
+    /// One cell per row.
+    Scalar,
+    /// A list of `width` floats per row: `width` numeric cells.
+    Vector(usize),
+    /// A type fairrep cannot read (its name).
+    Unreadable,
+}
+
+fn is_float(t: &DataType) -> bool {
+    matches!(t, DataType::Float16 | DataType::Float32 | DataType::Float64)
+}
+
+fn is_scalar(t: &DataType) -> bool {
+    match t {
+        DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View | DataType::Boolean => true,
+        DataType::Dictionary(_, v) => is_scalar(v),
+        t => t.is_integer() || is_float(t),
+    }
+}
+
+/// The rows of a Parquet file, a record batch at a time.
+pub struct ParquetRows {
+    path: PathBuf,
+    reader: ParquetRecordBatchReader,
+    layouts: Vec<Layout>,
+    /// Table column names (vector columns expanded).
+    pub columns: Vec<String>,
+    /// Table columns that cannot be read, with their Arrow type.
+    pub unreadable: Vec<(String, String)>,
+    pending: Option<RecordBatch>,
+    null: String,
+    /// 1-based number of the next row.
+    next_row: u64,
+}
+
+impl ParquetRows {
+    /// Opens `path`; batches hold at most `batch_rows` rows; a null cell reads as `null`.
+    pub fn open(path: &Path, batch_rows: usize, null: &str) -> Result<Self, DataError> {
+        let file = File::open(path).map_err(|source| DataError::Io {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        let parse = |message: String| DataError::Parse {
+            path: path.to_path_buf(),
+            line: 0,
+            message,
+        };
+        let builder = ParquetRecordBatchReaderBuilder::try_new(file)
+            .map_err(|e| parse(format!("not a readable Parquet file ({e})")))?;
+        let schema = builder.schema().clone();
+        let mut reader = builder
+            .with_batch_size(batch_rows.max(1))
+            .build()
+            .map_err(|e| parse(format!("not a readable Parquet file ({e})")))?;
+        let pending = reader
+            .next()
+            .transpose()
+            .map_err(|e| parse(format!("cannot decode ({e})")))?;
+        let mut layouts = Vec::new();
+        let mut columns = Vec::new();
+        let mut unreadable = Vec::new();
+        for (i, field) in schema.fields().iter().enumerate() {
+            let name = field.name();
+            let layout = match field.data_type() {
+                DataType::FixedSizeList(inner, w) if is_float(inner.data_type()) => {
+                    Layout::Vector(*w as usize)
+                }
+                DataType::List(inner) | DataType::LargeList(inner)
+                    if is_float(inner.data_type()) =>
+                {
+                    // The width of a variable-length list column: its first non-null row's.
+                    let width = pending
+                        .as_ref()
+                        .and_then(|b| list_width(b.column(i).as_ref()));
+                    match width {
+                        Some(w) => Layout::Vector(w),
+                        None => Layout::Unreadable,
+                    }
+                }
+                t if is_scalar(t) => Layout::Scalar,
+                _ => Layout::Unreadable,
+            };
+            match layout {
+                Layout::Vector(w) => columns.extend((0..w).map(|j| format!("{name}_{j}"))),
+                Layout::Unreadable => {
+                    unreadable.push((name.clone(), field.data_type().to_string()));
+                    columns.push(name.clone());
+                }
+                Layout::Scalar => columns.push(name.clone()),
+            }
+            layouts.push(layout);
+        }
+        Ok(Self {
+            path: path.to_path_buf(),
+            reader,
+            layouts,
+            columns,
+            unreadable,
+            pending,
+            null: null.to_string(),
+            next_row: 1,
+        })
+    }
+
+    /// The next batch of rows with their 1-based row numbers, or `None` at the end.
+    pub fn next_batch(&mut self) -> Result<Option<Chunk>, DataError> {
+        let batch = match self.pending.take() {
+            Some(b) => b,
+            None => match self.reader.next() {
+                None => return Ok(None),
+                Some(b) => b.map_err(|e| DataError::Parse {
+                    path: self.path.clone(),
+                    line: self.next_row,
+                    message: format!("cannot decode ({e})"),
+                })?,
+            },
+        };
+        let n = batch.num_rows();
+        let first = self.next_row;
+        let mut cells: Vec<Vec<String>> = Vec::with_capacity(self.columns.len());
+        for (layout, array) in self.layouts.iter().zip(batch.columns()) {
+            match layout {
+                Layout::Scalar => cells.push(scalar_cells(array.as_ref(), &self.null)),
+                Layout::Vector(w) => {
+                    let sub =
+                        vector_cells(array.as_ref(), *w, &self.null).map_err(|(row, m)| {
+                            DataError::Parse {
+                                path: self.path.clone(),
+                                line: first + row as u64,
+                                message: m,
+                            }
+                        })?;
+                    cells.extend(sub);
+                }
+                Layout::Unreadable => cells.push(vec![String::new(); n]),
+            }
+        }
+        let mut rows = Vec::with_capacity(n);
+        for r in 0..n {
+            let mut rec = StringRecord::with_capacity(64, cells.len());
+            for col in &cells {
+                rec.push_field(&col[r]);
+            }
+            rows.push(rec);
+        }
+        self.next_row += n as u64;
+        Ok(Some(Chunk {
+            rows,
+            lines: (first..first + n as u64).collect(),
+        }))
+    }
+}
+
+/// The length of the first non-null list of a list column.
+fn list_width(a: &dyn Array) -> Option<usize> {
+    let lens: Vec<(usize, bool)> = match a.data_type() {
+        DataType::List(_) => {
+            let l = a.as_list::<i32>();
+            (0..l.len())
+                .map(|i| (l.value_length(i) as usize, l.is_null(i)))
+                .collect()
+        }
+        DataType::LargeList(_) => {
+            let l = a.as_list::<i64>();
+            (0..l.len())
+                .map(|i| (l.value_length(i) as usize, l.is_null(i)))
+                .collect()
+        }
+        _ => return None,
+    };
+    lens.into_iter().find(|&(_, null)| !null).map(|(w, _)| w)
+}
+
+/// A float array's values as f64 (`None` for nulls).
+fn floats(a: &dyn Array) -> Vec<Option<f64>> {
+    match a.data_type() {
+        DataType::Float16 => a
+            .as_primitive::<Float16Type>()
+            .iter()
+            .map(|v| v.map(f64::from))
+            .collect(),
+        DataType::Float32 => a
+            .as_primitive::<Float32Type>()
+            .iter()
+            .map(|v| v.map(f64::from))
+            .collect(),
+        _ => a.as_primitive::<Float64Type>().iter().collect(),
+    }
+}
+
+/// The cells of a scalar column; numbers are written so that they parse back exactly (a float
+///32 as the f64 of its exact value).
+fn scalar_cells(a: &dyn Array, null: &str) -> Vec<String> {
+    fn text<'a>(it: impl Iterator<Item = Option<&'a str>>, null: &str) -> Vec<String> {
+        it.map(|v| v.map_or_else(|| null.to_string(), |s| s.trim().to_string()))
+            .collect()
+    }
+    fn shown<T: ToString>(it: impl Iterator<Item = Option<T>>, null: &str) -> Vec<String> {
+        it.map(|v| v.map_or_else(|| null.to_string(), |x| x.to_string()))
+            .collect()
+    }
+    match a.data_type() {
+        DataType::Utf8 => text(a.as_string::<i32>().iter(), null),
+        DataType::LargeUtf8 => text(a.as_string::<i64>().iter(), null),
+        DataType::Utf8View => text(a.as_string_view().iter(), null),
+        DataType::Boolean => shown(a.as_boolean().iter(), null),
+        DataType::Int8 => shown(a.as_primitive::<Int8Type>().iter(), null),
+        DataType::Int16 => shown(a.as_primitive::<Int16Type>().iter(), null),
+        DataType::Int32 => shown(a.as_primitive::<Int32Type>().iter(), null),
+        DataType::Int64 => shown(a.as_primitive::<Int64Type>().iter(), null),
+        DataType::UInt8 => shown(a.as_primitive::<UInt8Type>().iter(), null),
+        DataType::UInt16 => shown(a.as_primitive::<UInt16Type>().iter(), null),
+        DataType::UInt32 => shown(a.as_primitive::<UInt32Type>().iter(), null),
+        DataType::UInt64 => shown(a.as_primitive::<UInt64Type>().iter(), null),
+        DataType::Dictionary(_, _) => {
+            let d = a
+                .as_any_dictionary_opt()
+                .expect("a dictionary type is a dictionary array");
+            let values = scalar_cells(d.values().as_ref(), null);
+            d.normalized_keys()
+                .into_iter()
+                .enumerate()
+                .map(|(i, k)| {
+                    if a.is_null(i) {
+                        null.to_string()
+                    } else {
+                        values[k].clone()
+                    }
+                })
+                .collect()
+        }
+        _ => shown(floats(a).into_iter(), null),
+    }
+}
+
+/// The `w` cell columns of a vector column; a row whose list is not `w` long is an error
+/// `(row index in the batch, message)`.
+fn vector_cells(a: &dyn Array, w: usize, null: &str) -> Result<Vec<Vec<String>>, (usize, String)> {
+    let n = a.len();
+    // (offset into the child values, length) of every row.
+    let (spans, values): (Vec<(usize, usize, bool)>, _) = match a.data_type() {
+        DataType::FixedSizeList(_, _) => {
+            let l = a.as_fixed_size_list();
+            (
+                (0..n)
+                    .map(|i| (l.value_offset_at(i), w, l.is_null(i)))
+                    .collect(),
+                floats(l.values().as_ref()),
+            )
+        }
+        DataType::List(_) => {
+            let l = a.as_list::<i32>();
+            let o = l.value_offsets();
+            (
+                (0..n)
+                    .map(|i| (o[i] as usize, (o[i + 1] - o[i]) as usize, l.is_null(i)))
+                    .collect(),
+                floats(l.values().as_ref()),
+            )
+        }
+        _ => {
+            let l = a.as_list::<i64>();
+            let o = l.value_offsets();
+            (
+                (0..n)
+                    .map(|i| (o[i] as usize, (o[i + 1] - o[i]) as usize, l.is_null(i)))
+                    .collect(),
+                floats(l.values().as_ref()),
+            )
+        }
+    };
+    let mut out = vec![Vec::with_capacity(n); w];
+    for (row, &(start, len, is_null)) in spans.iter().enumerate() {
+        if is_null {
+            out.iter_mut().for_each(|c| c.push(null.to_string()));
+            continue;
+        }
+        if len != w {
+            return Err((
+                row,
+                format!("a list of {len} numbers where the column's lists have {w}"),
+            ));
+        }
+        for (j, col) in out.iter_mut().enumerate() {
+            col.push(values[start + j].map_or_else(|| null.to_string(), |v| v.to_string()));
+        }
+    }
+    Ok(out)
+}

@@ -1,0 +1,229 @@
+//! Parquet input: column types as cells, embeddings as feature groups, nulls as missing
+//! values, unreadable types named only when used; the fitted preprocessing of a run.
+
+use arrow_array::builder::{FixedSizeListBuilder, Float32Builder};
+use arrow_array::{
+    ArrayRef, DictionaryArray, Float32Array, Float64Array, Int64Array, RecordBatch, StringArray,
+    types::Int32Type,
+};
+use arrow_schema::{Field, Schema};
+use fairrep_data::stream::RowStream;
+use fairrep_data::table::{ReadOptions, Table};
+use fairrep_data::*;
+use std::path::Path;
+use std::sync::Arc;
+
+fn write_parquet(path: &Path, columns: Vec<(&str, ArrayRef)>) {
+    let schema = Arc::new(Schema::new(
+        columns
+            .iter()
+            .map(|(n, a)| Field::new(*n, a.data_type().clone(), true))
+            .collect::<Vec<_>>(),
+    ));
+    let batch =
+        RecordBatch::try_new(schema.clone(), columns.into_iter().map(|c| c.1).collect()).unwrap();
+    let file = std::fs::File::create(path).unwrap();
+    let mut w = ::parquet::arrow::ArrowWriter::try_new(file, schema, None).unwrap();
+    w.write(&batch).unwrap();
+    w.close().unwrap();
+}
+
+fn opts(null: &str) -> ReadOptions<'_> {
+    ReadOptions {
+        delimiter: b',',
+        skip_rows: 0,
+        columns: None,
+        header: true,
+        null,
+    }
+}
+
+/// Four rows: a numeric id, a float32 and a float64 column, a dictionary-encoded category,
+/// a 2-float embedding, and a date column nobody uses.
+fn sample(dir: &Path) -> std::path::PathBuf {
+    let mut emb = FixedSizeListBuilder::new(Float32Builder::new(), 2);
+    for (a, b) in [(0.5f32, -1.0f32), (1.5, 2.0), (-0.25, 0.0), (3.0, 1.0)] {
+        emb.values().append_value(a);
+        emb.values().append_value(b);
+        emb.append(true);
+    }
+    let dict: DictionaryArray<Int32Type> = vec![Some("a"), Some("b"), None, Some("a")]
+        .into_iter()
+        .collect();
+    let path = dir.join("s.parquet");
+    write_parquet(
+        &path,
+        vec![
+            (
+                "id",
+                Arc::new(Int64Array::from(vec![1, 2, 3, 4])) as ArrayRef,
+            ),
+            (
+                "x32",
+                Arc::new(Float32Array::from(vec![
+                    Some(0.1f32),
+                    Some(2.0),
+                    None,
+                    Some(4.0),
+                ])),
+            ),
+            ("y", Arc::new(Float64Array::from(vec![0.1, 0.2, 0.3, 0.4]))),
+            ("cat", Arc::new(dict)),
+            ("sex", Arc::new(StringArray::from(vec!["F", "M", "F", "M"]))),
+            ("emb", Arc::new(emb.finish())),
+            (
+                "day",
+                Arc::new(arrow_array::Date32Array::from(vec![1, 2, 3, 4])),
+            ),
+        ],
+    );
+    path
+}
+
+#[test]
+fn column_types_become_cells() {
+    let d = tempfile::tempdir().unwrap();
+    let t = Table::read(&sample(d.path()), &opts("?")).unwrap();
+    assert_eq!(
+        t.columns,
+        vec!["id", "x32", "y", "cat", "sex", "emb_0", "emb_1", "day"]
+    );
+    let row = |i: usize| t.rows[i].iter().collect::<Vec<_>>();
+    // A float32 is its exact value; nulls read as the first missing-value token.
+    assert_eq!(
+        row(0)[..7],
+        ["1", "0.10000000149011612", "0.1", "a", "F", "0.5", "-1"]
+    );
+    assert_eq!(row(2)[1], "?");
+    assert_eq!(row(2)[3], "?");
+    assert_eq!(t.lines, vec![1, 2, 3, 4]);
+    // The date column is there, and an error only when used.
+    let e = t
+        .column("day", "a numeric feature")
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("`day`") && e.contains("Date32"), "{e}");
+    // Streaming in chunks, with rows skipped at the top.
+    let mut s = RowStream::open(
+        &sample(d.path()),
+        &ReadOptions {
+            skip_rows: 1,
+            ..opts("?")
+        },
+        3,
+    )
+    .unwrap();
+    let first = s.next_chunk(3).unwrap().unwrap();
+    assert_eq!(first.lines, vec![2, 3]);
+    let second = s.next_chunk(3).unwrap().unwrap();
+    assert_eq!(second.lines, vec![4]);
+    assert!(s.next_chunk(3).unwrap().is_none());
+}
+
+#[test]
+fn embeddings_are_feature_groups_and_preprocessing_round_trips() {
+    let d = tempfile::tempdir().unwrap();
+    sample(d.path());
+    std::fs::copy(d.path().join("s.parquet"), d.path().join("t.parquet")).unwrap();
+    #[derive(serde::Deserialize)]
+    struct C {
+        data: DataSpec,
+        tasks: Vec<TaskSpec>,
+    }
+    let c: C = toml::from_str(
+        r#"
+[data]
+train = { path = "s.parquet" }
+test = { path = "t.parquet" }
+validation_fraction = 0.0
+missing = "impute"
+[data.features]
+categorical = ["cat"]
+numeric = ["x32"]
+vectors = ["emb"]
+[data.sensitive]
+column = "sex"
+[[tasks]]
+name = "big"
+column = "y"
+positive = { gt = 0.15 }
+role = "source"
+"#,
+    )
+    .unwrap();
+    let p = prepare(&c.data, &c.tasks, d.path(), 1).unwrap();
+    assert_eq!(
+        p.features,
+        vec!["cat=<missing>", "cat=a", "cat=b", "x32", "emb_0", "emb_1"]
+    );
+    let pre = &p.preprocessing;
+    assert_eq!(pre.vectors.len(), 1);
+    assert_eq!(
+        (pre.vectors[0].column.as_str(), pre.vectors[0].width),
+        ("emb", 2)
+    );
+    // emb_0 = [0.5, 1.5, -0.25, 3.0]: mean 1.1875, population std.
+    let v = [0.5f64, 1.5, -0.25, 3.0];
+    let mean = v.iter().sum::<f64>() / 4.0;
+    let std = (v.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / 4.0).sqrt();
+    assert!((p.train.row(0)[4] as f64 - (0.5 - mean) / std).abs() < 1e-6);
+    // A null in a numeric column is imputed with the mean: standardised 0.
+    assert_eq!(p.train.row(2)[3], 0.0);
+    assert_eq!(p.train.row(2)[..3], [1.0, 0.0, 0.0]);
+    // The fitted preprocessing survives JSON and encodes a row as training did.
+    let text = serde_json::to_string(pre).unwrap();
+    let back: Preprocessing = serde_json::from_str(&text).unwrap();
+    assert_eq!(&back, pre);
+    let t = Table::read(&d.path().join("t.parquet"), &opts("")).unwrap();
+    let b = back.bind(&t.path, &t.columns, &t.unreadable).unwrap();
+    let mut out = vec![0f32; 6];
+    let mut unseen = vec![0u64; 3];
+    let missing = back.missing_tokens();
+    back.encode_row(
+        &b,
+        &t.rows[1],
+        &missing,
+        (&t.path, 2),
+        &mut out,
+        &mut unseen,
+    )
+    .unwrap();
+    assert_eq!(out, p.train.row(1));
+    // An unknown field in preprocessing.json is refused, naming it.
+    let e = serde_json::from_str::<Preprocessing>(&text.replacen('{', "{\"extra\":1,", 1))
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("extra"), "{e}");
+}
+
+#[test]
+fn a_vector_group_that_is_not_there_is_named() {
+    let d = tempfile::tempdir().unwrap();
+    sample(d.path());
+    #[derive(serde::Deserialize)]
+    struct C {
+        data: DataSpec,
+        tasks: Vec<TaskSpec>,
+    }
+    let c: C = toml::from_str(
+        r#"
+[data]
+train = { path = "s.parquet" }
+test_fraction = 0.25
+[data.features]
+vectors = ["embedding"]
+[data.sensitive]
+column = "sex"
+[[tasks]]
+name = "big"
+column = "y"
+positive = { gt = 0.15 }
+role = "source"
+"#,
+    )
+    .unwrap();
+    let e = prepare(&c.data, &c.tasks, d.path(), 1)
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("`embedding`") && e.contains("s.parquet"), "{e}");
+}

@@ -1,0 +1,218 @@
+"""A fairrep export's encoder, with numpy and safetensors only (and torch, when installed).
+
+Written by `fairrep export --run RUN --out DIR` beside `model.safetensors` and `model.json`.
+
+As a script, it writes the representation of raw rows, as `fairrep encode --header` does:
+
+    python3 fairrep_encoder.py --model DIR --input rows.csv --out z.csv
+
+`rows.csv` (or `.csv.gz`): raw rows with a header line naming the columns (columns the run does
+not use are ignored). `z.csv` gets the columns `z0 … z{r-1}`, one row per input row; a row with a
+missing value under the run's `missing = "drop_rows"` keeps its place with empty fields.
+
+As a library:
+
+    import fairrep_encoder as fe
+    model = fe.load("DIR")
+    x, kept = model.preprocess(header, rows)   # float32 [n, p], bool [n]
+    z = model.encode(x)                        # float64 [n, r]
+    encoder = fe.torch_encoder("DIR")          # torch.nn.Module (needs torch): x -> z
+"""
+
+import argparse
+import csv
+import gzip
+import json
+import math
+import os
+import sys
+
+import numpy as np
+from safetensors.numpy import load_file
+
+MISSING_CATEGORY = "<missing>"
+
+
+def _activation(name, h):
+    if name == "relu":
+        return np.maximum(h, 0.0)
+    if name == "tanh":
+        return np.tanh(h)
+    if name == "sigmoid":
+        return 1.0 / (1.0 + np.exp(-h))
+    if name == "gelu":
+        erf = np.vectorize(math.erf)
+        return 0.5 * h * (1.0 + erf(h / math.sqrt(2.0)))
+    if name == "identity":
+        return h
+    raise ValueError(f"unknown activation {name!r}")
+
+
+class Model:
+    """The fitted preprocessing and the encoder of a fairrep export."""
+
+    def __init__(self, directory):
+        with open(os.path.join(directory, "model.json"), encoding="utf-8") as f:
+            self.manifest = json.load(f)
+        if self.manifest.get("format") != "fairrep-export":
+            raise ValueError(f"{directory}/model.json is not a fairrep export")
+        self.tensors = load_file(os.path.join(directory, "model.safetensors"))
+        self.pre = self.manifest["preprocessing"]
+
+    @property
+    def features(self):
+        """The encoder's input features, in order."""
+        return self.pre["features"]
+
+    def preprocess(self, header, rows):
+        """Raw rows (lists of strings, columns named by `header`) -> (x float32 [n, p],
+        kept bool [n]). Categories never seen in training encode as zeros."""
+        pre = self.pre
+        index = {name.strip(): i for i, name in enumerate(header)}
+        missing = set(pre["reading"]["missing_values"])
+        policy = pre["missing"]
+        encoders = pre["encoders"]
+        sensitive = pre["sensitive"]
+        columns = []
+        for e in encoders:
+            if e["column"] not in index:
+                raise ValueError(f"the input has no column `{e['column']}` (a feature)")
+            columns.append(index[e["column"]])
+        s_col = index.get(sensitive["column"])
+        if sensitive["include_as_feature"] and s_col is None:
+            raise ValueError(f"the input has no column `{sensitive['column']}` (a feature)")
+        lookups = [
+            {c: j for j, c in enumerate(e["categories"])} if e["kind"] == "one_hot" else None
+            for e in encoders
+        ]
+        x = np.zeros((len(rows), len(pre["features"])), dtype=np.float64)
+        kept = np.ones(len(rows), dtype=bool)
+        for i, row in enumerate(rows):
+            off = 0
+            dropped = False
+            for e, c, lookup in zip(encoders, columns, lookups):
+                cell = row[c].strip()
+                is_missing = cell in missing
+                if is_missing and policy == "drop_rows":
+                    dropped = True
+                    break
+                if is_missing and policy == "error":
+                    raise ValueError(f"row {i + 1}, column `{e['column']}`: missing value")
+                if lookup is not None:
+                    j = lookup.get(MISSING_CATEGORY if is_missing else cell)
+                    if j is not None:
+                        x[i, off + j] = 1.0
+                    off += len(lookup)
+                else:
+                    v = e["mean"] if is_missing else float(cell)
+                    if not math.isfinite(v):
+                        raise ValueError(f"row {i + 1}, column `{e['column']}`: {cell!r}")
+                    x[i, off] = (v - e["mean"]) / e["std"]
+                    off += 1
+            if not dropped and sensitive["include_as_feature"]:
+                cell = row[s_col].strip()
+                if cell in missing and policy == "drop_rows":
+                    dropped = True
+                else:
+                    for g, group in enumerate(sensitive["groups"]):
+                        if cell in group["values"]:
+                            x[i, off + g] = 1.0
+                            break
+            if dropped:
+                kept[i] = False
+                x[i, :] = 0.0
+        return x.astype(np.float32), kept
+
+    def encode(self, x):
+        """The representation z = encoder(x) of float32 features x [n, p], in float64."""
+        enc = self.manifest["encoder"]
+        h = np.asarray(x, dtype=np.float32).astype(np.float64)
+        last = len(enc["layers"]) - 1
+        for i, layer in enumerate(enc["layers"]):
+            w = self.tensors[layer["weight"]].astype(np.float64)  # [out, in]
+            b = self.tensors[layer["bias"]].astype(np.float64)
+            h = h @ w.T + b
+            if i < last:
+                h = _activation(enc["activation"], h)
+        return _activation(enc["representation_activation"], h)
+
+
+def load(directory):
+    """The export in `directory`."""
+    return Model(directory)
+
+
+def torch_encoder(directory):
+    """The encoder as a `torch.nn.Module` (x float32 [n, p] -> z [n, r]), weights loaded."""
+    import torch
+
+    model = Model(directory)
+    enc = model.manifest["encoder"]
+    activations = {
+        "relu": torch.nn.ReLU,
+        "tanh": torch.nn.Tanh,
+        "sigmoid": torch.nn.Sigmoid,
+        "gelu": torch.nn.GELU,
+        "identity": torch.nn.Identity,
+    }
+
+    class FairrepEncoder(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.layers = torch.nn.ModuleList(
+                torch.nn.Linear(layer["d_in"], layer["d_out"]) for layer in enc["layers"]
+            )
+            self.activation = activations[enc["activation"]]()
+            self.representation_activation = activations[enc["representation_activation"]]()
+
+        def forward(self, x):
+            for i, layer in enumerate(self.layers):
+                x = layer(x)
+                if i < len(self.layers) - 1:
+                    x = self.activation(x)
+            return self.representation_activation(x)
+
+    module = FairrepEncoder()
+    state = {
+        name[len("encoder."):]: torch.from_numpy(value.copy())
+        for name, value in model.tensors.items()
+        if name.startswith("encoder.")
+    }
+    module.load_state_dict(state)
+    return module.eval()
+
+
+def _read(path, delimiter, skip_rows):
+    opener = gzip.open if path.endswith(".gz") else open
+    with opener(path, "rt", encoding="utf-8", newline="") as f:
+        lines = csv.reader(f, delimiter=delimiter)
+        rows = [r for r in lines if r and not (len(r) == 1 and not r[0].strip())]
+    rows = rows[skip_rows:]
+    if not rows:
+        raise ValueError(f"{path}: no header line")
+    return [c.strip() for c in rows[0]], rows[1:]
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--model", required=True, help="the export directory")
+    parser.add_argument("--input", required=True, help="raw rows: CSV with a header line")
+    parser.add_argument("--out", required=True, help="where to write z0 … as CSV")
+    parser.add_argument("--delimiter", default=None, help="default: the run's")
+    parser.add_argument("--skip-rows", type=int, default=0, help="lines to skip at the top")
+    args = parser.parse_args(argv)
+    model = Model(args.model)
+    delimiter = args.delimiter or model.pre["reading"]["delimiter"]
+    header, rows = _read(args.input, delimiter, args.skip_rows)
+    x, kept = model.preprocess(header, rows)
+    z = model.encode(x)
+    with open(args.out, "w", encoding="utf-8", newline="") as f:
+        w = csv.writer(f)
+        w.writerow([f"z{j}" for j in range(z.shape[1])])
+        for i in range(z.shape[0]):
+            w.writerow([repr(float(v)) for v in z[i]] if kept[i] else [""] * z.shape[1])
+    print(f"{len(rows)} rows, {int((~kept).sum())} dropped -> {args.out}", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,520 @@
+//! Applying a trained run to new rows (`fairrep encode`, `fairrep predict`): the run's fitted
+//! preprocessing, encoder, heads and post-processing, read from its directory without the
+//! training data, over an input file streamed a chunk of rows at a time (memory bounded by the
+//! chunk, not the file). Output rows are the input rows, in order: a row that cannot be encoded
+//! (a missing value under `missing = "drop_rows"`) keeps its place with empty fields.
+
+use crate::backend::Backend;
+use crate::error::TrainError;
+use crate::model::FairModel;
+use crate::rundir::{deep_config, load_model};
+use burn::tensor::Device;
+use fairrep_config::Config;
+use fairrep_data::sink::{Column, Sink, Values};
+use fairrep_data::stream::{Chunk, RowStream};
+use fairrep_data::table::ReadOptions;
+use fairrep_data::{Binding, Preprocessing, Role, RowOutcome, TaskKind};
+use fairrep_report::{FittedPostprocess, TransferHead, files, read_json};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+/// A trained run, ready to apply to new rows.
+pub struct Inference {
+    /// The run directory.
+    pub dir: PathBuf,
+    /// Its resolved config.
+    pub config: Config,
+    /// Its fitted preprocessing.
+    pub preprocessing: Preprocessing,
+    /// The encoder and source heads.
+    pub model: FairModel,
+    /// The device inference runs on.
+    pub device: Device,
+    /// The transfer heads.
+    pub transfer_heads: Vec<TransferHead>,
+    /// The fitted post-processing of each post-processed task.
+    pub postprocess: Vec<FittedPostprocess>,
+}
+
+impl Inference {
+    /// Reads the run directory `run`: `config.toml`, `preprocessing.json`, `model.bpk`,
+    /// `transfer_heads.json` and `postprocess.json`. A run written before fairrep saved its
+    /// preprocessing gets a message saying to re-run `fairrep eval` on it.
+    pub fn load(run: &Path, backend: Backend) -> Result<Inference, TrainError> {
+        let (_, config) = deep_config(run, "encode, predict and export")?;
+        let older = |file: &str| TrainError::NotARun {
+            path: run.to_path_buf(),
+            message: format!(
+                "no {file}: the run was written by an older fairrep or did not finish; \
+                 `fairrep eval --run {}` writes it (it needs the run's training data)",
+                run.display()
+            ),
+        };
+        for file in [
+            files::PREPROCESSING,
+            files::TRANSFER_HEADS,
+            files::POSTPROCESS,
+        ] {
+            if !run.join(file).is_file() {
+                return Err(older(file));
+            }
+        }
+        let preprocessing: Preprocessing =
+            read_json(&run.join(files::PREPROCESSING), "preprocessing")?;
+        if preprocessing.format != fairrep_data::fitted::PREPROCESSING_FORMAT {
+            return Err(older(files::PREPROCESSING));
+        }
+        let transfer_heads: Vec<TransferHead> =
+            read_json(&run.join(files::TRANSFER_HEADS), "list of transfer heads")?;
+        let postprocess: Vec<FittedPostprocess> =
+            read_json(&run.join(files::POSTPROCESS), "post-processing")?;
+        let device = backend.device()?;
+        let sources = (preprocessing.tasks.iter())
+            .filter(|t| t.role == Role::Source)
+            .count();
+        let model = load_model(run, &config, preprocessing.features.len(), sources, &device)?;
+        Ok(Inference {
+            dir: run.to_path_buf(),
+            config,
+            preprocessing,
+            model,
+            device,
+            transfer_heads,
+            postprocess,
+        })
+    }
+}
+
+/// How to read an input file: the run's `[data]` reading settings unless overridden.
+#[derive(Debug, Clone, Default)]
+pub struct InputOptions {
+    /// The file's first line (after `skip_rows`) names its columns (default: as the run's
+    /// files, i.e. a header unless `[data].columns` names them).
+    pub header: bool,
+    /// Lines (CSV) or rows (Parquet) to skip at the top.
+    pub skip_rows: usize,
+    /// The CSV delimiter (default: the run's).
+    pub delimiter: Option<char>,
+    /// Input rows encoded at once (bounds memory).
+    pub batch_rows: usize,
+}
+
+/// What happened to the rows of an input file.
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct RowCounts {
+    /// Rows read (= rows written).
+    pub rows: u64,
+    /// Rows written with empty fields: a missing value under `missing = "drop_rows"`.
+    pub dropped: u64,
+    /// Per column: rows dropped for a missing value in it.
+    pub dropped_by_column: BTreeMap<String, u64>,
+    /// Per column: cells with a category never seen in training (encoded as all zeros).
+    pub unseen_categories: BTreeMap<String, u64>,
+}
+
+/// One encoded chunk.
+struct Encoded<'a> {
+    chunk: &'a Chunk,
+    /// Indices (in the chunk) of the rows that were encoded.
+    kept: Vec<usize>,
+    /// Their representations, row-major `[kept, r]`.
+    z: Vec<f32>,
+}
+
+/// An input file bound to a run's preprocessing.
+struct Input<'a> {
+    inf: &'a Inference,
+    stream: RowStream,
+    binding: Binding,
+    batch_rows: usize,
+    counts: RowCounts,
+    unseen: Vec<u64>,
+}
+
+impl<'a> Input<'a> {
+    fn open(inf: &'a Inference, path: &Path, opts: &InputOptions) -> Result<Self, TrainError> {
+        let reading = &inf.preprocessing.reading;
+        let delimiter = opts.delimiter.unwrap_or(reading.delimiter);
+        if !delimiter.is_ascii() {
+            return Err(TrainError::Usage(format!(
+                "--delimiter `{delimiter}` must be one ASCII character"
+            )));
+        }
+        let columns = if opts.header {
+            None
+        } else {
+            reading.columns.as_deref()
+        };
+        let stream = RowStream::open(
+            path,
+            &ReadOptions {
+                delimiter: delimiter as u8,
+                skip_rows: opts.skip_rows,
+                columns,
+                header: columns.is_none(),
+                null: reading.missing_values.first().map_or("", String::as_str),
+            },
+            opts.batch_rows,
+        )?;
+        let binding = inf
+            .preprocessing
+            .bind(path, stream.columns(), stream.unreadable())?;
+        Ok(Input {
+            inf,
+            stream,
+            binding,
+            batch_rows: opts.batch_rows.max(1),
+            counts: RowCounts::default(),
+            unseen: vec![0; inf.preprocessing.encoders.len() + 1],
+        })
+    }
+
+    /// The next chunk of rows, or `None` at the end.
+    fn next_chunk(&mut self) -> Result<Option<Chunk>, TrainError> {
+        Ok(self.stream.next_chunk(self.batch_rows)?)
+    }
+
+    /// Encodes a chunk's rows and computes their representations.
+    fn encode<'c>(&mut self, chunk: &'c Chunk) -> Result<Encoded<'c>, TrainError> {
+        let pre = &self.inf.preprocessing;
+        let missing = pre.missing_tokens();
+        let p = pre.features.len();
+        let mut x = vec![0f32; chunk.rows.len() * p];
+        let mut kept = Vec::with_capacity(chunk.rows.len());
+        let mut row_x = vec![0f32; p];
+        for (i, (row, &line)) in chunk.rows.iter().zip(&chunk.lines).enumerate() {
+            let outcome = pre.encode_row(
+                &self.binding,
+                row,
+                &missing,
+                (self.stream.path(), line),
+                &mut row_x,
+                &mut self.unseen,
+            )?;
+            match outcome {
+                RowOutcome::Encoded => {
+                    let k = kept.len();
+                    x[k * p..(k + 1) * p].copy_from_slice(&row_x);
+                    kept.push(i);
+                }
+                RowOutcome::Dropped(col) => {
+                    self.counts.dropped += 1;
+                    *(self.counts.dropped_by_column)
+                        .entry(pre.column_name(col).to_string())
+                        .or_default() += 1;
+                }
+            }
+        }
+        self.counts.rows += chunk.rows.len() as u64;
+        x.truncate(kept.len() * p);
+        let z = self.inf.model.encode_rows(&x, p, &self.inf.device);
+        Ok(Encoded { chunk, kept, z })
+    }
+
+    /// The counts, with a warning per column of unseen categories.
+    fn finish(mut self) -> RowCounts {
+        let pre = &self.inf.preprocessing;
+        for (col, &n) in self.unseen.iter().enumerate() {
+            if n > 0 {
+                let name = pre.column_name(col).to_string();
+                tracing::warn!(
+                    "{}: column `{name}`: {n} cell(s) with a category never seen in training \
+                     (encoded as all zeros)",
+                    self.stream.path().display()
+                );
+                self.counts.unseen_categories.insert(name, n);
+            }
+        }
+        if self.counts.dropped > 0 {
+            tracing::warn!(
+                "{}: {} row(s) with a missing value written with empty fields (missing = \"drop_rows\")",
+                self.stream.path().display(),
+                self.counts.dropped
+            );
+        }
+        self.counts
+    }
+}
+
+/// The `--keep` columns of a chunk (text).
+fn kept_columns(stream_cols: &[usize], names: &[String], chunk: &Chunk) -> Vec<Column> {
+    stream_cols
+        .iter()
+        .zip(names)
+        .map(|(&c, name)| Column {
+            name: name.clone(),
+            values: Values::Text(chunk.rows.iter().map(|r| Some(r[c].to_string())).collect()),
+        })
+        .collect()
+}
+
+/// Spreads the values of the kept rows over all the chunk's rows (`None` for dropped rows).
+fn spread<T: Copy>(n: usize, kept: &[usize], values: impl Iterator<Item = T>) -> Vec<Option<T>> {
+    let mut out = vec![None; n];
+    for (&i, v) in kept.iter().zip(values) {
+        out[i] = Some(v);
+    }
+    out
+}
+
+/// Output columns named by `--keep`, checked against the input (an error names a missing one).
+fn keep_indices(input: &Input<'_>, keep: &[String]) -> Result<Vec<usize>, TrainError> {
+    keep.iter()
+        .map(|k| Ok(input.stream.column(k, "a --keep column")?))
+        .collect()
+}
+
+/// `fairrep encode`: writes, for every input row, the `keep` columns then `z0 … z{r-1}`.
+pub fn encode_file(
+    inf: &Inference,
+    input: &Path,
+    opts: &InputOptions,
+    out: &Path,
+    keep: &[String],
+) -> Result<RowCounts, TrainError> {
+    let mut rows = Input::open(inf, input, opts)?;
+    let keep_cols = keep_indices(&rows, keep)?;
+    let r = inf.config.model.representation;
+    let mut sink = Sink::create(out, b',')?;
+    while let Some(chunk) = rows.next_chunk()? {
+        let e = rows.encode(&chunk)?;
+        let n = e.chunk.rows.len();
+        let mut columns = kept_columns(&keep_cols, keep, e.chunk);
+        for j in 0..r {
+            columns.push(Column {
+                name: format!("z{j}"),
+                values: Values::F32(spread(n, &e.kept, e.z.iter().skip(j).step_by(r).copied())),
+            });
+        }
+        sink.write(&columns)?;
+    }
+    sink.finish()?;
+    Ok(rows.finish())
+}
+
+/// One task's predictions gathered for `--evaluate` (rows with a label and a group only).
+#[derive(Debug, Clone, Default)]
+pub struct TaskEvaluation {
+    /// The task.
+    pub task: String,
+    /// Binary or regression.
+    pub kind: TaskKind,
+    /// Binary labels.
+    pub labels: Vec<bool>,
+    /// Regression targets.
+    pub targets: Vec<f64>,
+    /// Scores (probabilities, or values).
+    pub scores: Vec<f64>,
+    /// Predicted labels (binary).
+    pub predictions: Vec<bool>,
+    /// Group ids.
+    pub groups: Vec<usize>,
+}
+
+/// What `predict` did.
+#[derive(Debug, Clone)]
+pub struct Predictions {
+    /// The rows.
+    pub counts: RowCounts,
+    /// The tasks whose scores were post-processed.
+    pub postprocessed: Vec<String>,
+    /// With `evaluate`: per task, the rows with a label and a known group.
+    pub evaluation: Vec<TaskEvaluation>,
+}
+
+/// How a task's score is computed.
+enum Scorer<'a> {
+    /// Source head number `k`.
+    Source(usize),
+    /// A transfer head.
+    Transfer(&'a TransferHead),
+}
+
+/// `fairrep predict`: for every input row, the `keep` columns then, for each of `tasks` (all
+/// when empty), `<task>_score` and, for a binary task, `<task>_pred` (score ≥ the run's
+/// threshold); post-processed where the run was and the input has the sensitive column. With
+/// `evaluate`, gathers each task's labels, scores and groups where the input has them.
+pub fn predict_file(
+    inf: &Inference,
+    input: &Path,
+    opts: &InputOptions,
+    out: &Path,
+    (tasks, keep): (&[String], &[String]),
+    evaluate: bool,
+) -> Result<Predictions, TrainError> {
+    let pre = &inf.preprocessing;
+    let sources: Vec<usize> = (0..pre.tasks.len())
+        .filter(|&t| pre.tasks[t].role == Role::Source)
+        .collect();
+    if let Some(unknown) = tasks
+        .iter()
+        .find(|n| !pre.tasks.iter().any(|t| &t.name == *n))
+    {
+        return Err(TrainError::Usage(format!(
+            "--task {unknown}: the run has no such task (its tasks: {})",
+            pre.tasks
+                .iter()
+                .map(|t| t.name.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        )));
+    }
+    let chosen: Vec<usize> = (0..pre.tasks.len())
+        .filter(|&t| tasks.is_empty() || tasks.contains(&pre.tasks[t].name))
+        .collect();
+    let mut scorers = Vec::new();
+    for &t in &chosen {
+        let task = &pre.tasks[t];
+        scorers.push(match task.role {
+            Role::Source => Scorer::Source(sources.iter().position(|&s| s == t).unwrap_or(0)),
+            Role::Transfer => Scorer::Transfer(
+                inf.transfer_heads
+                    .iter()
+                    .find(|h| h.task == task.name)
+                    .ok_or_else(|| TrainError::NotARun {
+                        path: inf.dir.join(files::TRANSFER_HEADS),
+                        message: format!("no head for transfer task `{}`", task.name),
+                    })?,
+            ),
+        });
+    }
+    let mut rows = Input::open(inf, input, opts)?;
+    let keep_cols = keep_indices(&rows, keep)?;
+    let sensitive = rows.binding.sensitive;
+    if sensitive.is_none() && !inf.postprocess.is_empty() {
+        tracing::warn!(
+            "{} has no column `{}`: scores are not post-processed",
+            input.display(),
+            pre.sensitive.column
+        );
+    }
+    // One applier per post-processed task, drawing its jitter across chunks.
+    let mut appliers: Vec<Option<(&FittedPostprocess, fairrep_methods::barycenter::Applier<'_>)>> =
+        chosen
+            .iter()
+            .map(|&t| {
+                let fitted = inf
+                    .postprocess
+                    .iter()
+                    .find(|p| p.task == pre.tasks[t].name)?;
+                sensitive?;
+                Some((fitted, fitted.barycenter.applier(fitted.seed)))
+            })
+            .collect();
+    let threshold = inf.config.transfer.threshold;
+    let mut evaluation: Vec<TaskEvaluation> = chosen
+        .iter()
+        .map(|&t| TaskEvaluation {
+            task: pre.tasks[t].name.clone(),
+            kind: pre.tasks[t].kind,
+            ..TaskEvaluation::default()
+        })
+        .collect();
+    let missing: Vec<String> = pre.reading.missing_values.clone();
+    let mut sink = Sink::create(out, b',')?;
+    while let Some(chunk) = rows.next_chunk()? {
+        let e = rows.encode(&chunk)?;
+        let n = e.chunk.rows.len();
+        let source_scores = if scorers.iter().any(|s| matches!(s, Scorer::Source(_))) {
+            let heads: Vec<&fairrep_data::TaskInfo> =
+                sources.iter().map(|&t| &pre.tasks[t]).collect();
+            inf.model.predict_from_z(&e.z, &heads, &inf.device)
+        } else {
+            Vec::new()
+        };
+        // Group ids of the kept rows (when the input has the sensitive column).
+        let groups: Option<Vec<usize>> = match sensitive {
+            None => None,
+            Some(c) => Some(
+                e.kept
+                    .iter()
+                    .map(|&i| {
+                        let cell = &e.chunk.rows[i][c];
+                        pre.sensitive.group_of(cell).ok_or_else(|| {
+                            fairrep_data::DataError::UnknownGroup {
+                                path: input.to_path_buf(),
+                                line: e.chunk.lines[i],
+                                column: pre.sensitive.column.clone(),
+                                value: cell.to_string(),
+                            }
+                        })
+                    })
+                    .collect::<Result<_, _>>()?,
+            ),
+        };
+        let mut columns = kept_columns(&keep_cols, keep, e.chunk);
+        for (k, (&t, scorer)) in chosen.iter().zip(&scorers).enumerate() {
+            let task = &pre.tasks[t];
+            let mut scores = match scorer {
+                Scorer::Source(h) => source_scores[*h].clone(),
+                Scorer::Transfer(head) => head.predict(&e.z),
+            };
+            if let (Some((_, applier)), Some(g)) = (appliers[k].as_mut(), groups.as_ref()) {
+                scores = applier
+                    .apply(&scores, g)
+                    .map_err(|source| TrainError::Barycenter {
+                        what: format!("task `{}`", task.name),
+                        source,
+                    })?;
+            }
+            let preds: Vec<bool> = scores.iter().map(|&s| s >= threshold).collect();
+            if evaluate && let (Some(c), Some(g)) = (rows.binding.tasks[t], groups.as_ref()) {
+                let ev = &mut evaluation[k];
+                for (j, &i) in e.kept.iter().enumerate() {
+                    let cell = &e.chunk.rows[i][c];
+                    if missing.iter().any(|m| m == cell) {
+                        continue;
+                    }
+                    let label = match (&task.positive, task.kind) {
+                        (Some(p), TaskKind::Binary) => p.eval(cell).map(|y| {
+                            ev.labels.push(y);
+                            ev.predictions.push(preds[j]);
+                        }),
+                        _ => cell.parse::<f64>().ok().filter(|v| v.is_finite()).map(|v| {
+                            ev.targets.push(v);
+                        }),
+                    };
+                    if label.is_some() {
+                        ev.scores.push(scores[j]);
+                        ev.groups.push(g[j]);
+                    }
+                }
+            }
+            columns.push(Column {
+                name: format!("{}_score", task.name),
+                values: Values::F64(spread(n, &e.kept, scores.iter().copied())),
+            });
+            if task.kind == TaskKind::Binary {
+                columns.push(Column {
+                    name: format!("{}_pred", task.name),
+                    values: Values::Int(spread(n, &e.kept, preds.iter().map(|&p| i64::from(p)))),
+                });
+            }
+        }
+        sink.write(&columns)?;
+    }
+    sink.finish()?;
+    let postprocessed = chosen
+        .iter()
+        .zip(&appliers)
+        .filter(|(_, a)| a.is_some())
+        .map(|(&t, _)| pre.tasks[t].name.clone())
+        .collect();
+    if evaluate {
+        for (ev, &t) in evaluation.iter().zip(&chosen) {
+            if ev.scores.is_empty() {
+                tracing::warn!(
+                    "--evaluate: task `{}`: the input has no usable column `{}` (or no `{}`)",
+                    ev.task,
+                    pre.tasks[t].column,
+                    pre.sensitive.column
+                );
+            }
+        }
+    }
+    Ok(Predictions {
+        counts: rows.finish(),
+        postprocessed,
+        evaluation: if evaluate { evaluation } else { Vec::new() },
+    })
+}

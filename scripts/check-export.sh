@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# Checks that an exported run's Python module (numpy + safetensors, no torch) reproduces
+# `fairrep encode` to 1e-5 on the Adult test file, read with a header line.
+# Usage: scripts/check-export.sh [PYTHON]   (default: a venv in $CARGO_TARGET_DIR or target/,
+# created with numpy and safetensors from PyPI when missing)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+target="${CARGO_TARGET_DIR:-target}"
+py="${1:-}"
+if [ -z "$py" ]; then
+  venv="$target/export-check-venv"
+  if ! "$venv/bin/python" -c "import numpy, safetensors" 2>/dev/null; then
+    echo "== creating $venv (numpy, safetensors)"
+    python3 -m venv "$venv"
+    "$venv/bin/pip" install -q numpy safetensors
+  fi
+  py="$venv/bin/python"
+fi
+fairrep="$target/release/fairrep"
+[ -x "$fairrep" ] || cargo build --release --locked -q
+work="$(mktemp -d)"
+trap 'rm -rf "$work"' EXIT
+# A short quickstart run, its export, and the test file with a header line.
+sed -e "s#\.\./data/adult#$(pwd)/data/adult#" -e 's/epochs = 20/epochs = 2/' \
+  configs/quickstart.toml > "$work/config.toml"
+"$fairrep" -q train --config "$work/config.toml" --out "$work/run" >/dev/null
+"$fairrep" -q export --run "$work/run" --out "$work/export" >/dev/null
+{
+  echo "age,workclass,fnlwgt,education,education-num,marital-status,occupation,relationship,race,sex,capital-gain,capital-loss,hours-per-week,native-country,income"
+  gzip -dc data/adult/adult.test.gz | tail -n +2
+} > "$work/rows.csv"
+"$fairrep" -q encode --run "$work/run" --input "$work/rows.csv" --header --out "$work/z_fairrep.csv" >/dev/null
+"$py" "$work/export/fairrep_encoder.py" --model "$work/export" --input "$work/rows.csv" --out "$work/z_python.csv"
+"$py" - "$work/z_fairrep.csv" "$work/z_python.csv" <<'PY'
+import csv, sys
+a = list(csv.reader(open(sys.argv[1])))
+b = list(csv.reader(open(sys.argv[2])))
+assert a[0] == b[0], (a[0], b[0])
+assert len(a) == len(b), (len(a), len(b))
+worst, rows, empty = 0.0, 0, 0
+for i, (x, y) in enumerate(zip(a[1:], b[1:])):
+    if all(v == "" for v in x):
+        assert all(v == "" for v in y), f"row {i + 1}: dropped by fairrep only"
+        empty += 1
+        continue
+    for u, v in zip(x, y):
+        worst = max(worst, abs(float(u) - float(v)))
+    rows += 1
+print(f"export check: {rows} rows, {empty} dropped in both, largest |z_fairrep - z_python| = {worst:.3g}")
+assert rows > 15000, rows
+assert worst <= 1e-5, worst
+PY
