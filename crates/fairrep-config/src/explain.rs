@@ -132,7 +132,7 @@ pub const KEYS: &[Key] = &[
         key: "data.train.path",
         ty: "path",
         default: Shown::Text("required"),
-        meaning: "training CSV (gzip if it ends in .gz); relative to the config's directory; $NAME or ${NAME} is an environment variable",
+        meaning: "training CSV (gzip if it ends in .gz) or Parquet (.parquet); relative to the config's directory; $NAME or ${NAME} is an environment variable",
     },
     Key {
         key: "data.train.skip_rows",
@@ -144,7 +144,7 @@ pub const KEYS: &[Key] = &[
         key: "data.test.path",
         ty: "path",
         default: Shown::Text("required unless data.test_fraction"),
-        meaning: "test CSV ($NAME / ${NAME}: environment variables, e.g. $FAIRREP_DATA_DIR)",
+        meaning: "test CSV or Parquet ($NAME / ${NAME}: environment variables, e.g. $FAIRREP_DATA_DIR)",
     },
     Key {
         key: "data.test_fraction",
@@ -199,6 +199,13 @@ pub const KEYS: &[Key] = &[
         ty: "list of columns",
         default: Shown::Default,
         meaning: "standardised with training statistics",
+    },
+    Key {
+        key: "data.features.vectors",
+        ty: "list of columns",
+        default: Shown::Default,
+        meaning: "Parquet columns of fixed-length float lists (embeddings), each expanded to \
+                  numeric features <column>_0 … <column>_{d-1}",
     },
     Key {
         key: "data.sensitive.column",
