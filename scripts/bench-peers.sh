@@ -22,4 +22,4 @@ if ! "$venv/bin/python" -c "import torch, geomloss, ot" 2>/dev/null; then
     numpy scipy geomloss==0.3.1 pot==0.9.7.post1
 fi
 cargo build --release -q
-exec "$venv/bin/python" scripts/bench_peers.py --fairrep target/release/fairrep "$@"
+exec "$venv/bin/python" scripts/bench_peers.py --fairrep "${CARGO_TARGET_DIR:-target}/release/fairrep" "$@"

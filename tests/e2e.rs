@@ -228,6 +228,16 @@ fn quickstart_penalty_halves_income_ddp_on_the_transfer_task() {
         f["representation"]["mmd2"].as_f64().unwrap()
             < 0.2 * p["representation"]["mmd2"].as_f64().unwrap()
     );
+    // At λ = 0 the divergence is not computed on the training batches (null; the objective is
+    // the task loss) but still measured on the validation split every epoch.
+    for e in epochs(&out_plain) {
+        assert!(e["penalty"].is_null(), "{e}");
+        assert_eq!(num(&e, "objective"), num(&e, "task_loss"));
+        assert!(num(&e, "valid_penalty") > 0.0 && num(&e, "valid_mmd2") > 0.0);
+    }
+    for e in epochs(&out_fair) {
+        assert!(num(&e, "penalty") > 0.0, "{e}");
+    }
 }
 
 /// Runs `fairrep train` on a config and expects exit code 2 with all `needles` in stderr.
@@ -649,7 +659,11 @@ fn epochs(dir: &Path) -> Vec<Value> {
         .lines()
         .map(|l| {
             let mut v: Value = serde_json::from_str(l).unwrap();
-            v.as_object_mut().unwrap().remove("elapsed_s");
+            // Timings differ from run to run; each epoch has them.
+            for key in ["elapsed_s", "train_s", "valid_s"] {
+                let t = v.as_object_mut().unwrap().remove(key);
+                assert!(t.and_then(|t| t.as_f64()).is_some_and(|t| t > 0.0), "{key}");
+            }
             v
         })
         .collect()

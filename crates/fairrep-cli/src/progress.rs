@@ -48,14 +48,19 @@ impl Observer for Progress {
         self.bar = Some(bar);
     }
 
-    fn step(&mut self, task_loss: f64, penalty: f64) {
+    fn step(&mut self, task_loss: f64, penalty: Option<f64>) {
         // Exponential moving averages keep the displayed numbers readable.
         self.loss = 0.9 * self.loss + 0.1 * task_loss;
-        self.penalty = 0.9 * self.penalty + 0.1 * penalty;
+        if let Some(p) = penalty {
+            self.penalty = 0.9 * self.penalty + 0.1 * p;
+        }
         if let Some(b) = &self.bar {
             b.inc(1);
             if b.position() % 10 == 0 {
-                b.set_message(format!("loss {:.4} penalty {:.5}", self.loss, self.penalty));
+                b.set_message(match penalty {
+                    Some(_) => format!("loss {:.4} penalty {:.5}", self.loss, self.penalty),
+                    None => format!("loss {:.4}", self.loss),
+                });
             }
         }
     }

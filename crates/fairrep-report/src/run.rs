@@ -17,10 +17,12 @@ pub struct EpochRecord {
     /// Mean task loss over the epoch's batches.
     #[serde(deserialize_with = "fairrep_metrics::nan::f64")]
     pub task_loss: f64,
-    /// Mean penalty over the epoch's batches.
+    /// Mean penalty over the epoch's batches; for a divergence at λ = 0 it is not computed
+    /// (`null`, NaN here): it would not change a single weight (`valid_penalty` still measures
+    /// it every epoch).
     #[serde(deserialize_with = "fairrep_metrics::nan::f64")]
     pub penalty: f64,
-    /// Mean of task loss + λ · penalty.
+    /// Mean of task loss + λ · penalty (the mean task loss when λ = 0).
     #[serde(deserialize_with = "fairrep_metrics::nan::f64")]
     pub objective: f64,
     /// Batches in which fewer than two groups were present (penalty 0).
@@ -45,6 +47,13 @@ pub struct EpochRecord {
     pub valid: Vec<TaskMetrics>,
     /// Seconds since the start of training.
     pub elapsed_s: f64,
+    /// Seconds of this epoch's optimiser steps (batches, forward, backward, Adam); 0 in files
+    /// written before fairrep recorded it.
+    #[serde(default)]
+    pub train_s: f64,
+    /// Seconds of this epoch's validation.
+    #[serde(default)]
+    pub valid_s: f64,
 }
 
 /// The metrics of one task on one split: its name, role and kind (`"binary"` or

@@ -160,8 +160,8 @@ fn epoch_records_name_the_bad_line() {
         epoch: 1,
         step: 4,
         task_loss: 0.5,
-        penalty: 0.1,
-        objective: 0.55,
+        penalty: f64::NAN,
+        objective: 0.5,
         batches_without_pairs: 0,
         valid_penalty: f64::NAN,
         valid_mmd2: 0.2,
@@ -169,12 +169,20 @@ fn epoch_records_name_the_bad_line() {
         learning_rate: 1e-3,
         valid: vec![],
         elapsed_s: 0.1,
+        train_s: 0.07,
+        valid_s: 0.02,
     };
     let line = serde_json::to_string(&record).unwrap();
-    let path = write(dir.path(), "metrics.jsonl", &format!("{line}\n{line}\n"));
+    assert!(line.contains("\"penalty\":null"), "{line}");
+    // A line of an older fairrep, without the epoch's seconds.
+    let older = line.replace(",\"train_s\":0.07,\"valid_s\":0.02", "");
+    assert_ne!(older, line);
+    let path = write(dir.path(), "metrics.jsonl", &format!("{line}\n{older}\n"));
     let back: Vec<EpochRecord> = read_json_lines(&path, "metrics file").unwrap();
     assert_eq!(back.len(), 2);
     assert!(back[0].valid_penalty.is_nan() && back[0].valid_mmd2 == 0.2);
+    assert!(back[0].penalty.is_nan() && back[0].train_s == 0.07 && back[0].valid_s == 0.02);
+    assert_eq!((back[1].train_s, back[1].valid_s), (0.0, 0.0));
     let broken = line.replace("\"step\"", "\"steps\"");
     let path = write(dir.path(), "metrics.jsonl", &format!("{line}\n{broken}\n"));
     let e = read_json_lines::<EpochRecord>(&path, "metrics file")

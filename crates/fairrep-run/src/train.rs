@@ -36,8 +36,9 @@ use std::time::Instant;
 pub trait Observer {
     /// An epoch of `steps` batches begins.
     fn epoch_start(&mut self, _epoch: usize, _epochs: usize, _steps: usize) {}
-    /// One optimiser step was taken.
-    fn step(&mut self, _task_loss: f64, _penalty: f64) {}
+    /// One optimiser step was taken (the batch's penalty: `None` when λ = 0, where it is not
+    /// computed).
+    fn step(&mut self, _task_loss: f64, _penalty: Option<f64>) {}
     /// An epoch ended (after validation).
     fn epoch_end(&mut self, _record: &EpochRecord) {}
 }
@@ -67,9 +68,12 @@ enum Penalty {
 #[derive(Debug, Default)]
 struct EpochSums {
     task: f64,
-    penalty: f64,
+    /// `None` when λ = 0 (the penalty is not computed).
+    penalty: Option<f64>,
     batches: usize,
     without_pairs: usize,
+    /// Seconds of the epoch's steps.
+    seconds: f64,
 }
 
 /// What changes from step to step of a training run.
@@ -223,7 +227,16 @@ impl<'a> Trainer<'a> {
             .collect();
         observer.epoch_start(epoch, config.training.epochs, batches.len());
         let condition_labels = self.condition_task.map(|t| &data.train.labels[t]);
-        let mut sums = EpochSums::default();
+        // At λ = 0 a divergence cannot change a weight: it is not computed, which leaves the
+        // model bit-identical and the step a third cheaper. An adversary still trains (its
+        // advantage on the validation split is the run's `valid_penalty`).
+        let penalised =
+            config.penalty.lambda != 0.0 || matches!(self.penalty, Penalty::Adversary(_));
+        let mut sums = EpochSums {
+            penalty: penalised.then_some(0.0),
+            ..EpochSums::default()
+        };
+        let started = Instant::now();
         for rows in batches {
             self.step += 1;
             let batch = self.batcher.batch(rows.to_vec(), &self.train_device);
@@ -232,29 +245,35 @@ impl<'a> Trainer<'a> {
             let task_loss = multitask_loss(outputs, batch.y, &self.regression); // [1]
             let y_cond: Option<Vec<bool>> =
                 condition_labels.map(|l| batch.rows.iter().map(|&r| l[r]).collect());
-            let pen = match &mut self.penalty {
+            let pen = penalised.then(|| match &mut self.penalty {
                 Penalty::Divergence(p) => p.forward(z, &batch.s, y_cond.as_deref()),
                 Penalty::Adversary(adv) => adv.step_and_penalty(z, &batch.s, y_cond.as_deref()),
-            };
-            let (tl, pv) = (
-                task_loss.clone().into_scalar::<f64>(),
-                pen.value.clone().into_scalar::<f64>(),
-            );
-            for (term, v) in [("task loss", tl), ("penalty", pv)] {
-                if !v.is_finite() {
-                    return Err(TrainError::NonFinite {
-                        epoch,
-                        step: self.step,
-                        term: term.to_string(),
-                        value: v,
-                    });
+            });
+            let tl = task_loss.clone().into_scalar::<f64>();
+            let pv = pen.as_ref().map(|p| p.value.clone().into_scalar::<f64>());
+            for (term, v) in [("task loss", Some(tl)), ("penalty", pv)] {
+                match v {
+                    Some(v) if !v.is_finite() => {
+                        return Err(TrainError::NonFinite {
+                            epoch,
+                            step: self.step,
+                            term: term.to_string(),
+                            value: v,
+                        });
+                    }
+                    _ => {}
                 }
             }
-            sums.without_pairs += usize::from(pen.pairs == 0);
             sums.task += tl;
-            sums.penalty += pv;
             sums.batches += 1;
-            let loss = task_loss + pen.value.mul_scalar(config.penalty.lambda);
+            let loss = match (pen, pv) {
+                (Some(pen), Some(pv)) => {
+                    sums.without_pairs += usize::from(pen.pairs == 0);
+                    sums.penalty = sums.penalty.map(|s| s + pv);
+                    task_loss + pen.value.mul_scalar(config.penalty.lambda)
+                }
+                _ => task_loss,
+            };
             let grads = GradientsParams::from_grads(loss.backward(), &self.model);
             self.learning_rate = config
                 .training
@@ -264,6 +283,7 @@ impl<'a> Trainer<'a> {
                 .step(self.learning_rate, self.model.clone(), grads);
             observer.step(tl, pv);
         }
+        sums.seconds = started.elapsed().as_secs_f64();
         if sums.without_pairs > 0 {
             tracing::warn!(
                 epoch,
@@ -294,6 +314,7 @@ impl<'a> Trainer<'a> {
     /// of the model as it is now. Updates the early-stopping state.
     fn validate(&mut self, epoch: usize, sums: &EpochSums, started: Instant) -> EpochRecord {
         let (config, data, device) = (self.config, self.data, self.device);
+        let validation = Instant::now();
         let source = data.task_indices(Role::Source);
         let lambda = config.penalty.lambda;
         // Validation on the plain (non-autodiff) model.
@@ -336,8 +357,8 @@ impl<'a> Trainer<'a> {
             epoch,
             step: self.step,
             task_loss: sums.task / nb,
-            penalty: sums.penalty / nb,
-            objective: (sums.task + lambda * sums.penalty) / nb,
+            penalty: sums.penalty.map_or(f64::NAN, |p| p / nb),
+            objective: (sums.task + sums.penalty.map_or(0.0, |p| lambda * p)) / nb,
             batches_without_pairs: sums.without_pairs,
             valid_penalty,
             valid_mmd2,
@@ -345,6 +366,8 @@ impl<'a> Trainer<'a> {
             learning_rate: self.learning_rate,
             valid,
             elapsed_s: started.elapsed().as_secs_f64(),
+            train_s: sums.seconds,
+            valid_s: validation.elapsed().as_secs_f64(),
         }
     }
 

@@ -338,7 +338,9 @@ pub struct Curve {
     pub kind: PenaltyKind,
     /// λ.
     pub lambda: f64,
-    /// `(epoch, mean task loss, mean penalty)` of every epoch.
+    /// `(epoch, mean task loss, the run's own penalty on the validation split)` of every epoch
+    /// (the validation penalty, because a divergence at λ = 0 is not computed on the training
+    /// batches, and the λ = 0 curve is the reference the others are read against).
     pub epochs: Vec<(f64, f64, f64)>,
 }
 
@@ -352,7 +354,7 @@ fn read_curve(run: &Path, report: &Report) -> Result<Curve, StudyError> {
         lambda: report.lambda,
         epochs: records
             .iter()
-            .map(|e| (e.epoch as f64, e.task_loss, e.penalty))
+            .map(|e| (e.epoch as f64, e.task_loss, e.valid_penalty))
             .collect(),
     })
 }

@@ -166,7 +166,7 @@ pub fn plot_front(
 }
 
 /// The training curves as small multiples: one row per penalty kind, the mean source-task loss
-/// (left) and the mean penalty (right) per epoch, one line per run, coloured by λ (the seeds of
+/// (left) and the run's own penalty on the validation split (right) per epoch, one line per run, coloured by λ (the seeds of
 /// a λ share its colour). Penalties of different kinds have different scales, hence one row
 /// each.
 pub fn plot_curves(path: &Path, curves: &[Curve]) -> Result<(), StudyError> {
@@ -196,7 +196,7 @@ pub fn plot_curves(path: &Path, curves: &[Curve]) -> Result<(), StudyError> {
         .map_err(|e| fail(&e))?;
     let panels = root.split_evenly((rows, 2));
     for (k, kind) in kinds.iter().enumerate() {
-        for (col, (what, pick)) in [("source-task loss", 1usize), ("penalty", 2usize)]
+        for (col, (what, pick)) in [("source-task loss", 1usize), ("validation penalty", 2usize)]
             .into_iter()
             .enumerate()
         {
