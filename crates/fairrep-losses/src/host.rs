@@ -232,6 +232,8 @@ pub struct Cloud<F> {
     /// Columns.
     pub d: usize,
     sq: Vec<F>,
+    /// The values transposed, `[d · n]` (column-major), for [`block_costs`].
+    xt: Vec<F>,
 }
 
 impl<F: Real> Cloud<F> {
@@ -239,7 +241,13 @@ impl<F: Real> Cloud<F> {
     pub fn new(x: Vec<F>, n: usize, d: usize) -> Self {
         assert_eq!(x.len(), n * d, "cloud of {n} × {d} values");
         let sq = sq_norms(&x, n, d);
-        Self { x, n, d, sq }
+        let mut xt = vec![F::zero(); n * d];
+        for (i, row) in x.chunks_exact(d.max(1)).enumerate() {
+            for (k, &v) in row.iter().enumerate() {
+                xt[k * n + i] = v;
+            }
+        }
+        Self { x, n, d, sq, xt }
     }
 
     /// A cloud from a `[n, d]` tensor of dtype `F`.
@@ -280,19 +288,161 @@ fn sq_dists_rows<F: Real>(u: &Cloud<F>, r0: usize, r1: usize, v: &Cloud<F>, out:
 /// `sqrt(max(|u − v|², 1e-8))` for p = 1.
 pub fn cost_matrix<F: Real>(p: Power, u: &Cloud<F>, v: &Cloud<F>) -> Vec<F> {
     let mut c = vec![F::zero(); u.n * v.n];
-    if u.n == 0 || v.n == 0 {
-        return c;
+    cost_rows(p, u, 0, u.n, v, &mut c);
+    c
+}
+
+/// The rows `r0..r1` of [`cost_matrix`], into `out` `[(r1 − r0) · m]`.
+fn cost_rows<F: Real>(p: Power, u: &Cloud<F>, r0: usize, r1: usize, v: &Cloud<F>, out: &mut [F]) {
+    if r1 == r0 || v.n == 0 {
+        return;
     }
-    sq_dists_rows(u, 0, u.n, v, &mut c);
+    sq_dists_rows(u, r0, r1, v, out);
     let (half, floor) = (F::of(0.5), F::of(1e-8));
-    c.par_chunks_mut(4096).for_each(|chunk| match p {
+    out.par_chunks_mut(4096).for_each(|chunk| match p {
         Power::P2 => chunk.iter_mut().for_each(|c| *c = *c * half),
         Power::P1 => chunk
             .iter_mut()
             .for_each(|c| *c = F::of(c.maxv(floor).to_f64().sqrt())),
     });
-    c
 }
+
+/// The rows `r0..r1` of [`cost_matrix`] into `out`, on the calling thread (a task of a
+/// streamed soft-min): the distances of 8 rows × 16 columns at a time from `v` transposed
+/// (no packing of `v` per block, as a matrix product would do), then the cost.
+fn block_costs<F: Real>(p: Power, u: &Cloud<F>, r0: usize, r1: usize, v: &Cloud<F>, out: &mut [F]) {
+    let m = v.n;
+    if r1 == r0 || m == 0 {
+        return;
+    }
+    sq_dists_block(u.rows(r0, r1), &u.sq[r0..r1], &v.xt, &v.sq, u.d, out);
+    let (half, floor) = (F::of(0.5), F::of(1e-8));
+    for c in out.iter_mut() {
+        *c = match p {
+            Power::P2 => *c * half,
+            Power::P1 => F::of(c.maxv(floor).to_f64().sqrt()),
+        };
+    }
+}
+
+/// `|u_r − v_j|² = max(−2 u_r·v_j + |u_r|² + |v_j|², 0)` for the rows of `u` `[b · d]` and the
+/// `m` columns of `vt` `[d · m]`, into `out` `[b · m]`. Compiled for the vector units the CPU
+/// has (see [`lse_row_simd`]).
+#[multiversion::multiversion(targets(
+    "x86_64+avx512f+avx512bw+avx512dq+avx512vl+avx2+fma",
+    "x86_64+avx2+fma",
+    "aarch64+neon"
+))]
+fn sq_dists_block<F: Real>(u: &[F], usq: &[F], vt: &[F], vsq: &[F], d: usize, out: &mut [F]) {
+    let (b, m) = (usq.len(), vsq.len());
+    let full = b - b % 8;
+    for r in (0..full).step_by(8) {
+        dists_tile::<F, 8>(u, usq, vt, vsq, d, r, out);
+    }
+    for r in full..b {
+        dists_tile::<F, 1>(u, usq, vt, vsq, d, r, out);
+    }
+    debug_assert_eq!(out.len(), b * m);
+}
+
+/// The rows `r..r + R` of [`sq_dists_block`].
+#[inline(always)]
+fn dists_tile<F: Real, const R: usize>(
+    u: &[F],
+    usq: &[F],
+    vt: &[F],
+    vsq: &[F],
+    d: usize,
+    r: usize,
+    out: &mut [F],
+) {
+    let m = vsq.len();
+    let two = F::of(-2.0);
+    let full = m - m % LANES;
+    for j in (0..full).step_by(LANES) {
+        let mut acc = [[F::zero(); LANES]; R];
+        for k in 0..d {
+            let vk = lanes(&vt[k * m + j..k * m + j + LANES]);
+            for (q, a) in acc.iter_mut().enumerate() {
+                let x = u[(r + q) * d + k];
+                for l in 0..LANES {
+                    a[l] += x * vk[l];
+                }
+            }
+        }
+        let vs = lanes(&vsq[j..j + LANES]);
+        for (q, a) in acc.iter().enumerate() {
+            let ui = usq[r + q];
+            let row = &mut out[(r + q) * m + j..(r + q) * m + j + LANES];
+            for l in 0..LANES {
+                row[l] = (two * a[l] + ui + vs[l]).maxv(F::zero());
+            }
+        }
+    }
+    for j in full..m {
+        for q in 0..R {
+            let mut a = F::zero();
+            for k in 0..d {
+                a += u[(r + q) * d + k] * vt[k * m + j];
+            }
+            out[(r + q) * m + j] = (two * a + usq[r + q] + vsq[j]).maxv(F::zero());
+        }
+    }
+}
+
+/// The cost matrix of one pair of clouds, as the soft-mins read it: kept in memory (one pass
+/// over it per soft-min), or, above [`KEPT_COSTS_BYTES`], recomputed a block of rows at a time
+/// (one matrix product per block and soft-min; memory O(ROWS · m)).
+pub enum Costs<F> {
+    /// The whole `[n · m]` matrix.
+    Kept(Vec<F>),
+    /// Recomputed from the clouds when needed.
+    Streamed(Power),
+}
+
+/// The most memory the four cost matrices of a Sinkhorn divergence may take before they are
+/// recomputed in blocks instead (256 MiB: n = m = 4,096 in f32 keeps them).
+pub const KEPT_COSTS_BYTES: usize = 256 << 20;
+
+impl<F: Real> Costs<F> {
+    /// The costs of `u` against `v`, kept when `keep`.
+    fn new(p: Power, u: &Cloud<F>, v: &Cloud<F>, keep: bool) -> Self {
+        if keep {
+            Costs::Kept(cost_matrix(p, u, v))
+        } else {
+            Costs::Streamed(p)
+        }
+    }
+
+    /// The rows `r0..r1`: a slice of the kept matrix, or computed into `buf`.
+    fn rows<'a>(
+        &'a self,
+        u: &Cloud<F>,
+        r0: usize,
+        r1: usize,
+        v: &Cloud<F>,
+        buf: &'a mut Vec<F>,
+    ) -> &'a [F] {
+        let m = v.n;
+        match self {
+            Costs::Kept(c) => &c[r0 * m..r1 * m],
+            Costs::Streamed(p) => {
+                buf.resize((r1 - r0) * m, F::zero());
+                buf.par_chunks_mut(STREAM_ROWS * m.max(1))
+                    .enumerate()
+                    .for_each(|(k, block)| {
+                        let b0 = r0 + k * STREAM_ROWS;
+                        block_costs(*p, u, b0, b0 + block.len() / m.max(1), v, block);
+                    });
+                &buf[..]
+            }
+        }
+    }
+}
+
+/// Rows per block of a streamed soft-min (each block: one matrix product, then its rows'
+/// log-sum-exps in parallel).
+const STREAM_ROWS: usize = 16;
 
 /// A chunk of `LANES` values as an array (a length known to the compiler).
 #[inline(always)]
@@ -333,9 +483,50 @@ fn lse_row<F: Real>(c: &[F], h: &[F], inv_eps: F) -> (F, F) {
     (top, sum)
 }
 
+/// [`lse_row`] compiled for the vector units the CPU has, chosen at run time: the default
+/// x86-64 target has SSE2 only, so without this the 16-lane loops run on 4-lane registers.
+/// Every lane accumulates the same terms in the same order on every target (no reassociation,
+/// no fused multiply-add unless written), so the results are the same bits.
+#[multiversion::multiversion(targets(
+    "x86_64+avx512f+avx512bw+avx512dq+avx512vl+avx2+fma",
+    "x86_64+avx2+fma",
+    "aarch64+neon"
+))]
+fn lse_row_simd<F: Real>(c: &[F], h: &[F], inv_eps: F) -> (F, F) {
+    lse_row(c, h, inv_eps)
+}
+
 /// `−ε (max + log sum)`.
 fn softmin_value<F: Real>(eps: f64, (top, sum): (F, F)) -> F {
     F::of(-eps * (top.to_f64() + sum.to_f64().ln()))
+}
+
+/// The soft-min of every row of `costs` of `u` against `v`: `f_i = −ε log Σ_j exp(h_j − C_ij/ε)`.
+pub fn softmin_costs<F: Real>(
+    costs: &Costs<F>,
+    u: &Cloud<F>,
+    v: &Cloud<F>,
+    eps: f64,
+    h: &[F],
+) -> Vec<F> {
+    match costs {
+        Costs::Kept(c) => softmin_rows(c, v.n, eps, h),
+        Costs::Streamed(p) => {
+            let inv = F::of(1.0 / eps);
+            let mut f = vec![F::zero(); u.n];
+            f.par_chunks_mut(STREAM_ROWS)
+                .enumerate()
+                .for_each(|(b, fb)| {
+                    let r0 = b * STREAM_ROWS;
+                    let mut c = vec![F::zero(); fb.len() * v.n];
+                    block_costs(*p, u, r0, r0 + fb.len(), v, &mut c);
+                    for (fi, row) in fb.iter_mut().zip(c.chunks(v.n.max(1))) {
+                        *fi = softmin_value(eps, lse_row_simd(row, h, inv));
+                    }
+                });
+            f
+        }
+    }
 }
 
 /// The soft-min of every row of a cost matrix `c` `[n · m]`: `f_i = −ε log Σ_j exp(h_j − c_ij/ε)`.
@@ -346,7 +537,7 @@ pub fn softmin_rows<F: Real>(c: &[F], m: usize, eps: f64, h: &[F]) -> Vec<F> {
     f.par_iter_mut()
         .zip(c.par_chunks(m.max(1)))
         .with_min_len(8)
-        .for_each(|(fi, row)| *fi = softmin_value(eps, lse_row(row, h, inv)));
+        .for_each(|(fi, row)| *fi = softmin_value(eps, lse_row_simd(row, h, inv)));
     f
 }
 
@@ -357,7 +548,7 @@ pub fn softmin_rows<F: Real>(c: &[F], m: usize, eps: f64, h: &[F]) -> Vec<F> {
 /// Returns `(f [n], grad [n · d])`.
 pub fn softmin_rows_grad<F: Real>(
     p: Power,
-    c: &[F],
+    costs: &Costs<F>,
     u: &Cloud<F>,
     v: &Cloud<F>,
     eps: f64,
@@ -373,9 +564,11 @@ pub fn softmin_rows_grad<F: Real>(
     let floor = F::of(1e-8);
     let mut w = vec![F::zero(); ROWS.min(n) * m];
     let mut rowsum = vec![F::zero(); ROWS.min(n)];
+    let mut buf = Vec::new();
     for r0 in (0..n).step_by(ROWS) {
         let r1 = (r0 + ROWS).min(n);
         let b = r1 - r0;
+        let c = costs.rows(u, r0, r1, v, &mut buf); // [b · m]
         // Softmax weights π_ij, divided by C_ij for p = 1 (d|u − v|/du = (u − v)/|u − v|).
         w[..b * m]
             .par_chunks_mut(m)
@@ -383,8 +576,8 @@ pub fn softmin_rows_grad<F: Real>(
             .zip(rowsum[..b].par_iter_mut())
             .enumerate()
             .for_each(|(i, ((wrow, fi), rs))| {
-                let crow = &c[(r0 + i) * m..(r0 + i + 1) * m];
-                let (top, sum) = lse_row(crow, h, inv);
+                let crow = &c[i * m..(i + 1) * m];
+                let (top, sum) = lse_row_simd(crow, h, inv);
                 *fi = softmin_value(eps, (top, sum));
                 let norm = F::of(1.0 / sum.to_f64());
                 let mut total = F::zero();
@@ -434,10 +627,10 @@ pub struct HostSoftmin<F> {
     p: Power,
     x: Cloud<F>,
     y: Cloud<F>,
-    xy: Vec<F>,
-    yx: Vec<F>,
-    xx: Option<Vec<F>>,
-    yy: Option<Vec<F>>,
+    xy: Costs<F>,
+    yx: Costs<F>,
+    xx: Option<Costs<F>>,
+    yy: Option<Costs<F>>,
     device: Device,
 }
 
@@ -448,9 +641,18 @@ impl<F: Real> HostSoftmin<F> {
         // The iterations' potentials live on the plain (non-autodiff) CPU device.
         let device = x.device().inner();
         let (x, y) = (Cloud::from_tensor(x), Cloud::from_tensor(y));
-        let (xy, yx) = rayon::join(|| cost_matrix(p, &x, &y), || cost_matrix(p, &y, &x));
+        let (n, m) = (x.n, y.n);
+        let entries = 2 * n * m + if self_costs { n * n + m * m } else { 0 };
+        let keep = entries.saturating_mul(std::mem::size_of::<F>()) <= KEPT_COSTS_BYTES;
+        let (xy, yx) = rayon::join(
+            || Costs::new(p, &x, &y, keep),
+            || Costs::new(p, &y, &x, keep),
+        );
         let (xx, yy) = if self_costs {
-            let (xx, yy) = rayon::join(|| cost_matrix(p, &x, &x), || cost_matrix(p, &y, &y));
+            let (xx, yy) = rayon::join(
+                || Costs::new(p, &x, &x, keep),
+                || Costs::new(p, &y, &y, keep),
+            );
             (Some(xx), Some(yy))
         } else {
             (None, None)
@@ -467,14 +669,19 @@ impl<F: Real> HostSoftmin<F> {
         }
     }
 
-    fn parts(&self, pair: Pair) -> (&[F], &Cloud<F>, &Cloud<F>) {
+    fn parts(&self, pair: Pair) -> (&Costs<F>, &Cloud<F>, &Cloud<F>) {
         let own = "self costs were built";
         match pair {
             Pair::XY => (&self.xy, &self.x, &self.y),
             Pair::YX => (&self.yx, &self.y, &self.x),
-            Pair::XX => (self.xx.as_deref().expect(own), &self.x, &self.x),
-            Pair::YY => (self.yy.as_deref().expect(own), &self.y, &self.y),
+            Pair::XX => (self.xx.as_ref().expect(own), &self.x, &self.x),
+            Pair::YY => (self.yy.as_ref().expect(own), &self.y, &self.y),
         }
+    }
+
+    /// Whether the cost matrices are kept in memory (else recomputed in blocks of rows).
+    pub fn keeps_costs(&self) -> bool {
+        matches!(self.xy, Costs::Kept(_))
     }
 
     /// The final, tracked soft-min: the value with its gradient with respect to the first
@@ -487,7 +694,7 @@ impl<F: Real> HostSoftmin<F> {
 impl<F: Real> SoftminOp for HostSoftmin<F> {
     fn softmin(&self, pair: Pair, eps: f64, h: Tensor<1>) -> Tensor<1> {
         let (c, u, v) = self.parts(pair);
-        let f = softmin_rows(c, v.n, eps, &to_host::<1, F>(&h));
+        let f = softmin_costs(c, u, v, eps, &to_host::<1, F>(&h));
         from_host(f, [u.n], &self.device)
     }
 }
@@ -510,7 +717,7 @@ impl<F: Real> SoftminOp for TrackedHostSoftmin<'_, F> {
         let device = points.device();
         let hv = to_host::<1, F>(&h);
         if !points.is_tracked() {
-            let f = softmin_rows(c, v.n, eps, &hv);
+            let f = softmin_costs(c, u, v, eps, &hv);
             return from_host(f, [u.n], &device);
         }
         let (f, grad) = softmin_rows_grad(self.host.p, c, u, v, eps, &hv);
@@ -530,6 +737,69 @@ pub struct KernelSums<F> {
     pub grad_u: Option<Vec<F>>,
     /// `∂S/∂v` `[m · d]`.
     pub grad_v: Option<Vec<F>>,
+}
+
+/// One row of [`gaussian_kernel_sums`], in place: the squared distances `row` `[m]` become the
+/// gradient weights `W_j = wv_j Σ_σ exp(−d²/(2σ²))/σ²`; returns the row's value
+/// `Σ_j wv_j Σ_σ exp(−d²/(2σ²))` and `Σ_j W_j`. `diag`: the pair of a self sum to leave out
+/// (its column and distance). Compiled for the vector units the CPU has, as [`lse_row_simd`].
+#[multiversion::multiversion(targets(
+    "x86_64+avx512f+avx512bw+avx512dq+avx512vl+avx2+fma",
+    "x86_64+avx2+fma",
+    "aarch64+neon"
+))]
+fn kernel_row<F: Real>(
+    row: &mut [F],
+    wv: &[F],
+    scales: &[(F, F)],
+    diag: Option<(usize, F)>,
+) -> (f64, F) {
+    let m = row.len();
+    let (mut val, mut tot) = ([F::zero(); LANES], [F::zero(); LANES]);
+    let (full, rest) = row.split_at_mut(m - m % LANES);
+    for (jb, chunk) in full.chunks_exact_mut(LANES).enumerate() {
+        let chunk: &mut [F; LANES] = chunk.try_into().expect("LANES values");
+        let wvb = lanes(&wv[jb * LANES..(jb + 1) * LANES]);
+        let (mut k, mut kp) = ([F::zero(); LANES], [F::zero(); LANES]);
+        for &(c, inv) in scales {
+            for l in 0..LANES {
+                let e = (chunk[l] * c).exp_nonpos();
+                k[l] += e;
+                kp[l] += e * inv;
+            }
+        }
+        for l in 0..LANES {
+            val[l] += wvb[l] * k[l];
+            let wij = wvb[l] * kp[l];
+            tot[l] += wij;
+            chunk[l] = wij;
+        }
+    }
+    let kernel = |d2: F| {
+        scales
+            .iter()
+            .fold((F::zero(), F::zero()), |(k, kp), &(c, inv)| {
+                let e = (d2 * c).exp_nonpos();
+                (k + e, kp + e * inv)
+            })
+    };
+    for (j, d2) in (m - rest.len()..m).zip(rest.iter_mut()) {
+        let (k, kp) = kernel(*d2);
+        val[0] += wv[j] * k;
+        let wij = wv[j] * kp;
+        tot[0] += wij;
+        *d2 = wij;
+    }
+    if let Some((j, d2)) = diag {
+        let (k, kp) = kernel(d2);
+        val[0] += -(wv[j] * k);
+        tot[0] += -(wv[j] * kp);
+        row[j] = F::zero();
+    }
+    (
+        val.iter().fold(0.0, |a, &b| a + b.to_f64()),
+        tot.iter().fold(F::zero(), |a, &b| a + b),
+    )
 }
 
 /// See [`KernelSums`].
@@ -578,49 +848,7 @@ pub fn gaussian_kernel_sums<F: Real>(
             .for_each(|(i, ((row, rs), rv))| {
                 // The diagonal pair of a self sum, removed after the fact.
                 let diag = (skip_diagonal && r0 + i < m).then(|| (r0 + i, row[r0 + i]));
-                let (mut val, mut tot) = ([F::zero(); LANES], [F::zero(); LANES]);
-                let (full, rest) = row.split_at_mut(m - m % LANES);
-                for (jb, chunk) in full.chunks_exact_mut(LANES).enumerate() {
-                    let chunk: &mut [F; LANES] = chunk.try_into().expect("LANES values");
-                    let wvb = lanes(&wv[jb * LANES..(jb + 1) * LANES]);
-                    let (mut k, mut kp) = ([F::zero(); LANES], [F::zero(); LANES]);
-                    for &(c, inv) in &scales {
-                        for l in 0..LANES {
-                            let e = (chunk[l] * c).exp_nonpos();
-                            k[l] += e;
-                            kp[l] += e * inv;
-                        }
-                    }
-                    for l in 0..LANES {
-                        val[l] += wvb[l] * k[l];
-                        let wij = wvb[l] * kp[l];
-                        tot[l] += wij;
-                        chunk[l] = wij;
-                    }
-                }
-                let kernel = |d2: F| {
-                    scales
-                        .iter()
-                        .fold((F::zero(), F::zero()), |(k, kp), &(c, inv)| {
-                            let e = (d2 * c).exp_nonpos();
-                            (k + e, kp + e * inv)
-                        })
-                };
-                for (j, d2) in (m - rest.len()..m).zip(rest.iter_mut()) {
-                    let (k, kp) = kernel(*d2);
-                    val[0] += wv[j] * k;
-                    let wij = wv[j] * kp;
-                    tot[0] += wij;
-                    *d2 = wij;
-                }
-                if let Some((j, d2)) = diag {
-                    let (k, kp) = kernel(d2);
-                    val[0] += -(wv[j] * k);
-                    tot[0] += -(wv[j] * kp);
-                    row[j] = F::zero();
-                }
-                *rv = val.iter().fold(0.0, |a, &b| a + b.to_f64());
-                *rs = tot.iter().fold(F::zero(), |a, &b| a + b);
+                (*rv, *rs) = kernel_row(row, wv, &scales, diag);
             });
         out.value += rowval[..b]
             .iter()
@@ -722,5 +950,43 @@ mod tests {
                 assert!(f[i].is_finite());
             }
         }
+    }
+
+    /// The streamed costs (recomputed in blocks of rows, above the memory budget) give the
+    /// soft-mins and gradients of the kept matrix: both p, n and m neither multiples of the
+    /// blocks nor equal, in f32 and f64.
+    #[test]
+    fn streamed_costs_match_the_kept_matrix() {
+        fn check<F: Real>(tol: f64) {
+            let (n, m, d) = (2 * STREAM_ROWS + 7, 45, 3);
+            let val = |k: usize, s: usize| F::of((((k * s) % 97) as f64) / 19.0 - 2.5);
+            let u = Cloud::new((0..n * d).map(|k| val(k, 7919)).collect(), n, d);
+            let v = Cloud::new((0..m * d).map(|k| val(k, 104_729)).collect(), m, d);
+            let h: Vec<F> = (0..m).map(|j| val(j, 31)).collect();
+            for p in [Power::P1, Power::P2] {
+                let (kept, streamed) = (Costs::new(p, &u, &v, true), Costs::Streamed(p));
+                for eps in [0.05, 1.0] {
+                    let a = softmin_costs(&kept, &u, &v, eps, &h);
+                    let b = softmin_costs(&streamed, &u, &v, eps, &h);
+                    let (ga, gb) = (
+                        softmin_rows_grad(p, &kept, &u, &v, eps, &h),
+                        softmin_rows_grad(p, &streamed, &u, &v, eps, &h),
+                    );
+                    let close = |x: F, y: F| {
+                        let (x, y) = (x.to_f64(), y.to_f64());
+                        (x - y).abs() <= tol * x.abs().max(1.0)
+                    };
+                    for i in 0..n {
+                        assert!(close(a[i], b[i]) && close(a[i], ga.0[i]), "{p:?} {eps} {i}");
+                        assert!(close(ga.0[i], gb.0[i]), "{p:?} {eps} {i}");
+                    }
+                    for (x, y) in ga.1.iter().zip(&gb.1) {
+                        assert!(close(*x, *y), "{p:?} {eps} gradient");
+                    }
+                }
+            }
+        }
+        check::<f64>(1e-12);
+        check::<f32>(1e-5);
     }
 }
