@@ -331,17 +331,7 @@ fn the_same_run_from_parquet_gives_the_same_report() {
     );
     run_predict(&test_path, &p_pq, &["--header"]);
     let (h1, r1) = read_csv(&p_csv, true, 0);
-    let t2 = Table::read(
-        &p_pq,
-        &ReadOptions {
-            delimiter: b',',
-            skip_rows: 0,
-            columns: None,
-            header: true,
-            null: "",
-        },
-    )
-    .unwrap();
+    let t2 = Table::read(&p_pq, &ReadOptions::default()).unwrap();
     assert_eq!(h1, t2.columns);
     assert_eq!(r1.len(), t2.rows.len());
     for (a, b) in r1.iter().zip(&t2.rows) {
@@ -389,17 +379,7 @@ fn encode_writes_npy_and_parquet_with_the_same_values() {
         .map(|c| f32::from_le_bytes(c.try_into().unwrap()))
         .collect();
     assert_eq!(values.len(), rows.len() * 16);
-    let t = Table::read(
-        &pq,
-        &ReadOptions {
-            delimiter: b',',
-            skip_rows: 0,
-            columns: None,
-            header: true,
-            null: "",
-        },
-    )
-    .unwrap();
+    let t = Table::read(&pq, &ReadOptions::default()).unwrap();
     for (i, row) in rows.iter().enumerate() {
         for j in 0..16 {
             let v = &values[i * 16 + j];

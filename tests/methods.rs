@@ -383,17 +383,7 @@ fn report_compares_runs_with_fronts_baselines_and_plots() {
 fn csv_to_parquet(csv: &Path, out: &Path) {
     use fairrep_data::sink::{Column, Sink, Values};
     use fairrep_data::table::{ReadOptions, Table};
-    let t = Table::read(
-        csv,
-        &ReadOptions {
-            delimiter: b',',
-            skip_rows: 0,
-            columns: None,
-            header: true,
-            null: "",
-        },
-    )
-    .unwrap();
+    let t = Table::read(csv, &ReadOptions::default()).unwrap();
     let columns: Vec<Column> = (t.columns.iter().enumerate())
         .map(|(c, name)| {
             let numbers: Option<Vec<Option<f64>>> =
@@ -442,17 +432,8 @@ fn barycenter_and_audit_predictions_read_and_write_parquet() {
     }
     // The Parquet output holds the same rows and fair scores as the CSV one.
     let read = |path: &Path| {
-        fairrep_data::table::Table::read(
-            path,
-            &fairrep_data::table::ReadOptions {
-                delimiter: b',',
-                skip_rows: 0,
-                columns: None,
-                header: true,
-                null: "",
-            },
-        )
-        .unwrap()
+        fairrep_data::table::Table::read(path, &fairrep_data::table::ReadOptions::default())
+            .unwrap()
     };
     let (c, q) = (read(&p("fair.csv")), read(&p("fair.parquet")));
     assert_eq!(c.columns, q.columns);

@@ -49,6 +49,20 @@ pub struct ReadOptions<'a> {
     pub null: &'a str,
 }
 
+impl Default for ReadOptions<'_> {
+    /// A comma-separated file whose first line names the columns (or a Parquet file), nulls
+    /// read as empty cells.
+    fn default() -> Self {
+        ReadOptions {
+            delimiter: b',',
+            skip_rows: 0,
+            columns: None,
+            header: true,
+            null: "",
+        }
+    }
+}
+
 /// Rows decoded at once when a whole Parquet file is read.
 const PARQUET_BATCH: usize = 65_536;
 
