@@ -1172,3 +1172,64 @@ fn audit_measures_what_the_representation_reveals() {
     );
     assert!(mlp > lin - 0.02, "λ = 0: MLP probe AUC {mlp}, linear {lin}");
 }
+
+/// Training that explodes stops with exit 1 and a message naming the epoch, the step, the loss,
+/// the checkpoint to resume from and what to change; nothing else is written. A run resumes
+/// with a smaller learning rate (the optimisation may change on --resume, the experiment not).
+#[test]
+fn exploding_training_stops_and_resumes_with_a_smaller_learning_rate() {
+    let tmp = tempfile::tempdir().unwrap();
+    let cfg = config_in(tmp.path(), &[("epochs = 20", "epochs = 4")]);
+    let out = tmp.path().join("boom");
+    let assert = train_cmd(&cfg, &out, &["--set", "training.learning_rate=1000"])
+        .assert()
+        .code(1);
+    let err = String::from_utf8_lossy(&assert.get_output().stderr).to_string();
+    for needle in [
+        "training diverged at epoch 1, step",
+        "the constant predictor's",
+        "no checkpoint to resume from",
+        "training.learning_rate (now 1000)",
+    ] {
+        assert!(err.contains(needle), "`{needle}` not in: {err}");
+    }
+    assert!(!out.join("report.json").exists());
+
+    // Interrupted after its second epoch, resumed with half the learning rate.
+    let cut = tmp.path().join("cut");
+    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin!("fairrep"))
+        .args(["-q", "train", "--config"])
+        .arg(&cfg)
+        .arg("--out")
+        .arg(&cut)
+        .spawn()
+        .unwrap();
+    let second = cut.join("checkpoints/epoch-0002/state.json");
+    while !second.exists() {
+        assert!(child.try_wait().unwrap().is_none(), "ended before the kill");
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let other = train_cmd(&cfg, &cut, &["--resume", "--set", "model.representation=8"])
+        .assert()
+        .code(2);
+    let err = String::from_utf8_lossy(&other.get_output().stderr).to_string();
+    assert!(err.contains("only training.learning_rate"), "{err}");
+    train_cmd(
+        &cfg,
+        &cut,
+        &["--resume", "--set", "training.learning_rate=0.0005"],
+    )
+    .assert()
+    .success();
+    let resolved = std::fs::read_to_string(cut.join("config.toml")).unwrap();
+    assert!(resolved.contains("learning_rate = 0.0005"), "{resolved}");
+    let rates: Vec<f64> = epochs(&cut)
+        .iter()
+        .map(|e| num(e, "learning_rate"))
+        .collect();
+    assert_eq!(rates.len(), 4);
+    assert!(rates[3] <= 0.0005 && rates[0] > 0.0005, "{rates:?}");
+    assert!(cut.join("report.json").is_file());
+}

@@ -38,19 +38,26 @@ pub enum TrainError {
         #[source]
         source: std::io::Error,
     },
-    /// A loss term became NaN or infinite.
+    /// Training diverged: a loss term became NaN or infinite, or a batch's task loss exploded
+    /// (see [`crate::train::DIVERGED_FACTOR`]).
     #[error(
-        "epoch {epoch}, step {step}: the {term} is {value} (not finite); lower the learning rate or λ"
+        "training diverged at epoch {epoch}, step {step}: {what}. {resume} Lower \
+         training.learning_rate (now {learning_rate}) or set training.grad_clip_norm (both may \
+         change on --resume), or lower penalty.lambda (now {lambda}) and start again"
     )]
-    NonFinite {
+    Diverged {
         /// Epoch.
         epoch: usize,
         /// Global step.
         step: usize,
-        /// Which term.
-        term: String,
-        /// Its value.
-        value: f64,
+        /// What went wrong.
+        what: String,
+        /// Where the last good checkpoint is, and how to continue from it.
+        resume: String,
+        /// The run's learning rate.
+        learning_rate: f64,
+        /// The run's λ.
+        lambda: f64,
     },
     /// The model could not be saved.
     #[error("cannot save the model to {path}: {message}")]
@@ -109,7 +116,8 @@ pub enum TrainError {
     /// `--resume` with a config that differs from the run's.
     #[error(
         "{run}: the run was started with another config (see its config.toml); resume with the \
-         same config and overrides, or start a new run"
+         same config and overrides (only training.learning_rate and training.grad_clip_norm may \
+         change), or start a new run"
     )]
     ResumeMismatch {
         /// The run directory.

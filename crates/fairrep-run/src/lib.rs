@@ -157,6 +157,27 @@ pub fn run_any(opts: &RunOptions, observer: &mut dyn Observer) -> Result<Outcome
     Ok(Outcome::Ferm(Box::new(report)))
 }
 
+/// The keys `--resume` may change: the optimisation, not the experiment (to continue a run
+/// whose training diverged from its last checkpoint).
+const RESUMABLE_CHANGES: [(&str, &str); 2] = [
+    ("training", "learning_rate"),
+    ("training", "grad_clip_norm"),
+];
+
+/// Whether two resolved configs differ in [`RESUMABLE_CHANGES`] only.
+fn same_but_optimisation(saved: &str, now: &str) -> bool {
+    let strip = |text: &str| -> Option<toml::Table> {
+        let mut t: toml::Table = text.parse().ok()?;
+        for (section, key) in RESUMABLE_CHANGES {
+            if let Some(toml::Value::Table(s)) = t.get_mut(section) {
+                s.remove(key);
+            }
+        }
+        Some(t)
+    };
+    matches!((strip(saved), strip(now)), (Some(a), Some(b)) if a == b)
+}
+
 /// The metrics file of a run: created anew, or, on resume, cut back to the checkpoint's epochs
 /// (lines written after the checkpoint, by a kill between the two, are dropped) and appended to.
 fn open_metrics(path: &Path, resume_epochs: Option<usize>) -> Result<std::fs::File, TrainError> {
@@ -193,9 +214,19 @@ pub fn run(opts: &RunOptions, observer: &mut dyn Observer) -> Result<Report, Tra
             message: format!("{}: {e}", config_path.display()),
         })?;
         if saved != toml_text {
-            return Err(TrainError::ResumeMismatch {
-                run: opts.out.clone(),
-            });
+            if !same_but_optimisation(&saved, &toml_text) {
+                return Err(TrainError::ResumeMismatch {
+                    run: opts.out.clone(),
+                });
+            }
+            // A new learning rate or clipping (after training diverged): the run goes on with
+            // them, and its resolved config says so.
+            tracing::warn!(
+                "resuming with a changed training.learning_rate or training.grad_clip_norm; \
+                 {} is rewritten with them",
+                config_path.display()
+            );
+            write_file(&config_path, toml_text.as_bytes())?;
         }
         Some(checkpoints.latest()?)
     } else {

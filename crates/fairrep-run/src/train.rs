@@ -32,6 +32,11 @@ use rand_chacha::ChaCha8Rng;
 use std::sync::Arc;
 use std::time::Instant;
 
+/// A batch whose mean task loss is more than this many times the constant predictor's (each
+/// task's training base rate, or the mean of a standardised target; at least ln 2, a fresh
+/// head's loss) means training has diverged: the run stops there.
+pub const DIVERGED_FACTOR: f64 = 100.0;
+
 /// Hooks the trainer calls as it goes (the CLI draws progress bars with them).
 pub trait Observer {
     /// An epoch of `steps` batches begins.
@@ -101,6 +106,8 @@ pub struct Trainer<'a> {
     since_best: usize,
     /// Epochs completed.
     epochs_run: usize,
+    /// The constant predictor's mean task loss on the training split (at least ln 2).
+    trivial_loss: f64,
 }
 
 impl<'a> Trainer<'a> {
@@ -160,6 +167,7 @@ impl<'a> Trainer<'a> {
             .iter()
             .map(|&t| data.tasks[t].kind == TaskKind::Regression)
             .collect();
+        let trivial_loss = constant_predictor_loss(data, &source).max(std::f64::consts::LN_2);
         let bs = t.batch_size;
         // Batches of at least two rows per epoch, for the learning-rate schedule.
         let per_epoch = data.train.n / bs + usize::from(data.train.n % bs >= 2);
@@ -181,7 +189,21 @@ impl<'a> Trainer<'a> {
             best: None,
             since_best: 0,
             epochs_run: 0,
+            trivial_loss,
         })
+    }
+
+    /// The error for training that diverged at `epoch` (the step is the current one); `fit`
+    /// adds where the last checkpoint is.
+    fn diverged(&self, epoch: usize, what: String) -> TrainError {
+        TrainError::Diverged {
+            epoch,
+            step: self.step,
+            what,
+            resume: String::new(),
+            learning_rate: self.config.training.learning_rate,
+            lambda: self.config.penalty.lambda,
+        }
     }
 
     /// Continues from a checkpoint: its model, optimiser(s), batch-order position, step and
@@ -254,15 +276,20 @@ impl<'a> Trainer<'a> {
             for (term, v) in [("task loss", Some(tl)), ("penalty", pv)] {
                 match v {
                     Some(v) if !v.is_finite() => {
-                        return Err(TrainError::NonFinite {
-                            epoch,
-                            step: self.step,
-                            term: term.to_string(),
-                            value: v,
-                        });
+                        return Err(self.diverged(epoch, format!("the {term} is {v}")));
                     }
                     _ => {}
                 }
+            }
+            if tl > DIVERGED_FACTOR * self.trivial_loss {
+                return Err(self.diverged(
+                    epoch,
+                    format!(
+                        "the batch's mean task loss is {tl:.4e}, more than {DIVERGED_FACTOR} × \
+                         the constant predictor's ({:.4})",
+                        self.trivial_loss
+                    ),
+                ));
             }
             sums.task += tl;
             sums.batches += 1;
@@ -429,7 +456,35 @@ pub fn fit(
     }
     let started = Instant::now();
     for epoch in trainer.epochs_run + 1..=config.training.epochs {
-        let sums = trainer.train_epoch(epoch, observer)?;
+        let sums = match trainer.train_epoch(epoch, observer) {
+            Ok(sums) => sums,
+            Err(TrainError::Diverged {
+                epoch,
+                step,
+                what,
+                learning_rate,
+                lambda,
+                ..
+            }) => {
+                let resume = match (checkpoints, trainer.epochs_run) {
+                    (Some(ck), done) if done > 0 => format!(
+                        "The checkpoint of epoch {done} in {} is intact: --resume continues from \
+                         it.",
+                        ck.root.display()
+                    ),
+                    _ => "No epoch had finished, so there is no checkpoint to resume from.".into(),
+                };
+                return Err(TrainError::Diverged {
+                    epoch,
+                    step,
+                    what,
+                    resume,
+                    learning_rate,
+                    lambda,
+                });
+            }
+            Err(e) => return Err(e),
+        };
         let record = trainer.validate(epoch, &sums, started);
         tracing::info!(
             epoch,
@@ -456,4 +511,26 @@ pub fn fit(
         model: trainer.model.valid(),
         epochs: trainer.epochs_run,
     })
+}
+
+/// The mean over the source tasks `source` of the constant predictor's loss on the training
+/// split: the entropy of a binary task's base rate, the mean square of a regression task's
+/// (standardised) target.
+fn constant_predictor_loss(data: &Prepared, source: &[usize]) -> f64 {
+    let losses: Vec<f64> = source
+        .iter()
+        .map(|&t| {
+            let y = &data.train.targets[t];
+            let n = y.len().max(1) as f64;
+            match data.tasks[t].kind {
+                TaskKind::Binary => {
+                    let p = y.iter().map(|&v| f64::from(v)).sum::<f64>() / n;
+                    let h = |q: f64| if q > 0.0 { -q * q.ln() } else { 0.0 };
+                    h(p) + h(1.0 - p)
+                }
+                TaskKind::Regression => y.iter().map(|&v| f64::from(v).powi(2)).sum::<f64>() / n,
+            }
+        })
+        .collect();
+    losses.iter().sum::<f64>() / losses.len().max(1) as f64
 }
