@@ -1233,3 +1233,47 @@ fn exploding_training_stops_and_resumes_with_a_smaller_learning_rate() {
     assert!(rates[3] <= 0.0005 && rates[0] > 0.0005, "{rates:?}");
     assert!(cut.join("report.json").is_file());
 }
+
+/// Two `train` on one directory at once: the second exits 2 (with `--force`, and with
+/// `--resume`), the first is untouched; a killed run's lock is gone, so `--resume` works.
+#[test]
+fn a_running_run_directory_is_locked() {
+    let tmp = tempfile::tempdir().unwrap();
+    let cfg = config_in(tmp.path(), &[("epochs = 20", "epochs = 6")]);
+    let out = tmp.path().join("run");
+    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin!("fairrep"))
+        .args(["-q", "train", "--config"])
+        .arg(&cfg)
+        .arg("--out")
+        .arg(&out)
+        .spawn()
+        .unwrap();
+    let first = out.join("checkpoints/epoch-0001/state.json");
+    while !first.exists() {
+        assert!(child.try_wait().unwrap().is_none(), "ended too early");
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    for extra in [&["--force"][..], &["--resume"][..]] {
+        let second = train_cmd(&cfg, &out, extra).assert().code(2);
+        let err = String::from_utf8_lossy(&second.get_output().stderr).to_string();
+        assert!(
+            err.contains("being written by another fairrep run"),
+            "{err}"
+        );
+    }
+    assert!(
+        child.try_wait().unwrap().is_none(),
+        "the first run was disturbed"
+    );
+    child.kill().unwrap(); // SIGKILL: the operating system releases the lock
+    child.wait().unwrap();
+    train_cmd(&cfg, &out, &["--resume"]).assert().success();
+    assert!(out.join("report.json").is_file());
+    // A directory with only a lock file left in it counts as empty.
+    let fresh = tmp.path().join("fresh");
+    std::fs::create_dir(&fresh).unwrap();
+    std::fs::write(fresh.join(".lock"), b"").unwrap();
+    train_cmd(&cfg, &fresh, &["--set", "training.epochs=1"])
+        .assert()
+        .success();
+}

@@ -21,6 +21,12 @@ pub enum TrainError {
     /// The output directory exists and is not empty.
     #[error("output directory {0} already exists and is not empty (use --force to write into it)")]
     OutDirExists(PathBuf),
+    /// Another fairrep process is writing the run directory.
+    #[error(
+        "{0} is being written by another fairrep run (it holds the lock {0}/.lock); wait for it \
+         to finish or choose another --out"
+    )]
+    RunInUse(PathBuf),
     /// The output directory cannot be created or written.
     #[error("output directory {path}: {reason}")]
     OutDirUnusable {
@@ -167,6 +173,7 @@ impl TrainError {
                 | TrainError::SingularFit { .. }
                 | TrainError::Data(_)
                 | TrainError::OutDirExists(_)
+                | TrainError::RunInUse(_)
                 | TrainError::OutDirUnusable { .. }
                 | TrainError::Checkpoint { .. }
                 | TrainError::ResumeMismatch { .. }

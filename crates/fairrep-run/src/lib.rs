@@ -35,7 +35,7 @@ use crate::checkpoint::Checkpoints;
 use crate::error::io;
 use crate::evaluation::{Evaluation, Scope};
 use crate::rundir::{
-    LoadedRun, deep_only, prepare_out_dir, resolved_config_text, write_file, write_json,
+    LoadedRun, RunLock, deep_only, prepare_out_dir, resolved_config_text, write_file, write_json,
 };
 use burn::module::Module;
 use fairrep_config::{Config, ConfigError, MethodKind, Override};
@@ -147,6 +147,7 @@ pub fn run_any(opts: &RunOptions, observer: &mut dyn Observer) -> Result<Outcome
     let data = fairrep_data::prepare(&config.data, &config.tasks, base, config.seed)?;
     let toml_text = resolved_config_text(&config, base)?;
     prepare_out_dir(&opts.out, opts.force)?;
+    let _lock = RunLock::acquire(&opts.out)?;
     write_file(&opts.out.join(files::CONFIG), toml_text.as_bytes())?;
     let report = ferm_run::run(&config, &data, &opts.config.display().to_string())?;
     write_json(&opts.out.join(files::REPORT), &report)?;
@@ -207,6 +208,16 @@ pub fn run(opts: &RunOptions, observer: &mut dyn Observer) -> Result<Report, Tra
     let toml_text = resolved_config_text(&config, base)?;
     let config_path = opts.out.join(files::CONFIG);
     let checkpoints = Checkpoints::new(&opts.out, config.training.keep_checkpoints);
+    // Held until the run ends: a second `train` on this directory is refused meanwhile.
+    // (Resuming a directory that does not exist fails below, without creating it.)
+    let _lock = if !opts.resume {
+        prepare_out_dir(&opts.out, opts.force)?;
+        Some(RunLock::acquire(&opts.out)?)
+    } else if opts.out.is_dir() {
+        Some(RunLock::acquire(&opts.out)?)
+    } else {
+        None
+    };
     let resume = if opts.resume {
         // The run's own resolved config must be the one given now.
         let saved = std::fs::read_to_string(&config_path).map_err(|e| TrainError::NotARun {
@@ -230,7 +241,6 @@ pub fn run(opts: &RunOptions, observer: &mut dyn Observer) -> Result<Report, Tra
         }
         Some(checkpoints.latest()?)
     } else {
-        prepare_out_dir(&opts.out, opts.force)?;
         write_file(&config_path, toml_text.as_bytes())?;
         None
     };

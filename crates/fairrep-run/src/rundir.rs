@@ -21,10 +21,11 @@ pub fn prepare_out_dir(out: &Path, force: bool) -> Result<(), TrainError> {
         if !out.is_dir() {
             return Err(unusable("it exists and is not a directory".into()));
         }
+        // The lock file ([`RunLock`]) does not make a directory a run.
         let non_empty = std::fs::read_dir(out)
             .map_err(|e| unusable(e.to_string()))?
-            .next()
-            .is_some();
+            .filter_map(Result::ok)
+            .any(|e| e.file_name() != LOCK_FILE);
         if non_empty && !force {
             return Err(TrainError::OutDirExists(out.to_path_buf()));
         }
@@ -34,6 +35,46 @@ pub fn prepare_out_dir(out: &Path, force: bool) -> Result<(), TrainError> {
     let probe = out.join(".fairrep-write-test");
     std::fs::write(&probe, b"").map_err(|e| unusable(format!("not writable: {e}")))?;
     std::fs::remove_file(&probe).map_err(|e| unusable(e.to_string()))
+}
+
+/// The lock file of a run directory.
+pub const LOCK_FILE: &str = ".lock";
+
+/// An exclusive lock on a run directory, held while a `train` (or its `--resume`) writes it:
+/// a second one on the same directory is refused, with or without `--force`. The operating
+/// system releases it when the process ends, however it ends (a crash or `kill -9` included);
+/// the empty `.lock` file stays.
+#[derive(Debug)]
+pub struct RunLock {
+    _file: std::fs::File,
+}
+
+impl RunLock {
+    /// Creates `out` if needed and takes its lock, or says that another run holds it.
+    pub fn acquire(out: &Path) -> Result<RunLock, TrainError> {
+        let unusable = |e: std::io::Error| TrainError::OutDirUnusable {
+            path: out.to_path_buf(),
+            reason: e.to_string(),
+        };
+        if out.exists() && !out.is_dir() {
+            return Err(TrainError::OutDirUnusable {
+                path: out.to_path_buf(),
+                reason: "it exists and is not a directory".into(),
+            });
+        }
+        std::fs::create_dir_all(out).map_err(unusable)?;
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(out.join(LOCK_FILE))
+            .map_err(unusable)?;
+        match file.try_lock() {
+            Ok(()) => Ok(RunLock { _file: file }),
+            Err(std::fs::TryLockError::WouldBlock) => Err(TrainError::RunInUse(out.to_path_buf())),
+            Err(std::fs::TryLockError::Error(e)) => Err(unusable(e)),
+        }
+    }
 }
 
 /// Writes a file atomically: a temporary file beside it, then a rename.
