@@ -1277,3 +1277,51 @@ fn a_running_run_directory_is_locked() {
         .assert()
         .success();
 }
+
+/// A sweep survives one of its runs failing: the others go on, `sweep.json` records the failure
+/// and its error, the sweep exits 1 naming it; run again, it retries only that one.
+#[test]
+fn a_sweep_survives_a_failing_run() {
+    let tmp = tempfile::tempdir().unwrap();
+    let cfg = config_in(tmp.path(), &[SHORT]);
+    let out = tmp.path().join("sweep");
+    // A directory with a checkpoints/ folder looks interrupted, but holds no run to resume.
+    std::fs::create_dir_all(out.join("mmd-lambda0-seed1/checkpoints")).unwrap();
+    let sweep = || {
+        let mut cmd = fairrep();
+        cmd.args(["-q", "sweep", "--lambda", "0,1", "--penalty", "mmd"])
+            .args(["--set", "training.epochs=1", "--config"])
+            .arg(&cfg)
+            .arg("--out")
+            .arg(&out);
+        cmd
+    };
+    let failed = sweep().assert().code(1);
+    let stderr = String::from_utf8_lossy(&failed.get_output().stderr).to_string();
+    assert!(
+        stderr.contains("1 of 2 runs failed: mmd-lambda0-seed1"),
+        "{stderr}"
+    );
+    let summary: Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("sweep.json")).unwrap()).unwrap();
+    let entries = summary.as_array().unwrap();
+    assert_eq!(entries.len(), 2);
+    assert_eq!(entries[0]["status"], "failed");
+    assert!(
+        entries[0]["error"]
+            .as_str()
+            .unwrap()
+            .contains("not a fairrep run directory"),
+        "{}",
+        entries[0]
+    );
+    assert!(entries[0].get("report").is_none());
+    assert_eq!(entries[1]["status"], "ran");
+    assert!(out.join("mmd-lambda1-seed1/report.json").is_file());
+    // Repaired, the sweep retries the failed run only.
+    std::fs::remove_dir_all(out.join("mmd-lambda0-seed1")).unwrap();
+    let again = sweep().assert().success();
+    let stderr = String::from_utf8_lossy(&again.get_output().stderr).to_string();
+    assert_eq!(stderr.matches("done already").count(), 1, "{stderr}");
+    assert!(out.join("mmd-lambda0-seed1/report.json").is_file());
+}

@@ -33,6 +33,8 @@ pub enum RunStatus {
     Resumed,
     /// Finished already (its report exists).
     Skipped,
+    /// Stopped with an error (`error` says which); the other runs went on.
+    Failed,
 }
 
 impl std::fmt::Display for RunStatus {
@@ -41,6 +43,7 @@ impl std::fmt::Display for RunStatus {
             RunStatus::Ran => "ran",
             RunStatus::Resumed => "resumed",
             RunStatus::Skipped => "skipped",
+            RunStatus::Failed => "failed",
         })
     }
 }
@@ -55,6 +58,10 @@ pub struct SweepEntry {
     pub run: PathBuf,
     /// How the run went.
     pub status: RunStatus,
-    /// Its report.
-    pub report: Report,
+    /// Its report (none when it failed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub report: Option<Report>,
+    /// Why it failed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
 }

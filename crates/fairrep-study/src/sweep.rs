@@ -34,7 +34,8 @@ pub fn grid(kinds: &[PenaltyKind], lambdas: &[f64], seeds: &[u64]) -> Vec<SweepP
 }
 
 /// Runs (or resumes, or skips) every point; `extra` are the user's own overrides, applied
-/// before the grid's. Writes `sweep.json` in `out` with every run's report.
+/// before the grid's. A run that fails is recorded as failed, with its error, and the others go
+/// on. Writes `sweep.json` in `out` with every run's report or error.
 pub fn run_sweep(
     config: &Path,
     out: &Path,
@@ -72,7 +73,18 @@ pub fn run_sweep(
                 overrides: extra.iter().cloned().chain(point_overrides(p)).collect(),
                 resume: status == RunStatus::Resumed,
             };
-            fairrep_run::run(&opts, &mut Silent)?;
+            if let Err(e) = fairrep_run::run(&opts, &mut Silent) {
+                let error = error_chain(&e);
+                progress(i, p, RunStatus::Failed);
+                outcomes.push(SweepEntry {
+                    point: p.clone(),
+                    run,
+                    status: RunStatus::Failed,
+                    report: None,
+                    error: Some(error),
+                });
+                continue;
+            }
         }
         let RunReport::Deep(report) = fairrep_report::read_run_report(&report_path)? else {
             return Err(StudyError::NotDeep(report_path));
@@ -81,11 +93,23 @@ pub fn run_sweep(
             point: p.clone(),
             run,
             status,
-            report: *report,
+            report: Some(*report),
+            error: None,
         });
     }
     fairrep_run::rundir::write_json(&out.join(files::SWEEP), &outcomes)?;
     Ok(outcomes)
+}
+
+/// An error and its causes, as one line.
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        text += &format!(": {s}");
+        source = s.source();
+    }
+    text
 }
 
 /// A Slurm job-array script that runs the grid, one point per array task (each skips a finished

@@ -106,8 +106,15 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         },
     )?;
     for e in &entries {
-        let tasks: Vec<String> = e
-            .report
+        let Some(report) = &e.report else {
+            println!(
+                "{}: failed: {}",
+                e.point.name(),
+                e.error.as_deref().unwrap_or("")
+            );
+            continue;
+        };
+        let tasks: Vec<String> = report
             .tasks
             .iter()
             .filter(|t| t.role == fairrep_data::Role::Transfer)
@@ -124,6 +131,19 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         println!("{}: {}", e.point.name(), tasks.join("; "));
     }
     println!("{}", out.join(files::SWEEP).display());
+    let failed: Vec<String> = (entries.iter())
+        .filter(|e| e.status == RunStatus::Failed)
+        .map(|e| e.point.name())
+        .collect();
+    if !failed.is_empty() {
+        anyhow::bail!(
+            "{} of {total} runs failed: {} (their errors are in {}; run the sweep again to retry \
+             them, the finished runs are skipped)",
+            failed.len(),
+            failed.join(", "),
+            out.join(files::SWEEP).display()
+        );
+    }
     Ok(())
 }
 
