@@ -514,16 +514,18 @@ pub fn softmin_costs<F: Real>(
         Costs::Streamed(p) => {
             let inv = F::of(1.0 / eps);
             let mut f = vec![F::zero(); u.n];
-            f.par_chunks_mut(STREAM_ROWS)
-                .enumerate()
-                .for_each(|(b, fb)| {
+            // One block buffer per worker, reused across its blocks.
+            f.par_chunks_mut(STREAM_ROWS).enumerate().for_each_init(
+                Vec::new,
+                |c: &mut Vec<F>, (b, fb)| {
                     let r0 = b * STREAM_ROWS;
-                    let mut c = vec![F::zero(); fb.len() * v.n];
-                    block_costs(*p, u, r0, r0 + fb.len(), v, &mut c);
+                    c.resize(fb.len() * v.n, F::zero());
+                    block_costs(*p, u, r0, r0 + fb.len(), v, c);
                     for (fi, row) in fb.iter_mut().zip(c.chunks(v.n.max(1))) {
                         *fi = softmin_value(eps, lse_row_simd(row, h, inv));
                     }
-                });
+                },
+            );
             f
         }
     }

@@ -194,7 +194,7 @@ impl<'a> Trainer<'a> {
     }
 
     /// The error for training that diverged at `epoch` (the step is the current one); `fit`
-    /// adds where the last checkpoint is.
+    /// fills in where the last checkpoint is.
     fn diverged(&self, epoch: usize, what: String) -> TrainError {
         TrainError::Diverged {
             epoch,
@@ -456,35 +456,21 @@ pub fn fit(
     }
     let started = Instant::now();
     for epoch in trainer.epochs_run + 1..=config.training.epochs {
-        let sums = match trainer.train_epoch(epoch, observer) {
-            Ok(sums) => sums,
-            Err(TrainError::Diverged {
-                epoch,
-                step,
-                what,
-                learning_rate,
-                lambda,
-                ..
-            }) => {
-                let resume = match (checkpoints, trainer.epochs_run) {
-                    (Some(ck), done) if done > 0 => format!(
+        let done = trainer.epochs_run;
+        let sums = trainer.train_epoch(epoch, observer).map_err(|mut e| {
+            // Where the last good state is: the checkpoint of the last finished epoch.
+            if let TrainError::Diverged { resume, .. } = &mut e {
+                *resume = match checkpoints {
+                    Some(ck) if done > 0 => format!(
                         "The checkpoint of epoch {done} in {} is intact: --resume continues from \
                          it.",
                         ck.root.display()
                     ),
                     _ => "No epoch had finished, so there is no checkpoint to resume from.".into(),
                 };
-                return Err(TrainError::Diverged {
-                    epoch,
-                    step,
-                    what,
-                    resume,
-                    learning_rate,
-                    lambda,
-                });
             }
-            Err(e) => return Err(e),
-        };
+            e
+        })?;
         let record = trainer.validate(epoch, &sums, started);
         tracing::info!(
             epoch,
