@@ -219,6 +219,32 @@ fn corpus() -> Vec<Case> {
             needles: &["validation_fraction"],
             ..case("validation fraction out of range")
         },
+        // Found by tests/fuzz.rs: a validation split of no row (0, or a fraction that rounds
+        // to no row) crashed training; a layer of 2³² units ran out of memory.
+        Case {
+            config: &[("validation_fraction = 0.2", "validation_fraction = 0.0")],
+            needles: &["data.validation_fraction", "validation split"],
+            ..case("no validation split")
+        },
+        Case {
+            config: &[(
+                "validation_fraction = 0.2",
+                "validation_fraction = 0.0000001",
+            )],
+            needles: &["validation_fraction", "leaves no validation row"],
+            ..case("a validation fraction of no row")
+        },
+        Case {
+            config: &[("hidden = [8]", "hidden = [8, 4294967296]")],
+            needles: &["model.hidden", "4294967296", "65536"],
+            ..case("a layer too wide")
+        },
+        Case {
+            args: &["report", "{O}"],
+            whole: true,
+            needles: &["no such directory"],
+            ..case("report of a directory that does not exist")
+        },
         Case {
             config: &[("hidden = [8]", "hidden = [8]\ndropout = 1.0")],
             needles: &["model.dropout"],

@@ -568,6 +568,77 @@ fn divergence_command_runs_on_wgpu() {
         gpu["value"].as_f64().unwrap(),
     );
     assert!((a - b).abs() < 1e-5 * a.abs(), "ndarray {a}, wgpu {b}");
+    assert_eq!(cpu["path"], "fused-cpu-f32");
+    // wgpu takes the fused GPU kernels by default (f32), for both divergences.
+    assert_eq!(gpu["path"], "fused-gpu");
+    for kind in ["mmd", "sinkhorn"] {
+        let v = divergence_json(&["--kind", kind, "--backend", "wgpu"], &x, &y);
+        assert_eq!(v["path"], "fused-gpu", "{kind}: {v}");
+        let portable =
+            divergence_json(&["--kind", kind, "--backend", "wgpu", "--portable"], &x, &y);
+        assert_eq!(portable["path"], "portable", "{kind}");
+        let (f, p) = (
+            v["value"].as_f64().unwrap(),
+            portable["value"].as_f64().unwrap(),
+        );
+        assert!(
+            (f - p).abs() < 1e-4 * f.abs(),
+            "{kind}: fused {f}, portable {p}"
+        );
+    }
+}
+
+/// The issue-16 case: f64 on wgpu was not served by the fused kernels and the portable path's
+/// n × m buffer failed as a panic (exit 101). Now f64 is refused up front (exit 2), and a
+/// device allocation that fails is exit 1 with the size and what to change.
+#[test]
+fn divergence_on_wgpu_refuses_f64_and_reports_device_memory() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (x, y, _) = reference_clouds(tmp.path());
+    let out = fairrep()
+        .args([
+            "divergence",
+            "--kind",
+            "sinkhorn",
+            "--backend",
+            "wgpu",
+            "--dtype",
+            "f64",
+        ])
+        .arg("--x")
+        .arg(&x)
+        .arg("--y")
+        .arg(&y)
+        .assert()
+        .code(2);
+    let err = String::from_utf8_lossy(&out.get_output().stderr).to_string();
+    assert!(
+        err.contains("--portable") && err.contains("--dtype f64"),
+        "{err}"
+    );
+    // 16,384 points: the portable path's f64 cost matrix asks the device for 2 GiB at once,
+    // more than lavapipe's largest buffer.
+    let big = tmp.path().join("big.csv");
+    let rows: String = (0..16_384)
+        .map(|i| format!("{}\n", (i % 97) as f64 / 97.0))
+        .collect();
+    std::fs::write(&big, rows).unwrap();
+    let out = fairrep()
+        .args(["divergence", "--kind", "sinkhorn", "--backend", "wgpu"])
+        .args(["--dtype", "f64", "--portable", "--blur", "1"])
+        .arg("--x")
+        .arg(&big)
+        .arg("--y")
+        .arg(&big)
+        .assert()
+        .code(1);
+    let err = String::from_utf8_lossy(&out.get_output().stderr).to_string();
+    assert!(err.contains("2147483648 bytes"), "{err}");
+    assert!(
+        err.contains("--dtype f32") && err.contains("--backend flex"),
+        "{err}"
+    );
+    assert!(!err.contains("panicked"), "{err}");
 }
 
 #[test]

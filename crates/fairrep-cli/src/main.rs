@@ -3,6 +3,7 @@
 
 mod args;
 mod commands;
+mod device_boundary;
 mod progress;
 mod tables;
 mod usage;
@@ -59,12 +60,21 @@ enum Command {
 }
 
 fn main() -> ExitCode {
-    match run() {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
+    device_boundary::install();
+    match std::panic::catch_unwind(run) {
+        Ok(Ok(())) => ExitCode::SUCCESS,
+        Ok(Err(e)) => {
             eprintln!("error: {e:#}");
             ExitCode::from(if usage::is_user_error(&e) { 2 } else { 1 })
         }
+        Err(payload) => match device_boundary::device_error(&payload) {
+            Some(e) => {
+                eprintln!("error: {e:#}");
+                ExitCode::from(1)
+            }
+            // A bug: its message and location were printed by the default hook.
+            None => std::panic::resume_unwind(payload),
+        },
     }
 }
 

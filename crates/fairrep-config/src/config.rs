@@ -11,6 +11,11 @@ use fairrep_types::Condition;
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 
+/// The widest layer a config may ask for (model.hidden, model.representation,
+/// transfer.mlp.hidden): a layer of 65,536 × 65,536 weights is already 16 GiB in f32; wider
+/// is a typo, not a model.
+pub const MAX_WIDTH: usize = 65_536;
+
 /// A whole experiment.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
@@ -208,19 +213,19 @@ impl Config {
                 format!("= {} must be a finite number ≥ 0", pp.jitter),
             );
         }
-        if pp.kind != PostprocessKind::None {
-            if self.method.kind != MethodKind::Deep {
-                return bad(
-                    "postprocess.kind",
-                    "works on runs of method.kind = \"deep\" only".into(),
-                );
-            }
-            if self.data.validation_fraction <= 0.0 {
-                return bad(
-                    "postprocess.kind",
-                    "needs calibration data: set data.validation_fraction > 0 (the validation split calibrates the post-processing)".into(),
-                );
-            }
+        if self.method.kind == MethodKind::Deep && self.data.validation_fraction <= 0.0 {
+            return bad(
+                "data.validation_fraction",
+                "= 0, but method.kind = \"deep\" needs a validation split (per-epoch metrics, \
+                 early stopping, the checkpoint kept): set it in (0, 0.9), e.g. 0.1"
+                    .into(),
+            );
+        }
+        if pp.kind != PostprocessKind::None && self.method.kind != MethodKind::Deep {
+            return bad(
+                "postprocess.kind",
+                "works on runs of method.kind = \"deep\" only".into(),
+            );
         }
         for name in pp.tasks.iter().flatten() {
             if !self.tasks.iter().any(|k| &k.name == name) {
@@ -279,11 +284,17 @@ impl Config {
             );
         }
         let m = &self.model;
-        if m.representation == 0 {
-            return bad("model.representation", "must be at least 1".into());
+        if !(1..=MAX_WIDTH).contains(&m.representation) {
+            return bad(
+                "model.representation",
+                format!("= {} must be in 1..={MAX_WIDTH}", m.representation),
+            );
         }
-        if m.hidden.contains(&0) {
-            return bad("model.hidden", "widths must be at least 1".into());
+        if let Some(w) = m.hidden.iter().find(|w| !(1..=MAX_WIDTH).contains(*w)) {
+            return bad(
+                "model.hidden",
+                format!("width {w}: widths must be in 1..={MAX_WIDTH}"),
+            );
         }
         if !(0.0..1.0).contains(&m.dropout) {
             return bad(
@@ -315,8 +326,11 @@ impl Config {
                 );
             }
             (HeadKind::Mlp, Some(m)) => {
-                if m.hidden == 0 {
-                    return bad("transfer.mlp.hidden", "= 0 must be ≥ 1".into());
+                if !(1..=MAX_WIDTH).contains(&m.hidden) {
+                    return bad(
+                        "transfer.mlp.hidden",
+                        format!("= {} must be in 1..={MAX_WIDTH}", m.hidden),
+                    );
                 }
                 if m.epochs == 0 {
                     return bad("transfer.mlp.epochs", "= 0 must be ≥ 1".into());

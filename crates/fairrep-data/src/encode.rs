@@ -387,6 +387,15 @@ pub fn prepare(
     let mut order = keep_train.clone();
     order.shuffle(&mut ChaCha8Rng::seed_from_u64(seed));
     let n_val = (spec.validation_fraction * order.len() as f64).round() as usize;
+    if n_val == 0 && spec.validation_fraction > 0.0 {
+        return Err(DataError::Degenerate(format!(
+            "[data].validation_fraction = {} of {} training rows leaves no validation row; use at \
+             least {:.3}",
+            spec.validation_fraction,
+            order.len(),
+            1.0 / order.len() as f64
+        )));
+    }
     let mut valid_rows = order[..n_val].to_vec();
     let mut train_rows = order[n_val..].to_vec();
     valid_rows.sort_unstable();
@@ -413,24 +422,19 @@ pub fn prepare(
         });
     }
     for (name, &c) in numeric.iter().zip(&train_c.numeric) {
-        let mut sum = 0.0;
-        let mut sq = 0.0;
-        let mut k = 0usize;
+        let mut values = Vec::with_capacity(train_rows.len());
         for &r in &train_rows {
             if let Some(v) = numeric_cell(&train_t, r, c, &missing)? {
-                sum += v;
-                sq += v * v;
-                k += 1;
+                values.push(v);
             }
         }
-        if k == 0 {
+        if values.is_empty() {
             return Err(DataError::Degenerate(format!(
                 "numeric feature `{name}` has no value in the training split"
             )));
         }
-        let mean = sum / k as f64;
-        let var = (sq / k as f64 - mean * mean).max(0.0);
-        let std = if var.sqrt() > 1e-12 { var.sqrt() } else { 1.0 };
+        let (mean, std) = mean_std(&values);
+        let std = if std > 1e-12 { std } else { 1.0 };
         encoders.push(ColumnEncoder::Standardize {
             column: name.clone(),
             mean,
@@ -530,20 +534,14 @@ pub fn prepare(
     for (t, task) in tasks.iter().enumerate() {
         if task.kind == crate::spec::TaskKind::Regression {
             // Standardise with the training split's mean and standard deviation.
-            let v = &train.targets[t];
-            let mean = v.iter().map(|&a| f64::from(a)).sum::<f64>() / v.len() as f64;
-            let var = v
-                .iter()
-                .map(|&a| (f64::from(a) - mean).powi(2))
-                .sum::<f64>()
-                / v.len() as f64;
-            if var <= 0.0 {
+            let v: Vec<f64> = train.targets[t].iter().map(|&a| f64::from(a)).collect();
+            let (mean, std) = mean_std(&v);
+            if std <= 0.0 {
                 return Err(DataError::Degenerate(format!(
                     "regression task `{}`: column `{}` is constant on the training split",
                     task.name, task.column
                 )));
             }
-            let std = var.sqrt();
             for split in [&mut train, &mut valid, &mut test] {
                 for a in split.targets[t].iter_mut() {
                     *a = ((f64::from(*a) - mean) / std) as f32;
@@ -635,6 +633,28 @@ fn keep_rows(
     Ok(keep)
 }
 
+/// The mean and the (population) standard deviation of `values` (not empty), in two passes;
+/// when a sum overflows (magnitudes near `f64::MAX`), over the values divided by their largest
+/// magnitude, so any finite values give a finite mean.
+pub fn mean_std(values: &[f64]) -> (f64, f64) {
+    let k = values.len() as f64;
+    let plain = |scale: f64| {
+        let mean = values.iter().map(|v| v / scale).sum::<f64>() / k;
+        let var = values
+            .iter()
+            .map(|v| (v / scale - mean).powi(2))
+            .sum::<f64>()
+            / k;
+        (mean * scale, var.sqrt() * scale)
+    };
+    let (mean, std) = plain(1.0);
+    if mean.is_finite() && std.is_finite() {
+        return (mean, std);
+    }
+    let scale = values.iter().fold(0.0f64, |m, v| m.max(v.abs()));
+    plain(scale)
+}
+
 /// A numeric cell: `None` when missing, an error when not a finite number.
 fn numeric_cell(
     t: &Table,
@@ -722,7 +742,8 @@ impl Encoder<'_> {
                             .trim()
                             .parse()
                             .ok()
-                            .filter(|v: &f64| v.is_finite())
+                            // Targets are kept in f32: a value beyond its range is not usable.
+                            .filter(|v: &f64| v.is_finite() && (*v as f32).is_finite())
                             .ok_or_else(not_numeric)?;
                         (false, v as f32)
                     }
@@ -739,5 +760,26 @@ impl Encoder<'_> {
             targets,
             s,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::mean_std;
+
+    #[test]
+    fn mean_std_is_the_textbook_one_and_finite_near_f64_max() {
+        let (m, s) = mean_std(&[1.0, 2.0, 3.0, 4.0]);
+        assert_eq!(m, 2.5);
+        assert!((s - 1.25f64.sqrt()).abs() < 1e-15);
+        // One pass (Σv² − mean²) loses everything here; two passes do not.
+        let (m, s) = mean_std(&[1e9 + 1.0, 1e9 + 2.0, 1e9 + 3.0]);
+        assert_eq!(m, 1e9 + 2.0);
+        assert!((s - (2.0f64 / 3.0).sqrt()).abs() < 1e-7, "{s}");
+        // Sums overflow: the scaled pass gives the exact answer (mean 1e308/3, std √2·1e308/3).
+        let (m, s) = mean_std(&[1e308, 1e308, -1e308]);
+        assert!((m / (1e308 / 3.0) - 1.0).abs() < 1e-12, "{m}");
+        assert!((s / (8f64.sqrt() / 3.0 * 1e308) - 1.0).abs() < 1e-12, "{s}");
+        assert_eq!(mean_std(&[0.0, 0.0]), (0.0, 0.0));
     }
 }

@@ -35,6 +35,21 @@ pub fn gaussian_kernel(d2: Tensor<2>, sigmas: &[f64]) -> Tensor<2> {
     k.expect("at least one bandwidth")
 }
 
+/// The most pooled points whose pairwise distances the median heuristic reads (an `[k, k]`
+/// matrix: 256 MiB in f32).
+pub const MEDIAN_MAX_POINTS: usize = 8192;
+
+/// The rows the median heuristic uses out of `total` pooled points: `None` (all of them) up to
+/// [`MEDIAN_MAX_POINTS`], else [`MEDIAN_MAX_POINTS`] evenly spaced rows `⌊i·total/k⌋`
+/// (deterministic: the same clouds give the same bandwidth).
+pub fn median_sample(total: usize) -> Option<Vec<i64>> {
+    (total > MEDIAN_MAX_POINTS).then(|| {
+        (0..MEDIAN_MAX_POINTS)
+            .map(|i| (i * total / MEDIAN_MAX_POINTS) as i64)
+            .collect()
+    })
+}
+
 /// The median of the pairwise distances `|z_i − z_j|`, `i < j`, of a square matrix of squared
 /// distances (read back to the host; detached). Falls back to 1 when every distance is 0.
 pub fn median_distance(d2_self: &Tensor<2>) -> f64 {
@@ -200,13 +215,28 @@ impl Mmd {
         }
     }
 
-    /// The bandwidths for these clouds.
+    /// The bandwidths for these clouds. The median heuristic takes the median distance
+    /// between the pooled points, all pairs when there are at most [`MEDIAN_MAX_POINTS`],
+    /// else the pairs of [`MEDIAN_MAX_POINTS`] evenly spaced pooled points (see
+    /// [`median_sample`]): its matrix of distances stays within 256 MiB in f32.
     pub fn sigmas(&self, x: &Tensor<2>, y: &Tensor<2>) -> Vec<f64> {
         match (&self.bandwidth, self.kernel) {
             (_, KernelKind::Energy) => vec![],
             (Bandwidth::Fixed(v), _) => v.clone(),
             (Bandwidth::Median, _) => {
-                let z = Tensor::cat(vec![x.clone().detach(), y.clone().detach()], 0);
+                let z = Tensor::cat(vec![x.clone().detach(), y.clone().detach()], 0); // [n+m, d]
+                let total = z.dims()[0];
+                let z = match median_sample(total) {
+                    Some(rows) => {
+                        let k = rows.len();
+                        let idx = Tensor::<1, burn::tensor::Int>::from_data(
+                            TensorData::new(rows, [k]),
+                            &z.device(),
+                        );
+                        z.select(0, idx) // [k, d]
+                    }
+                    None => z,
+                };
                 vec![median_distance(&sq_dists(z.clone(), z))]
             }
         }

@@ -57,7 +57,7 @@ fn sweep(a: &[f64], b: &[f64], mut step: impl FnMut(f64, f64, f64, f64)) {
             (Some(&x), Some(&y)) => x.min(y),
             (Some(&x), None) => x,
             (None, Some(&y)) => y,
-            (None, None) => unreachable!(),
+            (None, None) => break, // not reached: the loop runs while one is left
         };
         // CDFs just before t (on [prev, t)).
         if let Some(p) = prev {

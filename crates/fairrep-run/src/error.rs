@@ -155,6 +155,16 @@ pub enum TrainError {
         #[source]
         source: fairrep_methods::BarycenterError,
     },
+    /// The compute device failed (out of memory, a driver error): see [`crate::device`].
+    #[error("{what}: {problem}; {hint}")]
+    Device {
+        /// What fairrep was doing.
+        what: String,
+        /// What the device said, in words.
+        problem: String,
+        /// What to change.
+        hint: &'static str,
+    },
     /// An invariant was broken (a bug).
     #[error("internal error: {0}")]
     Internal(String),

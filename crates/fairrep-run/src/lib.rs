@@ -13,6 +13,7 @@ pub mod audit;
 pub mod backend;
 pub mod batch;
 pub mod checkpoint;
+pub mod device;
 pub mod error;
 pub mod evaluation;
 pub mod export;

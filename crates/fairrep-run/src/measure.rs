@@ -1,9 +1,11 @@
 //! Measuring the divergence between any two samples (`fairrep divergence`).
 
+use crate::device::read_failed;
+use crate::error::TrainError;
 use burn::Tensor;
 use burn::tensor::{DType, Device, TensorData};
 use fairrep_losses::divergence::{Divergence, uniform_weights};
-use fairrep_losses::{Mmd, Sinkhorn};
+use fairrep_losses::{Bandwidth, ComputePath, Mmd, Sinkhorn};
 use serde::Serialize;
 
 /// Which divergence to measure, fully specified.
@@ -61,6 +63,10 @@ pub struct Measurement {
     pub grad_norm_x: f64,
     /// What `value` is, in words.
     pub convention: String,
+    /// Where it was computed: `"fused-gpu"` (the fused CubeCL kernels), `"fused-cpu-f32"` /
+    /// `"fused-cpu-f64"` (the fused CPU kernels) or `"portable"` (burn's tensor ops, dense
+    /// `n × m` matrices).
+    pub path: &'static str,
     /// Rows of X.
     pub n: usize,
     /// Rows of Y.
@@ -75,8 +81,21 @@ pub struct Measurement {
     pub sinkhorn: Option<SinkhornFacts>,
 }
 
+/// The name of a compute path in [`Measurement::path`].
+fn path_name(path: ComputePath) -> &'static str {
+    match path {
+        ComputePath::Fused => "fused-gpu",
+        ComputePath::HostF32 => "fused-cpu-f32",
+        ComputePath::HostF64 => "fused-cpu-f64",
+        ComputePath::Portable => "portable",
+    }
+}
+
 /// Measures `D(X, Y)` with uniform weights on `device`, in `dtype`, with the gradient w.r.t. X.
-/// `want_plan` also returns the transport plan (Sinkhorn only; `n·m` values).
+/// `want_plan` also returns the transport plan (Sinkhorn only; `n·m` values). `portable` runs
+/// on burn's tensor ops (dense `n × m` matrices) even where fused kernels exist.
+///
+/// A failure of the device (out of memory, a driver error) is a [`TrainError::Device`].
 pub fn measure(
     x: &Samples,
     y: &Samples,
@@ -84,54 +103,88 @@ pub fn measure(
     dtype: DType,
     device: &Device,
     want_plan: bool,
-) -> Measurement {
+    portable: bool,
+) -> Result<Measurement, TrainError> {
     let ad = device.clone().autodiff();
     let xt = Tensor::<2>::from_data(TensorData::new(x.values.clone(), [x.n, x.d]), (&ad, dtype))
         .require_grad();
     let yt = Tensor::<2>::from_data(TensorData::new(y.values.clone(), [y.n, y.d]), (&ad, dtype));
-    let host = |t: Tensor<1>| {
+    let host = |t: Tensor<1>, what: &str| {
         t.try_into_vec_as::<f64>()
-            .expect("reading back to the host")
+            .map_err(|e| read_failed(&format!("reading {what} back to the host"), e))
+    };
+    let path = match how {
+        _ if portable => ComputePath::Portable,
+        Measure::Mmd(mmd) => ComputePath::choose(&xt, mmd.kernels()),
+        Measure::Sinkhorn(_) => ComputePath::choose(
+            &xt,
+            fairrep_losses::Kernels {
+                host: true,
+                gpu: y.n > 0,
+            },
+        ),
     };
     let (value, sigmas, sinkhorn) = match how {
         Measure::Mmd(mmd) => {
+            // The bandwidths once (the median heuristic reads pairwise distances), then fixed.
             let sigmas = mmd.sigmas(&xt, &yt);
-            (mmd.uniform(xt.clone(), yt.clone()), sigmas, None)
+            let fixed = Mmd {
+                bandwidth: Bandwidth::Fixed(sigmas.clone()),
+                ..mmd.clone()
+            };
+            let value = if portable {
+                let (a, b) = (uniform_weights(&xt), uniform_weights(&yt));
+                fixed.value_portable(xt.clone(), a, yt.clone(), b)
+            } else {
+                fixed.uniform(xt.clone(), yt.clone())
+            };
+            (value, sigmas, None)
         }
         Measure::Sinkhorn(sk) => {
             let (a, b) = (uniform_weights(&xt), uniform_weights(&yt));
             let diameter = sk
                 .diameter
                 .unwrap_or_else(|| Sinkhorn::max_diameter(&xt, &yt));
-            let sol = sk.solve(xt.clone(), a.clone(), yt.clone(), b.clone());
+            let sol = if portable {
+                sk.solve_portable(xt.clone(), a.clone(), yt.clone(), b.clone())
+            } else {
+                sk.solve(xt.clone(), a.clone(), yt.clone(), b.clone())
+            };
             let (f, g) = match (&sol.f_aa, &sol.g_bb) {
                 (Some(faa), Some(gbb)) => {
                     (sol.f.clone() - faa.clone(), sol.g.clone() - gbb.clone())
                 }
                 _ => (sol.f.clone(), sol.g.clone()),
             };
-            let plan = want_plan.then(|| {
-                let p = sol.plan(sk.p, &xt, &a, &yt, &b);
-                p.try_into_vec_as::<f64>().expect("reading the plan back")
-            });
+            let plan = match want_plan {
+                true => Some(host(
+                    sol.plan(sk.p, &xt, &a, &yt, &b).reshape([x.n * y.n]),
+                    "the transport plan",
+                )?),
+                false => None,
+            };
             let facts = SinkhornFacts {
                 eps: sol.eps,
                 schedule_iterations: sol.schedule.len(),
                 extra_iterations: sol.extra_iterations,
                 converged: sol.converged,
                 diameter,
-                f: host(f.detach()),
-                g: host(g.detach()),
+                f: host(f.detach(), "the potential f")?,
+                g: host(g.detach(), "the potential g")?,
                 plan,
             };
             (sol.value, vec![], Some(facts))
         }
     };
+    let value_host = host(value.clone().detach(), "the divergence")?;
     let grads = value.backward();
-    let g = xt
-        .grad(&grads)
-        .map(|g| g.try_into_vec_as::<f64>().expect("gradient"));
-    let grad_norm_x = g.map_or(0.0, |g| g.iter().map(|v| v * v).sum::<f64>().sqrt());
+    let grad_norm_x = match xt.grad(&grads) {
+        Some(g) => {
+            let g = host(g.reshape([x.n * x.d]), "the gradient")?;
+            g.iter().map(|v| v * v).sum::<f64>().sqrt()
+        }
+        None => 0.0,
+    };
     let (kind, convention) = match how {
         Measure::Mmd(m) => (
             "mmd",
@@ -160,15 +213,16 @@ pub fn measure(
             ),
         ),
     };
-    Measurement {
+    Ok(Measurement {
         kind: kind.to_string(),
-        value: value.into_scalar::<f64>(),
+        value: value_host[0],
         grad_norm_x,
         convention,
+        path: path_name(path),
         n: x.n,
         m: y.n,
         d: x.d,
         sigmas,
         sinkhorn,
-    }
+    })
 }

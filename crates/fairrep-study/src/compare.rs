@@ -185,6 +185,9 @@ pub fn collect_runs(paths: &[PathBuf]) -> Result<Vec<PathBuf>, StudyError> {
             runs.push(p.clone());
             continue;
         }
+        if !p.is_dir() {
+            return Err(StudyError::NoRuns(p.clone()));
+        }
         let entries = std::fs::read_dir(p).map_err(fairrep_run::error::io(p))?;
         let mut found: Vec<PathBuf> = entries
             .filter_map(|e| e.ok().map(|e| e.path()))

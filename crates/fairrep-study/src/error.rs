@@ -12,7 +12,9 @@ pub enum StudyError {
     #[error(transparent)]
     Read(#[from] fairrep_report::ReadError),
     /// A path is neither a run directory nor a directory of runs.
-    #[error("{0}: neither a run directory (no report.json) nor a directory of runs")]
+    #[error(
+        "{0}: neither a run directory (no report.json) nor a directory of runs (or no such directory)"
+    )]
     NoRuns(PathBuf),
     /// A run of a comparison or sweep is a FERM run (no representation, no penalty).
     #[error("{0}: a FERM run; reports compare runs of the deep method")]

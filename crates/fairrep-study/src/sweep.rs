@@ -44,13 +44,17 @@ pub fn run_sweep(
     backend: Backend,
     mut progress: impl FnMut(usize, &SweepPoint, RunStatus),
 ) -> Result<Vec<SweepEntry>, StudyError> {
-    std::fs::create_dir_all(out).map_err(fairrep_run::error::io(out))?;
-    // Every point's config is checked before the first run starts.
+    // Every point's config is checked before the first run starts (and before the sweep's
+    // directory is made: bad input leaves nothing behind).
     for p in points {
         let overrides: Vec<Override> = extra.iter().cloned().chain(point_overrides(p)).collect();
         fairrep_config::Config::load_with(config, &overrides)
             .map_err(fairrep_run::TrainError::from)?;
     }
+    std::fs::create_dir_all(out).map_err(|e| fairrep_run::TrainError::OutDirUnusable {
+        path: out.to_path_buf(),
+        reason: e.to_string(),
+    })?;
     let mut outcomes = Vec::with_capacity(points.len());
     for (i, p) in points.iter().enumerate() {
         let run = out.join(p.name());

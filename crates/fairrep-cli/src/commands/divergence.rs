@@ -45,12 +45,17 @@ pub struct Args {
     /// Field delimiter.
     #[arg(long, default_value_t = ',')]
     delimiter: char,
-    /// Floating-point precision of the computation.
-    #[arg(long, value_enum, default_value_t = DtypeArg::F64)]
-    dtype: DtypeArg,
+    /// Floating-point precision of the computation (default: f64 on the CPU backends, f32 on
+    /// wgpu, whose fused kernels are f32; f64 on wgpu needs --portable).
+    #[arg(long, value_enum)]
+    dtype: Option<DtypeArg>,
     /// Compute backend.
     #[arg(long, value_enum, default_value_t = BackendArg::Flex)]
     backend: BackendArg,
+    /// Compute on burn's tensor ops (dense n × m matrices, any dtype) instead of the fused
+    /// kernels: for checking the kernels, or f64 on wgpu. Memory grows as n × m.
+    #[arg(long)]
+    portable: bool,
     /// MMD: Gaussian/Laplacian bandwidth; repeat for a sum of kernels (default: median heuristic).
     #[arg(long)]
     sigma: Vec<f64>,
@@ -219,11 +224,20 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             y.d
         )));
     }
-    let dtype = match args.dtype {
-        DtypeArg::F32 => DType::F32,
-        DtypeArg::F64 => DType::F64,
-    };
     let backend: fairrep_run::Backend = args.backend.into();
+    let gpu = backend == fairrep_run::Backend::Wgpu;
+    let dtype = match (args.dtype, gpu) {
+        (Some(DtypeArg::F32), _) | (None, true) => DType::F32,
+        (Some(DtypeArg::F64), _) | (None, false) => DType::F64,
+    };
+    if gpu && dtype == DType::F64 && !args.portable {
+        return Err(usage(
+            "--dtype f64 on --backend wgpu: the fused GPU kernels are f32 (the default on wgpu); \
+             add --portable to compute in f64 on burn's dense tensor ops (memory grows as n × m, \
+             and not every device compiles f64 kernels), or use a CPU backend (--backend flex)"
+                .into(),
+        ));
+    }
     let device = backend.device()?;
     if !device.supports_dtype(dtype) {
         return Err(usage(format!(
@@ -231,15 +245,23 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             args.backend
         )));
     }
-    let timed = || {
+    let timed = || -> anyhow::Result<_> {
         let started = std::time::Instant::now();
-        let m = measure(&x, &y, &how, dtype, &device, args.plan.is_some());
-        (m, started.elapsed().as_secs_f64())
+        let m = measure(
+            &x,
+            &y,
+            &how,
+            dtype,
+            &device,
+            args.plan.is_some(),
+            args.portable,
+        )?;
+        Ok((m, started.elapsed().as_secs_f64()))
     };
-    let (mut m, first) = timed();
+    let (mut m, first) = timed()?;
     let mut seconds = vec![first];
     for _ in 1..args.repeat.max(1) {
-        let (again, s) = timed();
+        let (again, s) = timed()?;
         m = again;
         seconds.push(s);
     }
