@@ -6,7 +6,8 @@
 # wgpu tests need a Vulkan driver: without a GPU, Mesa's lavapipe (installed here with apt when
 # missing; the tests fail, they are never skipped, if there is none). The datasets beyond Adult
 # come from FAIRREP_DATA_DIR: ../shared/data when present, else fetched into target/data.
-# The export check needs python3 with venv and pip (numpy and safetensors come from PyPI).
+# The export check needs python3 with venv and pip (numpy and safetensors come from PyPI); the
+# full-disk check mounts a small tmpfs (root, or sudo without a password).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -48,3 +49,5 @@ echo "== cargo test"
 cargo test --release --workspace --locked
 echo "== the exported Python module against fairrep encode (scripts/check-export.sh)"
 scripts/check-export.sh
+echo "== a full disk while training writes its checkpoints (scripts/fault-check.sh)"
+scripts/fault-check.sh

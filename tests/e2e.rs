@@ -760,6 +760,34 @@ fn assert_valid_objective(e: &Value, lambda: f64) {
 /// Trains `cfg` (with `extra` arguments) into `full`; trains it again into `cut`, kills that
 /// run with SIGKILL after its second checkpoint and resumes it; both must agree exactly.
 fn kill_and_resume(cfg: &Path, full: &Path, cut: &Path, extra: &[&str]) {
+    let second = cut.join("checkpoints/epoch-0002/state.json");
+    kill_when_and_resume(cfg, full, cut, extra, |_| second.exists());
+}
+
+/// The checkpoints of `run` within an epoch (`epoch-NNNN-step-S`), complete ones only.
+fn in_epoch_checkpoints(run: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(run.join("checkpoints"))
+        .map(|d| {
+            d.filter_map(|e| e.ok())
+                .filter(|e| e.path().join("state.json").is_file())
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .filter(|n| n.contains("-step-") && !n.starts_with('.'))
+                .collect()
+        })
+        .unwrap_or_default();
+    names.sort();
+    names
+}
+
+/// Trains `full` uninterrupted; trains `cut`, kills it (SIGKILL) once `ready(cut)` holds,
+/// resumes it, and checks that both ended with the same results.
+fn kill_when_and_resume(
+    cfg: &Path,
+    full: &Path,
+    cut: &Path,
+    extra: &[&str],
+    mut ready: impl FnMut(&Path) -> bool,
+) {
     train_cmd(cfg, full, extra).assert().success();
     let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin!("fairrep"))
         .args(["-q", "train", "--config"])
@@ -769,8 +797,7 @@ fn kill_and_resume(cfg: &Path, full: &Path, cut: &Path, extra: &[&str]) {
         .args(extra)
         .spawn()
         .unwrap();
-    let second = cut.join("checkpoints/epoch-0002/state.json");
-    while !second.exists() {
+    while !ready(cut) {
         assert!(
             child.try_wait().unwrap().is_none(),
             "the run ended before it could be killed"
@@ -786,6 +813,52 @@ fn kill_and_resume(cfg: &Path, full: &Path, cut: &Path, extra: &[&str]) {
     assert_eq!(a["tasks"], b["tasks"]);
     assert_eq!(a["representation"], b["representation"]);
     assert_eq!(epochs(full), epochs(cut));
+}
+
+/// `training.checkpoint_every_steps`: a run killed within an epoch resumes from the step of its
+/// last checkpoint to the uninterrupted run's results, bit for bit (dropout masks included).
+#[test]
+fn a_run_killed_within_an_epoch_resumes_from_the_step() {
+    let tmp = tempfile::tempdir().unwrap();
+    let cfg = config_in(tmp.path(), &[("epochs = 20", "epochs = 3")]);
+    let (full, cut) = (tmp.path().join("full"), tmp.path().join("cut"));
+    let extra = [
+        "--set",
+        "training.checkpoint_every_steps=25",
+        "--set",
+        "model.dropout=0.2",
+        "--set",
+        "transfer.baselines=false",
+    ];
+    let within_epoch_2 = |run: &Path| {
+        in_epoch_checkpoints(run)
+            .iter()
+            .any(|n| n.starts_with("epoch-0002-step-"))
+    };
+    let mut killed_at = String::new();
+    kill_when_and_resume(&cfg, &full, &cut, &extra, |run| {
+        let ready = within_epoch_2(run);
+        if ready {
+            killed_at = in_epoch_checkpoints(run).pop().unwrap();
+        }
+        ready
+    });
+    // The run was killed within epoch 2: it resumed from a step, not from an epoch's end.
+    assert!(killed_at.starts_with("epoch-0002-step-"), "{killed_at}");
+    assert_eq!(epochs(&cut).len(), 3);
+    let state: Value = serde_json::from_str(
+        &std::fs::read_to_string(
+            full.join("checkpoints")
+                .join(in_epoch_checkpoints(&full).pop().unwrap())
+                .join("state.json"),
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    assert!(
+        state["in_epoch"]["batches"].as_u64().unwrap() > 0,
+        "{state}"
+    );
 }
 
 /// The adversarial (LAFTR) penalty trains, checkpoints its adversary, resumes exactly, and

@@ -277,6 +277,20 @@ impl Config {
                 format!("= {} must be > 0", t.learning_rate),
             );
         }
+        if t.checkpoint_every_steps == Some(0) {
+            return bad(
+                "training.checkpoint_every_steps",
+                "= 0 must be at least 1 (leave it out for a checkpoint per epoch only)".into(),
+            );
+        }
+        if let Some(s) = t.checkpoint_every_seconds
+            && !(s.is_finite() && s > 0.0)
+        {
+            return bad(
+                "training.checkpoint_every_seconds",
+                format!("= {s} must be a number of seconds > 0"),
+            );
+        }
         if !(t.weight_decay.is_finite() && t.weight_decay >= 0.0) {
             return bad(
                 "training.weight_decay",

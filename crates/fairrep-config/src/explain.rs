@@ -454,6 +454,18 @@ pub const KEYS: &[Key] = &[
         meaning: "checkpoints kept in the run directory (one after every epoch; checkpoints/best is kept besides)",
     },
     Key {
+        key: "training.checkpoint_every_steps",
+        ty: "integer ≥ 1",
+        default: Shown::Text("none"),
+        meaning: "also checkpoint within an epoch every this many steps: a kill loses at most these steps; --resume continues from the step, bit-identical",
+    },
+    Key {
+        key: "training.checkpoint_every_seconds",
+        ty: "number > 0",
+        default: Shown::Text("none"),
+        meaning: "also checkpoint within an epoch when this many seconds passed since the last checkpoint",
+    },
+    Key {
         key: "transfer.l2",
         ty: "number ≥ 0",
         default: Shown::Default,

@@ -164,6 +164,14 @@ pub struct TrainingSection {
     /// Checkpoints kept in the run directory (one is written after every epoch).
     #[serde(default = "default_keep")]
     pub keep_checkpoints: usize,
+    /// Also write a checkpoint within an epoch every this many optimiser steps, so a kill
+    /// loses at most these steps (`--resume` continues from the step, bit-identical).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub checkpoint_every_steps: Option<usize>,
+    /// Also write a checkpoint within an epoch when this many seconds have passed since the
+    /// last one (checked after each step).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub checkpoint_every_seconds: Option<f64>,
 }
 
 /// How the learning rate moves over the steps.
@@ -222,6 +230,8 @@ impl Default for TrainingSection {
             grad_clip_norm: None,
             early_stopping_patience: None,
             weight_decay: 0.0,
+            checkpoint_every_steps: None,
+            checkpoint_every_seconds: None,
         }
     }
 }

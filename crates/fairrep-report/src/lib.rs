@@ -27,7 +27,7 @@ pub mod run;
 pub mod sweep;
 
 pub use audit::{Audit, PairDivergence, Probe, ProbeKind};
-pub use checkpoint::CheckpointState;
+pub use checkpoint::{CheckpointState, EpochProgress};
 pub use fairrep_data::Preprocessing;
 pub use ferm::{FermReport, FermTask};
 pub use heads::{FittedHead, TransferHead};

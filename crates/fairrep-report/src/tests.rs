@@ -229,7 +229,31 @@ fn a_checkpoint_state_round_trips() {
         rng_word_pos: 1 << 70,
         best_objective: Some(0.25),
         since_best: 1,
+        in_epoch: None,
     };
     let back: CheckpointState = serde_json::from_str(&serde_json::to_string(&s).unwrap()).unwrap();
     assert_eq!(back, s);
+    let within = CheckpointState {
+        in_epoch: Some(crate::EpochProgress {
+            batches: 7,
+            task: 4.5,
+            penalty: None,
+            without_pairs: 1,
+            seconds: 0.25,
+        }),
+        ..s.clone()
+    };
+    let text = serde_json::to_string(&within).unwrap();
+    assert_eq!(
+        serde_json::from_str::<CheckpointState>(&text).unwrap(),
+        within
+    );
+    // A checkpoint written before `in_epoch` existed is one at the end of an epoch.
+    let old = r#"{"epoch": 3, "step": 30, "rng_word_pos": 5}"#;
+    assert_eq!(
+        serde_json::from_str::<CheckpointState>(old)
+            .unwrap()
+            .in_epoch,
+        None
+    );
 }

@@ -1,8 +1,11 @@
 //! Checkpoints of a training run: after every epoch, `checkpoints/epoch-NNNN/` in the run
 //! directory holds the model (`model.bpk`), Adam's state (`optim.bpk`) and `state.json` (epoch,
-//! global step, the batch-order generator's position). A checkpoint is written into a hidden
-//! temporary directory and renamed into place, so a crash or `kill -9` leaves either a complete
-//! checkpoint or none; the last `keep` checkpoints are kept, and `checkpoints/best/` holds the
+//! global step, the batch-order generator's position); with `training.checkpoint_every_steps`
+//! or `_seconds`, `checkpoints/epoch-NNNN-step-SSSSSSSSSS/` within epoch NNNN too (its state
+//! says how far the epoch went). A checkpoint is written into a hidden temporary directory and
+//! renamed into place, so a crash, a `kill -9` or a full disk leaves either a complete
+//! checkpoint or none (a failed write removes its temporary directory and names the previous
+//! checkpoint, intact); the last `keep` checkpoints are kept, and `checkpoints/best/` holds the
 //! epoch with the best validation objective.
 
 use crate::error::{TrainError, io};
@@ -40,6 +43,22 @@ impl Checkpoint {
     }
 }
 
+/// Where a checkpoint directory comes in a run: `epoch-E-step-S` (within epoch E, after step
+/// S) before `epoch-E` (the end of epoch E).
+fn order_key(dir: &Path) -> (usize, bool, usize) {
+    let name = dir.file_name().and_then(|n| n.to_str()).unwrap_or_default();
+    let rest = name.trim_start_matches("epoch-");
+    let (epoch, step) = match rest.split_once("-step-") {
+        Some((e, s)) => (e, Some(s)),
+        None => (rest, None),
+    };
+    (
+        epoch.parse().unwrap_or(0),
+        step.is_none(),
+        step.and_then(|s| s.parse().ok()).unwrap_or(0),
+    )
+}
+
 /// The checkpoints of a run directory.
 #[derive(Debug, Clone)]
 pub struct Checkpoints {
@@ -73,7 +92,13 @@ impl Checkpoints {
         state: &CheckpointState,
         save: impl FnOnce(&Path) -> Result<(), String>,
     ) -> Result<(), TrainError> {
-        self.write_as(&format!("epoch-{:04}", state.epoch), state, save)?;
+        let name = match &state.in_epoch {
+            // Sorts after the previous epoch's checkpoint and before this epoch's own.
+            Some(_) => format!("epoch-{:04}-step-{:010}", state.epoch + 1, state.step),
+            // (`list` orders it before `epoch-NNNN`, the end of the same epoch.)
+            None => format!("epoch-{:04}", state.epoch),
+        };
+        self.write_as(&name, state, save)?;
         let all = self.list()?;
         for old in all.iter().take(all.len().saturating_sub(self.keep)) {
             std::fs::remove_dir_all(old).map_err(io(old))?;
@@ -101,18 +126,34 @@ impl Checkpoints {
         save: impl FnOnce(&Path) -> Result<(), String>,
     ) -> Result<(), TrainError> {
         let tmp = self.root.join(format!(".tmp-{name}"));
-        if tmp.exists() {
-            std::fs::remove_dir_all(&tmp).map_err(io(&tmp))?;
-        }
-        std::fs::create_dir_all(&tmp).map_err(io(&tmp))?;
-        save(&tmp).map_err(|message| TrainError::Save {
-            path: tmp.clone(),
-            message,
-        })?;
+        let dir = self.root.join(name);
         let json = serde_json::to_string_pretty(state)
             .map_err(|e| TrainError::Internal(format!("checkpoint state: {e}")))?;
-        std::fs::write(tmp.join("state.json"), json).map_err(io(&tmp))?;
-        let dir = self.root.join(name);
+        let written = (|| -> Result<(), String> {
+            if tmp.exists() {
+                std::fs::remove_dir_all(&tmp).map_err(|e| e.to_string())?;
+            }
+            std::fs::create_dir_all(&tmp).map_err(|e| e.to_string())?;
+            save(&tmp)?;
+            std::fs::write(tmp.join("state.json"), json).map_err(|e| e.to_string())
+        })();
+        if let Err(cause) = written {
+            // Half a checkpoint is no checkpoint: free what it took (a full disk).
+            let _ = std::fs::remove_dir_all(&tmp);
+            let previous = match self.list().ok().and_then(|mut l| l.pop()) {
+                Some(p) => format!(
+                    "The previous checkpoint, {}, is intact: once there is room, --resume \
+                     continues from it",
+                    p.display()
+                ),
+                None => "No earlier checkpoint exists".to_string(),
+            };
+            return Err(TrainError::CheckpointWrite {
+                path: dir,
+                cause,
+                previous,
+            });
+        }
         if dir.exists() {
             std::fs::remove_dir_all(&dir).map_err(io(&dir))?;
         }
@@ -135,7 +176,7 @@ impl Checkpoints {
                         .is_some_and(|n| n.starts_with("epoch-"))
             })
             .collect();
-        dirs.sort();
+        dirs.sort_by_key(|p| order_key(p));
         Ok(dirs)
     }
 
@@ -173,6 +214,7 @@ mod tests {
             rng_word_pos: 1 << 70,
             best_objective: Some(0.5),
             since_best: 1,
+            in_epoch: None,
         }
     }
 
@@ -211,11 +253,29 @@ mod tests {
         let tmp = tempfile::tempdir().unwrap();
         let ck = Checkpoints::new(tmp.path(), 3);
         ck.write(&state(1), touch).unwrap();
-        let failed = ck.write(&state(2), |_| Err("disk full".into()));
-        assert!(failed.is_err());
+        let failed = ck.write(&state(2), |_| Err("No space left on device".into()));
+        let e = failed.unwrap_err().to_string();
+        assert!(
+            e.contains("epoch-0002") && e.contains("No space left"),
+            "{e}"
+        );
+        assert!(e.contains("epoch-0001, is intact"), "{e}");
+        assert!(!ck.root.join(".tmp-epoch-0002").exists());
         assert_eq!(ck.latest().unwrap().state.epoch, 1);
+        // A checkpoint within epoch 2 sorts between epoch 1's and epoch 2's.
+        let within = CheckpointState {
+            in_epoch: Some(fairrep_report::checkpoint::EpochProgress {
+                batches: 3,
+                ..Default::default()
+            }),
+            ..state(1)
+        };
+        ck.write(&within, touch).unwrap();
+        assert_eq!(ck.latest().unwrap().state, within);
+        ck.write(&state(2), touch).unwrap();
+        assert_eq!(ck.latest().unwrap().state, state(2));
         // A corrupt state file is an error that names it.
-        std::fs::write(ck.root.join("epoch-0001/state.json"), "{").unwrap();
+        std::fs::write(ck.root.join("epoch-0002/state.json"), "{").unwrap();
         let e = ck.latest().unwrap_err().to_string();
         assert!(e.contains("state.json"), "{e}");
     }

@@ -65,6 +65,16 @@ pub enum TrainError {
         /// The run's λ.
         lambda: f64,
     },
+    /// A checkpoint could not be written (a full disk): the previous one is intact.
+    #[error("cannot write the checkpoint {path}: {cause}. {previous}")]
+    CheckpointWrite {
+        /// The checkpoint directory.
+        path: PathBuf,
+        /// What failed.
+        cause: String,
+        /// Where the previous checkpoint is.
+        previous: String,
+    },
     /// The model could not be saved.
     #[error("cannot save the model to {path}: {message}")]
     Save {
@@ -122,8 +132,8 @@ pub enum TrainError {
     /// `--resume` with a config that differs from the run's.
     #[error(
         "{run}: the run was started with another config (see its config.toml); resume with the \
-         same config and overrides (only training.learning_rate and training.grad_clip_norm may \
-         change), or start a new run"
+         same config and overrides (only training.learning_rate, training.grad_clip_norm and \
+         training.checkpoint_every_steps/_seconds may change), or start a new run"
     )]
     ResumeMismatch {
         /// The run directory.

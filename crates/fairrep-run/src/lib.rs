@@ -161,9 +161,11 @@ pub fn run_any(opts: &RunOptions, observer: &mut dyn Observer) -> Result<Outcome
 
 /// The keys `--resume` may change: the optimisation, not the experiment (to continue a run
 /// whose training diverged from its last checkpoint).
-const RESUMABLE_CHANGES: [(&str, &str); 2] = [
+const RESUMABLE_CHANGES: [(&str, &str); 4] = [
     ("training", "learning_rate"),
     ("training", "grad_clip_norm"),
+    ("training", "checkpoint_every_steps"),
+    ("training", "checkpoint_every_seconds"),
 ];
 
 /// Whether two resolved configs differ in [`RESUMABLE_CHANGES`] only.

@@ -9,7 +9,8 @@ pub enum Stream {
     Heads,
     /// The order of the training rows, epoch after epoch (one ChaCha8 stream for the run).
     BatchOrder,
-    /// The dropout masks of an epoch (1-based), so a resumed run draws the same ones.
+    /// The dropout masks of an optimiser step (1-based), so a run resumed at any step draws
+    /// the same ones.
     Dropout(usize),
     /// The adversary's initial weights (adversarial penalty).
     Adversary,

@@ -25,7 +25,7 @@ use fairrep_config::Config;
 use fairrep_data::{Prepared, Role, TaskKind};
 use fairrep_losses::{GroupPenalty, PenaltyValue};
 use fairrep_model::multitask_loss;
-use fairrep_report::{CheckpointState, EpochRecord, TaskMetrics};
+use fairrep_report::{CheckpointState, EpochProgress, EpochRecord, TaskMetrics};
 use rand::SeedableRng;
 use rand::seq::SliceRandom;
 use rand_chacha::ChaCha8Rng;
@@ -69,18 +69,6 @@ enum Penalty {
     Adversary(Box<Adversary>),
 }
 
-/// The sums of an epoch's batches.
-#[derive(Debug, Default)]
-struct EpochSums {
-    task: f64,
-    /// `None` when λ = 0 (the penalty is not computed).
-    penalty: Option<f64>,
-    batches: usize,
-    without_pairs: usize,
-    /// Seconds of the epoch's steps.
-    seconds: f64,
-}
-
 /// What changes from step to step of a training run.
 pub struct Trainer<'a> {
     config: &'a Config,
@@ -108,6 +96,12 @@ pub struct Trainer<'a> {
     epochs_run: usize,
     /// The constant predictor's mean task loss on the training split (at least ln 2).
     trivial_loss: f64,
+    /// Resumed from a checkpoint within an epoch: how far that epoch went.
+    resumed_in_epoch: Option<EpochProgress>,
+    /// When the last checkpoint was written (or training started).
+    last_checkpoint: Instant,
+    /// The last checkpoint written or resumed from: (epoch, step within an epoch).
+    last_written: Option<(usize, Option<usize>)>,
 }
 
 impl<'a> Trainer<'a> {
@@ -190,6 +184,9 @@ impl<'a> Trainer<'a> {
             since_best: 0,
             epochs_run: 0,
             trivial_loss,
+            resumed_in_epoch: None,
+            last_checkpoint: Instant::now(),
+            last_written: None,
         })
     }
 
@@ -224,23 +221,29 @@ impl<'a> Trainer<'a> {
             adv.load(ck).map_err(|e| bad(&e))?;
         }
         let s = &ck.state;
+        // Within an epoch, the position before its shuffle: the epoch shuffles again.
         self.rng.set_word_pos(s.rng_word_pos);
         (self.step, self.epochs_run) = (s.step, s.epoch);
         (self.best, self.since_best) = (s.best_objective, s.since_best);
-        tracing::info!(epoch = s.epoch, dir = %ck.dir.display(), "resumed");
+        self.resumed_in_epoch = s.in_epoch.clone();
+        self.last_written = Some((s.epoch, s.in_epoch.as_ref().map(|_| s.step)));
+        tracing::info!(epoch = s.epoch, step = s.step, dir = %ck.dir.display(), "resumed");
         Ok(())
     }
 
     /// One pass over the training split in a seeded order.
+    ///
+    /// With `checkpoints` and `training.checkpoint_every_steps` or `_seconds`, a checkpoint is
+    /// also written within the epoch when one is due; after [`Trainer::resume`] from such a
+    /// checkpoint, the epoch shuffles again, skips the batches done and goes on from their sums.
     fn train_epoch(
         &mut self,
         epoch: usize,
         observer: &mut dyn Observer,
-    ) -> Result<EpochSums, TrainError> {
+        checkpoints: Option<&Checkpoints>,
+    ) -> Result<EpochProgress, TrainError> {
         let (config, data) = (self.config, self.data);
-        // Dropout masks: seeded per epoch, so a resumed run draws the same ones.
-        self.train_device
-            .seed(derive_seed(config.seed, Stream::Dropout(epoch)));
+        let rng_before_shuffle = self.rng.get_word_pos();
         let mut order: Vec<usize> = (0..data.train.n).collect();
         order.shuffle(&mut self.rng);
         let batches: Vec<&[usize]> = order
@@ -254,13 +257,18 @@ impl<'a> Trainer<'a> {
         // advantage on the validation split is the run's `valid_penalty`).
         let penalised =
             config.penalty.lambda != 0.0 || matches!(self.penalty, Penalty::Adversary(_));
-        let mut sums = EpochSums {
+        let mut sums = self.resumed_in_epoch.take().unwrap_or(EpochProgress {
             penalty: penalised.then_some(0.0),
-            ..EpochSums::default()
-        };
-        let started = Instant::now();
-        for rows in batches {
+            ..EpochProgress::default()
+        });
+        let (done, total) = (sums.batches, batches.len());
+        // Seconds of the steps before a resume count too.
+        let started = Instant::now() - std::time::Duration::from_secs_f64(sums.seconds);
+        for (k, rows) in batches.into_iter().enumerate().skip(done) {
             self.step += 1;
+            // Dropout masks: seeded per step, so a run resumed at any step draws the same ones.
+            self.train_device
+                .seed(derive_seed(config.seed, Stream::Dropout(self.step)));
             let batch = self.batcher.batch(rows.to_vec(), &self.train_device);
             let z = self.model.encoder.forward(batch.x); // [b, r]
             let outputs = self.model.heads.forward(z.clone()); // [b, t]
@@ -309,6 +317,24 @@ impl<'a> Trainer<'a> {
                 .optim
                 .step(self.learning_rate, self.model.clone(), grads);
             observer.step(tl, pv);
+            // Within the epoch only: its last step is followed by the epoch's checkpoint.
+            if let Some(ck) = checkpoints
+                && k + 1 < total
+                && self.checkpoint_due()
+            {
+                sums.seconds = started.elapsed().as_secs_f64();
+                let state = CheckpointState {
+                    epoch: self.epochs_run,
+                    step: self.step,
+                    rng_word_pos: rng_before_shuffle,
+                    best_objective: self.best.filter(|b| b.is_finite()),
+                    since_best: self.since_best,
+                    in_epoch: Some(sums.clone()),
+                };
+                ck.write(&state, |dir| self.save_to(dir))?;
+                self.last_checkpoint = Instant::now();
+                self.last_written = Some((self.epochs_run, Some(self.step)));
+            }
         }
         sums.seconds = started.elapsed().as_secs_f64();
         if sums.without_pairs > 0 {
@@ -339,7 +365,7 @@ impl<'a> Trainer<'a> {
 
     /// The epoch's record: its training sums, and the validation metrics, losses and penalties
     /// of the model as it is now. Updates the early-stopping state.
-    fn validate(&mut self, epoch: usize, sums: &EpochSums, started: Instant) -> EpochRecord {
+    fn validate(&mut self, epoch: usize, sums: &EpochProgress, started: Instant) -> EpochRecord {
         let (config, data, device) = (self.config, self.data, self.device);
         let validation = Instant::now();
         let source = data.task_indices(Role::Source);
@@ -400,32 +426,46 @@ impl<'a> Trainer<'a> {
 
     /// Writes the checkpoint of the epoch just validated, and `checkpoints/best` when its
     /// validation objective is the best so far.
-    fn checkpoint(&self, ck: &Checkpoints) -> Result<(), TrainError> {
+    fn checkpoint(&mut self, ck: &Checkpoints) -> Result<(), TrainError> {
         let state = CheckpointState {
             epoch: self.epochs_run,
             step: self.step,
             rng_word_pos: self.rng.get_word_pos(),
             best_objective: self.best.filter(|b| b.is_finite()),
             since_best: self.since_best,
+            in_epoch: None,
         };
-        let save = |dir: &std::path::Path| {
-            self.model
-                .clone()
-                .save_file(dir.join("model.bpk"))
-                .map_err(|e| e.to_string())?;
-            self.optim
-                .save(dir.join("optim.bpk"))
-                .map_err(|e| e.to_string())?;
-            match &self.penalty {
-                Penalty::Adversary(adv) => adv.save(dir),
-                Penalty::Divergence(_) => Ok(()),
-            }
-        };
-        ck.write(&state, save)?;
+        ck.write(&state, |dir| self.save_to(dir))?;
         if self.since_best == 0 {
-            ck.write_best(&state, save)?;
+            ck.write_best(&state, |dir| self.save_to(dir))?;
         }
+        self.last_checkpoint = Instant::now();
+        self.last_written = Some((self.epochs_run, None));
         Ok(())
+    }
+
+    /// Saves the model, Adam's state and an adversary's into the checkpoint directory `dir`.
+    fn save_to(&self, dir: &std::path::Path) -> Result<(), String> {
+        self.model
+            .clone()
+            .save_file(dir.join("model.bpk"))
+            .map_err(|e| e.to_string())?;
+        self.optim
+            .save(dir.join("optim.bpk"))
+            .map_err(|e| e.to_string())?;
+        match &self.penalty {
+            Penalty::Adversary(adv) => adv.save(dir),
+            Penalty::Divergence(_) => Ok(()),
+        }
+    }
+
+    /// Whether `training.checkpoint_every_steps` or `_seconds` asks for a checkpoint now.
+    fn checkpoint_due(&self) -> bool {
+        let t = &self.config.training;
+        t.checkpoint_every_steps
+            .is_some_and(|k| self.step.is_multiple_of(k))
+            || t.checkpoint_every_seconds
+                .is_some_and(|s| self.last_checkpoint.elapsed().as_secs_f64() >= s)
     }
 
     /// Whether early stopping ends the run now.
@@ -456,21 +496,27 @@ pub fn fit(
     }
     let started = Instant::now();
     for epoch in trainer.epochs_run + 1..=config.training.epochs {
-        let done = trainer.epochs_run;
-        let sums = trainer.train_epoch(epoch, observer).map_err(|mut e| {
-            // Where the last good state is: the checkpoint of the last finished epoch.
-            if let TrainError::Diverged { resume, .. } = &mut e {
-                *resume = match checkpoints {
-                    Some(ck) if done > 0 => format!(
-                        "The checkpoint of epoch {done} in {} is intact: --resume continues from \
-                         it.",
-                        ck.root.display()
-                    ),
-                    _ => "No epoch had finished, so there is no checkpoint to resume from.".into(),
-                };
+        let sums = match trainer.train_epoch(epoch, observer, checkpoints) {
+            Ok(sums) => sums,
+            Err(mut e) => {
+                // Where the last good state is: the last checkpoint written.
+                if let TrainError::Diverged { resume, .. } = &mut e {
+                    *resume = match (checkpoints, trainer.last_written) {
+                        (Some(ck), Some((done, within))) => format!(
+                            "The checkpoint of {} in {} is intact: --resume continues from it.",
+                            match within {
+                                Some(step) => format!("step {step} (within epoch {})", done + 1),
+                                None => format!("epoch {done}"),
+                            },
+                            ck.root.display()
+                        ),
+                        _ => "No checkpoint had been written yet: there is no checkpoint to resume from."
+                            .into(),
+                    };
+                }
+                return Err(e);
             }
-            e
-        })?;
+        };
         let record = trainer.validate(epoch, &sums, started);
         tracing::info!(
             epoch,
