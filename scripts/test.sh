@@ -7,7 +7,8 @@
 # missing; the tests fail, they are never skipped, if there is none). The datasets beyond Adult
 # come from FAIRREP_DATA_DIR: ../shared/data when present, else fetched into target/data.
 # The export check needs python3 with venv and pip (numpy and safetensors come from PyPI); the
-# full-disk check mounts a small tmpfs (root, or sudo without a password).
+# full-disk check mounts a small tmpfs and the Slurm check installs and starts slurmctld, slurmd
+# and munge (root, or sudo without a password).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -51,3 +52,5 @@ echo "== the exported Python module against fairrep encode (scripts/check-export
 scripts/check-export.sh
 echo "== a full disk while training writes its checkpoints (scripts/fault-check.sh)"
 scripts/fault-check.sh
+echo "== a sweep on a real single-node Slurm (scripts/slurm-check.sh)"
+scripts/slurm-check.sh
