@@ -235,6 +235,22 @@ fn corpus() -> Vec<Case> {
             ..case("a validation fraction of no row")
         },
         Case {
+            config: &[(
+                "batch_size = 16",
+                "batch_size = 16\ncheckpoint_every_steps = 0",
+            )],
+            needles: &["training.checkpoint_every_steps"],
+            ..case("checkpoints every 0 steps")
+        },
+        Case {
+            config: &[(
+                "batch_size = 16",
+                "batch_size = 16\ncheckpoint_every_seconds = -5",
+            )],
+            needles: &["training.checkpoint_every_seconds", "-5"],
+            ..case("checkpoints every -5 seconds")
+        },
+        Case {
             config: &[("hidden = [8]", "hidden = [8, 4294967296]")],
             needles: &["model.hidden", "4294967296", "65536"],
             ..case("a layer too wide")
