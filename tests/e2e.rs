@@ -588,6 +588,37 @@ fn divergence_command_runs_on_wgpu() {
     }
 }
 
+/// The median bandwidth on wgpu reads the pooled points' distances a block of rows at a time
+/// (wgpu's largest buffer is smaller than the whole matrix at 8,192 points): the same σ as the
+/// CPU's whole matrix.
+#[test]
+fn the_median_bandwidth_on_wgpu_equals_the_cpus() {
+    let tmp = tempfile::tempdir().unwrap();
+    let cloud = |shift: f64| -> String {
+        (0..1500)
+            .map(|i| {
+                let t = i as f64 * 0.37;
+                format!("{},{}\n", t.sin() * 3.0 + shift, (t * 1.7).cos() + shift)
+            })
+            .collect()
+    };
+    let (x, y) = (tmp.path().join("x.csv"), tmp.path().join("y.csv"));
+    std::fs::write(&x, cloud(0.0)).unwrap();
+    std::fs::write(&y, cloud(0.4)).unwrap();
+    let cpu = divergence_json(&["--kind", "mmd", "--dtype", "f32"], &x, &y);
+    let gpu = divergence_json(&["--kind", "mmd", "--backend", "wgpu"], &x, &y);
+    let (a, b) = (
+        cpu["sigmas"][0].as_f64().unwrap(),
+        gpu["sigmas"][0].as_f64().unwrap(),
+    );
+    assert!((a - b).abs() <= 1e-6 * a, "σ: flex {a}, wgpu {b}");
+    let (a, b) = (
+        cpu["value"].as_f64().unwrap(),
+        gpu["value"].as_f64().unwrap(),
+    );
+    assert!((a - b).abs() <= 1e-4 * a, "MMD²: flex {a}, wgpu {b}");
+}
+
 /// The issue-16 case: f64 on wgpu was not served by the fused kernels and the portable path's
 /// n × m buffer failed as a panic (exit 101). Now f64 is refused up front (exit 2), and a
 /// device allocation that fails is exit 1 with the size and what to change.

@@ -106,7 +106,7 @@ fn init_tracing(cli: &Cli) {
         _ => "trace",
     };
     let filter = tracing_subscriber::EnvFilter::try_from_env("FAIRREP_LOG").unwrap_or_else(|_| {
-        tracing_subscriber::EnvFilter::new(format!("{level},burn=warn,cubecl=warn"))
+        tracing_subscriber::EnvFilter::new(format!("{level},burn=warn,cubecl=error"))
     });
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)

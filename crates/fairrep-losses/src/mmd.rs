@@ -59,13 +59,13 @@ pub fn median_distance(d2_self: &Tensor<2>) -> f64 {
     // Selected in the tensor's own precision: an f32 matrix's median is the same number read
     // as f32 or as f64, at half the memory and time.
     let med = match data.as_slice::<f32>() {
-        Ok(vals) => upper_median(vals, n, f32::total_cmp).map(f64::from),
+        Ok(vals) => upper_median(&mut above_diagonal(vals, n), f32::total_cmp).map(f64::from),
         Err(_) => {
             let vals = data
                 .convert::<f64>()
                 .try_into_vec::<f64>()
                 .expect("a float matrix converts to f64");
-            upper_median(&vals, n, f64::total_cmp)
+            upper_median(&mut above_diagonal(&vals, n), f64::total_cmp)
         }
     };
     match med.map(f64::sqrt) {
@@ -74,22 +74,68 @@ pub fn median_distance(d2_self: &Tensor<2>) -> f64 {
     }
 }
 
-/// The upper median of the entries above the diagonal of the row-major `[n, n]` matrix `vals`
-/// (`None` when there are none).
+/// The squared distances of one block of rows read back at a time on a GPU device: wgpu's
+/// largest buffer is 128 to 256 MiB by default, less than the `[k, k]` matrix of
+/// [`MEDIAN_MAX_POINTS`] points.
+const MEDIAN_BLOCK_BYTES: usize = 32 << 20;
+
+/// The median distance between the rows of `z` `[k, d]` (see [`median_distance`]). On the CPU
+/// backends from the whole `[k, k]` matrix; on a device a block of rows at a time, so no buffer
+/// exceeds [`MEDIAN_BLOCK_BYTES`].
+fn median_of_pooled(z: Tensor<2>) -> f64 {
+    if host::is_host(&z.device()) {
+        return median_distance(&sq_dists(z.clone(), z));
+    }
+    let [k, _] = z.dims();
+    let rows = (MEDIAN_BLOCK_BYTES / (8 * k.max(1))).max(1);
+    let mut upper32: Vec<f32> = Vec::new();
+    let mut upper64: Vec<f64> = Vec::new();
+    for start in (0..k).step_by(rows) {
+        let b = rows.min(k - start);
+        let data = sq_dists(z.clone().narrow(0, start, b), z.clone()).into_data(); // [b, k]
+        let above = |r: usize| (r * k + start + r + 1)..((r + 1) * k);
+        match data.as_slice::<f32>() {
+            Ok(v) => (0..b).for_each(|r| upper32.extend_from_slice(&v[above(r)])),
+            Err(_) => {
+                let v = data
+                    .convert::<f64>()
+                    .try_into_vec::<f64>()
+                    .expect("a float matrix converts to f64");
+                (0..b).for_each(|r| upper64.extend_from_slice(&v[above(r)]));
+            }
+        }
+    }
+    let med = if upper64.is_empty() {
+        upper_median(&mut upper32, f32::total_cmp).map(f64::from)
+    } else {
+        upper_median(&mut upper64, f64::total_cmp)
+    };
+    match med.map(f64::sqrt) {
+        Some(med) if med > 0.0 && med.is_finite() => med,
+        _ => 1.0,
+    }
+}
+
+/// The upper median of `vals` (reordered; `None` when empty).
 fn upper_median<T: Copy>(
-    vals: &[T],
-    n: usize,
+    vals: &mut [T],
     cmp: impl FnMut(&T, &T) -> std::cmp::Ordering,
 ) -> Option<T> {
+    if vals.is_empty() {
+        return None;
+    }
+    let mid = vals.len() / 2;
+    Some(*vals.select_nth_unstable_by(mid, cmp).1)
+}
+
+/// The entries above the diagonal of the row-major `[n, n]` matrix `vals`.
+/// (`None` when there are none).
+fn above_diagonal<T: Copy>(vals: &[T], n: usize) -> Vec<T> {
     let mut upper: Vec<T> = Vec::with_capacity(n * n.saturating_sub(1) / 2);
     for i in 0..n {
         upper.extend_from_slice(&vals[i * n + i + 1..(i + 1) * n]);
     }
-    if upper.is_empty() {
-        return None;
-    }
-    let mid = upper.len() / 2;
-    Some(*upper.select_nth_unstable_by(mid, cmp).1)
+    upper
 }
 
 /// Biased (V-statistic) MMD² between weighted point clouds:
@@ -237,7 +283,7 @@ impl Mmd {
                     }
                     None => z,
                 };
-                vec![median_distance(&sq_dists(z.clone(), z))]
+                vec![median_of_pooled(z)]
             }
         }
     }
