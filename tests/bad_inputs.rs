@@ -251,6 +251,22 @@ fn corpus() -> Vec<Case> {
             ..case("checkpoints every -5 seconds")
         },
         Case {
+            config: &[("column = \"s\"", "column = \"s\"\ncolumns = [\"s\", \"c\"]")],
+            needles: &["both `column` and `columns`"],
+            ..case("sensitive column and columns")
+        },
+        Case {
+            config: &[
+                ("column = \"s\"", "column = \"old\""),
+                (
+                    "groups = [{ name = \"female\", values = [\"f\"] }, { name = \"male\", values = [\"m\"] }]",
+                    "[[data.derived]]\nname = \"old\"\nany = [\"a\", \"age\"]",
+                ),
+            ],
+            needles: &["`age`", "derived column `old`", "train.csv"],
+            ..case("a derived column of a column the file lacks")
+        },
+        Case {
             config: &[("hidden = [8]", "hidden = [8, 4294967296]")],
             needles: &["model.hidden", "4294967296", "65536"],
             ..case("a layer too wide")

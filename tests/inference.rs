@@ -577,3 +577,94 @@ fn export_and_the_runs_of_older_fairrep() {
         json_file(&run().join("preprocessing.json"))
     );
 }
+
+/// `[data.sensitive] columns = ["sex", "race"]`: one group per combination present, named
+/// "Female × White" …; `predict --evaluate` derives the same groups from a file's `sex` and
+/// `race` columns, and its parity on the Adult test file equals the report's.
+#[test]
+fn intersectional_groups_train_and_evaluate() {
+    let tmp = tempfile::tempdir().unwrap();
+    let cfg = config_in(
+        tmp.path(),
+        &[(
+            "column = \"sex\"\ngroups = [{ name = \"female\", values = [\"Female\"] }, { name = \"male\", values = [\"Male\"] }]",
+            "columns = [\"sex\", \"race\"]",
+        )],
+    );
+    let out = tmp.path().join("run");
+    fairrep()
+        .args(["-q", "train", "--config"])
+        .arg(&cfg)
+        .arg("--out")
+        .arg(&out)
+        .args([
+            "--set",
+            "penalty.lambda=0",
+            "--set",
+            "transfer.baselines=false",
+        ])
+        .assert()
+        .success();
+    let pre = json_file(&out.join("preprocessing.json"));
+    assert_eq!(pre["sensitive"]["column"], "sex × race");
+    let groups: Vec<String> = pre["sensitive"]["groups"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|g| g["name"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(groups.len(), 10, "{groups:?}");
+    assert!(groups.contains(&"Female × White".to_string()), "{groups:?}");
+    assert!(
+        groups.contains(&"Male × Amer-Indian-Eskimo".to_string()),
+        "{groups:?}"
+    );
+
+    let o = fairrep()
+        .args(["-q", "predict", "--run"])
+        .arg(&out)
+        .arg("--input")
+        .arg(repo().join("data/adult/adult.test.gz"))
+        .arg("--out")
+        .arg(tmp.path().join("p.csv"))
+        .args(["--skip-rows", "1", "--evaluate"])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let summary: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert!(
+        summary["evaluation"]["income"]["demographic_parity_difference"]
+            .as_f64()
+            .unwrap()
+            > 0.0
+    );
+    // The report's parity over the groups, recomputed from predict's output on the rows the
+    // report counts (no "?" in a column the run uses), with the groups from `sex` and `race`.
+    let (_, raw) = read_csv(&repo().join("data/adult/adult.test.gz"), false, 1);
+    let (head, pred) = read_csv(&tmp.path().join("p.csv"), true, 0);
+    let at = |name: &str| ADULT_COLUMNS.iter().position(|&c| c == name).unwrap();
+    let pc = head.iter().position(|c| c == "income_pred").unwrap();
+    let mut rates: std::collections::BTreeMap<String, (usize, usize)> = Default::default();
+    for (r, p) in raw.iter().zip(&pred) {
+        let used = r
+            .iter()
+            .enumerate()
+            .all(|(c, v)| ADULT_COLUMNS[c] == "education" || v != "?");
+        if used {
+            let e = rates
+                .entry(format!("{} × {}", r[at("sex")], r[at("race")]))
+                .or_default();
+            (e.0, e.1) = (e.0 + usize::from(p[pc] == "1"), e.1 + 1);
+        }
+    }
+    assert_eq!(rates.len(), 10);
+    let sel: Vec<f64> = rates.values().map(|(k, n)| *k as f64 / *n as f64).collect();
+    let ddp =
+        sel.iter().cloned().fold(f64::MIN, f64::max) - sel.iter().cloned().fold(f64::MAX, f64::min);
+    let report = json_file(&out.join("report.json"));
+    let reported = task(&report, "income")["ddp"].as_f64().unwrap();
+    assert!(
+        (ddp - reported).abs() < 1e-9,
+        "from predict {ddp}, report {reported}"
+    );
+}

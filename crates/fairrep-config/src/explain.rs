@@ -210,8 +210,15 @@ pub const KEYS: &[Key] = &[
     Key {
         key: "data.sensitive.column",
         ty: "column",
-        default: Shown::Text("required"),
-        meaning: "the sensitive attribute",
+        default: Shown::Text("required (or columns)"),
+        meaning: "the sensitive attribute (a file's column or a [[data.derived]] one)",
+    },
+    Key {
+        key: "data.sensitive.columns",
+        ty: "list of columns",
+        default: Shown::Text("none"),
+        meaning: "instead of column: the intersection of these, one group per combination \
+                  present (\"Female × Black\") unless groups merges them",
     },
     Key {
         key: "data.sensitive.groups",
@@ -224,6 +231,15 @@ pub const KEYS: &[Key] = &[
         ty: "bool",
         default: Shown::Default,
         meaning: "also feed the sensitive attribute to the encoder",
+    },
+    Key {
+        key: "data.derived",
+        ty: "list of tables",
+        default: Shown::Text("none"),
+        meaning: "columns computed when a file is read: name and cross = [columns] (their \
+                  intersection, cells joined by \" × \") or any = [columns] (\"1\" when any \
+                  indicator is true, else \"0\"); usable as the sensitive column or a task's \
+                  column, not as a feature",
     },
     Key {
         key: "tasks",

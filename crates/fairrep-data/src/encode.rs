@@ -177,6 +177,27 @@ impl Cols {
 /// Checks the schema for contradictions that do not need the data.
 pub fn validate_schema(spec: &DataSpec, tasks: &[TaskSpec]) -> Result<(), DataError> {
     let bad = |m: String| Err(DataError::Schema(m));
+    let spec = &spec.resolved().map_err(DataError::Schema)?;
+    let features = (spec.features.categorical.iter())
+        .chain(&spec.features.numeric)
+        .chain(&spec.features.vectors);
+    if spec.sensitive.include_as_feature
+        && spec.derived.iter().any(|d| d.name == spec.sensitive.column)
+    {
+        return bad(format!(
+            "[data.sensitive].include_as_feature with the derived column `{}`: list its source \
+             columns as features instead",
+            spec.sensitive.column
+        ));
+    }
+    for f in features {
+        if spec.derived.iter().any(|d| &d.name == f) {
+            return bad(format!(
+                "[data.features] lists the derived column `{f}`: derived columns define groups \
+                 and tasks; list their source columns as features"
+            ));
+        }
+    }
     match (&spec.test, spec.test_fraction) {
         (Some(_), Some(_)) => {
             return bad(
@@ -290,6 +311,7 @@ pub fn prepare(
     base_dir: &Path,
     seed: u64,
 ) -> Result<Prepared, DataError> {
+    let spec = &spec.resolved().map_err(DataError::Schema)?;
     validate_schema(spec, tasks)?;
     if !spec.delimiter.is_ascii() {
         return Err(DataError::Schema(format!(
@@ -297,9 +319,10 @@ pub fn prepare(
             spec.delimiter
         )));
     }
+    let missing: HashSet<&str> = spec.missing_values.iter().map(String::as_str).collect();
     let read = |f: &crate::spec::FileSpec| {
         let path = crate::spec::expand_path(&f.path).map_err(DataError::Schema)?;
-        Table::read(
+        let mut t = Table::read(
             &base_dir.join(path),
             &ReadOptions {
                 delimiter: spec.delimiter as u8,
@@ -308,7 +331,17 @@ pub fn prepare(
                 header: spec.columns.is_none(),
                 null: spec.missing_values.first().map_or("", String::as_str),
             },
-        )
+        )?;
+        crate::derived::apply(
+            &spec.derived,
+            &t.path,
+            &mut t.columns,
+            &mut t.rows,
+            &t.lines,
+            &missing,
+            true,
+        )?;
+        Ok::<Table, DataError>(t)
     };
     let train_t = read(&spec.train)?;
     // `[data.features] vectors`: each name stands for its columns `{name}_0 …` (a Parquet list
@@ -334,7 +367,6 @@ pub fn prepare(
         });
     }
     let train_c = Cols::resolve(&train_t, spec, &numeric, tasks)?;
-    let missing: HashSet<&str> = spec.missing_values.iter().map(String::as_str).collect();
     let mut keep_train = keep_rows(&train_t, &train_c, spec, &missing)?;
     // The test split: its own file, or a seeded `test_fraction` of the one file.
     let test_owned;
@@ -507,6 +539,7 @@ pub fn prepare(
             include_as_feature: spec.sensitive.include_as_feature,
         },
         tasks: Vec::new(), // with their scales, below
+        derived: spec.derived.clone(),
     };
     let enc = Encoder {
         spec,

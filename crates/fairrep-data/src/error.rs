@@ -68,6 +68,23 @@ pub enum DataError {
         /// The cell.
         value: String,
     },
+    /// A source of an `any` derived column holds something that is not an indicator.
+    #[error(
+        "{path}, line {line}, column `{column}`: `{value}` is not an indicator (0/1, true/false) \
+         for the derived column `{derived}`"
+    )]
+    NotIndicator {
+        /// The file.
+        path: PathBuf,
+        /// 1-based line.
+        line: u64,
+        /// The column.
+        column: String,
+        /// The cell.
+        value: String,
+        /// The derived column.
+        derived: String,
+    },
     /// A missing value where the policy does not allow one.
     #[error("{path}, line {line}, column `{column}`: missing value `{value}` ({why})")]
     MissingValue {

@@ -35,6 +35,11 @@ pub struct Preprocessing {
     pub sensitive: FittedSensitive,
     /// The tasks, in config order, with their predicates and target scales.
     pub tasks: Vec<TaskInfo>,
+    /// The derived columns (`[[data.derived]]`), added to each file read for inference when
+    /// their sources are there (they may be the sensitive attribute or a task's column, never
+    /// a feature).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub derived: Vec<crate::derived::DerivedSpec>,
 }
 
 /// How the run's data files were read (`[data]`).

@@ -10,6 +10,7 @@
 //!
 //! No burn here: the batches the trainer feeds its model are built in `fairrep-run`.
 
+pub mod derived;
 pub mod encode;
 pub mod error;
 pub mod fitted;

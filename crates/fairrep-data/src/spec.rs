@@ -37,6 +37,50 @@ pub struct DataSpec {
     pub features: FeatureSpec,
     /// The sensitive attribute.
     pub sensitive: SensitiveSpec,
+    /// Columns computed from others when a file is read (`[[data.derived]]`: intersections of
+    /// attributes, "any of" indicator columns), usable as the sensitive attribute or a task's
+    /// column.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub derived: Vec<crate::derived::DerivedSpec>,
+}
+
+impl DataSpec {
+    /// The spec with its shorthands expanded: `[data.sensitive] columns = [a, b]` becomes the
+    /// derived column `a × b` (their intersection), which is then the sensitive column.
+    pub fn resolved(&self) -> Result<DataSpec, String> {
+        let mut spec = self.clone();
+        match (&self.sensitive.columns, self.sensitive.column.is_empty()) {
+            (Some(_), false) => {
+                return Err(
+                    "[data.sensitive] has both `column` and `columns`: keep one (`columns` is \
+                     the intersection of several)"
+                        .into(),
+                );
+            }
+            (None, true) => {
+                return Err(
+                    "[data.sensitive] needs `column` (one column) or `columns` (the \
+                     intersection of several)"
+                        .into(),
+                );
+            }
+            (Some(cols), true) if cols.len() < 2 => {
+                return Err(
+                    "[data.sensitive].columns needs at least two columns (for one, use `column`)"
+                        .into(),
+                );
+            }
+            (Some(cols), true) => {
+                let cross = crate::derived::DerivedSpec::cross_of(cols);
+                spec.sensitive.column = cross.name.clone();
+                spec.sensitive.columns = None;
+                spec.derived.push(cross);
+            }
+            (None, false) => {}
+        }
+        crate::derived::validate(&spec.derived)?;
+        Ok(spec)
+    }
 }
 
 fn default_delimiter() -> char {
@@ -142,8 +186,13 @@ pub struct FeatureSpec {
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct SensitiveSpec {
-    /// The column.
+    /// The column (a file's column or a `[[data.derived]]` one).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub column: String,
+    /// Instead of `column`: the intersection of these columns, one group per combination
+    /// present (`"Female × Black"`), unless `groups` merges them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub columns: Option<Vec<String>>,
     /// The groups, in order (group id = position). When absent, each distinct value of the
     /// training split is a group, in sorted order.
     #[serde(default)]

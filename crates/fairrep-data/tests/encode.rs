@@ -191,3 +191,70 @@ fn single_group_is_rejected() {
     let e = prepare(&spec, &tasks, d.path(), 1).unwrap_err().to_string();
     assert!(e.contains("single group"), "{e}");
 }
+
+/// `[data.sensitive] columns`: the intersection of two columns, one group per combination
+/// present; `[[data.derived]] any`: a task defined over indicator columns.
+#[test]
+fn intersectional_groups_and_derived_tasks() {
+    let d = tempfile::tempdir().unwrap();
+    let rows = "\
+age,sex,race,a65,a75,income
+10,F,B,0,0,high
+20,M,W,1,0,low
+30,M,B,0,1,high
+40,F,W,0,0,low
+50,F,B,0,1,low
+60,M,W,0,0,high
+";
+    write(d.path(), "train.csv", rows);
+    write(d.path(), "test.csv", rows);
+    #[derive(serde::Deserialize)]
+    struct C {
+        data: DataSpec,
+        tasks: Vec<TaskSpec>,
+    }
+    let text = r#"
+[data]
+train = { path = "train.csv" }
+test = { path = "test.csv" }
+validation_fraction = 0.0
+[data.features]
+numeric = ["age"]
+[data.sensitive]
+columns = ["sex", "race"]
+[[data.derived]]
+name = "old"
+any = ["a65", "a75"]
+[[tasks]]
+name = "rich"
+column = "income"
+positive = { eq = "high" }
+role = "source"
+[[tasks]]
+name = "old"
+column = "old"
+positive = { eq = "1" }
+role = "transfer"
+"#;
+    let c: C = toml::from_str(text).unwrap();
+    let p = prepare(&c.data, &c.tasks, d.path(), 1).unwrap();
+    assert_eq!(p.groups, ["F × B", "F × W", "M × B", "M × W"]);
+    assert_eq!(p.test.s, [0, 3, 2, 1, 0, 3]);
+    assert_eq!(p.test.labels[1], [false, true, true, false, true, false]);
+    assert_eq!(p.preprocessing.sensitive.column, "sex × race");
+    assert_eq!(p.preprocessing.derived.len(), 2);
+
+    // A derived column is not a feature; `column` and `columns` together are refused.
+    let as_feature = text.replace("numeric = [\"age\"]", "numeric = [\"age\", \"old\"]");
+    let c: C = toml::from_str(&as_feature).unwrap();
+    let e = prepare(&c.data, &c.tasks, d.path(), 1)
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("derived column `old`"), "{e}");
+    let both = text.replace("columns = [", "column = \"sex\"\ncolumns = [");
+    let c: C = toml::from_str(&both).unwrap();
+    let e = prepare(&c.data, &c.tasks, d.path(), 1)
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("both `column` and `columns`"), "{e}");
+}

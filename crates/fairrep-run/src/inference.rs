@@ -156,9 +156,22 @@ impl<'a> Input<'a> {
             },
             opts.batch_rows,
         )?;
+        // The derived columns whose sources the file has (the sensitive attribute or a
+        // task's column, from the run's `[[data.derived]]`), after the file's own.
+        let mut columns = stream.columns().to_vec();
+        let missing = inf.preprocessing.missing_tokens();
+        fairrep_data::derived::apply(
+            &inf.preprocessing.derived,
+            path,
+            &mut columns,
+            &mut [],
+            &[],
+            &missing,
+            false,
+        )?;
         let binding = inf
             .preprocessing
-            .bind(path, stream.columns(), stream.unreadable())?;
+            .bind(path, &columns, stream.unreadable())?;
         Ok(Input {
             inf,
             stream,
@@ -171,7 +184,23 @@ impl<'a> Input<'a> {
 
     /// The next chunk of rows, or `None` at the end.
     fn next_chunk(&mut self) -> Result<Option<Chunk>, TrainError> {
-        Ok(self.stream.next_chunk(self.batch_rows)?)
+        let Some(mut chunk) = self.stream.next_chunk(self.batch_rows)? else {
+            return Ok(None);
+        };
+        let pre = &self.inf.preprocessing;
+        if !pre.derived.is_empty() {
+            let mut columns = self.stream.columns().to_vec();
+            fairrep_data::derived::apply(
+                &pre.derived,
+                self.stream.path(),
+                &mut columns,
+                &mut chunk.rows,
+                &chunk.lines,
+                &pre.missing_tokens(),
+                false,
+            )?;
+        }
+        Ok(Some(chunk))
     }
 
     /// Encodes a chunk's rows and computes their representations.
