@@ -333,17 +333,60 @@ fn report_compares_runs_with_fronts_baselines_and_plots() {
             .success();
     }
     let out = dir.path().join("report");
+    let reference = dir.path().join("published.csv");
+    std::fs::write(
+        &reference,
+        "method,task,dp_bound,accuracy,source\n# made-up numbers, for the test\n\
+         Method A,income,0.05,0.801,Someone (2024)\nMethod B,income,0.3,0.85,Someone else\n",
+    )
+    .unwrap();
     fairrep()
         .arg("report")
         .arg(&runs)
         .arg("--out")
         .arg(&out)
+        .arg("--reference")
+        .arg(&reference)
         .assert()
         .success()
-        .stdout(predicate::str::contains("## income"));
+        .stdout(predicate::str::contains("## income"))
+        .stdout(predicate::str::contains("Accuracy at matched parity"))
+        .stdout(predicate::str::contains("| Method A (Someone (2024)) |"))
+        .stdout(predicate::str::contains("DP ≤ 0.3"))
+        .stdout(predicate::str::contains("## married (source task)"));
+    let svg = std::fs::read_to_string(out.join("pareto-income.svg")).unwrap();
+    assert!(
+        svg.contains("Method A") && svg.contains("majority rate"),
+        "{svg}"
+    );
     let r = json(&out.join("report.json"));
     let income = &r["tasks"][0];
     assert_eq!(income["task"], "income");
+    assert_eq!(income["role"], "transfer");
+    assert!(income["majority"].as_f64().unwrap() > 0.7);
+    let bounds: Vec<f64> = income["matched"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["bound"].as_f64().unwrap())
+        .collect();
+    assert_eq!(bounds, [0.02, 0.05, 0.1, 0.3]);
+    // A reference naming a task no run has, or a bad number: exit 2, named.
+    std::fs::write(
+        &reference,
+        "method,task,dp_bound,accuracy,source\nX,charlson,0.05,0.7,Y\n",
+    )
+    .unwrap();
+    fairrep()
+        .arg("report")
+        .arg(&runs)
+        .arg("--out")
+        .arg(dir.path().join("r2"))
+        .arg("--reference")
+        .arg(&reference)
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("`charlson`"));
     let points = income["points"].as_array().unwrap();
     assert_eq!(points.len(), 2);
     // Every point says whether it is on the front; one at least is, and every point off the

@@ -36,6 +36,16 @@ pub struct Point {
     /// Seeds whose head predicts one class for every test row (selection rate 0 in every
     /// group, or 1 in every group): DDP 0, but a useless classifier.
     pub constant_seeds: usize,
+    /// Seeds whose head predicts one class for all but [`NEAR_CONSTANT`] of the test rows (the
+    /// constant ones included): a tiny DDP that says little.
+    #[serde(default)]
+    pub near_constant_seeds: usize,
+    /// Median test AUC (`None` when a run has none).
+    #[serde(default)]
+    pub auc: Option<f64>,
+    /// The 95% bootstrap interval of the AUC of the run whose AUC is the median.
+    #[serde(default)]
+    pub auc_ci: Option<[f64; 2]>,
     /// Whether no other point of the task is at least as accurate and at least as fair (and
     /// better in one).
     pub on_front: bool,
@@ -79,30 +89,168 @@ fn summarise(samples: &[Sample]) -> (f64, Option<[f64; 2]>, [f64; 2]) {
     (med, mid.ci, [values[0], values[values.len() - 1]])
 }
 
+/// A head is near-constant when all but this fraction of the test rows get one class.
+pub const NEAR_CONSTANT: f64 = 0.01;
+
+/// The bounds on the median DDP at which `fairrep report` gives the best accuracy of each
+/// penalty kind ("accuracy at matched parity").
+pub const PARITY_BOUNDS: [f64; 3] = [0.02, 0.05, 0.10];
+
+/// The samples of one (task, penalty kind, λ): one per run.
+#[derive(Debug, Default)]
+struct Runs {
+    accuracy: Vec<Sample>,
+    ddp: Vec<Sample>,
+    auc: Vec<Sample>,
+    constant: usize,
+    near_constant: usize,
+}
+
 impl Point {
-    fn new(
-        kind: PenaltyKind,
-        lambda: f64,
-        acc: &[Sample],
-        ddp: &[Sample],
-        constant_seeds: usize,
-    ) -> Self {
-        let (accuracy, accuracy_ci, accuracy_range) = summarise(acc);
-        let (ddp, ddp_ci, ddp_range) = summarise(ddp);
+    fn new(kind: PenaltyKind, lambda: f64, runs: &Runs) -> Self {
+        let (accuracy, accuracy_ci, accuracy_range) = summarise(&runs.accuracy);
+        let (ddp, ddp_ci, ddp_range) = summarise(&runs.ddp);
+        let (auc, auc_ci) = match runs.auc.len() == runs.accuracy.len() {
+            true => {
+                let (a, ci, _) = summarise(&runs.auc);
+                (Some(a), ci)
+            }
+            false => (None, None),
+        };
         Point {
             kind,
             lambda,
-            seeds: acc.len(),
+            seeds: runs.accuracy.len(),
             accuracy,
             ddp,
             accuracy_ci,
             ddp_ci,
             accuracy_range,
             ddp_range,
-            constant_seeds,
+            constant_seeds: runs.constant,
+            near_constant_seeds: runs.near_constant,
+            auc,
+            auc_ci,
             on_front: false,
         }
     }
+
+    /// Whether no seed's head is (near-)constant.
+    fn informative(&self) -> bool {
+        self.constant_seeds == 0 && self.near_constant_seeds == 0
+    }
+}
+
+/// The best median accuracy of one penalty kind among its λ whose median DDP is at most `bound`
+/// (heads that are constant or near-constant in any seed excluded).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Matched {
+    /// The penalty kind.
+    pub kind: PenaltyKind,
+    /// The bound on the median DDP.
+    pub bound: f64,
+    /// The point (`None`: no λ reaches the bound with an informative head).
+    pub best: Option<Point>,
+}
+
+/// The [`Matched`] points of a task's `points` for each kind and bound.
+fn matched(points: &[Point], bounds: &[f64]) -> Vec<Matched> {
+    let mut kinds: Vec<PenaltyKind> = points.iter().map(|p| p.kind).collect();
+    kinds.dedup();
+    let mut out = Vec::new();
+    for kind in kinds {
+        for &bound in bounds {
+            let best = points
+                .iter()
+                .filter(|p| p.kind == kind && p.informative() && p.ddp <= bound)
+                .max_by(|a, b| {
+                    a.accuracy
+                        .total_cmp(&b.accuracy)
+                        .then(b.ddp.total_cmp(&a.ddp))
+                })
+                .cloned();
+            out.push(Matched { kind, bound, best });
+        }
+    }
+    out
+}
+
+/// A published result to show beside fairrep's (`fairrep report --reference FILE`).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct ReferencePoint {
+    /// The method, as its authors name it.
+    pub method: String,
+    /// The task (a task name of the runs).
+    pub task: String,
+    /// The bound on the DP (demographic parity difference) the accuracy is reported at (or the
+    /// method's DP when it is unconstrained).
+    pub dp_bound: f64,
+    /// The accuracy.
+    pub accuracy: f64,
+    /// Where it was published.
+    pub source: String,
+}
+
+/// Reads a reference file: a CSV with the header `method,task,dp_bound,accuracy,source` (a line
+/// starting with `#` is a comment). A bad line is an error naming the file, the line and the
+/// column.
+pub fn read_references(path: &Path) -> Result<Vec<ReferencePoint>, StudyError> {
+    let bad = |line: u64, message: String| StudyError::Reference {
+        path: path.to_path_buf(),
+        line,
+        message,
+    };
+    let text = std::fs::read_to_string(path).map_err(|e| bad(0, e.to_string()))?;
+    let mut reader = csv::ReaderBuilder::new()
+        .comment(Some(b'#'))
+        .trim(csv::Trim::All)
+        .from_reader(text.as_bytes());
+    let header: Vec<String> = reader
+        .headers()
+        .map_err(|e| bad(1, e.to_string()))?
+        .iter()
+        .map(str::to_string)
+        .collect();
+    const COLUMNS: [&str; 5] = ["method", "task", "dp_bound", "accuracy", "source"];
+    if header != COLUMNS {
+        return Err(bad(
+            1,
+            format!(
+                "the header must be `{}`, not `{}`",
+                COLUMNS.join(","),
+                header.join(",")
+            ),
+        ));
+    }
+    let mut out = Vec::new();
+    for record in reader.records() {
+        let record =
+            record.map_err(|e| bad(e.position().map_or(0, |p| p.line()), e.to_string()))?;
+        let line = record.position().map_or(0, |p| p.line());
+        let number = |k: usize, lo: f64, hi: f64| -> Result<f64, StudyError> {
+            record[k]
+                .parse::<f64>()
+                .ok()
+                .filter(|v| (lo..=hi).contains(v))
+                .ok_or_else(|| {
+                    bad(
+                        line,
+                        format!(
+                            "column `{}`: `{}` is not a number in [{lo}, {hi}]",
+                            COLUMNS[k], &record[k]
+                        ),
+                    )
+                })
+        };
+        out.push(ReferencePoint {
+            method: record[0].to_string(),
+            task: record[1].to_string(),
+            dp_bound: number(2, 0.0, 1.0)?,
+            accuracy: number(3, 0.0, 1.0)?,
+            source: record[4].to_string(),
+        });
+    }
+    Ok(out)
 }
 
 /// The [`Selection`] of each kind among a task's points.
@@ -148,21 +296,96 @@ pub struct BaselinePoint {
     pub accuracy: f64,
     /// Test DDP.
     pub ddp: f64,
+    /// Test AUC.
+    #[serde(default)]
+    pub auc: Option<f64>,
 }
 
-/// One transfer task across the runs.
+/// One task across the runs.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct TaskComparison {
     /// Task name.
     pub task: String,
+    /// A transfer task (held out from the encoder) or a source task.
+    #[serde(default = "transfer_role")]
+    pub role: fairrep_data::Role,
+    /// The test split's majority rate, the accuracy of a constant head.
+    #[serde(default)]
+    pub majority: f64,
     /// Its points, by kind then λ.
     pub points: Vec<Point>,
     /// Per kind, λ = 0 against the fairest λ within the accuracy tolerance.
     pub selected: Vec<Selection>,
+    /// Per kind and bound (each of [`PARITY_BOUNDS`] and each reference point's), the best
+    /// accuracy at that parity.
+    #[serde(default)]
+    pub matched: Vec<Matched>,
+    /// Published results for this task (`--reference`).
+    #[serde(default)]
+    pub references: Vec<ReferencePoint>,
+    /// Warnings a reader must see: the representation lost the task at λ = 0, heads that are
+    /// near-constant.
+    #[serde(default)]
+    pub flags: Vec<String>,
     /// Baselines.
     pub baselines: Vec<BaselinePoint>,
     /// The SVG plot of the task.
     pub plot: String,
+}
+
+fn transfer_role() -> fairrep_data::Role {
+    fairrep_data::Role::Transfer
+}
+
+/// Whether a point's accuracy is no better than a constant head's (within half a point).
+fn at_majority(accuracy: f64, majority: f64) -> bool {
+    accuracy <= majority + 0.005
+}
+
+/// The warnings of a task: the λ = 0 representation below the raw features by more than its
+/// bootstrap interval (in accuracy or AUC), and points whose heads are near-constant.
+fn flags(points: &[Point], baselines: &[BaselinePoint], majority: f64) -> Vec<String> {
+    let mut out = Vec::new();
+    let raw = baselines
+        .iter()
+        .max_by(|a, b| a.accuracy.total_cmp(&b.accuracy));
+    if let (Some(zero), Some(raw)) = (points.iter().find(|p| p.lambda == 0.0), raw) {
+        let acc_lost = zero.accuracy_ci.is_some_and(|[_, hi]| hi < raw.accuracy);
+        let auc_lost = matches!((zero.auc_ci, raw.auc), (Some([_, hi]), Some(r)) if hi < r);
+        if acc_lost || auc_lost {
+            let auc = match (zero.auc, zero.auc_ci, raw.auc) {
+                (Some(a), Some([lo, hi]), Some(r)) => {
+                    format!(", AUC {a:.4} [{lo:.4}, {hi:.4}] against {r:.4}")
+                }
+                _ => String::new(),
+            };
+            out.push(format!(
+                "transfer lost: at λ = 0 the representation's head is below the raw features' \
+                 beyond its bootstrap interval (accuracy {:.4} [{:.4}, {:.4}] against {:.4}{auc}; \
+                 majority rate {majority:.4}): the encoder's source tasks do not carry this task, \
+                 so a small DDP here says little about fairness",
+                zero.accuracy,
+                zero.accuracy_ci.map_or(f64::NAN, |c| c[0]),
+                zero.accuracy_ci.map_or(f64::NAN, |c| c[1]),
+                raw.accuracy,
+            ));
+        }
+    }
+    let near: Vec<String> = points
+        .iter()
+        .filter(|p| !p.informative() || at_majority(p.accuracy, majority))
+        .map(|p| format!("{} λ = {}", p.kind, p.lambda))
+        .collect();
+    if !near.is_empty() {
+        out.push(format!(
+            "near-constant heads (one class for ≥ {:.0}% of the test rows in a seed, or accuracy \
+             within half a point of the majority rate {majority:.4}): {}; their DDP is not \
+             evidence of fairness",
+            (1.0 - NEAR_CONSTANT) * 100.0,
+            near.join(", ")
+        ));
+    }
+    out
 }
 
 /// `report.json` of `fairrep report`.
@@ -223,8 +446,12 @@ fn mark_front(points: &mut [Point]) {
 }
 
 /// The comparison of `runs` (it names the plot files of each task; [`crate::report`] draws
-/// them), and each run's training curve.
-pub fn compare(runs: &[PathBuf]) -> Result<(Comparison, Vec<Curve>), StudyError> {
+/// them), and each run's training curve; `references` are published results shown beside
+/// fairrep's (each for the task it names).
+pub fn compare(
+    runs: &[PathBuf],
+    references: &[ReferencePoint],
+) -> Result<(Comparison, Vec<Curve>), StudyError> {
     let reports: Vec<Report> = runs
         .iter()
         .map(|r| {
@@ -235,20 +462,22 @@ pub fn compare(runs: &[PathBuf]) -> Result<(Comparison, Vec<Curve>), StudyError>
             }
         })
         .collect::<Result<_, StudyError>>()?;
-    // task → (kind, λ bits) → (accuracies, DDPs, runs predicting a constant), one per run
-    type Samples = (Vec<Sample>, Vec<Sample>, usize);
-    let mut by_task: BTreeMap<String, BTreeMap<(PenaltyKind, u64), Samples>> = BTreeMap::new();
-    let mut order: Vec<String> = Vec::new();
+    // task → (kind, λ bits) → one sample per run
+    let mut by_task: BTreeMap<String, BTreeMap<(PenaltyKind, u64), Runs>> = BTreeMap::new();
+    // Transfer tasks first (the ones the method is about), then the source tasks.
+    let mut order: Vec<(String, fairrep_data::Role, f64)> = Vec::new();
     for r in &reports {
-        for (t, m) in transfer_binary(&r.tasks) {
+        let mut tasks: Vec<_> = binary_tasks(&r.tasks).collect();
+        tasks.sort_by_key(|(t, _)| t.role != fairrep_data::Role::Transfer);
+        for (t, m) in tasks {
             let s = &m.summary;
             // A binary task whose accuracy or DDP is undefined (one class or one group in the
             // test split) has no point on the front.
             let (Some(acc), Some(ddp)) = (s.accuracy, s.ddp) else {
                 continue;
             };
-            if !order.contains(&t.name) {
-                order.push(t.name.clone());
+            if !order.iter().any(|(n, _, _)| n == &t.name) {
+                order.push((t.name.clone(), t.role, m.base_rate.max(1.0 - m.base_rate)));
             }
             let e = by_task
                 .entry(t.name.clone())
@@ -256,24 +485,30 @@ pub fn compare(runs: &[PathBuf]) -> Result<(Comparison, Vec<Curve>), StudyError>
                 .entry((r.penalty.kind, r.lambda.to_bits()))
                 .or_default();
             let ci = m.ci95.as_ref();
-            e.0.push(Sample {
+            e.accuracy.push(Sample {
                 value: acc,
                 ci: ci.and_then(|c| c.accuracy),
             });
-            e.1.push(Sample {
+            e.ddp.push(Sample {
                 value: ddp,
                 ci: ci.and_then(|c| c.ddp),
             });
-            e.2 += usize::from(predicts_a_constant(s));
+            if let Some(auc) = s.auc {
+                e.auc.push(Sample {
+                    value: auc,
+                    ci: ci.and_then(|c| c.auc),
+                });
+            }
+            e.constant += usize::from(predicts_a_constant(s));
+            e.near_constant += usize::from(nearly_constant(s));
         }
     }
+    order.sort_by_key(|(_, role, _)| *role != fairrep_data::Role::Transfer);
     let mut tasks = Vec::new();
-    for name in order {
+    for (name, role, majority) in order {
         let mut points: Vec<Point> = by_task[&name]
             .iter()
-            .map(|((kind, bits), (acc, ddp, k))| {
-                Point::new(*kind, f64::from_bits(*bits), acc, ddp, *k)
-            })
+            .map(|((kind, bits), runs)| Point::new(*kind, f64::from_bits(*bits), runs))
             .collect();
         points.sort_by(|a, b| {
             a.kind
@@ -293,16 +528,52 @@ pub fn compare(runs: &[PathBuf]) -> Result<(Comparison, Vec<Curve>), StudyError>
                     inputs: b.inputs.clone(),
                     accuracy: s.accuracy?,
                     ddp: s.ddp?,
+                    auc: s.auc,
                 })
             })
             .collect();
+        let references: Vec<ReferencePoint> = references
+            .iter()
+            .filter(|r| r.task == name)
+            .cloned()
+            .collect();
+        let mut bounds: Vec<f64> = PARITY_BOUNDS.to_vec();
+        bounds.extend(references.iter().map(|r| r.dp_bound));
+        bounds.sort_by(f64::total_cmp);
+        bounds.dedup();
+        let flags = flags(&points, &baselines, majority);
         let plot = format!("pareto-{name}.svg");
         tasks.push(TaskComparison {
             task: name,
+            role,
+            majority,
+            matched: matched(&points, &bounds),
             points,
             selected,
+            references,
+            flags,
             baselines,
             plot,
+        });
+    }
+    if let Some(r) = references
+        .iter()
+        .find(|r| !tasks.iter().any(|t| t.task == r.task))
+    {
+        return Err(StudyError::Reference {
+            path: PathBuf::from("--reference"),
+            line: 0,
+            message: format!(
+                "`{}` ({}) names the task `{}`, which no run has (tasks: {})",
+                r.method,
+                r.source,
+                r.task,
+                tasks
+                    .iter()
+                    .map(|t| t.task.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
         });
     }
     let curves: Vec<Curve> = runs
@@ -318,14 +589,26 @@ pub fn compare(runs: &[PathBuf]) -> Result<(Comparison, Vec<Curve>), StudyError>
     Ok((cmp, curves))
 }
 
-/// The binary transfer tasks of a report, with their metrics.
-fn transfer_binary(
+/// The binary tasks of a report, with their metrics.
+fn binary_tasks(
     tasks: &[TaskMetrics],
 ) -> impl Iterator<Item = (&TaskMetrics, &fairrep_report::BinaryMetrics)> {
-    tasks
-        .iter()
-        .filter(|t| t.role == fairrep_data::Role::Transfer)
-        .filter_map(|t| t.as_binary().map(|b| (t, b)))
+    tasks.iter().filter_map(|t| t.as_binary().map(|b| (t, b)))
+}
+
+/// Whether a head gives one class to all but [`NEAR_CONSTANT`] of the test rows.
+fn nearly_constant(s: &fairrep_metrics::BinarySummary) -> bool {
+    let (mut positive, mut rows) = (0.0, 0.0);
+    for g in &s.by_group {
+        if let Some(r) = g.selection_rate {
+            positive += r * g.count as f64;
+            rows += g.count as f64;
+        }
+    }
+    rows > 0.0 && {
+        let rate = positive / rows;
+        !(NEAR_CONSTANT..=1.0 - NEAR_CONSTANT).contains(&rate)
+    }
 }
 
 /// Whether a head predicts one class for every test row: selection rate 0 in every group, or 1
@@ -362,6 +645,81 @@ fn read_curve(run: &Path, report: &Report) -> Result<Curve, StudyError> {
     })
 }
 
+impl TaskComparison {
+    /// The accuracy-at-matched-parity table of `report.md`: one column per DP bound, one row
+    /// per penalty kind and per published method.
+    fn matched_table(&self) -> String {
+        let mut bounds: Vec<f64> = self.matched.iter().map(|m| m.bound).collect();
+        bounds.sort_by(f64::total_cmp);
+        bounds.dedup();
+        if bounds.is_empty() {
+            return String::new();
+        }
+        let majority = |acc: f64| {
+            if at_majority(acc, self.majority) {
+                " (≈ majority)"
+            } else {
+                ""
+            }
+        };
+        let mut s = format!(
+            "\nAccuracy at matched parity: per penalty kind, the best median accuracy among λ whose \
+             median DDP is within the bound (95% interval of the median run; accuracy range over \
+             the seeds; near-constant heads excluded); published results at their DP bound.\n\n\
+             | method | {} |\n|---|{}\n",
+            bounds
+                .iter()
+                .map(|b| format!("DP ≤ {b}"))
+                .collect::<Vec<_>>()
+                .join(" | "),
+            "---|".repeat(bounds.len())
+        );
+        let mut kinds: Vec<PenaltyKind> = self.matched.iter().map(|m| m.kind).collect();
+        kinds.dedup();
+        for kind in kinds {
+            let cells: Vec<String> = bounds
+                .iter()
+                .map(|&b| {
+                    match self
+                        .matched
+                        .iter()
+                        .find(|m| m.kind == kind && m.bound == b)
+                        .and_then(|m| m.best.as_ref())
+                    {
+                        Some(p) => format!(
+                            "{:.4}{}{} (λ = {}, DDP {:.4}, seeds {:.4}–{:.4})",
+                            p.accuracy,
+                            p.accuracy_ci
+                                .map_or(String::new(), |[lo, hi]| format!(" [{lo:.4}, {hi:.4}]")),
+                            majority(p.accuracy),
+                            p.lambda,
+                            p.ddp,
+                            p.accuracy_range[0],
+                            p.accuracy_range[1]
+                        ),
+                        None => "–".into(),
+                    }
+                })
+                .collect();
+            s += &format!("| fairrep {kind} | {} |\n", cells.join(" | "));
+        }
+        for r in &self.references {
+            let cells: Vec<String> = bounds
+                .iter()
+                .map(|&b| {
+                    if b == r.dp_bound {
+                        format!("{:.4}{} (published)", r.accuracy, majority(r.accuracy))
+                    } else {
+                        String::new()
+                    }
+                })
+                .collect();
+            s += &format!("| {} ({}) | {} |\n", r.method, r.source, cells.join(" | "));
+        }
+        s
+    }
+}
+
 impl Comparison {
     /// `report.md`.
     pub fn markdown(&self) -> String {
@@ -385,9 +743,21 @@ impl Comparison {
         );
         for t in &self.tasks {
             s += &format!(
-                "\n## {}\n\n![accuracy vs DDP]({})\n\n| penalty | λ = 0 accuracy | λ = 0 DDP | best λ | accuracy | DDP |\n|---|---|---|---|---|---|\n",
-                t.task, t.plot
+                "\n## {}{}\n\n![accuracy vs DDP]({})\n\nMajority rate (a constant head's accuracy): {:.4}.\n",
+                t.task,
+                if t.role == fairrep_data::Role::Source {
+                    " (source task)"
+                } else {
+                    ""
+                },
+                t.plot,
+                t.majority
             );
+            for f in &t.flags {
+                s += &format!("\n> **Warning:** {f}\n");
+            }
+            s += &t.matched_table();
+            s += "\n| penalty | λ = 0 accuracy | λ = 0 DDP | best λ | accuracy | DDP |\n|---|---|---|---|---|---|\n";
             for sel in &t.selected {
                 let (r, b) = (&sel.reference, &sel.best);
                 s += &format!(
@@ -459,7 +829,106 @@ mod tests {
             "sinkhorn" => PenaltyKind::Sinkhorn,
             _ => PenaltyKind::Adversarial,
         };
-        Point::new(kind, lambda, &one(acc), &one(ddp), 0)
+        let runs = Runs {
+            accuracy: one(acc).to_vec(),
+            ddp: one(ddp).to_vec(),
+            ..Runs::default()
+        };
+        Point::new(kind, lambda, &runs)
+    }
+
+    #[test]
+    fn matched_parity_takes_the_most_accurate_informative_point_within_each_bound() {
+        let pts = vec![
+            point("mmd", 0.0, 0.85, 0.20),
+            point("mmd", 1.0, 0.83, 0.06),
+            point("mmd", 3.0, 0.82, 0.04),
+            point("mmd", 10.0, 0.80, 0.015),
+            Point {
+                near_constant_seeds: 1, // within 0.02 and more accurate, but near-constant
+                ..point("mmd", 30.0, 0.81, 0.001)
+            },
+            point("sinkhorn", 0.1, 0.84, 0.09),
+        ];
+        let m = matched(&pts, &PARITY_BOUNDS);
+        let best = |kind: PenaltyKind, bound: f64| {
+            m.iter()
+                .find(|x| x.kind == kind && x.bound == bound)
+                .unwrap()
+                .best
+                .as_ref()
+                .map(|p| p.lambda)
+        };
+        assert_eq!(best(PenaltyKind::Mmd, 0.02), Some(10.0));
+        assert_eq!(best(PenaltyKind::Mmd, 0.05), Some(3.0));
+        assert_eq!(best(PenaltyKind::Mmd, 0.10), Some(1.0));
+        assert_eq!(best(PenaltyKind::Sinkhorn, 0.05), None);
+        assert_eq!(best(PenaltyKind::Sinkhorn, 0.10), Some(0.1));
+    }
+
+    #[test]
+    fn a_lost_transfer_task_and_near_constant_heads_are_flagged() {
+        let zero = Point {
+            accuracy_ci: Some([0.935, 0.945]),
+            auc: Some(0.873),
+            auc_ci: Some([0.865, 0.880]),
+            ..point("mmd", 0.0, 0.9398, 0.01)
+        };
+        let raw = BaselinePoint {
+            inputs: "raw".into(),
+            accuracy: 0.941,
+            ddp: 0.1,
+            auc: Some(0.903),
+        };
+        // Accuracy within the interval, AUC beyond it: lost; 0.9398 is within half a point of
+        // the majority rate 0.938.
+        let f = flags(
+            std::slice::from_ref(&zero),
+            std::slice::from_ref(&raw),
+            0.938,
+        );
+        assert_eq!(f.len(), 2, "{f:?}");
+        assert!(
+            f[0].starts_with("transfer lost") && f[0].contains("AUC 0.8730"),
+            "{f:?}"
+        );
+        assert!(f[1].contains("mmd λ = 0"), "{f:?}");
+        // A task the representation carries: no flag.
+        let fine = Point {
+            auc_ci: Some([0.90, 0.91]),
+            ..zero.clone()
+        };
+        assert!(flags(&[fine], &[raw], 0.6).is_empty());
+    }
+
+    #[test]
+    fn reference_files_are_read_and_bad_lines_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("ref.csv");
+        std::fs::write(
+            &p,
+            "method,task,dp_bound,accuracy,source\n# a comment\nFARE,charlson,0.05,0.692,FARE (ICML 2023)\n",
+        )
+        .unwrap();
+        let r = read_references(&p).unwrap();
+        assert_eq!(r.len(), 1);
+        assert_eq!(
+            (r[0].method.as_str(), r[0].dp_bound, r[0].accuracy),
+            ("FARE", 0.05, 0.692)
+        );
+        std::fs::write(
+            &p,
+            "method,task,dp_bound,accuracy,source\nFNF,charlson,0.05,high,x\n",
+        )
+        .unwrap();
+        let e = read_references(&p).unwrap_err().to_string();
+        assert!(
+            e.contains("line 2") && e.contains("`accuracy`") && e.contains("high"),
+            "{e}"
+        );
+        std::fs::write(&p, "method,task,accuracy\n").unwrap();
+        let e = read_references(&p).unwrap_err().to_string();
+        assert!(e.contains("line 1") && e.contains("header"), "{e}");
     }
 
     #[test]

@@ -16,6 +16,16 @@ pub enum StudyError {
         "{0}: neither a run directory (no report.json) nor a directory of runs (or no such directory)"
     )]
     NoRuns(PathBuf),
+    /// A file of published results (`fairrep report --reference`) cannot be used.
+    #[error("{path}, line {line}: {message}")]
+    Reference {
+        /// The file.
+        path: PathBuf,
+        /// 1-based line (0: the file as a whole).
+        line: u64,
+        /// What is wrong.
+        message: String,
+    },
     /// A run of a comparison or sweep is a FERM run (no representation, no penalty).
     #[error("{0}: a FERM run; reports compare runs of the deep method")]
     NotDeep(PathBuf),
@@ -34,7 +44,10 @@ impl StudyError {
     pub fn is_user_error(&self) -> bool {
         match self {
             StudyError::Run(e) => e.is_user_error(),
-            StudyError::Read(_) | StudyError::NoRuns(_) | StudyError::NotDeep(_) => true,
+            StudyError::Read(_)
+            | StudyError::NoRuns(_)
+            | StudyError::NotDeep(_)
+            | StudyError::Reference { .. } => true,
             StudyError::Plot { .. } => false,
         }
     }

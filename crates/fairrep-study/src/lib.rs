@@ -16,14 +16,18 @@ pub use error::StudyError;
 use fairrep_report::files;
 use std::path::{Path, PathBuf};
 
-/// `fairrep report`: compares `runs` ([`compare::compare`]), draws the plots ([`plots`]) and
-/// writes `report.json`, `report.md`, one `pareto-<task>.svg` per transfer task and
-/// `curves.svg` into `out`.
-pub fn report(runs: &[PathBuf], out: &Path) -> Result<compare::Comparison, StudyError> {
+/// `fairrep report`: compares `runs` ([`compare::compare`]) with the published `references`,
+/// draws the plots ([`plots`]) and writes `report.json`, `report.md`, one `pareto-<task>.svg`
+/// per binary task and `curves.svg` into `out`.
+pub fn report(
+    runs: &[PathBuf],
+    references: &[compare::ReferencePoint],
+    out: &Path,
+) -> Result<compare::Comparison, StudyError> {
+    let (cmp, curves) = compare::compare(runs, references)?;
     std::fs::create_dir_all(out).map_err(fairrep_run::error::io(out))?;
-    let (cmp, curves) = compare::compare(runs)?;
     for t in &cmp.tasks {
-        plots::plot_front(&out.join(&t.plot), &t.task, &t.points, &t.baselines)?;
+        plots::plot_front(&out.join(&t.plot), t)?;
     }
     plots::plot_curves(&out.join(&cmp.curves), &curves)?;
     fairrep_run::rundir::write_json(&out.join(files::REPORT), &cmp)?;

@@ -1,7 +1,7 @@
 //! The comparison's SVG plots (plotters): accuracy against DDP per task, with each penalty
 //! kind's front and the baselines, and the training curves as small multiples.
 
-use crate::compare::{BaselinePoint, Curve, Point};
+use crate::compare::{Curve, Point, TaskComparison};
 use crate::error::StudyError;
 use fairrep_config::PenaltyKind;
 use plotters::prelude::*;
@@ -55,17 +55,19 @@ const OKABE_ITO: [RGBColor; 6] = [
 
 /// Accuracy (y) against DDP (x): each kind's points (labelled with λ) joined along its front,
 /// baselines marked.
-pub fn plot_front(
-    path: &Path,
-    task: &str,
-    points: &[Point],
-    baselines: &[BaselinePoint],
-) -> Result<(), StudyError> {
+///
+/// A point whose heads are near-constant in some seed is drawn hollow (its DDP is not evidence
+/// of fairness); published results (`--reference`) are crosses labelled with the method, at
+/// their DP bound; the majority rate (a constant head's accuracy) is a dashed line.
+pub fn plot_front(path: &Path, t: &TaskComparison) -> Result<(), StudyError> {
+    let (task, points, baselines) = (&t.task, &t.points, &t.baselines);
     let fail = |e: &dyn std::fmt::Display| plot_error(path, e);
     let all: Vec<(f64, f64)> = points
         .iter()
         .map(|p| (p.ddp, p.accuracy))
         .chain(baselines.iter().map(|b| (b.ddp, b.accuracy)))
+        .chain(t.references.iter().map(|r| (r.dp_bound, r.accuracy)))
+        .chain((t.majority > 0.0).then_some((0.0, t.majority)))
         .collect();
     let (x0, x1) = all
         .iter()
@@ -120,8 +122,19 @@ pub fn plot_front(
                 lambda_labels(points, kind)
                     .into_iter()
                     .map(|(x, y, label)| {
+                        let near = points.iter().any(|p| {
+                            p.kind == kind
+                                && p.ddp == x
+                                && p.accuracy == y
+                                && (p.near_constant_seeds > 0 || p.constant_seeds > 0)
+                        });
+                        let style = if near {
+                            color.stroke_width(1)
+                        } else {
+                            color.filled()
+                        };
                         EmptyElement::at((x, y))
-                            + Circle::new((0, 0), 4, color.filled())
+                            + Circle::new((0, 0), 4, style)
                             + Text::new(
                                 label,
                                 (5, -14),
@@ -130,6 +143,40 @@ pub fn plot_front(
                     }),
             )
             .map_err(|e| fail(&e))?;
+    }
+    // A constant head's accuracy.
+    if t.majority > 0.0 {
+        let grey = RGBColor(120, 120, 120);
+        let (xa, xb) = (chart.x_range().start, chart.x_range().end);
+        chart
+            .draw_series(DashedLineSeries::new(
+                vec![(xa, t.majority), (xb, t.majority)],
+                6,
+                4,
+                grey.stroke_width(1),
+            ))
+            .map_err(|e| fail(&e))?
+            .label("majority rate (constant head)")
+            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 16, y)], grey));
+    }
+    // Published results: a cross at (DP bound, accuracy), labelled with the method.
+    for (i, r) in t.references.iter().enumerate() {
+        let series = chart
+            .draw_series(std::iter::once(
+                EmptyElement::at((r.dp_bound, r.accuracy))
+                    + Cross::new((0, 0), 5, BLACK.stroke_width(2))
+                    + Text::new(
+                        r.method.clone(),
+                        (6, 4),
+                        ("sans-serif", 11).into_font().color(&BLACK),
+                    ),
+            ))
+            .map_err(|e| fail(&e))?;
+        if i == 0 {
+            series
+                .label("published (at its DP bound)")
+                .legend(|(x, y)| Cross::new((x + 8, y), 5, BLACK.stroke_width(2)));
+        }
     }
     // Raw features with the sensitive attribute: a filled triangle; without: a hollow one.
     let hollow = |(x, y): (i32, i32)| {
