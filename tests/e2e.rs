@@ -1295,7 +1295,7 @@ fn sweep_runs_a_resumable_grid_and_emits_slurm() {
 }
 
 /// `audit`: with the penalty, the representation tells less about the group — smaller MMD² and
-/// Sinkhorn divergence, and linear and MLP probes closer to chance — than without it.
+/// Sinkhorn divergence, and linear, MLP and tree probes closer to chance — than without it.
 #[test]
 fn audit_measures_what_the_representation_reveals() {
     let tmp = tempfile::tempdir().unwrap();
@@ -1338,6 +1338,13 @@ fn audit_measures_what_the_representation_reveals() {
     }
     assert_eq!(audits[1]["probes"][0]["kind"], "linear");
     assert_eq!(audits[1]["probes"][1]["kind"], "mlp");
+    assert_eq!(audits[1]["probes"][2]["kind"], "gbdt");
+    // The trees see the group through the penalty less well too.
+    let (without, with) = (
+        get(&audits[0], &["probes", "2", "auc"]),
+        get(&audits[1], &["probes", "2", "auc"]),
+    );
+    assert!(with < without, "gbdt probe: λ = 1 {with}, λ = 0 {without}");
     let auc = get(&audits[1], &["probes", "0", "auc"]);
     assert!(auc < 0.75, "linear probe AUC with the penalty: {auc}");
     // The non-linear adversary sees at least as much as the linear one without the penalty.

@@ -4,7 +4,8 @@
 //! - [`LogisticRegression`]: fitted exactly by Newton's method with an L2 penalty, so that the
 //!   transfer numbers depend on the representation alone, not on an optimiser's schedule;
 //! - [`RidgeRegression`]: the head of a regression task (closed form);
-//! - [`MlpClassifier`]: one hidden ReLU layer, Adam, seeded (the non-linear head and probe).
+//! - [`MlpClassifier`]: one hidden ReLU layer, Adam, seeded (the non-linear head and probe);
+//! - [`Gbdt`]: gradient-boosted trees on histograms (the strongest probe and head family).
 //!
 //! The source-task heads trained jointly with the encoder are burn modules, in
 //! `fairrep-model`.
@@ -15,3 +16,5 @@ mod ridge;
 pub use ridge::{RidgeError, RidgeRegression};
 mod mlp;
 pub use mlp::{MlpClassifier, MlpSettings};
+mod gbdt;
+pub use gbdt::{Gbdt, GbdtSettings};

@@ -12,6 +12,8 @@ pub enum ProbeKind {
     Linear,
     /// One hidden layer of 32 ReLU units, Adam, 30 epochs, seeded.
     Mlp,
+    /// Gradient-boosted trees (100 trees of depth 4, 64 bins, learning rate 0.1).
+    Gbdt,
 }
 
 impl std::fmt::Display for ProbeKind {
@@ -19,6 +21,7 @@ impl std::fmt::Display for ProbeKind {
         f.write_str(match self {
             ProbeKind::Linear => "linear",
             ProbeKind::Mlp => "mlp",
+            ProbeKind::Gbdt => "gbdt",
         })
     }
 }

@@ -1,8 +1,9 @@
 //! The bias audit of a trained run: the outcome metrics of its report (with bootstrap
 //! intervals) and how much the representation itself says about the sensitive group on the test
-//! split — the MMD² and the Sinkhorn divergence between each pair of groups, and two probes
+//! split — the MMD² and the Sinkhorn divergence between each pair of groups, and three probes
 //! (adversaries fitted on the training split's representation to tell each group from the
-//! rest: a logistic regression and a one-hidden-layer MLP) with their test accuracy and AUC
+//! rest: a logistic regression, a one-hidden-layer MLP and gradient-boosted trees) with their
+//! test accuracy and AUC
 //! next to the majority-class baseline.
 
 use crate::error::TrainError;
@@ -89,12 +90,15 @@ pub fn representation(
                 ..MlpSettings::default()
             },
         );
+        let gbdt =
+            fairrep_heads::Gbdt::fit(z_train, r, &ytr, fairrep_heads::GbdtSettings::default());
         let majority = ytr.iter().filter(|&&v| v).count() * 2 >= ytr.len();
         let base = yte.iter().filter(|&&y| y == majority).count();
         let n = yte.len().max(1) as f64;
         for (kind, p) in [
             (ProbeKind::Linear, model.predict_proba(z_test)),
             (ProbeKind::Mlp, mlp.predict_proba(z_test)),
+            (ProbeKind::Gbdt, gbdt.predict_proba(z_test)),
         ] {
             let correct = p
                 .iter()
