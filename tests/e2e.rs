@@ -238,6 +238,23 @@ fn quickstart_penalty_halves_income_ddp_on_the_transfer_task() {
     for e in epochs(&out_fair) {
         assert!(num(&e, "penalty") > 0.0, "{e}");
     }
+    // Each head family on each transfer task, and the worst DDP among them and the head: at
+    // least the head's own, and the largest family DDP.
+    for t in [ff, pp] {
+        let fams = t["head_families"].as_array().unwrap();
+        let names: Vec<&str> = fams.iter().map(|f| f["family"].as_str().unwrap()).collect();
+        assert_eq!(names, ["logistic", "mlp", "gbdt"]);
+        let worst = num(t, "worst_ddp");
+        let largest = fams.iter().map(|f| num(f, "ddp")).fold(ddp(t), f64::max);
+        assert_eq!(worst, largest);
+        // The logistic family is the table's head (same fit, same data).
+        assert!((num(&fams[0], "ddp") - ddp(t)).abs() < 1e-12);
+    }
+    assert!(
+        std::fs::read_to_string(out_fair.join("report.md"))
+            .unwrap()
+            .contains("## Worst-case downstream parity")
+    );
 }
 
 /// Runs `fairrep train` on a config and expects exit code 2 with all `needles` in stderr.

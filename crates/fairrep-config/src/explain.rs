@@ -488,6 +488,13 @@ pub const KEYS: &[Key] = &[
         meaning: "L2 weight of the transfer heads (logistic, MLP, ridge); 0 can make a fit singular",
     },
     Key {
+        key: "transfer.head_families",
+        ty: "list of \"logistic\" | \"mlp\" | \"gbdt\"",
+        default: Shown::Default,
+        meaning: "also fitted on each binary transfer task: the report gives each family's \
+                  accuracy and DDP and the worst DDP ([]: none)",
+    },
+    Key {
         key: "transfer.threshold",
         ty: "number in [0, 1]",
         default: Shown::Default,

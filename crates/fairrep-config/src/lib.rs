@@ -22,8 +22,8 @@ pub use penalty::{
     MmdDefaults, PenaltyKind, PenaltySection, SINKHORN_DEFAULTS, SinkhornDefaults, bandwidth,
 };
 pub use sections::{
-    HeadKind, LinearLoss, LrSchedule, MethodKind, MethodSection, MlpHeadSection, ModelSection,
-    PostprocessKind, PostprocessSection, TrainingSection, TransferSection,
+    HeadFamily, HeadKind, LinearLoss, LrSchedule, MethodKind, MethodSection, MlpHeadSection,
+    ModelSection, PostprocessKind, PostprocessSection, TrainingSection, TransferSection,
 };
 
 #[cfg(test)]

@@ -262,6 +262,36 @@ pub struct TransferSection {
     /// `[transfer.mlp]`: the MLP head's settings (with `head = "mlp"`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mlp: Option<MlpHeadSection>,
+    /// Head families also fitted on each binary transfer task to report the worst-case
+    /// downstream parity (`[]`: none).
+    #[serde(default = "default_head_families")]
+    pub head_families: Vec<HeadFamily>,
+}
+
+/// A family of heads a downstream user might fit on the representation.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum HeadFamily {
+    /// L2-regularised logistic regression (`transfer.l2`).
+    Logistic,
+    /// The MLP of `[transfer.mlp]`.
+    Mlp,
+    /// Gradient-boosted trees (`fairrep_heads::GbdtSettings` defaults: 100 trees of depth 4).
+    Gbdt,
+}
+
+impl std::fmt::Display for HeadFamily {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            HeadFamily::Logistic => "logistic",
+            HeadFamily::Mlp => "mlp",
+            HeadFamily::Gbdt => "gbdt",
+        })
+    }
+}
+
+fn default_head_families() -> Vec<HeadFamily> {
+    vec![HeadFamily::Logistic, HeadFamily::Mlp, HeadFamily::Gbdt]
 }
 
 /// The kind of a binary transfer head.
@@ -346,6 +376,7 @@ impl Default for TransferSection {
             baselines: default_baselines(),
             head: HeadKind::default(),
             mlp: None,
+            head_families: default_head_families(),
         }
     }
 }

@@ -33,8 +33,9 @@ pub use ferm::{FermReport, FermTask};
 pub use heads::{FittedHead, TransferHead};
 pub use postprocess::FittedPostprocess;
 pub use run::{
-    Baseline, BinaryMetrics, EpochRecord, PostprocessedTask, RegressionMetrics, Report,
-    RepresentationBias, SplitSizes, TaskMetrics, TaskOutcome, cell, regression_row, task_table,
+    Baseline, BinaryMetrics, EpochRecord, FamilyMetrics, PostprocessedTask, RegressionMetrics,
+    Report, RepresentationBias, SplitSizes, TaskMetrics, TaskOutcome, cell, regression_row,
+    task_table,
 };
 pub use sweep::{RunStatus, SweepEntry, SweepPoint};
 

@@ -91,6 +91,27 @@ pub struct BinaryMetrics {
     /// 95% bootstrap intervals of accuracy, AUC, DDP, DEO and equalized odds (test split).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ci95: Option<Intervals>,
+    /// A transfer task: the same task by each head family of `transfer.head_families` fitted on
+    /// the frozen representation (what other downstream users would get).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub head_families: Vec<FamilyMetrics>,
+    /// The largest DDP of this head and the head families: the parity an unknown downstream
+    /// user would see at worst.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub worst_ddp: Option<f64>,
+}
+
+/// One head family's test metrics on a transfer task.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct FamilyMetrics {
+    /// `logistic`, `mlp` or `gbdt`.
+    pub family: String,
+    /// Test accuracy.
+    pub accuracy: Option<f64>,
+    /// Test AUC.
+    pub auc: Option<f64>,
+    /// Test demographic parity difference.
+    pub ddp: Option<f64>,
 }
 
 /// A regression task's metrics (with their intervals on the test split).
@@ -113,6 +134,8 @@ impl TaskMetrics {
                 base_rate,
                 summary,
                 ci95: None,
+                head_families: Vec::new(),
+                worst_ddp: None,
             }),
         }
     }
@@ -337,8 +360,44 @@ impl Report {
             self.representation.sigma,
             self.representation.rows,
             task_table(&self.tasks)
-        ) + &self.baselines_markdown()
+        ) + &self.families_markdown()
+            + &self.baselines_markdown()
             + &self.postprocessed_markdown()
+    }
+
+    /// The worst-case downstream parity: per transfer task, each head family's accuracy and
+    /// DDP and the largest DDP.
+    fn families_markdown(&self) -> String {
+        let rows: Vec<String> = self
+            .tasks
+            .iter()
+            .filter_map(|t| {
+                let b = t.as_binary()?;
+                (!b.head_families.is_empty()).then(|| {
+                    let fams: Vec<String> = b
+                        .head_families
+                        .iter()
+                        .map(|f| format!("{} {} / {}", f.family, cell(f.accuracy), cell(f.ddp)))
+                        .collect();
+                    format!(
+                        "| {} | {} | {} |\n",
+                        t.name,
+                        fams.join("; "),
+                        cell(b.worst_ddp)
+                    )
+                })
+            })
+            .collect();
+        if rows.is_empty() {
+            return String::new();
+        }
+        format!(
+            "\n## Worst-case downstream parity\n\nEach transfer task by every head family \
+             (`transfer.head_families`) fitted on the frozen representation: accuracy / DDP, and \
+             the largest DDP of them and the table's head — what an unknown downstream user would \
+             see at worst.\n\n| task | head families (accuracy / DDP) | worst DDP |\n|---|---|---|\n{}",
+            rows.concat()
+        )
     }
 
     fn baselines_markdown(&self) -> String {

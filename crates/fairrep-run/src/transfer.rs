@@ -6,12 +6,13 @@
 use crate::error::TrainError;
 use crate::metrics::task_metrics;
 use crate::seeds::{Stream, derive_seed};
-use fairrep_config::{HeadKind, TransferSection};
+use fairrep_config::{HeadFamily, HeadKind, TransferSection};
 use fairrep_data::{Prepared, TaskKind};
 use fairrep_heads::{
-    LogisticError, LogisticRegression, MlpClassifier, MlpSettings, RidgeError, RidgeRegression,
+    Gbdt, GbdtSettings, LogisticError, LogisticRegression, MlpClassifier, MlpSettings, RidgeError,
+    RidgeRegression,
 };
-use fairrep_report::{Baseline, FittedHead, TaskMetrics, TransferHead};
+use fairrep_report::{Baseline, FamilyMetrics, FittedHead, TaskMetrics, TransferHead};
 
 /// The error of a fit that is singular because `transfer.l2` is 0.
 pub fn singular(task: &str, head: &'static str) -> TrainError {
@@ -115,17 +116,77 @@ pub fn evaluate(
             fitted,
         };
         let pred = head.predict(z_test);
-        metrics.push(task_metrics(
-            data,
-            &data.test,
-            t,
-            &pred,
-            settings.threshold,
-            Some(seed),
-        ));
+        let mut m = task_metrics(data, &data.test, t, &pred, settings.threshold, Some(seed));
+        if let fairrep_report::TaskOutcome::Binary(b) = &mut m.outcome
+            && !settings.head_families.is_empty()
+        {
+            b.head_families = head_families(data, t, (z_train, z_test), r, settings, seed)?;
+            b.worst_ddp = (b.head_families.iter().map(|f| f.ddp))
+                .chain(std::iter::once(b.summary.ddp))
+                .flatten()
+                .max_by(f64::total_cmp);
+        }
+        metrics.push(m);
         heads.push(head);
     }
     Ok((metrics, heads))
+}
+
+/// Binary task `t` by each family of `transfer.head_families`, fitted on the training split's
+/// representation and measured on the test split's.
+fn head_families(
+    data: &Prepared,
+    t: usize,
+    (z_train, z_test): (&[f32], &[f32]),
+    r: usize,
+    settings: &TransferSection,
+    seed: u64,
+) -> Result<Vec<FamilyMetrics>, TrainError> {
+    let name = &data.tasks[t].name;
+    let y = &data.train.labels[t];
+    let mut out = Vec::new();
+    for &family in &settings.head_families {
+        let scores = match family {
+            HeadFamily::Logistic => {
+                logistic(z_train, r, y, settings.l2, name)?.predict_proba(z_test)
+            }
+            HeadFamily::Mlp => {
+                let m = settings.mlp_settings().unwrap_or_default();
+                MlpClassifier::fit(
+                    z_train,
+                    r,
+                    y,
+                    MlpSettings {
+                        hidden: m.hidden,
+                        epochs: m.epochs,
+                        batch: m.batch_size,
+                        learning_rate: m.learning_rate,
+                        l2: settings.l2,
+                        seed: derive_seed(seed, Stream::MlpHead(t)),
+                    },
+                )
+                .predict_proba(z_test)
+            }
+            HeadFamily::Gbdt => {
+                Gbdt::fit(z_train, r, y, GbdtSettings::default()).predict_proba(z_test)
+            }
+        };
+        let s = fairrep_metrics::summarize_binary(
+            &data.test.labels[t],
+            &scores,
+            settings.threshold,
+            &data.test.s,
+            &data.groups,
+        )
+        .map_err(|e| TrainError::Internal(format!("task `{name}`, {family} head: {e}")))?;
+        out.push(FamilyMetrics {
+            family: family.to_string(),
+            accuracy: s.accuracy,
+            auc: s.auc,
+            ddp: s.ddp,
+        });
+    }
+    Ok(out)
 }
 
 /// The transfer tasks' heads (the same kind, settings and seed) fitted on the raw encoded
@@ -168,6 +229,7 @@ pub fn baselines(
     };
     let plain = TransferSection {
         ferm: false,
+        head_families: Vec::new(),
         ..settings.clone()
     };
     let mut out = Vec::new();

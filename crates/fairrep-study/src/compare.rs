@@ -46,6 +46,10 @@ pub struct Point {
     /// The 95% bootstrap interval of the AUC of the run whose AUC is the median.
     #[serde(default)]
     pub auc_ci: Option<[f64; 2]>,
+    /// Median over the seeds of the worst DDP of the task's head families
+    /// (`transfer.head_families`): the parity an unknown downstream user would see at worst.
+    #[serde(default)]
+    pub worst_ddp: Option<f64>,
     /// Whether no other point of the task is at least as accurate and at least as fair (and
     /// better in one).
     pub on_front: bool,
@@ -102,6 +106,7 @@ struct Runs {
     accuracy: Vec<Sample>,
     ddp: Vec<Sample>,
     auc: Vec<Sample>,
+    worst_ddp: Vec<f64>,
     constant: usize,
     near_constant: usize,
 }
@@ -131,6 +136,8 @@ impl Point {
             near_constant_seeds: runs.near_constant,
             auc,
             auc_ci,
+            worst_ddp: (runs.worst_ddp.len() == runs.accuracy.len())
+                .then(|| median(&mut runs.worst_ddp.clone())),
             on_front: false,
         }
     }
@@ -499,6 +506,9 @@ pub fn compare(
                     ci: ci.and_then(|c| c.auc),
                 });
             }
+            if let Some(w) = m.worst_ddp {
+                e.worst_ddp.push(w);
+            }
             e.constant += usize::from(predicts_a_constant(s));
             e.near_constant += usize::from(nearly_constant(s));
         }
@@ -770,15 +780,16 @@ impl Comparison {
                     with_ci(b.ddp, b.ddp_ci),
                 );
             }
-            s += "\n| penalty | λ | seeds | accuracy | DDP | accuracy range | DDP range | constant | front |\n|---|---|---|---|---|---|---|---|---|\n";
+            s += "\n| penalty | λ | seeds | accuracy | DDP | worst-head DDP | accuracy range | DDP range | constant | front |\n|---|---|---|---|---|---|---|---|---|---|\n";
             for p in &t.points {
                 s += &format!(
-                    "| {} | {} | {} | {} | {} | {} | {} | {} | {} |\n",
+                    "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |\n",
                     p.kind,
                     p.lambda,
                     p.seeds,
                     with_ci(p.accuracy, p.accuracy_ci),
                     with_ci(p.ddp, p.ddp_ci),
+                    p.worst_ddp.map_or("–".into(), |w| format!("{w:.4}")),
                     range(p.accuracy_range),
                     range(p.ddp_range),
                     if p.constant_seeds > 0 {
@@ -791,7 +802,7 @@ impl Comparison {
             }
             for b in &t.baselines {
                 s += &format!(
-                    "| baseline: {} | – | – | {:.4} | {:.4} | | | | |\n",
+                    "| baseline: {} | – | – | {:.4} | {:.4} | | | | | |\n",
                     b.inputs, b.accuracy, b.ddp
                 );
             }
