@@ -40,6 +40,31 @@ pub fn logistic(
     })
 }
 
+/// The MLP head of task `t` (`[transfer.mlp]`, L2 `transfer.l2`, seeded per task).
+fn mlp_head(
+    z: &[f32],
+    r: usize,
+    y: &[bool],
+    settings: &TransferSection,
+    seed: u64,
+    t: usize,
+) -> MlpClassifier {
+    let m = settings.mlp_settings().unwrap_or_default();
+    MlpClassifier::fit(
+        z,
+        r,
+        y,
+        MlpSettings {
+            hidden: m.hidden,
+            epochs: m.epochs,
+            batch: m.batch_size,
+            learning_rate: m.learning_rate,
+            l2: settings.l2,
+            seed: derive_seed(seed, Stream::MlpHead(t)),
+        },
+    )
+}
+
 /// Fits and evaluates a head for each of `tasks` (indices into `data.tasks`) on the
 /// representations `(z_train, z_test)`, row-major with `r` columns.
 pub fn evaluate(
@@ -56,23 +81,9 @@ pub fn evaluate(
         let task = &data.tasks[t];
         let name = &task.name;
         let fitted = match task.kind {
-            TaskKind::Binary if settings.head == HeadKind::Mlp => {
-                let m = settings.mlp_settings().unwrap_or_default();
-                let mlp = MlpClassifier::fit(
-                    z_train,
-                    r,
-                    &data.train.labels[t],
-                    MlpSettings {
-                        hidden: m.hidden,
-                        epochs: m.epochs,
-                        batch: m.batch_size,
-                        learning_rate: m.learning_rate,
-                        l2: settings.l2,
-                        seed: derive_seed(seed, Stream::MlpHead(t)),
-                    },
-                );
-                FittedHead::Mlp { mlp }
-            }
+            TaskKind::Binary if settings.head == HeadKind::Mlp => FittedHead::Mlp {
+                mlp: mlp_head(z_train, r, &data.train.labels[t], settings, seed, t),
+            },
             TaskKind::Binary => {
                 let y = &data.train.labels[t];
                 let ferm = if settings.ferm {
@@ -150,23 +161,7 @@ fn head_families(
             HeadFamily::Logistic => {
                 logistic(z_train, r, y, settings.l2, name)?.predict_proba(z_test)
             }
-            HeadFamily::Mlp => {
-                let m = settings.mlp_settings().unwrap_or_default();
-                MlpClassifier::fit(
-                    z_train,
-                    r,
-                    y,
-                    MlpSettings {
-                        hidden: m.hidden,
-                        epochs: m.epochs,
-                        batch: m.batch_size,
-                        learning_rate: m.learning_rate,
-                        l2: settings.l2,
-                        seed: derive_seed(seed, Stream::MlpHead(t)),
-                    },
-                )
-                .predict_proba(z_test)
-            }
+            HeadFamily::Mlp => mlp_head(z_train, r, y, settings, seed, t).predict_proba(z_test),
             HeadFamily::Gbdt => {
                 Gbdt::fit(z_train, r, y, GbdtSettings::default()).predict_proba(z_test)
             }
