@@ -278,13 +278,7 @@ mod tests {
     }
 
     fn opts() -> ReadOptions<'static> {
-        ReadOptions {
-            delimiter: b',',
-            skip_rows: 0,
-            columns: None,
-            header: true,
-            null: "",
-        }
+        ReadOptions::default()
     }
 
     #[test]

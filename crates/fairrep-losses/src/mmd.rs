@@ -50,6 +50,14 @@ pub fn median_sample(total: usize) -> Option<Vec<i64>> {
     })
 }
 
+/// The distance of a median squared distance, or 1 when there is none or it is 0.
+fn distance_or_one(median_d2: Option<f64>) -> f64 {
+    match median_d2.map(f64::sqrt) {
+        Some(med) if med > 0.0 && med.is_finite() => med,
+        _ => 1.0,
+    }
+}
+
 /// The median of the pairwise distances `|z_i − z_j|`, `i < j`, of a square matrix of squared
 /// distances (read back to the host; detached). Falls back to 1 when every distance is 0.
 pub fn median_distance(d2_self: &Tensor<2>) -> f64 {
@@ -68,10 +76,7 @@ pub fn median_distance(d2_self: &Tensor<2>) -> f64 {
             upper_median(&mut above_diagonal(&vals, n), f64::total_cmp)
         }
     };
-    match med.map(f64::sqrt) {
-        Some(med) if med > 0.0 && med.is_finite() => med,
-        _ => 1.0,
-    }
+    distance_or_one(med)
 }
 
 /// The squared distances of one block of rows read back at a time on a GPU device: wgpu's
@@ -110,10 +115,7 @@ fn median_of_pooled(z: Tensor<2>) -> f64 {
     } else {
         upper_median(&mut upper64, f64::total_cmp)
     };
-    match med.map(f64::sqrt) {
-        Some(med) if med > 0.0 && med.is_finite() => med,
-        _ => 1.0,
-    }
+    distance_or_one(med)
 }
 
 /// The upper median of `vals` (reordered; `None` when empty).

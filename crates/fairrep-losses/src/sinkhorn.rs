@@ -221,6 +221,15 @@ impl Sinkhorn {
         Self::epsilon_schedule(self.p.p(), d, self.blur, self.scaling)
     }
 
+    /// Which fused soft-mins exist for a second cloud `y`: the CPU one for any, the GPU one
+    /// for a non-empty one.
+    pub fn kernels(y: &Tensor<2>) -> Kernels {
+        Kernels {
+            host: true,
+            gpu: y.dims()[0] > 0,
+        }
+    }
+
     /// Solves the transport problems with the portable soft-min and returns the divergence and
     /// the potentials.
     ///
@@ -238,12 +247,7 @@ impl Sinkhorn {
         y: Tensor<2>,
         b: Tensor<1>,
     ) -> SinkhornSolution {
-        // The GPU soft-min needs a non-empty second cloud; the CPU one takes any.
-        let kernels = Kernels {
-            host: true,
-            gpu: y.dims()[0] > 0,
-        };
-        match ComputePath::choose(&x, kernels) {
+        match ComputePath::choose(&x, Self::kernels(&y)) {
             #[cfg(feature = "fused")]
             ComputePath::Fused => self.solve_fused(x, a, y, b),
             ComputePath::HostF32 => self.solve_host::<f32>(x, a, y, b),

@@ -116,13 +116,7 @@ pub fn measure(
     let path = match how {
         _ if portable => ComputePath::Portable,
         Measure::Mmd(mmd) => ComputePath::choose(&xt, mmd.kernels()),
-        Measure::Sinkhorn(_) => ComputePath::choose(
-            &xt,
-            fairrep_losses::Kernels {
-                host: true,
-                gpu: y.n > 0,
-            },
-        ),
+        Measure::Sinkhorn(_) => ComputePath::choose(&xt, Sinkhorn::kernels(&yt)),
     };
     let (value, sigmas, sinkhorn) = match how {
         Measure::Mmd(mmd) => {

@@ -323,14 +323,7 @@ impl<'a> Trainer<'a> {
                 && self.checkpoint_due()
             {
                 sums.seconds = started.elapsed().as_secs_f64();
-                let state = CheckpointState {
-                    epoch: self.epochs_run,
-                    step: self.step,
-                    rng_word_pos: rng_before_shuffle,
-                    best_objective: self.best.filter(|b| b.is_finite()),
-                    since_best: self.since_best,
-                    in_epoch: Some(sums.clone()),
-                };
+                let state = self.state(rng_before_shuffle, Some(sums.clone()));
                 ck.write(&state, |dir| self.save_to(dir))?;
                 self.last_checkpoint = Instant::now();
                 self.last_written = Some((self.epochs_run, Some(self.step)));
@@ -427,14 +420,7 @@ impl<'a> Trainer<'a> {
     /// Writes the checkpoint of the epoch just validated, and `checkpoints/best` when its
     /// validation objective is the best so far.
     fn checkpoint(&mut self, ck: &Checkpoints) -> Result<(), TrainError> {
-        let state = CheckpointState {
-            epoch: self.epochs_run,
-            step: self.step,
-            rng_word_pos: self.rng.get_word_pos(),
-            best_objective: self.best.filter(|b| b.is_finite()),
-            since_best: self.since_best,
-            in_epoch: None,
-        };
+        let state = self.state(self.rng.get_word_pos(), None);
         ck.write(&state, |dir| self.save_to(dir))?;
         if self.since_best == 0 {
             ck.write_best(&state, |dir| self.save_to(dir))?;
@@ -442,6 +428,19 @@ impl<'a> Trainer<'a> {
         self.last_checkpoint = Instant::now();
         self.last_written = Some((self.epochs_run, None));
         Ok(())
+    }
+
+    /// The checkpoint state now: at an epoch's end (`in_epoch` `None`, the generator's position
+    /// after it) or within an epoch (its progress, the position before its shuffle).
+    fn state(&self, rng_word_pos: u128, in_epoch: Option<EpochProgress>) -> CheckpointState {
+        CheckpointState {
+            epoch: self.epochs_run,
+            step: self.step,
+            rng_word_pos,
+            best_objective: self.best.filter(|b| b.is_finite()),
+            since_best: self.since_best,
+            in_epoch,
+        }
     }
 
     /// Saves the model, Adam's state and an adversary's into the checkpoint directory `dir`.

@@ -131,7 +131,10 @@ pub fn evaluate(
         if let fairrep_report::TaskOutcome::Binary(b) = &mut m.outcome
             && !settings.head_families.is_empty()
         {
-            b.head_families = head_families(data, t, (z_train, z_test), r, settings, seed)?;
+            // The task's own head is the logistic family when it is a plain logistic one.
+            let own = matches!(&head.fitted, FittedHead::Logistic { ferm: None, .. })
+                .then_some((HeadFamily::Logistic, pred.as_slice()));
+            b.head_families = head_families(data, t, (z_train, z_test), r, settings, seed, own)?;
             b.worst_ddp = (b.head_families.iter().map(|f| f.ddp))
                 .chain(std::iter::once(b.summary.ddp))
                 .flatten()
@@ -144,7 +147,8 @@ pub fn evaluate(
 }
 
 /// Binary task `t` by each family of `transfer.head_families`, fitted on the training split's
-/// representation and measured on the test split's.
+/// representation and measured on the test split's; `own` is a family already fitted (the
+/// task's head) and its test scores, not fitted again.
 fn head_families(
     data: &Prepared,
     t: usize,
@@ -152,12 +156,16 @@ fn head_families(
     r: usize,
     settings: &TransferSection,
     seed: u64,
+    own: Option<(HeadFamily, &[f64])>,
 ) -> Result<Vec<FamilyMetrics>, TrainError> {
     let name = &data.tasks[t].name;
     let y = &data.train.labels[t];
     let mut out = Vec::new();
     for &family in &settings.head_families {
         let scores = match family {
+            _ if own.is_some_and(|(f, _)| f == family) => {
+                own.map(|(_, p)| p.to_vec()).unwrap_or_default()
+            }
             HeadFamily::Logistic => {
                 logistic(z_train, r, y, settings.l2, name)?.predict_proba(z_test)
             }
