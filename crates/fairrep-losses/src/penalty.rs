@@ -211,16 +211,17 @@ impl GroupPenalty {
         let z = match self.scale {
             Scale::None => z,
             Scale::BatchRms => {
+                // Divided by the RMS *as a function of z* (tracked): the penalty is then
+                // invariant to z ↦ a·z, so its gradient has no radial component (Euler) and
+                // cannot shrink z. A detached RMS made the penalty homogeneous in z at a fixed
+                // divisor — degree 2 for the quadratic-cost Sinkhorn — whose gradient pulled z
+                // towards 0 with a force ∝ the penalty and ∝ 1/RMS: z shrank, the pull grew,
+                // and the representation collapsed to a constant (the "Sinkhorn cliff").
                 let centred = z.clone() - z.clone().mean_dim(0); // [b, r]
-                let rms = centred
-                    .clone()
-                    .detach()
-                    .square()
-                    .mean()
-                    .sqrt()
-                    .into_scalar::<f64>();
-                if rms > 0.0 && rms.is_finite() {
-                    centred.div_scalar(rms)
+                let rms = centred.clone().square().mean().sqrt(); // [1]
+                let value = rms.clone().detach().into_scalar::<f64>();
+                if value > 0.0 && value.is_finite() {
+                    centred / rms.unsqueeze::<2>() // [b, r] / [1, 1]
                 } else {
                     centred
                 }

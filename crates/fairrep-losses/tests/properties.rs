@@ -457,6 +457,50 @@ fn batch_rms_scale_makes_the_penalty_scale_invariant() {
     );
 }
 
+/// The batch-RMS penalty is differentiated through its divisor: its gradient matches central
+/// finite differences of the (scale-invariant) value, and so has no component along `z`
+/// (Euler's theorem for a function homogeneous of degree 0). A detached divisor gave the
+/// gradient a radial part ∝ the penalty, which shrank `z` to a constant in training.
+#[test]
+fn batch_rms_penalty_gradient_is_the_scale_invariant_one() {
+    let (b, d) = (12, 2);
+    let z = cloud(b, d, 5);
+    let s: Vec<usize> = (0..b).map(|i| usize::from(i % 3 == 0)).collect();
+    let pen = GroupPenalty {
+        groups: 2,
+        divergence: GroupDivergence::Sinkhorn(sinkhorn_converged(0.5)),
+        condition: Condition::None,
+        scale: fairrep_losses::Scale::BatchRms,
+    };
+    let value = |v: &[f64]| val(pen.forward(t2(v, b, d, DType::F64), &s, None).value);
+    let device = dev().autodiff();
+    let zt = Tensor::<2>::from_data(TensorData::new(z.clone(), [b, d]), (&device, DType::F64))
+        .require_grad();
+    let v = pen.forward(zt.clone(), &s, None).value;
+    let g = zt
+        .grad(&v.backward())
+        .unwrap()
+        .try_into_vec_as::<f64>()
+        .unwrap();
+    let h = 1e-5;
+    let norm = g.iter().map(|x| x * x).sum::<f64>().sqrt();
+    assert!(norm > 1e-3, "the penalty moves z: |∇| = {norm}");
+    for i in 0..b * d {
+        let (mut zp, mut zm) = (z.clone(), z.clone());
+        zp[i] += h;
+        zm[i] -= h;
+        let fd = (value(&zp) - value(&zm)) / (2.0 * h);
+        assert!(
+            (fd - g[i]).abs() < 1e-6 * norm.max(1.0),
+            "coord {i}: fd {fd}, autodiff {}",
+            g[i]
+        );
+    }
+    let radial: f64 = g.iter().zip(&z).map(|(gi, zi)| gi * zi).sum();
+    let zn = z.iter().map(|x| x * x).sum::<f64>().sqrt();
+    assert!(radial.abs() < 1e-9 * norm * zn, "radial part {radial}");
+}
+
 #[test]
 fn uniform_weights_sum_to_one() {
     let w = uniform_weights(&t2(&cloud(7, 2, 1), 7, 2, DType::F64));

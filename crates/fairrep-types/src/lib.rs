@@ -66,10 +66,11 @@ pub enum Scale {
     /// As it is.
     #[default]
     None,
-    /// Centred and divided by the batch's root-mean-square entry (detached, so treated as a
-    /// constant by autodiff): the divergence no longer depends on the scale of `z`, so the
-    /// encoder cannot lower the penalty by shrinking `z`. The analogue, for scale-dependent
-    /// divergences (Sinkhorn, fixed-bandwidth MMD), of the median heuristic.
+    /// Centred and divided by the batch's root-mean-square entry, differentiated through: the
+    /// divergence no longer depends on the scale of `z`, and its gradient has no component
+    /// along `z`, so the encoder can neither lower the penalty by shrinking `z` nor be pulled
+    /// towards a constant representation by it. The analogue, for scale-dependent divergences
+    /// (Sinkhorn, fixed-bandwidth MMD), of the median heuristic.
     BatchRms,
 }
 
