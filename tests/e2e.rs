@@ -500,10 +500,10 @@ fn sinkhorn_and_conditioned_penalties_train() {
     train_ok(&cfg, &out);
     let r = report(&out);
     assert_eq!(r["penalty"]["kind"], "sinkhorn");
-    assert_eq!(r["penalty"]["scale"], "batch_rms");
+    assert_eq!(r["penalty"]["scale"], "pair_distance");
     let resolved = std::fs::read_to_string(out.join("config.toml")).unwrap();
     assert!(
-        resolved.contains("blur = 0.5") && resolved.contains("scaling = 0.5"),
+        resolved.contains("blur = 0.7") && resolved.contains("scaling = 0.5"),
         "{resolved}"
     );
     // The validation objective uses the run's own penalty, the Sinkhorn divergence, beside

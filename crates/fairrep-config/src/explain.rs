@@ -333,9 +333,9 @@ pub const KEYS: &[Key] = &[
     },
     Key {
         key: "penalty.scale",
-        ty: "\"none\" | \"batch_rms\"",
-        default: Shown::Text("\"batch_rms\" for sinkhorn, \"none\" for mmd"),
-        meaning: "standardise z by the batch RMS before the divergence",
+        ty: "\"none\" | \"batch_rms\" | \"pair_distance\"",
+        default: Shown::Text("\"pair_distance\" for sinkhorn, \"none\" for mmd"),
+        meaning: "divide the centred z by the batch's RMS entry or RMS distance between rows",
     },
     Key {
         key: "penalty.bandwidth",
@@ -358,8 +358,8 @@ pub const KEYS: &[Key] = &[
     Key {
         key: "penalty.blur",
         ty: "number > 0",
-        default: Shown::Default,
-        meaning: "Sinkhorn: ε = blur^p",
+        default: Shown::Text("0.7 (scale \"pair_distance\"), else 0.05"),
+        meaning: "Sinkhorn: ε = blur^p, in the units of the scaled z",
     },
     Key {
         key: "penalty.scaling",

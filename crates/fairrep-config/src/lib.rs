@@ -19,7 +19,8 @@ pub use explain::{KEYS, Key, Shown, default_of, explain};
 pub use overrides::{Override, with_suggestion};
 pub use penalty::{
     AdversaryLoss, AdversarySection, BandwidthSetting, DivergenceSettings, MMD_DEFAULTS,
-    MmdDefaults, PenaltyKind, PenaltySection, SINKHORN_DEFAULTS, SinkhornDefaults, bandwidth,
+    MmdDefaults, PAIR_DISTANCE_BLUR, PenaltyKind, PenaltySection, SINKHORN_DEFAULTS,
+    SinkhornDefaults, bandwidth,
 };
 pub use sections::{
     HeadFamily, HeadKind, LinearLoss, LrSchedule, MethodKind, MethodSection, MlpHeadSection,

@@ -126,6 +126,22 @@ fn rows(z: &Tensor<2>, idx: &[usize]) -> Tensor<2> {
     z.clone().select(0, t)
 }
 
+/// `z` centred and divided by `√(factor · mean entry²)` of the centred batch, the divisor
+/// tracked by autodiff (see [`Scale`]); a batch with no spread is only centred.
+///
+/// # Shapes
+/// - `z`: `[b, r]` → `[b, r]`
+fn divide_by_spread(z: Tensor<2>, factor: f64) -> Tensor<2> {
+    let centred = z.clone() - z.mean_dim(0); // [b, r]
+    let spread = centred.clone().square().mean().mul_scalar(factor).sqrt(); // [1]
+    let value = spread.clone().detach().into_scalar::<f64>();
+    if value > 0.0 && value.is_finite() {
+        centred / spread.unsqueeze::<2>() // [b, r] / [1, 1]
+    } else {
+        centred
+    }
+}
+
 /// A demographic-parity penalty `parity(rows, their groups)` applied as `condition` says: to all
 /// rows, to the rows labelled 1 (equal opportunity), or to the rows labelled 1 and those labelled
 /// 0 separately, averaged (equalized odds). A label class with fewer than two rows, or whose
@@ -210,21 +226,16 @@ impl GroupPenalty {
     pub fn forward(&self, z: Tensor<2>, s: &[usize], y: Option<&[bool]>) -> PenaltyValue {
         let z = match self.scale {
             Scale::None => z,
-            Scale::BatchRms => {
-                // Divided by the RMS *as a function of z* (tracked): the penalty is then
-                // invariant to z ↦ a·z, so its gradient has no radial component (Euler) and
-                // cannot shrink z. A detached RMS made the penalty homogeneous in z at a fixed
-                // divisor — degree 2 for the quadratic-cost Sinkhorn — whose gradient pulled z
-                // towards 0 with a force ∝ the penalty and ∝ 1/RMS: z shrank, the pull grew,
-                // and the representation collapsed to a constant (the "Sinkhorn cliff").
-                let centred = z.clone() - z.clone().mean_dim(0); // [b, r]
-                let rms = centred.clone().square().mean().sqrt(); // [1]
-                let value = rms.clone().detach().into_scalar::<f64>();
-                if value > 0.0 && value.is_finite() {
-                    centred / rms.unsqueeze::<2>() // [b, r] / [1, 1]
-                } else {
-                    centred
-                }
+            // Divided by a spread *as a function of z* (tracked): the penalty is then invariant
+            // to z ↦ a·z, so its gradient has no radial component (Euler) and cannot shrink z.
+            // A detached divisor made the penalty homogeneous in z at a fixed divisor — degree 2
+            // for the quadratic-cost Sinkhorn — whose gradient pulled z towards 0 with a force
+            // ∝ the penalty and ∝ 1/spread: z shrank, the pull grew, and the representation
+            // collapsed to a constant (the "Sinkhorn cliff" on Adult, before this was fixed).
+            Scale::BatchRms => divide_by_spread(z, 1.0),
+            Scale::PairDistance => {
+                let [_, r] = z.dims();
+                divide_by_spread(z, (2 * r) as f64)
             }
         };
         conditioned(z, s, y, self.condition, |z, s| self.parity(z, s))

@@ -9,7 +9,7 @@ use burn::Tensor;
 use burn::tensor::{DType, Device, TensorData};
 use fairrep_losses::divergence::{Divergence, uniform_weights};
 use fairrep_losses::mmd::{Bandwidth, Estimator, KernelKind, Mmd};
-use fairrep_losses::penalty::{Condition, GroupDivergence, GroupPenalty};
+use fairrep_losses::penalty::{Condition, GroupDivergence, GroupPenalty, Scale};
 use fairrep_losses::sinkhorn::{Power, Sinkhorn};
 use proptest::prelude::*;
 
@@ -436,69 +436,111 @@ proptest! {
 }
 
 #[test]
-fn batch_rms_scale_makes_the_penalty_scale_invariant() {
+fn scaled_penalties_are_scale_and_shift_invariant() {
     let (b, d) = (30, 3);
     let z = cloud(b, d, 11);
     let s: Vec<usize> = (0..b).map(|i| usize::from(i % 3 == 0)).collect();
-    let pen = GroupPenalty {
-        groups: 2,
-        divergence: GroupDivergence::Sinkhorn(Sinkhorn::default()),
-        condition: Condition::None,
-        scale: fairrep_losses::Scale::BatchRms,
-    };
-    let at = |k: f64| {
-        let zz: Vec<f64> = z.iter().map(|v| v * k + 3.0).collect();
-        val(pen.forward(t2(&zz, b, d, DType::F64), &s, None).value)
-    };
-    let (one, small) = (at(1.0), at(0.01));
-    assert!(
-        one > 1e-3 && (one - small).abs() < 1e-9 * one,
-        "{one} vs {small}"
-    );
+    for scale in [Scale::BatchRms, Scale::PairDistance] {
+        let pen = GroupPenalty {
+            groups: 2,
+            divergence: GroupDivergence::Sinkhorn(Sinkhorn::default()),
+            condition: Condition::None,
+            scale,
+        };
+        let at = |k: f64| {
+            let zz: Vec<f64> = z.iter().map(|v| v * k + 3.0).collect();
+            val(pen.forward(t2(&zz, b, d, DType::F64), &s, None).value)
+        };
+        let (one, small) = (at(1.0), at(0.01));
+        assert!(
+            one > 1e-4 && (one - small).abs() < 1e-9 * one,
+            "{scale:?}: {one} vs {small}"
+        );
+    }
 }
 
-/// The batch-RMS penalty is differentiated through its divisor: its gradient matches central
-/// finite differences of the (scale-invariant) value, and so has no component along `z`
-/// (Euler's theorem for a function homogeneous of degree 0). A detached divisor gave the
+/// The scaled penalties are differentiated through their divisors: the gradient matches
+/// central finite differences of the (scale-invariant) value, and so has no component along
+/// `z` (Euler's theorem for a function homogeneous of degree 0). A detached divisor gave the
 /// gradient a radial part ∝ the penalty, which shrank `z` to a constant in training.
 #[test]
-fn batch_rms_penalty_gradient_is_the_scale_invariant_one() {
+fn scaled_penalty_gradients_are_the_scale_invariant_ones() {
     let (b, d) = (12, 2);
     let z = cloud(b, d, 5);
     let s: Vec<usize> = (0..b).map(|i| usize::from(i % 3 == 0)).collect();
-    let pen = GroupPenalty {
-        groups: 2,
-        divergence: GroupDivergence::Sinkhorn(sinkhorn_converged(0.5)),
-        condition: Condition::None,
-        scale: fairrep_losses::Scale::BatchRms,
-    };
-    let value = |v: &[f64]| val(pen.forward(t2(v, b, d, DType::F64), &s, None).value);
-    let device = dev().autodiff();
-    let zt = Tensor::<2>::from_data(TensorData::new(z.clone(), [b, d]), (&device, DType::F64))
-        .require_grad();
-    let v = pen.forward(zt.clone(), &s, None).value;
-    let g = zt
-        .grad(&v.backward())
-        .unwrap()
-        .try_into_vec_as::<f64>()
-        .unwrap();
-    let h = 1e-5;
-    let norm = g.iter().map(|x| x * x).sum::<f64>().sqrt();
-    assert!(norm > 1e-3, "the penalty moves z: |∇| = {norm}");
-    for i in 0..b * d {
-        let (mut zp, mut zm) = (z.clone(), z.clone());
-        zp[i] += h;
-        zm[i] -= h;
-        let fd = (value(&zp) - value(&zm)) / (2.0 * h);
+    for scale in [Scale::BatchRms, Scale::PairDistance] {
+        let pen = GroupPenalty {
+            groups: 2,
+            divergence: GroupDivergence::Sinkhorn(sinkhorn_converged(0.5)),
+            condition: Condition::None,
+            scale,
+        };
+        let value = |v: &[f64]| val(pen.forward(t2(v, b, d, DType::F64), &s, None).value);
+        let device = dev().autodiff();
+        let zt = Tensor::<2>::from_data(TensorData::new(z.clone(), [b, d]), (&device, DType::F64))
+            .require_grad();
+        let v = pen.forward(zt.clone(), &s, None).value;
+        let g = zt
+            .grad(&v.backward())
+            .unwrap()
+            .try_into_vec_as::<f64>()
+            .unwrap();
+        let h = 1e-5;
+        let norm = g.iter().map(|x| x * x).sum::<f64>().sqrt();
+        assert!(norm > 1e-3, "{scale:?}: the penalty moves z: |∇| = {norm}");
+        for i in 0..b * d {
+            let (mut zp, mut zm) = (z.clone(), z.clone());
+            zp[i] += h;
+            zm[i] -= h;
+            let fd = (value(&zp) - value(&zm)) / (2.0 * h);
+            assert!(
+                (fd - g[i]).abs() < 1e-6 * norm.max(1.0),
+                "{scale:?}, coord {i}: fd {fd}, autodiff {}",
+                g[i]
+            );
+        }
+        let radial: f64 = g.iter().zip(&z).map(|(gi, zi)| gi * zi).sum();
+        let zn = z.iter().map(|x| x * x).sum::<f64>().sqrt();
         assert!(
-            (fd - g[i]).abs() < 1e-6 * norm.max(1.0),
-            "coord {i}: fd {fd}, autodiff {}",
-            g[i]
+            radial.abs() < 1e-9 * norm * zn,
+            "{scale:?}: radial part {radial}"
         );
     }
-    let radial: f64 = g.iter().zip(&z).map(|(gi, zi)| gi * zi).sum();
-    let zn = z.iter().map(|x| x * x).sum::<f64>().sqrt();
-    assert!(radial.abs() < 1e-9 * norm * zn, "radial part {radial}");
+}
+
+/// `pair_distance` divides the centred batch by its root-mean-square distance between two rows
+/// (computed here pair by pair, independently of the implementation's √(2 · mean entry²)).
+#[test]
+fn pair_distance_scale_divides_by_the_rms_pair_distance() {
+    let (b, d) = (10, 3);
+    let z = cloud(b, d, 8);
+    let s: Vec<usize> = (0..b).map(|i| usize::from(i % 2 == 0)).collect();
+    let mut sum = 0.0;
+    for i in 0..b {
+        for j in 0..b {
+            sum += (0..d)
+                .map(|k| (z[i * d + k] - z[j * d + k]).powi(2))
+                .sum::<f64>();
+        }
+    }
+    let rms_dist = (sum / (b * b) as f64).sqrt();
+    let scaled: Vec<f64> = z.iter().map(|v| v / rms_dist).collect();
+    let pen = |scale| GroupPenalty {
+        groups: 2,
+        divergence: GroupDivergence::Sinkhorn(sinkhorn_converged(0.3)),
+        condition: Condition::None,
+        scale,
+    };
+    let ours = val(pen(Scale::PairDistance)
+        .forward(t2(&z, b, d, DType::F64), &s, None)
+        .value);
+    let by_hand = val(pen(Scale::None)
+        .forward(t2(&scaled, b, d, DType::F64), &s, None)
+        .value);
+    assert!(
+        (ours - by_hand).abs() < 1e-10 * by_hand.abs().max(1e-3),
+        "{ours} vs {by_hand}"
+    );
 }
 
 #[test]

@@ -69,7 +69,9 @@ pub fn group_penalty(config: &Config, groups: usize) -> Result<Option<GroupPenal
 #[cfg(test)]
 mod tests {
     use super::*;
-    use fairrep_config::{MMD_DEFAULTS, PenaltyKind, PenaltySection, SINKHORN_DEFAULTS};
+    use fairrep_config::{
+        MMD_DEFAULTS, PAIR_DISTANCE_BLUR, PenaltyKind, PenaltySection, SINKHORN_DEFAULTS,
+    };
 
     /// The config's defaults for the divergences are the numerical crate's.
     #[test]
@@ -94,8 +96,22 @@ mod tests {
             .map(divergence)
         };
         assert_eq!(plain(PenaltyKind::Mmd), Some(GroupDivergence::Mmd(m)));
+        // The penalty scales z by its RMS distance between rows, so its blur is the one tied
+        // to that scale; every other option is GeomLoss's.
         assert_eq!(
             plain(PenaltyKind::Sinkhorn),
+            Some(GroupDivergence::Sinkhorn(Sinkhorn {
+                blur: PAIR_DISTANCE_BLUR,
+                ..s.clone()
+            }))
+        );
+        let rms = PenaltySection {
+            kind: PenaltyKind::Sinkhorn,
+            scale: Some(fairrep_config::Scale::BatchRms),
+            ..PenaltySection::default()
+        };
+        assert_eq!(
+            rms.divergence().unwrap().map(divergence),
             Some(GroupDivergence::Sinkhorn(s))
         );
         assert_eq!(plain(PenaltyKind::Adversarial), None);

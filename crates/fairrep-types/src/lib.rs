@@ -72,6 +72,13 @@ pub enum Scale {
     /// towards a constant representation by it. The analogue, for scale-dependent divergences
     /// (Sinkhorn, fixed-bandwidth MMD), of the median heuristic.
     BatchRms,
+    /// Centred and divided by the batch's root-mean-square distance between two rows,
+    /// `√(2 · mean_i |z_i − z̄|²)` (= √(2r) × the RMS entry for `r` columns), differentiated
+    /// through like [`Scale::BatchRms`]: the Sinkhorn blur is then in units of the batch's
+    /// typical distance (ε = blur² × the mean squared distance for p = 2), as the MMD's median
+    /// bandwidth is, whatever the representation's width, and the divergence is on the MMD²'s
+    /// scale (at most about 1/2 for p = 2).
+    PairDistance,
 }
 
 /// The exponent of the ground cost `|x − y|^p / p` of optimal transport.
@@ -130,6 +137,7 @@ mod tests {
         assert_eq!(json(&Estimator::Unbiased), "\"unbiased\"");
         assert_eq!(json(&Condition::EqualizedOdds), "\"equalized_odds\"");
         assert_eq!(json(&Scale::BatchRms), "\"batch_rms\"");
+        assert_eq!(json(&Scale::PairDistance), "\"pair_distance\"");
         assert_eq!(json(&Activation::Gelu), "\"gelu\"");
         assert_eq!(json(&Bandwidth::Median), "\"median\"");
         let c: Condition = serde_json::from_str("\"equal_opportunity\"").unwrap();
