@@ -4,7 +4,8 @@ For a representation written by `fairrep encode --keep <group column>` (CSV), dr
 the training batch size, and for each batch computes, with GeomLoss 0.3.1 (an implementation
 independent of fairrep), the debiased Sinkhorn divergence (p = 2) between the two groups'
 rows and the Gaussian MMD² with the median bandwidth, on z centred and divided by the batch's
-RMS ("rms", fairrep's `scale = "batch_rms"`) or by its median pairwise distance ("median").
+RMS entry ("rms", fairrep's `scale = "batch_rms"`) or by its RMS distance between two rows
+("pair", `scale = "pair_distance"`, the default).
 "true" is the mean divergence between the real groups; "null" is the mean divergence after a
 random relabelling of the same batch (same group sizes): the floor that sampling alone gives.
 A penalty whose true/null ratio is near 1 cannot tell the groups apart at this batch size: its
@@ -56,8 +57,9 @@ def main():
         iu = torch.triu_indices(a.batch, a.batch, 1)
         med = d[iu[0], iu[1]].median()
         labels = {"true": g[idx], "null": rng.permutation(g[idx])}
-        scaled = {"rms": zb / zb.pow(2).mean().sqrt(), "median": zb / med}
-        for how, blurs in [("rms", [0.05, 0.5, 2, 4]), ("median", [0.1, 0.5, 1])]:
+        rms = zb.pow(2).mean().sqrt()
+        scaled = {"rms": zb / rms, "pair": zb / (rms * (2 * zb.shape[1]) ** 0.5)}
+        for how, blurs in [("rms", [0.05, 0.5, 4]), ("pair", [0.7])]:
             for blur in blurs:
                 loss = SamplesLoss("sinkhorn", p=2, blur=blur, scaling=0.9, debias=True)
                 for lab, gb in labels.items():

@@ -164,6 +164,17 @@ fn sinkhorn_converged(blur: f64) -> Sinkhorn {
     }
 }
 
+/// The two-group demographic-parity penalty with the Sinkhorn divergence `sk` on `z` scaled by
+/// `scale`.
+fn sinkhorn_penalty(sk: Sinkhorn, scale: Scale) -> GroupPenalty {
+    GroupPenalty {
+        groups: 2,
+        divergence: GroupDivergence::Sinkhorn(sk),
+        condition: Condition::None,
+        scale,
+    }
+}
+
 fn sk_value(s: &Sinkhorn, x: &[f64], n: usize, y: &[f64], m: usize, d: usize) -> f64 {
     val(s.uniform(t2(x, n, d, DType::F64), t2(y, m, d, DType::F64)))
 }
@@ -441,12 +452,7 @@ fn scaled_penalties_are_scale_and_shift_invariant() {
     let z = cloud(b, d, 11);
     let s: Vec<usize> = (0..b).map(|i| usize::from(i % 3 == 0)).collect();
     for scale in [Scale::BatchRms, Scale::PairDistance] {
-        let pen = GroupPenalty {
-            groups: 2,
-            divergence: GroupDivergence::Sinkhorn(Sinkhorn::default()),
-            condition: Condition::None,
-            scale,
-        };
+        let pen = sinkhorn_penalty(Sinkhorn::default(), scale);
         let at = |k: f64| {
             let zz: Vec<f64> = z.iter().map(|v| v * k + 3.0).collect();
             val(pen.forward(t2(&zz, b, d, DType::F64), &s, None).value)
@@ -469,12 +475,7 @@ fn scaled_penalty_gradients_are_the_scale_invariant_ones() {
     let z = cloud(b, d, 5);
     let s: Vec<usize> = (0..b).map(|i| usize::from(i % 3 == 0)).collect();
     for scale in [Scale::BatchRms, Scale::PairDistance] {
-        let pen = GroupPenalty {
-            groups: 2,
-            divergence: GroupDivergence::Sinkhorn(sinkhorn_converged(0.5)),
-            condition: Condition::None,
-            scale,
-        };
+        let pen = sinkhorn_penalty(sinkhorn_converged(0.5), scale);
         let value = |v: &[f64]| val(pen.forward(t2(v, b, d, DType::F64), &s, None).value);
         let device = dev().autodiff();
         let zt = Tensor::<2>::from_data(TensorData::new(z.clone(), [b, d]), (&device, DType::F64))
@@ -525,12 +526,7 @@ fn pair_distance_scale_divides_by_the_rms_pair_distance() {
     }
     let rms_dist = (sum / (b * b) as f64).sqrt();
     let scaled: Vec<f64> = z.iter().map(|v| v / rms_dist).collect();
-    let pen = |scale| GroupPenalty {
-        groups: 2,
-        divergence: GroupDivergence::Sinkhorn(sinkhorn_converged(0.3)),
-        condition: Condition::None,
-        scale,
-    };
+    let pen = |scale| sinkhorn_penalty(sinkhorn_converged(0.3), scale);
     let ours = val(pen(Scale::PairDistance)
         .forward(t2(&z, b, d, DType::F64), &s, None)
         .value);
