@@ -929,7 +929,11 @@ fn the_adversarial_penalty_trains_and_resumes() {
     kill_and_resume(&cfg, &full, &cut, &no_baselines);
     let r = report(&full);
     assert_eq!(r["penalty"]["kind"], "adversarial");
-    assert_eq!(r["penalty"]["adversary"]["hidden"], serde_json::json!([32]));
+    assert_eq!(
+        r["penalty"]["adversary"]["hidden"],
+        serde_json::json!([32, 32])
+    );
+    assert_eq!(r["penalty"]["adversary"]["loss"], "cross_entropy");
     assert!(cut.join("checkpoints/epoch-0005/adversary.bpk").is_file());
     assert!(
         cut.join("checkpoints/epoch-0005/adversary_optim.bpk")

@@ -211,7 +211,7 @@ fn the_adversarial_penalty_takes_only_its_own_options() {
     let a = c.penalty.adversary().unwrap().unwrap();
     assert_eq!(
         (a.hidden, a.steps, a.loss),
-        (vec![32], 1, AdversaryLoss::L1)
+        (vec![32, 32], 10, AdversaryLoss::CrossEntropy)
     );
     let c = parse(
         "[penalty]\nkind = \"adversarial\"\n[penalty.adversary]\nhidden = []\nsteps = 3\n\
