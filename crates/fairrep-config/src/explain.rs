@@ -333,9 +333,9 @@ pub const KEYS: &[Key] = &[
     },
     Key {
         key: "penalty.scale",
-        ty: "\"none\" | \"batch_rms\" | \"pair_distance\"",
+        ty: "\"none\" | \"batch_rms\" | \"pair_distance\" | \"whiten\"",
         default: Shown::Text("\"pair_distance\" for sinkhorn, \"none\" for mmd"),
-        meaning: "divide the centred z by the batch's RMS entry or RMS distance between rows",
+        meaning: "divide the centred z by the batch's RMS entry or RMS distance between rows, or whiten it by the batch's covariance",
     },
     Key {
         key: "penalty.bandwidth",
@@ -358,7 +358,7 @@ pub const KEYS: &[Key] = &[
     Key {
         key: "penalty.blur",
         ty: "number > 0",
-        default: Shown::Text("0.7 (scale \"pair_distance\"), else 0.05"),
+        default: Shown::Text("0.7 (scale \"pair_distance\" or \"whiten\"), else 0.05"),
         meaning: "Sinkhorn: ε = blur^p, in the units of the scaled z",
     },
     Key {

@@ -61,8 +61,9 @@ pub struct PenaltySection {
     /// `"none"` (demographic parity), `"equal_opportunity"` or `"equalized_odds"`.
     #[serde(default)]
     pub condition: Condition,
-    /// `"none"`, `"batch_rms"` or `"pair_distance"`: standardise `z` by the batch's RMS entry
-    /// or by its RMS distance between two rows before the divergence (default:
+    /// `"none"`, `"batch_rms"`, `"pair_distance"` or `"whiten"`: standardise `z` by the batch's
+    /// RMS entry or by its RMS distance between two rows, or whiten it by the batch's covariance,
+    /// before the divergence (default:
     /// `"pair_distance"` for Sinkhorn, `"none"` for MMD, whose median bandwidth is already
     /// scale-invariant).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -252,7 +253,7 @@ impl PenaltySection {
             PenaltyKind::Sinkhorn => {
                 let d = SINKHORN_DEFAULTS;
                 let blur = self.blur.unwrap_or(match self.scale() {
-                    Scale::PairDistance => PAIR_DISTANCE_BLUR,
+                    Scale::PairDistance | Scale::Whiten => PAIR_DISTANCE_BLUR,
                     Scale::None | Scale::BatchRms => d.blur,
                 });
                 let scaling = self.scaling.unwrap_or(d.scaling);

@@ -451,7 +451,7 @@ fn scaled_penalties_are_scale_and_shift_invariant() {
     let (b, d) = (30, 3);
     let z = cloud(b, d, 11);
     let s: Vec<usize> = (0..b).map(|i| usize::from(i % 3 == 0)).collect();
-    for scale in [Scale::BatchRms, Scale::PairDistance] {
+    for scale in [Scale::BatchRms, Scale::PairDistance, Scale::Whiten] {
         let pen = sinkhorn_penalty(Sinkhorn::default(), scale);
         let at = |k: f64| {
             let zz: Vec<f64> = z.iter().map(|v| v * k + 3.0).collect();
@@ -474,7 +474,7 @@ fn scaled_penalty_gradients_are_the_scale_invariant_ones() {
     let (b, d) = (12, 2);
     let z = cloud(b, d, 5);
     let s: Vec<usize> = (0..b).map(|i| usize::from(i % 3 == 0)).collect();
-    for scale in [Scale::BatchRms, Scale::PairDistance] {
+    for scale in [Scale::BatchRms, Scale::PairDistance, Scale::Whiten] {
         let pen = sinkhorn_penalty(sinkhorn_converged(0.5), scale);
         let value = |v: &[f64]| val(pen.forward(t2(v, b, d, DType::F64), &s, None).value);
         let device = dev().autodiff();
@@ -502,8 +502,11 @@ fn scaled_penalty_gradients_are_the_scale_invariant_ones() {
         }
         let radial: f64 = g.iter().zip(&z).map(|(gi, zi)| gi * zi).sum();
         let zn = z.iter().map(|x| x * x).sum::<f64>().sqrt();
+        // Whitening's 30 Newton–Schulz steps leave more rounding in the gradient than one
+        // division: 1e-7 there (a detached divisor gives a radial part of the penalty's order).
+        let tol = if scale == Scale::Whiten { 1e-7 } else { 1e-9 };
         assert!(
-            radial.abs() < 1e-9 * norm * zn,
+            radial.abs() < tol * norm * zn,
             "{scale:?}: radial part {radial}"
         );
     }
@@ -536,6 +539,109 @@ fn pair_distance_scale_divides_by_the_rms_pair_distance() {
     assert!(
         (ours - by_hand).abs() < 1e-10 * by_hand.abs().max(1e-3),
         "{ours} vs {by_hand}"
+    );
+}
+
+/// `whiten` against a closed form: for two columns, `(Σ + ρ I)^{-1/2}` is the inverse of
+/// `√M = (M + √det M · I) / √(tr M + 2 √det M)`, computed here by hand in f64; the penalty of
+/// the whitened batch equals the unscaled penalty of `(z − z̄) M^{-1/2} / √(2r)`.
+#[test]
+fn whiten_scale_matches_the_closed_form_two_by_two_inverse_square_root() {
+    let (b, d) = (16, 2);
+    // Correlated columns of unequal spread.
+    let z: Vec<f64> = cloud(b, d, 21)
+        .chunks(2)
+        .flat_map(|p| [3.0 * p[0] + p[1], 0.2 * p[1] - 0.5 * p[0]])
+        .collect();
+    let s: Vec<usize> = (0..b).map(|i| usize::from(i % 3 == 0)).collect();
+    let mean: Vec<f64> = (0..d)
+        .map(|k| (0..b).map(|i| z[i * d + k]).sum::<f64>() / b as f64)
+        .collect();
+    let c: Vec<f64> = (0..b * d).map(|i| z[i] - mean[i % d]).collect();
+    let cov =
+        |j: usize, k: usize| (0..b).map(|i| c[i * d + j] * c[i * d + k]).sum::<f64>() / b as f64;
+    let (a, off, e) = (cov(0, 0), cov(0, 1), cov(1, 1));
+    let ridge = 1e-4 * (a + e) / d as f64;
+    let (a, e) = (a + ridge, e + ridge);
+    let sd = (a * e - off * off).sqrt();
+    let t = (a + e + 2.0 * sd).sqrt();
+    // √M = [[a + sd, off], [off, e + sd]] / t; its inverse:
+    let (p, q, r) = ((a + sd) / t, off / t, (e + sd) / t);
+    let det = p * r - q * q;
+    let inv = [r / det, -q / det, -q / det, p / det];
+    let norm = (2.0 * d as f64).sqrt();
+    let white: Vec<f64> = (0..b)
+        .flat_map(|i| {
+            let (x, y) = (c[i * d], c[i * d + 1]);
+            [
+                (x * inv[0] + y * inv[2]) / norm,
+                (x * inv[1] + y * inv[3]) / norm,
+            ]
+        })
+        .collect();
+    let pen = |scale| sinkhorn_penalty(sinkhorn_converged(0.5), scale);
+    let ours = val(pen(Scale::Whiten)
+        .forward(t2(&z, b, d, DType::F64), &s, None)
+        .value);
+    let by_hand = val(pen(Scale::None)
+        .forward(t2(&white, b, d, DType::F64), &s, None)
+        .value);
+    assert!(
+        by_hand > 1e-4 && (ours - by_hand).abs() < 1e-9 * by_hand,
+        "{ours} vs {by_hand}"
+    );
+}
+
+/// Whitening sees a group difference hidden in a direction of small variance, which the
+/// pair-distance scale does not: column 0 is wide noise shared by both groups, column 1 is
+/// narrow and shifted by one of its standard deviations between the groups.
+#[test]
+fn whiten_scale_sees_a_difference_in_a_narrow_direction() {
+    let (b, d) = (64, 2);
+    let u = cloud(b, d, 33);
+    let s: Vec<usize> = (0..b).map(|i| usize::from(i % 2 == 0)).collect();
+    // Rows 2k and 2k + 1 (one of each group) share their noise: the groups differ only by the
+    // shift, not by sampling.
+    let z: Vec<f64> = (0..b)
+        .flat_map(|i| {
+            let k = i / 2 * 2;
+            [100.0 * u[k * d], 0.5 * u[k * d + 1] + s[i] as f64]
+        })
+        .collect();
+    let pen = |scale| {
+        val(sinkhorn_penalty(Sinkhorn::default(), scale)
+            .forward(t2(&z, b, d, DType::F64), &s, None)
+            .value)
+    };
+    let (pair, white) = (pen(Scale::PairDistance), pen(Scale::Whiten));
+    assert!(
+        white > 20.0 * pair && white > 1e-3,
+        "whiten {white} vs pair_distance {pair}"
+    );
+}
+
+/// Whitening makes the penalty invariant to invertible linear maps of `z`, up to the ridge
+/// (10⁻⁴ of the mean eigenvalue: about that relative effect for a batch whose covariance is
+/// not near-singular).
+#[test]
+fn whiten_scale_is_invariant_to_invertible_linear_maps() {
+    let (b, d) = (40, 3);
+    let z = cloud(b, d, 17);
+    let s: Vec<usize> = (0..b).map(|i| usize::from(i % 3 == 0)).collect();
+    let a = [[2.0, 0.5, -1.0], [0.3, -1.5, 0.2], [1.0, 1.0, 4.0]];
+    let mapped: Vec<f64> = z
+        .chunks(d)
+        .flat_map(|row| (0..d).map(move |k| (0..d).map(|j| row[j] * a[j][k]).sum::<f64>()))
+        .collect();
+    let pen = |v: &[f64]| {
+        val(sinkhorn_penalty(Sinkhorn::default(), Scale::Whiten)
+            .forward(t2(v, b, d, DType::F64), &s, None)
+            .value)
+    };
+    let (plain, moved) = (pen(&z), pen(&mapped));
+    assert!(
+        plain > 1e-3 && (plain - moved).abs() < 1e-3 * plain,
+        "{plain} vs {moved}"
     );
 }
 

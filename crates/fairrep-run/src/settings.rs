@@ -112,7 +112,20 @@ mod tests {
         };
         assert_eq!(
             rms.divergence().unwrap().map(divergence),
-            Some(GroupDivergence::Sinkhorn(s))
+            Some(GroupDivergence::Sinkhorn(s.clone()))
+        );
+        // Whitened z has unit RMS distance between rows too: the same blur.
+        let white = PenaltySection {
+            kind: PenaltyKind::Sinkhorn,
+            scale: Some(fairrep_config::Scale::Whiten),
+            ..PenaltySection::default()
+        };
+        assert_eq!(
+            white.divergence().unwrap().map(divergence),
+            Some(GroupDivergence::Sinkhorn(Sinkhorn {
+                blur: PAIR_DISTANCE_BLUR,
+                ..s
+            }))
         );
         assert_eq!(plain(PenaltyKind::Adversarial), None);
     }

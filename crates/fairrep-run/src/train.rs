@@ -517,10 +517,16 @@ pub fn fit(
             }
         };
         let record = trainer.validate(epoch, &sums, started);
+        // NaN stands for a penalty that is not computed (a divergence at λ = 0): say so.
+        let penalty = if record.penalty.is_nan() {
+            "not computed".to_string()
+        } else {
+            record.penalty.to_string()
+        };
         tracing::info!(
             epoch,
             task_loss = record.task_loss,
-            penalty = record.penalty,
+            penalty = %penalty,
             valid_penalty = record.valid_penalty,
             "epoch done"
         );

@@ -79,6 +79,13 @@ pub enum Scale {
     /// bandwidth is, whatever the representation's width, and the divergence is on the MMD²'s
     /// scale (at most about 1/2 for p = 2).
     PairDistance,
+    /// Centred and whitened by the batch's covariance, `(z − z̄) Σ^{-1/2} / √(2r)` (Σ with a
+    /// ridge of 10⁻⁴ × its mean eigenvalue; the inverse square root by a coupled Newton–Schulz
+    /// iteration, differentiated through): the divergence is then invariant to every invertible
+    /// linear map of `z`, not only to its scale, so the encoder cannot hide a group difference
+    /// in a direction of small variance that a linear head still reads. The RMS distance
+    /// between two whitened rows is 1, so `blur` is in the units of [`Scale::PairDistance`].
+    Whiten,
 }
 
 /// The exponent of the ground cost `|x − y|^p / p` of optimal transport.
@@ -138,6 +145,7 @@ mod tests {
         assert_eq!(json(&Condition::EqualizedOdds), "\"equalized_odds\"");
         assert_eq!(json(&Scale::BatchRms), "\"batch_rms\"");
         assert_eq!(json(&Scale::PairDistance), "\"pair_distance\"");
+        assert_eq!(json(&Scale::Whiten), "\"whiten\"");
         assert_eq!(json(&Activation::Gelu), "\"gelu\"");
         assert_eq!(json(&Bandwidth::Median), "\"median\"");
         let c: Condition = serde_json::from_str("\"equal_opportunity\"").unwrap();
