@@ -105,23 +105,23 @@ mod tests {
                 ..s.clone()
             }))
         );
-        let rms = PenaltySection {
-            kind: PenaltyKind::Sinkhorn,
-            scale: Some(fairrep_config::Scale::BatchRms),
-            ..PenaltySection::default()
+        let scaled = |scale| {
+            PenaltySection {
+                kind: PenaltyKind::Sinkhorn,
+                scale: Some(scale),
+                ..PenaltySection::default()
+            }
+            .divergence()
+            .unwrap()
+            .map(divergence)
         };
         assert_eq!(
-            rms.divergence().unwrap().map(divergence),
+            scaled(fairrep_config::Scale::BatchRms),
             Some(GroupDivergence::Sinkhorn(s.clone()))
         );
         // Whitened z has unit RMS distance between rows too: the same blur.
-        let white = PenaltySection {
-            kind: PenaltyKind::Sinkhorn,
-            scale: Some(fairrep_config::Scale::Whiten),
-            ..PenaltySection::default()
-        };
         assert_eq!(
-            white.divergence().unwrap().map(divergence),
+            scaled(fairrep_config::Scale::Whiten),
             Some(GroupDivergence::Sinkhorn(Sinkhorn {
                 blur: PAIR_DISTANCE_BLUR,
                 ..s
