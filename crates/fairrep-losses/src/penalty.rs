@@ -167,7 +167,7 @@ pub fn whiten(z: Tensor<2>) -> Tensor<2> {
         .transpose()
         .matmul(centred.clone())
         .div_scalar(b as f64); // [r, r]
-    let trace = (cov.clone() * eye.clone()).sum(); // [1]
+    let trace = centred.clone().square().sum().div_scalar(b as f64); // [1]: tr Σ
     let value = trace.clone().detach().into_scalar::<f64>();
     if !(value > 0.0 && value.is_finite()) {
         return centred;
@@ -178,9 +178,10 @@ pub fn whiten(z: Tensor<2>) -> Tensor<2> {
         .clone()
         .mul_scalar(WHITEN_RIDGE / ((1.0 + WHITEN_RIDGE) * r as f64)); // [r, r]
     let mut y = cov / total.clone() + ridge; // [r, r]
-    let mut inv_sqrt = eye.clone(); // [r, r]
+    let three = eye.clone().mul_scalar(3.0); // [r, r]
+    let mut inv_sqrt = eye; // [r, r]
     for _ in 0..WHITEN_ITERATIONS {
-        let t = (eye.clone().mul_scalar(3.0) - inv_sqrt.clone().matmul(y.clone())).mul_scalar(0.5);
+        let t = (three.clone() - inv_sqrt.clone().matmul(y.clone())).mul_scalar(0.5);
         y = y.matmul(t.clone());
         inv_sqrt = t.matmul(inv_sqrt);
     }
