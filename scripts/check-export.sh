@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Checks that an exported run's Python module (numpy + safetensors, no torch) reproduces
-# `fairrep encode` to 1e-5 on the Adult test file, read with a header line.
+# `fairrep encode` to 1e-5 on the Adult test file, read with a header line, and, after
+# `fairrep certify`, `fairrep encode --cells`'s cell ids.
 # Usage: scripts/check-export.sh [PYTHON]   (default: a venv in $CARGO_TARGET_DIR or target/,
 # created with numpy and safetensors from PyPI when missing)
 set -euo pipefail
@@ -24,6 +25,7 @@ trap 'rm -rf "$work"' EXIT
 sed -e "s#\.\./data/adult#$(pwd)/data/adult#" -e 's/epochs = 20/epochs = 2/' \
   configs/quickstart.toml > "$work/config.toml"
 "$fairrep" -q train --config "$work/config.toml" --out "$work/run" >/dev/null
+"$fairrep" -q certify --run "$work/run" --cells 8 >/dev/null
 "$fairrep" -q export --run "$work/run" --out "$work/export" >/dev/null
 {
   echo "age,workclass,fnlwgt,education,education-num,marital-status,occupation,relationship,race,sex,capital-gain,capital-loss,hours-per-week,native-country,income"
@@ -31,6 +33,8 @@ sed -e "s#\.\./data/adult#$(pwd)/data/adult#" -e 's/epochs = 20/epochs = 2/' \
 } > "$work/rows.csv"
 "$fairrep" -q encode --run "$work/run" --input "$work/rows.csv" --header --out "$work/z_fairrep.csv" >/dev/null
 "$py" "$work/export/fairrep_encoder.py" --model "$work/export" --input "$work/rows.csv" --out "$work/z_python.csv"
+"$fairrep" -q encode --run "$work/run" --input "$work/rows.csv" --header --cells --out "$work/cells_fairrep.csv" >/dev/null
+"$py" "$work/export/fairrep_encoder.py" --model "$work/export" --input "$work/rows.csv" --cells --out "$work/cells_python.csv"
 "$py" - "$work/z_fairrep.csv" "$work/z_python.csv" <<'PY'
 import csv, sys
 a = list(csv.reader(open(sys.argv[1])))
@@ -49,4 +53,17 @@ for i, (x, y) in enumerate(zip(a[1:], b[1:])):
 print(f"export check: {rows} rows, {empty} dropped in both, largest |z_fairrep - z_python| = {worst:.3g}")
 assert rows > 15000, rows
 assert worst <= 1e-5, worst
+PY
+"$py" - "$work/cells_fairrep.csv" "$work/cells_python.csv" <<'PY'
+import csv, sys
+a = list(csv.reader(open(sys.argv[1])))
+b = list(csv.reader(open(sys.argv[2])))
+assert a[0][0] == "cell" and b[0] == ["cell"], (a[0], b[0])
+assert len(a) == len(b), (len(a), len(b))
+same = sum(1 for x, y in zip(a[1:], b[1:]) if x[0] == y[0])
+cells = {x[0] for x in a[1:] if x[0] != ""}
+print(f"export check: cells equal on {same} of {len(a) - 1} rows ({len(cells)} distinct cells)")
+# z differs by < 1e-5 between the two; a row that close to a threshold may change cells.
+assert same >= 0.999 * (len(a) - 1), same
+assert len(cells) > 1, cells
 PY

@@ -330,7 +330,7 @@ fn target() -> impl Strategy<Value = Target> {
 
 /// Valid command lines; `{C}` the config, `{O}` a new output directory, `{R}` a finished run,
 /// `{D}` the experiment's directory.
-const BASE_ARGS: [&str; 14] = [
+const BASE_ARGS: [&str; 15] = [
     "train --config {C} --out {O}",
     "train --config {C} --out {O} --set penalty.kind=sinkhorn --set penalty.blur=0.5",
     "config --check {C}",
@@ -345,6 +345,7 @@ const BASE_ARGS: [&str; 14] = [
     "sweep --config {C} --lambda 0,0.5 --out {O}",
     "eval --run {R}",
     "config --explain",
+    "certify --run {R} --cells 4",
 ];
 
 /// The small valid experiment every case starts from.

@@ -668,3 +668,157 @@ fn intersectional_groups_train_and_evaluate() {
         "from predict {ddp}, report {reported}"
     );
 }
+
+fn number(v: &Value) -> f64 {
+    v.as_f64().unwrap_or_else(|| panic!("not a number: {v}"))
+}
+
+/// `[certify] enabled = true` certifies after training; `fairrep certify` does it again with
+/// other settings; `encode --cells` releases the cells, and the certificate's plug-in total
+/// variation, recomputed from the released cells and the test file's `sex` column, is the
+/// certificate's own; `export` carries the partition. Bad input exits 2 with a message.
+#[test]
+fn certify_the_quantised_release_and_release_its_cells() {
+    let tmp = tempfile::tempdir().unwrap();
+    let cfg = config_in(tmp.path(), &[]);
+    let mut text = std::fs::read_to_string(&cfg).unwrap();
+    text += "\n[certify]\nenabled = true\n";
+    std::fs::write(&cfg, text).unwrap();
+    let out = tmp.path().join("run");
+    train(&cfg, &out);
+    let cert = json_file(&out.join("certificate.json"));
+    let partition = json_file(&out.join("partition.json"));
+    assert_eq!(cert["cells"], partition["cells"]);
+    // The grid when nothing is fixed: 6 cell counts × 2 leaf sizes × 6 fairness weights.
+    assert_eq!(cert["candidates"].as_array().unwrap().len(), 72);
+    let report = json_file(&out.join("report.json"));
+    let test_rows = report["splits"]["test"].as_u64().unwrap();
+    let s = &cert["samples"];
+    assert_eq!(
+        s["base_rate"].as_u64().unwrap() + s["cells"].as_u64().unwrap() + s["average"].as_u64().unwrap(),
+        test_rows
+    );
+    let statements = cert["statements"].as_array().unwrap();
+    // Demographic parity, then equal opportunity and equalized odds for the 5 binary tasks.
+    assert_eq!(statements.len(), 11);
+    let dp = &statements[0];
+    assert_eq!(dp["metric"], "demographic_parity");
+    let bound = number(&dp["upper_bound"]);
+    assert!(bound > 0.0 && bound <= 1.0, "{dp}");
+    assert_eq!(number(&dp["confidence"]), 0.95);
+    // Every head of the cells is under the bound or listed as a violation.
+    let violations = cert["violations"].as_array().unwrap();
+    for h in cert["heads"].as_array().unwrap() {
+        let listed = violations.iter().any(|v| {
+            v["what"] == format!("{} head, {}", h["family"].as_str().unwrap(), h["task"].as_str().unwrap())
+                && v["metric"] == "demographic_parity"
+        });
+        assert!(number(&h["ddp"]) <= bound || listed, "{h}");
+    }
+
+    // `fairrep certify` with fixed cells: 2 leaf sizes × 6 weights, at most 8 cells.
+    let o = fairrep()
+        .args(["certify", "--run"])
+        .arg(&out)
+        .args(["--cells", "8"])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let printed = String::from_utf8_lossy(&o.stdout);
+    assert!(printed.contains("| demographic parity | – |"), "{printed}");
+    assert!(printed.contains("cell_majority"), "{printed}");
+    let cert = json_file(&out.join("certificate.json"));
+    assert_eq!(cert["candidates"].as_array().unwrap().len(), 12);
+    let cells = cert["cells"].as_u64().unwrap();
+    assert!((2..=8).contains(&cells), "{cells}");
+
+    // The released cells reproduce the certificate's plug-in total variation.
+    let released = tmp.path().join("cells.csv");
+    fairrep()
+        .args(["-q", "encode", "--run"])
+        .arg(&out)
+        .arg("--input")
+        .arg(repo().join("data/adult/adult.test.gz"))
+        .args(["--skip-rows", "1", "--keep", "sex", "--cells", "--out"])
+        .arg(&released)
+        .assert()
+        .success();
+    let (header, rows) = read_csv(&released, true, 0);
+    assert_eq!(header[..3], ["sex", "cell", "cz0"]);
+    let k = cells as usize;
+    let (mut female, mut male) = (vec![0.0; k], vec![0.0; k]);
+    let mut n = 0;
+    for r in &rows {
+        if r[1].is_empty() {
+            continue; // dropped for a missing value, as in the test split
+        }
+        let c: usize = r[1].parse().unwrap();
+        match r[0].as_str() {
+            "Female" => female[c] += 1.0,
+            "Male" => male[c] += 1.0,
+            other => panic!("sex {other}"),
+        }
+        n += 1;
+    }
+    assert_eq!(n as u64, test_rows);
+    let (nf, nm): (f64, f64) = (female.iter().sum(), male.iter().sum());
+    let tv = 0.5 * (0..k).map(|c| (female[c] / nf - male[c] / nm).abs()).sum::<f64>();
+    let plug_in = number(&cert["statements"][0]["plug_in"]);
+    assert!((tv - plug_in).abs() < 1e-12, "{tv} vs {plug_in}");
+    // The centroid columns are the partition's.
+    let p = json_file(&out.join("partition.json"));
+    let first = rows.iter().find(|r| !r[1].is_empty()).unwrap();
+    let c: usize = first[1].parse().unwrap();
+    let cz0: f64 = first[2].parse().unwrap();
+    assert!((cz0 - number(&p["centroids"][c][0])).abs() < 1e-12);
+
+    // The export carries the partition.
+    let exp = tmp.path().join("export");
+    fairrep()
+        .args(["-q", "export", "--run"])
+        .arg(&out)
+        .arg("--out")
+        .arg(&exp)
+        .assert()
+        .success();
+    assert_eq!(json_file(&exp.join("model.json"))["partition"], p);
+
+    // Bad input: exit 2 and a message naming what is wrong.
+    let expect = |args: &[&str], needles: &[&str]| {
+        let o = fairrep().args(args).output().unwrap();
+        let e = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {e}");
+        for n in needles {
+            assert!(e.contains(n), "{args:?}: `{n}` not in {e}");
+        }
+        assert!(!e.contains("panicked"), "{e}");
+    };
+    let run_dir = out.to_str().unwrap();
+    expect(&["certify", "--run", run_dir, "--delta", "2"], &["--delta", "2 is not in (0, 1)"]);
+    expect(&["certify", "--run", run_dir, "--cells", "0"], &["--cells"]);
+    expect(
+        &["certify", "--run", tmp.path().join("nothing").to_str().unwrap()],
+        &["not a fairrep run directory", "no config.toml"],
+    );
+    std::fs::write(out.join("partition.json"), "{\"dim\": 16}").unwrap();
+    expect(
+        &[
+            "encode", "--run", run_dir, "--input", "x.csv", "--cells", "--out", "y.csv",
+        ],
+        &["partition.json", "not a fairrep partition"],
+    );
+    let fresh = run();
+    expect(
+        &[
+            "encode",
+            "--run",
+            fresh.to_str().unwrap(),
+            "--input",
+            "x.csv",
+            "--cells",
+            "--out",
+            "y.csv",
+        ],
+        &["no partition.json", "fairrep certify --run"],
+    );
+}

@@ -3,7 +3,7 @@
 use crate::overrides::{Override, with_suggestion};
 use crate::penalty::PenaltySection;
 use crate::sections::{
-    HeadKind, MethodKind, MethodSection, ModelSection, PostprocessKind, PostprocessSection,
+    CertifySection, HeadKind, MethodKind, MethodSection, ModelSection, PostprocessKind, PostprocessSection,
     TrainingSection, TransferSection,
 };
 use fairrep_data::{DataSpec, Role, TaskSpec};
@@ -45,6 +45,9 @@ pub struct Config {
     /// Post-processing of the tasks' scores (deep runs).
     #[serde(default)]
     pub postprocess: PostprocessSection,
+    /// The certificate of the quantised release, after training (deep runs).
+    #[serde(default)]
+    pub certify: CertifySection,
 }
 
 fn default_seed() -> u64 {
@@ -234,6 +237,38 @@ impl Config {
                     format!("names `{name}`, which is not a task of this config"),
                 );
             }
+        }
+        let c = &self.certify;
+        if !(c.delta > 0.0 && c.delta < 1.0) {
+            return bad("certify.delta", format!("= {} must be in (0, 1)", c.delta));
+        }
+        if !(c.target > 0.0 && c.target <= 1.0) {
+            return bad("certify.target", format!("= {} must be in (0, 1]", c.target));
+        }
+        if let Some(k) = c.cells
+            && !(1..=4096).contains(&k)
+        {
+            return bad("certify.cells", format!("= {k} must be in 1..=4096"));
+        }
+        if !["auto", "fare", "direct"].contains(&c.method.as_str()) {
+            return bad(
+                "certify.method",
+                format!("= \"{}\" must be \"auto\", \"fare\" or \"direct\"", c.method),
+            );
+        }
+        if c.min_leaf == Some(0) {
+            return bad("certify.min_leaf", "must be at least 1".into());
+        }
+        if let Some(w) = c.fairness_weight
+            && !(0.0..=1.0).contains(&w)
+        {
+            return bad("certify.fairness_weight", format!("= {w} must be in [0, 1]"));
+        }
+        if c.enabled && self.method.kind != MethodKind::Deep {
+            return bad(
+                "certify.enabled",
+                "works on runs of method.kind = \"deep\" only".into(),
+            );
         }
         let t = &self.training;
         if t.epochs == 0 {

@@ -567,6 +567,48 @@ pub const KEYS: &[Key] = &[
         meaning: "half-width of the uniform jitter that breaks ties between scores",
     },
     Key {
+        key: "certify.enabled",
+        ty: "boolean",
+        default: Shown::Default,
+        meaning: "after training, certify the quantised release as `fairrep certify` does (certificate.json, partition.json)",
+    },
+    Key {
+        key: "certify.cells",
+        ty: "integer in 1..=4096",
+        default: Shown::Text("chosen on the validation split from 2, 4, …, 64"),
+        meaning: "the number of cells of the released partition of z",
+    },
+    Key {
+        key: "certify.min_leaf",
+        ty: "integer ≥ 1",
+        default: Shown::Text("chosen from 0.5% and 2% of the training rows"),
+        meaning: "the fewest training rows in a cell",
+    },
+    Key {
+        key: "certify.fairness_weight",
+        ty: "number in [0, 1]",
+        default: Shown::Text("chosen from 0, 0.02, 0.05, 0.1, 0.25, 0.5"),
+        meaning: "γ: the partition tree's weight of the groups' separation against the source tasks' impurity",
+    },
+    Key {
+        key: "certify.delta",
+        ty: "number in (0, 1)",
+        default: Shown::Default,
+        meaning: "each certified bound holds with probability 1 − delta",
+    },
+    Key {
+        key: "certify.method",
+        ty: "\"auto\" | \"fare\" | \"direct\"",
+        default: Shown::Default,
+        meaning: "fare: FARE's three-step bound on thirds of the test split; direct: Clopper–Pearson on each group's cell frequencies; auto: the smaller projected bound on the validation split",
+    },
+    Key {
+        key: "certify.target",
+        ty: "number in (0, 1]",
+        default: Shown::Default,
+        meaning: "the demographic parity bound the choice of the partition aims at",
+    },
+    Key {
         key: "method.loss",
         ty: "\"logistic\" | \"hinge\"",
         default: Shown::Default,

@@ -23,7 +23,7 @@ pub use penalty::{
     SinkhornDefaults, bandwidth,
 };
 pub use sections::{
-    HeadFamily, HeadKind, LinearLoss, LrSchedule, MethodKind, MethodSection, MlpHeadSection,
+    CertifySection, HeadFamily, HeadKind, LinearLoss, LrSchedule, MethodKind, MethodSection, MlpHeadSection,
     ModelSection, PostprocessKind, PostprocessSection, TrainingSection, TransferSection,
 };
 

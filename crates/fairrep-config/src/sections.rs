@@ -1,5 +1,5 @@
 //! The sections of the config besides `[data]`, `[[tasks]]` and `[penalty]`: `[model]`,
-//! `[training]`, `[transfer]`, `[method]` and `[postprocess]`, each with its `Default`.
+//! `[training]`, `[transfer]`, `[method]`, `[postprocess]` and `[certify]`, each with its `Default`.
 
 use fairrep_heads::MlpSettings;
 use fairrep_types::Activation;
@@ -46,6 +46,61 @@ pub enum PostprocessKind {
     None,
     /// Wasserstein-barycenter post-processing.
     Barycenter,
+}
+
+/// `[certify]`: the certificate of the run's quantised release, computed after training (as
+/// `fairrep certify` does), so that every point of a sweep has its `certificate.json`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct CertifySection {
+    /// Certify after training.
+    #[serde(default)]
+    pub enabled: bool,
+    /// The number of cells (default: chosen on the validation split).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cells: Option<usize>,
+    /// The fewest training rows per cell (default: chosen on the validation split).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min_leaf: Option<usize>,
+    /// The tree's fairness weight γ (default: chosen on the validation split).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fairness_weight: Option<f64>,
+    /// The error probability δ of each bound.
+    #[serde(default = "default_certify_delta")]
+    pub delta: f64,
+    /// The demographic parity bound the partition's choice aims at.
+    #[serde(default = "default_certify_target")]
+    pub target: f64,
+    /// How to bound: `"auto"` (the method with the smaller projected bound on the validation
+    /// split), `"fare"` or `"direct"`.
+    #[serde(default = "default_certify_method")]
+    pub method: String,
+}
+
+fn default_certify_method() -> String {
+    "auto".into()
+}
+
+fn default_certify_delta() -> f64 {
+    0.05
+}
+
+fn default_certify_target() -> f64 {
+    0.05
+}
+
+impl Default for CertifySection {
+    fn default() -> Self {
+        Self {
+            enabled: false,
+            cells: None,
+            min_leaf: None,
+            fairness_weight: None,
+            delta: default_certify_delta(),
+            target: default_certify_target(),
+            method: default_certify_method(),
+        }
+    }
 }
 
 /// `[method]`: which method the run uses.

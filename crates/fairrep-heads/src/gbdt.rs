@@ -177,6 +177,70 @@ impl Gbdt {
     }
 }
 
+/// The depths and fewest rows per leaf [`Gbdt::fit_tuned`] tries.
+pub const TUNING_GRID: [(usize, usize); 4] = [(3, 20), (3, 100), (6, 20), (6, 100)];
+
+impl Gbdt {
+    /// The mean log-loss on (`x`, `y`) after each boosting round (`[trees]`).
+    pub fn staged_log_loss(&self, x: &[f32], y: &[bool]) -> Vec<f64> {
+        let mut f: Vec<f64> = vec![self.base; y.len()];
+        let mut out = Vec::with_capacity(self.trees.len());
+        let bins: Vec<Vec<u8>> = x
+            .chunks(self.d.max(1))
+            .map(|row| (0..self.d).map(|j| bin_of(&self.edges[j], row[j])).collect())
+            .collect();
+        let n = y.len().max(1) as f64;
+        for t in &self.trees {
+            let mut loss = 0.0;
+            for (i, fi) in f.iter_mut().enumerate() {
+                *fi += leaf_value(t, |j| bins[i][j]);
+                let p = sigmoid(*fi).clamp(1e-12, 1.0 - 1e-12);
+                loss -= if y[i] { p.ln() } else { (1.0 - p).ln() };
+            }
+            out.push(loss / n);
+        }
+        out
+    }
+
+    /// Fits every (depth, fewest rows per leaf) of [`TUNING_GRID`] with up to `base.trees`
+    /// rounds on (`x`, `y`) and keeps the settings and number of rounds of lowest log-loss on
+    /// the validation rows (`xv`, `yv`): the strongest GBDT of the grid, chosen without the
+    /// test rows. Returns it with its settings (`trees`: the rounds kept).
+    pub fn fit_tuned(
+        x: &[f32],
+        d: usize,
+        y: &[bool],
+        (xv, yv): (&[f32], &[bool]),
+        base: GbdtSettings,
+    ) -> (Self, GbdtSettings) {
+        let mut best: Option<(f64, Gbdt, GbdtSettings)> = None;
+        for (depth, min_leaf) in TUNING_GRID {
+            let s = GbdtSettings {
+                depth,
+                min_leaf,
+                ..base
+            };
+            let mut m = Gbdt::fit(x, d, y, s);
+            let staged = m.staged_log_loss(xv, yv);
+            let Some((k, &loss)) = staged
+                .iter()
+                .enumerate()
+                .min_by(|a, b| a.1.total_cmp(b.1))
+            else {
+                continue;
+            };
+            if best.as_ref().is_none_or(|(l, _, _)| loss < *l) {
+                m.trees.truncate(k + 1);
+                best = Some((loss, m, GbdtSettings { trees: k + 1, ..s }));
+            }
+        }
+        match best {
+            Some((_, m, s)) => (m, s),
+            None => (Gbdt::fit(x, d, y, base), base),
+        }
+    }
+}
+
 /// The leaf value a row reaches in `nodes`, given the row's bin of each feature.
 fn leaf_value(nodes: &[Node], bin: impl Fn(usize) -> u8) -> f64 {
     let mut at = 0;
@@ -275,6 +339,46 @@ mod tests {
             .map(|(&p, &y)| -(if y { p } else { 1.0 - p }).max(1e-15).ln())
             .sum::<f64>()
             / y.len() as f64
+    }
+
+    /// The staged loss ends at the full model's loss, and tuning keeps fewer rounds on noisy
+    /// labels (where more rounds overfit) than on clean ones.
+    #[test]
+    fn staged_loss_and_tuning_on_the_validation_rows() {
+        use rand::{Rng, SeedableRng};
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(3);
+        let rows = |rng: &mut rand_chacha::ChaCha8Rng, n: usize, noise: f64| {
+            let mut x = Vec::with_capacity(3 * n);
+            let mut y = Vec::with_capacity(n);
+            for _ in 0..n {
+                let v: [f32; 3] = [rng.random(), rng.random(), rng.random()];
+                x.extend(v);
+                let clean = v[0] + 0.5 * v[1] > 0.75;
+                y.push(clean != (rng.random::<f64>() < noise));
+            }
+            (x, y)
+        };
+        let settings = GbdtSettings {
+            trees: 150,
+            ..GbdtSettings::default()
+        };
+        let (x, y) = rows(&mut rng, 1500, 0.0);
+        let (xv, yv) = rows(&mut rng, 1500, 0.0);
+        let m = Gbdt::fit(&x, 3, &y, settings);
+        let staged = m.staged_log_loss(&xv, &yv);
+        assert_eq!(staged.len(), 150);
+        assert!((staged[149] - log_loss(&m.predict_proba(&xv), &yv)).abs() < 1e-9);
+        let (clean, sc) = Gbdt::fit_tuned(&x, 3, &y, (&xv, &yv), settings);
+        let (xn, yn) = rows(&mut rng, 1500, 0.3);
+        let (xnv, ynv) = rows(&mut rng, 1500, 0.3);
+        let (_, sn) = Gbdt::fit_tuned(&xn, 3, &yn, (&xnv, &ynv), settings);
+        assert!(sn.trees < sc.trees, "noisy {sn:?} vs clean {sc:?}");
+        // The tuned model is at least as good on its validation rows as the default one.
+        let default = Gbdt::fit(&x, 3, &y, GbdtSettings::default());
+        assert!(
+            log_loss(&clean.predict_proba(&xv), &yv)
+                <= log_loss(&default.predict_proba(&xv), &yv) + 1e-12
+        );
     }
 
     /// XOR of two coordinates: no linear head separates it; trees of depth 2 do.

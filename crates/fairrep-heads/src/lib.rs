@@ -17,4 +17,4 @@ pub use ridge::{RidgeError, RidgeRegression};
 mod mlp;
 pub use mlp::{MlpClassifier, MlpSettings};
 mod gbdt;
-pub use gbdt::{Gbdt, GbdtSettings};
+pub use gbdt::{Gbdt, GbdtSettings, TUNING_GRID};

@@ -10,9 +10,10 @@ use serde::{Deserialize, Serialize};
 pub enum ProbeKind {
     /// Logistic regression.
     Linear,
-    /// One hidden layer of 32 ReLU units, Adam, 30 epochs, seeded.
+    /// One hidden layer of 128 ReLU units, Adam, 40 epochs, seeded.
     Mlp,
-    /// Gradient-boosted trees (100 trees of depth 4, 64 bins, learning rate 0.1).
+    /// Gradient-boosted trees (64 bins, learning rate 0.1): depth, fewest rows per leaf and
+    /// rounds (up to 300) chosen on the validation split.
     Gbdt,
 }
 
@@ -59,6 +60,37 @@ pub struct Probe {
     pub auc: Option<f64>,
     /// Accuracy of always answering the training split's majority class.
     pub majority_baseline: f64,
+    /// Test balanced accuracy (mean of the rates right in the group and in the rest; 0.5: no
+    /// better than chance, whatever the group sizes).
+    #[serde(default)]
+    pub balanced_accuracy: f64,
+    /// Its 95% interval: Clopper–Pearson for each of the two rates at 97.5%.
+    #[serde(default)]
+    pub balanced_accuracy_ci95: Option<[f64; 2]>,
+    /// Balanced accuracy on the validation split (what chooses the strongest probe).
+    #[serde(default)]
+    pub valid_balanced_accuracy: Option<f64>,
+    /// The probe's settings, where chosen on the validation split (GBDT).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub settings: Option<String>,
+}
+
+/// The strongest probe of one group: the one with the highest validation balanced accuracy,
+/// and what its test balanced accuracy proves about the representation.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct StrongestProbe {
+    /// The group told from the rest.
+    pub group: String,
+    /// The probe's model.
+    pub kind: ProbeKind,
+    /// Its test balanced accuracy.
+    pub balanced_accuracy: f64,
+    /// Its 95% interval.
+    pub ci95: [f64; 2],
+    /// A 95% lower bound on the total variation between the representation of the group and of
+    /// the rest: `2 · lower − 1` (any classifier has TPR − FPR ≤ TV), and so on the largest
+    /// demographic parity gap some downstream classifier of z reaches between them.
+    pub tv_lower_bound: f64,
 }
 
 /// `audit.json`.
@@ -70,6 +102,9 @@ pub struct Audit {
     pub tasks: Vec<TaskMetrics>,
     /// Divergences between each pair of groups' test representations (at most 4,096 rows).
     pub divergences: Vec<PairDivergence>,
-    /// A linear and an MLP probe per group (one group for two groups).
+    /// A linear, an MLP and a GBDT probe per group (one group for two groups).
     pub probes: Vec<Probe>,
+    /// Per group, the strongest probe and the lower bound it gives.
+    #[serde(default)]
+    pub strongest: Vec<StrongestProbe>,
 }

@@ -11,6 +11,7 @@
 //! | `preprocessing.json` | [`Preprocessing`] (raw row → encoder input; from `fairrep-data`) |
 //! | `postprocess.json` | a list of [`FittedPostprocess`] |
 //! | `audit.json` | [`Audit`] |
+//! | `certificate.json`, `partition.json` | `fairrep_certify::Certificate`, `fairrep_certify::Partition` |
 //! | `checkpoints/*/state.json` | [`CheckpointState`] |
 //! | `sweep.json` | a list of [`SweepEntry`] |
 //!
@@ -26,7 +27,7 @@ pub mod postprocess;
 pub mod run;
 pub mod sweep;
 
-pub use audit::{Audit, PairDivergence, Probe, ProbeKind};
+pub use audit::{Audit, PairDivergence, Probe, ProbeKind, StrongestProbe};
 pub use checkpoint::{CheckpointState, EpochProgress};
 pub use fairrep_data::Preprocessing;
 pub use ferm::{FermReport, FermTask};
@@ -34,8 +35,8 @@ pub use heads::{FittedHead, TransferHead};
 pub use postprocess::FittedPostprocess;
 pub use run::{
     Baseline, BinaryMetrics, EpochRecord, FamilyMetrics, PostprocessedTask, RegressionMetrics,
-    Report, RepresentationBias, SplitSizes, TaskMetrics, TaskOutcome, cell, regression_row,
-    task_table,
+    MATCHED_BOUNDS, Report, RepresentationBias, SplitSizes, TaskMetrics, TaskOutcome, Unprocessed,
+    UnprocessedPoint, cell, regression_row, task_table,
 };
 pub use sweep::{RunStatus, SweepEntry, SweepPoint};
 
@@ -66,6 +67,10 @@ pub mod files {
     pub const POSTPROCESS: &str = "postprocess.json";
     /// A sweep's index.
     pub const SWEEP: &str = "sweep.json";
+    /// The certified bounds of the run's quantised release (`fairrep certify`).
+    pub const CERTIFICATE: &str = "certificate.json";
+    /// The partition of z into the released cells (`fairrep certify`).
+    pub const PARTITION: &str = "partition.json";
 }
 
 /// A run-directory file that cannot be read as its type.

@@ -242,6 +242,9 @@ pub struct Report {
     /// the representation, with and without the sensitive attribute.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub baselines: Vec<Baseline>,
+    /// The unprocessing baseline of each binary transfer task (with `baselines`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub unprocessing: Vec<Unprocessed>,
 }
 
 /// The transfer tasks evaluated with the same heads on other inputs than the representation.
@@ -251,6 +254,39 @@ pub struct Baseline {
     pub inputs: String,
     /// Test metrics of each transfer task.
     pub tasks: Vec<TaskMetrics>,
+}
+
+/// The DDP bounds of "accuracy at matched parity" (`fairrep report`) and of the unprocessing
+/// baseline.
+pub const MATCHED_BOUNDS: [f64; 3] = [0.02, 0.05, 0.10];
+
+/// The unprocessing baseline of one binary transfer task (Cruz and Hardt, ICLR 2024): an
+/// unconstrained model's scores thresholded per group within each DDP bound. Needs the
+/// sensitive attribute at prediction time.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Unprocessed {
+    /// The task.
+    pub task: String,
+    /// The unconstrained model.
+    pub model: String,
+    /// One point per bound (and one unconstrained, `bound: null`).
+    pub points: Vec<UnprocessedPoint>,
+}
+
+/// The unprocessing baseline at one DDP bound.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct UnprocessedPoint {
+    /// The bound on the validation split's DDP the thresholds were tuned to (`None`: the
+    /// accuracy-maximising thresholds, unconstrained).
+    pub bound: Option<f64>,
+    /// Test accuracy.
+    pub accuracy: f64,
+    /// Test DDP (the bound holds on the tuning rows; the test split may exceed it by sampling).
+    pub ddp: f64,
+    /// The validation split's DDP.
+    pub tuning_ddp: f64,
+    /// Each group's score threshold.
+    pub thresholds: Vec<f64>,
 }
 
 /// A task's scores before and after the post-processing (test split).
@@ -278,18 +314,19 @@ pub fn cell(v: Option<f64>) -> String {
 /// The task table shown at the end of a run and in `report.md`.
 pub fn task_table(tasks: &[TaskMetrics]) -> String {
     let mut s = String::from(
-        "| task | role | accuracy | AUC | DDP | DEO | eq. odds |\n|---|---|---|---|---|---|---|\n",
+        "| task | role | accuracy | AUC | DDP | worst-head DDP | DEO | eq. odds |\n|---|---|---|---|---|---|---|---|\n",
     );
     for t in tasks {
         let Some(b) = t.as_binary() else { continue };
         let m = &b.summary;
         s += &format!(
-            "| {} | {} | {} | {} | {} | {} | {} |\n",
+            "| {} | {} | {} | {} | {} | {} | {} | {} |\n",
             t.name,
             t.role,
             cell(m.accuracy),
             cell(m.auc),
             cell(m.ddp),
+            worst_head_cell(b),
             cell(m.deo),
             cell(m.equalized_odds)
         );
@@ -306,6 +343,24 @@ pub fn task_table(tasks: &[TaskMetrics]) -> String {
         }
     }
     s
+}
+
+/// The worst DDP over a transfer task's head families, with the family that has it ("–"
+/// where no family was fitted: source tasks, `transfer.head_families = []`).
+fn worst_head_cell(b: &BinaryMetrics) -> String {
+    let worst = b
+        .head_families
+        .iter()
+        .filter_map(|f| f.ddp.map(|d| (d, f.family.as_str())))
+        .fold(None, |acc: Option<(f64, &str)>, (d, f)| match acc {
+            Some((w, _)) if w >= d => acc,
+            _ => Some((d, f)),
+        });
+    match (b.worst_ddp, worst) {
+        (Some(w), Some((d, family))) if (w - d).abs() < 1e-12 => format!("{w:.4} ({family})"),
+        (Some(w), _) => format!("{w:.4}"),
+        (None, _) => "–".into(),
+    }
 }
 
 /// One row of the regression table, with 95% intervals where computed.
@@ -335,7 +390,9 @@ impl Report {
              - epochs: {}, training time {:.1} s, total {:.1} s\n\
              - representation bias on test: MMD² between groups = {:.5} (σ = {:.4}, {} rows)\n\n\
              ## Test metrics\n\n{}\n\
-             DDP: demographic parity difference; DEO: equal opportunity difference (TPR gap); \
+             DDP: demographic parity difference (the table's head); worst-head DDP: the largest DDP of \
+             the head families fitted on the same frozen representation (the parity an unknown downstream \
+             model would show); DEO: equal opportunity difference (TPR gap); \
              eq. odds: max of TPR and FPR gaps. Source tasks use the heads trained with the encoder; \
              transfer tasks use a fresh head (`transfer.head`; ridge for regression tasks) fitted on the frozen representation of the training split.\n",
             self.config,
@@ -362,6 +419,7 @@ impl Report {
             task_table(&self.tasks)
         ) + &self.families_markdown()
             + &self.baselines_markdown()
+            + &self.unprocessing_markdown()
             + &self.postprocessed_markdown()
     }
 
@@ -398,6 +456,30 @@ impl Report {
              see at worst.\n\n| task | head families (accuracy / DDP) | worst DDP |\n|---|---|---|\n{}",
             rows.concat()
         )
+    }
+
+    fn unprocessing_markdown(&self) -> String {
+        let mut s = String::new();
+        for u in &self.unprocessing {
+            if s.is_empty() {
+                s += "\n## Baseline: unprocessing (needs the sensitive attribute at prediction time)\n\n\
+                      An unconstrained GBDT on the raw features with the sensitive attribute, its scores \
+                      thresholded per group (tuned on the validation split) so that the groups' selection \
+                      rates differ by at most the bound (Cruz and Hardt, ICLR 2024).\n\n\
+                      | task | bound | test accuracy | test DDP | validation DDP |\n|---|---|---|---|---|\n";
+            }
+            for p in &u.points {
+                s += &format!(
+                    "| {} | {} | {:.4} | {:.4} | {:.4} |\n",
+                    u.task,
+                    p.bound.map_or("none".to_string(), |b| format!("DDP ≤ {b}")),
+                    p.accuracy,
+                    p.ddp,
+                    p.tuning_ddp
+                );
+            }
+        }
+        s
     }
 
     fn baselines_markdown(&self) -> String {

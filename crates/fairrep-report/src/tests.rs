@@ -61,6 +61,7 @@ fn sample_report() -> Report {
         tasks: vec![regression, binary],
         postprocessed: vec![],
         baselines: vec![],
+        unprocessing: vec![],
     }
 }
 

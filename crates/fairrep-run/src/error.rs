@@ -175,6 +175,15 @@ pub enum TrainError {
         /// What to change.
         hint: &'static str,
     },
+    /// A certificate could not be computed (`fairrep certify`).
+    #[error("certify {run}")]
+    Certify {
+        /// The run directory.
+        run: PathBuf,
+        /// The cause.
+        #[source]
+        source: fairrep_certify::CertifyError,
+    },
     /// An invariant was broken (a bug).
     #[error("internal error: {0}")]
     Internal(String),
@@ -200,6 +209,14 @@ impl TrainError {
                 | TrainError::NoDevice { .. }
                 | TrainError::Ferm { .. }
                 | TrainError::Barycenter { .. }
+        ) || matches!(
+            self,
+            TrainError::Certify {
+                source: fairrep_certify::CertifyError::Settings(_)
+                    | fairrep_certify::CertifyError::Partition(_)
+                    | fairrep_certify::CertifyError::Data(_),
+                ..
+            }
         )
     }
 }

@@ -92,10 +92,13 @@ impl Evaluation<'_> {
         } else {
             (Vec::new(), Vec::new())
         };
-        let baselines = if config.transfer.baselines {
-            transfer::baselines(data, &transfer_tasks, &config.transfer, config.seed)?
+        let (baselines, unprocessing) = if config.transfer.baselines {
+            (
+                transfer::baselines(data, &transfer_tasks, &config.transfer, config.seed)?,
+                transfer::unprocessing(data, &transfer_tasks),
+            )
         } else {
-            Vec::new()
+            (Vec::new(), Vec::new())
         };
         if full {
             // What `predict`, `encode` and `export` need besides the model.
@@ -135,6 +138,7 @@ impl Evaluation<'_> {
             tasks,
             postprocessed,
             baselines,
+            unprocessing,
         };
         if full {
             write_json(&self.out.join(files::REPORT), &report)?;

@@ -54,6 +54,10 @@ pub struct Manifest {
     /// The fitted post-processing of scores (applied by `fairrep predict`; not by the Python
     /// module).
     pub postprocess: Vec<FittedPostprocess>,
+    /// The certified partition of z into cells (`partition.json`, when `fairrep certify` ran
+    /// before the export): the Python module's `Model.cells(z)`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub partition: Option<fairrep_certify::Partition>,
 }
 
 /// The encoder: linear layers with an activation between them.
@@ -265,6 +269,12 @@ pub fn export(inf: &Inference, out: &Path) -> Result<Manifest, TrainError> {
         transfer_heads,
         threshold: inf.config.transfer.threshold,
         postprocess: inf.postprocess.clone(),
+        partition: inf
+            .dir
+            .join(crate::inference::PARTITION_FILE)
+            .is_file()
+            .then(|| crate::inference::load_partition(&inf.dir))
+            .transpose()?,
     };
     let views = tensors
         .0

@@ -136,6 +136,25 @@ class Model:
                 h = _activation(enc["activation"], h)
         return _activation(enc["representation_activation"], h)
 
+    def cells(self, z):
+        """The certified cell id (int64 [n]) of each row of z, with the partition `fairrep
+        certify` fitted (exported when the run was certified before `fairrep export`)."""
+        p = self.manifest.get("partition")
+        if p is None:
+            raise ValueError(
+                "this export has no partition: run `fairrep certify` on the run, then export it again"
+            )
+        nodes = p["nodes"]
+        z = np.asarray(z, dtype=np.float32)
+        out = np.empty(z.shape[0], dtype=np.int64)
+        for i in range(z.shape[0]):
+            k = 0
+            while nodes[k]["kind"] == "split":
+                n = nodes[k]
+                k = n["left"] if z[i, n["coordinate"]] < np.float32(n["threshold"]) else n["right"]
+            out[i] = nodes[k]["cell"]
+        return out
+
 
 def load(directory):
     """The export in `directory`."""
@@ -200,6 +219,9 @@ def main(argv=None):
     parser.add_argument("--out", required=True, help="where to write z0 … as CSV")
     parser.add_argument("--delimiter", default=None, help="default: the run's")
     parser.add_argument("--skip-rows", type=int, default=0, help="lines to skip at the top")
+    parser.add_argument(
+        "--cells", action="store_true", help="write the certified cell ids (column `cell`) instead of z"
+    )
     args = parser.parse_args(argv)
     model = Model(args.model)
     delimiter = args.delimiter or model.pre["reading"]["delimiter"]
@@ -208,6 +230,13 @@ def main(argv=None):
     z = model.encode(x)
     with open(args.out, "w", encoding="utf-8", newline="") as f:
         w = csv.writer(f)
+        if args.cells:
+            cells = model.cells(z)
+            w.writerow(["cell"])
+            for i in range(z.shape[0]):
+                w.writerow([int(cells[i])] if kept[i] else [""])
+            print(f"{len(rows)} rows, {int((~kept).sum())} dropped -> {args.out}", file=sys.stderr)
+            return
         w.writerow([f"z{j}" for j in range(z.shape[1])])
         for i in range(z.shape[0]):
             w.writerow([repr(float(v)) for v in z[i]] if kept[i] else [""] * z.shape[1])

@@ -293,27 +293,91 @@ fn keep_indices(input: &Input<'_>, keep: &[String]) -> Result<Vec<usize>, TrainE
         .collect()
 }
 
-/// `fairrep encode`: writes, for every input row, the `keep` columns then `z0 … z{r-1}`.
+/// The file name of a run's partition (`fairrep certify`).
+pub const PARTITION_FILE: &str = files::PARTITION;
+
+/// The run's `partition.json` (written by `fairrep certify`), checked.
+pub fn load_partition(run: &Path) -> Result<fairrep_certify::Partition, TrainError> {
+    let path = run.join(files::PARTITION);
+    if !path.is_file() {
+        return Err(TrainError::NotARun {
+            path: run.to_path_buf(),
+            message: format!(
+                "no {}: `fairrep certify --run {}` writes it",
+                files::PARTITION,
+                run.display()
+            ),
+        });
+    }
+    let p: fairrep_certify::Partition = fairrep_report::read_json(&path, "partition")?;
+    p.validate().map_err(|source| TrainError::Certify {
+        run: run.to_path_buf(),
+        source,
+    })?;
+    Ok(p)
+}
+
+/// `fairrep encode`: writes, for every input row, the `keep` columns then `z0 … z{r-1}`; with
+/// a `partition` (`--cells`), the `keep` columns, the `cell` id and the cell's centroid
+/// `cz0 … cz{r-1}` instead of z — the quantised release the certificate is about.
 pub fn encode_file(
     inf: &Inference,
     input: &Path,
     opts: &InputOptions,
     out: &Path,
     keep: &[String],
+    partition: Option<&fairrep_certify::Partition>,
 ) -> Result<RowCounts, TrainError> {
     let mut rows = Input::open(inf, input, opts)?;
     let keep_cols = keep_indices(&rows, keep)?;
     let r = inf.config.model.representation;
+    if let Some(p) = partition
+        && p.dim != r
+    {
+        return Err(TrainError::NotARun {
+            path: inf.dir.clone(),
+            message: format!(
+                "{} partitions z of width {}, the run's is {r}",
+                files::PARTITION,
+                p.dim
+            ),
+        });
+    }
     let mut sink = Sink::create(out, b',')?;
     while let Some(chunk) = rows.next_chunk()? {
         let e = rows.encode(&chunk)?;
         let n = e.chunk.rows.len();
         let mut columns = kept_columns(&keep_cols, keep, e.chunk);
-        for j in 0..r {
-            columns.push(Column {
-                name: format!("z{j}"),
-                values: Values::F32(spread(n, &e.kept, e.z.iter().skip(j).step_by(r).copied())),
-            });
+        match partition {
+            None => {
+                for j in 0..r {
+                    columns.push(Column {
+                        name: format!("z{j}"),
+                        values: Values::F32(spread(
+                            n,
+                            &e.kept,
+                            e.z.iter().skip(j).step_by(r).copied(),
+                        )),
+                    });
+                }
+            }
+            Some(p) => {
+                let cells = p.assign(&e.z);
+                columns.push(Column {
+                    name: "cell".into(),
+                    values: Values::Int(spread(n, &e.kept, cells.iter().map(|&c| c as i64))),
+                });
+                for j in 0..r {
+                    columns.push(Column {
+                        name: format!("cz{j}"),
+                        values: Values::F64(spread(
+                            n,
+                            &e.kept,
+                            cells.iter().map(|&c| p.centroids[c][j]),
+                        )),
+                    });
+                }
+            }
         }
         sink.write(&columns)?;
     }

@@ -3,7 +3,7 @@
 //! heads on the frozen representation for the transfer tasks ([`transfer`]), and write the run
 //! directory ([`rundir`]; its files are the types of `fairrep-report`). Also: re-evaluating a
 //! trained run ([`evaluate_run`]), its bias audit ([`audit_run`]), linear FERM runs
-//! ([`ferm_run`]), measuring a divergence between two samples ([`measure`]), applying a trained
+//! ([`ferm_run`]), the certificate of its quantised release ([`certify`]), measuring a divergence between two samples ([`measure`]), applying a trained
 //! run to new rows ([`inference`]) and exporting it to other stacks ([`export`]).
 //!
 //! What this crate may not import: the CLI and `fairrep-study` (they build on it); plotting.
@@ -12,6 +12,7 @@ pub mod adversary;
 pub mod audit;
 pub mod backend;
 pub mod batch;
+pub mod certify;
 pub mod checkpoint;
 pub mod device;
 pub mod error;
@@ -285,7 +286,18 @@ pub fn run(opts: &RunOptions, observer: &mut dyn Observer) -> Result<Report, Tra
         backend: opts.backend,
         out: &opts.out,
     };
-    ctx.report(&model, (epochs, train_seconds), started, Scope::Full)
+    let report = ctx.report(&model, (epochs, train_seconds), started, Scope::Full)?;
+    if config.certify.enabled {
+        certify::certify_model(
+            &opts.out,
+            &data,
+            &model,
+            &device,
+            config.model.representation,
+            &certify::settings(&config.certify, config.seed),
+        )?;
+    }
+    Ok(report)
 }
 
 impl LoadedRun {
@@ -313,10 +325,11 @@ pub fn audit_run(run: &Path, backend: Backend) -> Result<Audit, TrainError> {
             .report(&loaded.model, loaded.trained, started, Scope::Full)?;
     let (model, data, device) = (&loaded.model, &loaded.data, &loaded.device);
     let z_train = model.encode_split(&data.train, device);
+    let z_valid = model.encode_split(&data.valid, device);
     let z_test = model.encode_split(&data.test, device);
-    let (divergences, probes) = audit::representation(
+    let (divergences, probes, strongest) = audit::representation(
         data,
-        (&z_train, &z_test),
+        (&z_train, &z_valid, &z_test),
         loaded.config.model.representation,
         loaded.config.seed,
     )?;
@@ -325,6 +338,7 @@ pub fn audit_run(run: &Path, backend: Backend) -> Result<Audit, TrainError> {
         tasks: report.tasks,
         divergences,
         probes,
+        strongest,
     };
     write_json(&run.join(files::AUDIT), &out)?;
     Ok(out)

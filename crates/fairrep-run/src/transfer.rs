@@ -12,7 +12,9 @@ use fairrep_heads::{
     Gbdt, GbdtSettings, LogisticError, LogisticRegression, MlpClassifier, MlpSettings, RidgeError,
     RidgeRegression,
 };
-use fairrep_report::{Baseline, FamilyMetrics, FittedHead, TaskMetrics, TransferHead};
+use fairrep_report::{
+    Baseline, FamilyMetrics, FittedHead, TaskMetrics, TransferHead, Unprocessed, UnprocessedPoint,
+};
 
 /// The error of a fit that is singular because `transfer.l2` is 0.
 pub fn singular(task: &str, head: &'static str) -> TrainError {
@@ -192,6 +194,87 @@ fn head_families(
     Ok(out)
 }
 
+/// A split's raw encoded features with the sensitive attribute (one-hot, appended unless it is
+/// already a feature), row-major, and their width.
+fn with_sensitive(data: &Prepared, split: &fairrep_data::Split) -> (Vec<f32>, usize) {
+    let (k, p) = (data.groups.len(), split.p);
+    if data.sensitive_is_feature {
+        return (split.x.clone(), p);
+    }
+    let mut x = Vec::with_capacity(split.n * (p + k));
+    for i in 0..split.n {
+        x.extend_from_slice(split.row(i));
+        x.extend((0..k).map(|g| f32::from(u8::from(split.s[i] == g))));
+    }
+    (x, p + k)
+}
+
+/// The unprocessing baseline (Cruz and Hardt, ICLR 2024) of each binary transfer task: a GBDT
+/// on the raw features with the sensitive attribute (the most accurate unconstrained model of
+/// the baselines), its scores thresholded per group — tuned on the validation split — at each
+/// DDP bound of [`fairrep_report::MATCHED_BOUNDS`] and unconstrained, evaluated on the test
+/// split. It needs the sensitive attribute at prediction time; a representation does not.
+pub fn unprocessing(data: &Prepared, tasks: &[usize]) -> Vec<Unprocessed> {
+    let binary: Vec<usize> = tasks
+        .iter()
+        .copied()
+        .filter(|&t| data.tasks[t].kind == TaskKind::Binary)
+        .collect();
+    if binary.is_empty() || data.valid.n == 0 {
+        return Vec::new();
+    }
+    let (x_train, d) = with_sensitive(data, &data.train);
+    let (x_valid, _) = with_sensitive(data, &data.valid);
+    let (x_test, _) = with_sensitive(data, &data.test);
+    let groups = data.groups.len();
+    let mut out = Vec::new();
+    for t in binary {
+        let gbdt = fairrep_heads::Gbdt::fit(
+            &x_train,
+            d,
+            &data.train.labels[t],
+            fairrep_heads::GbdtSettings::default(),
+        );
+        let (sv, st) = (gbdt.predict_proba(&x_valid), gbdt.predict_proba(&x_test));
+        let bounds = fairrep_report::MATCHED_BOUNDS
+            .iter()
+            .map(|&b| Some(b))
+            .chain(std::iter::once(None));
+        let points = bounds
+            .filter_map(|bound| {
+                let th = fairrep_methods::unprocessing::fit(
+                    &sv,
+                    &data.valid.labels[t],
+                    &data.valid.s,
+                    groups,
+                    bound.unwrap_or(1.0),
+                );
+                let pred = th.predict(&st, &data.test.s);
+                let frame = fairrep_metrics::MetricFrame::new(
+                    &data.test.labels[t],
+                    &pred,
+                    &data.test.s,
+                    &data.groups,
+                )
+                .ok()?;
+                Some(UnprocessedPoint {
+                    bound,
+                    accuracy: frame.overall.accuracy()?,
+                    ddp: fairrep_metrics::demographic_parity_difference(&frame)?,
+                    tuning_ddp: th.tuning_ddp,
+                    thresholds: th.thresholds,
+                })
+            })
+            .collect();
+        out.push(Unprocessed {
+            task: data.tasks[t].name.clone(),
+            model: "GBDT on the raw features with the sensitive attribute".into(),
+            points,
+        });
+    }
+    out
+}
+
 /// The transfer tasks' heads (the same kind, settings and seed) fitted on the raw encoded
 /// features instead of the representation: with the sensitive attribute (one-hot, appended
 /// unless it is already a feature) and without it.
@@ -208,17 +291,7 @@ pub fn baselines(
     let p = data.train.p;
     // The sensitive attribute is the last k encoded columns when it is a feature.
     let has_s = data.sensitive_is_feature;
-    let with_s = |split: &fairrep_data::Split| -> (Vec<f32>, usize) {
-        if has_s {
-            return (split.x.clone(), p);
-        }
-        let mut x = Vec::with_capacity(split.n * (p + k));
-        for i in 0..split.n {
-            x.extend_from_slice(split.row(i));
-            x.extend((0..k).map(|g| f32::from(u8::from(split.s[i] == g))));
-        }
-        (x, p + k)
-    };
+    let with_s = |split: &fairrep_data::Split| with_sensitive(data, split);
     let without_s = |split: &fairrep_data::Split| -> (Vec<f32>, usize) {
         if !has_s {
             return (split.x.clone(), p);

@@ -98,7 +98,7 @@ pub const NEAR_CONSTANT: f64 = 0.01;
 
 /// The bounds on the median DDP at which `fairrep report` gives the best accuracy of each
 /// penalty kind ("accuracy at matched parity").
-pub const PARITY_BOUNDS: [f64; 3] = [0.02, 0.05, 0.10];
+pub const PARITY_BOUNDS: [f64; 3] = fairrep_report::MATCHED_BOUNDS;
 
 /// The samples of one (task, penalty kind, λ): one per run.
 #[derive(Debug, Default)]
@@ -148,10 +148,49 @@ impl Point {
     }
 }
 
-/// The best median accuracy of one penalty kind among its λ whose median DDP is at most `bound`
-/// (heads that are constant or near-constant in any seed excluded).
+/// Which head's parity "matched parity" is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Parity {
+    /// The worst DDP over the head families fitted on the frozen representation
+    /// (`transfer.head_families`): what an unknown downstream model would show at worst.
+    #[default]
+    Worst,
+    /// The DDP of the task's own head (`transfer.head`, logistic by default).
+    Logistic,
+}
+
+impl Parity {
+    /// A point's DDP under this parity (`None`: the runs have no head families).
+    pub fn of(self, p: &Point) -> Option<f64> {
+        match self {
+            Parity::Worst => p.worst_ddp,
+            Parity::Logistic => Some(p.ddp),
+        }
+    }
+}
+
+impl std::fmt::Display for Parity {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Parity::Worst => "worst-head DDP",
+            Parity::Logistic => "DDP of the task's head",
+        })
+    }
+}
+
+fn logistic_parity() -> Parity {
+    Parity::Logistic
+}
+
+/// The best median accuracy of one penalty kind among its λ whose median DDP (of the task's
+/// head, or the worst head family's) is at most `bound` (heads that are constant or
+/// near-constant in any seed excluded).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Matched {
+    /// Whose DDP is within the bound.
+    #[serde(default = "logistic_parity")]
+    pub parity: Parity,
     /// The penalty kind.
     pub kind: PenaltyKind,
     /// The bound on the median DDP.
@@ -160,8 +199,8 @@ pub struct Matched {
     pub best: Option<Point>,
 }
 
-/// The [`Matched`] points of a task's `points` for each kind and bound.
-fn matched(points: &[Point], bounds: &[f64]) -> Vec<Matched> {
+/// The [`Matched`] points of a task's `points` for each kind and bound, under `parity`.
+fn matched(points: &[Point], bounds: &[f64], parity: Parity) -> Vec<Matched> {
     let mut kinds: Vec<PenaltyKind> = points.iter().map(|p| p.kind).collect();
     kinds.dedup();
     let mut out = Vec::new();
@@ -169,14 +208,21 @@ fn matched(points: &[Point], bounds: &[f64]) -> Vec<Matched> {
         for &bound in bounds {
             let best = points
                 .iter()
-                .filter(|p| p.kind == kind && p.informative() && p.ddp <= bound)
+                .filter(|p| {
+                    p.kind == kind && p.informative() && parity.of(p).is_some_and(|d| d <= bound)
+                })
                 .max_by(|a, b| {
                     a.accuracy
                         .total_cmp(&b.accuracy)
                         .then(b.ddp.total_cmp(&a.ddp))
                 })
                 .cloned();
-            out.push(Matched { kind, bound, best });
+            out.push(Matched {
+                parity,
+                kind,
+                bound,
+                best,
+            });
         }
     }
     out
@@ -308,6 +354,53 @@ pub struct BaselinePoint {
     pub auc: Option<f64>,
 }
 
+/// The unprocessing baseline at one bound, over the seeds (each seed's first run).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct UnprocessingPoint {
+    /// The DDP bound the thresholds were tuned to on the validation split (`None`:
+    /// unconstrained).
+    pub bound: Option<f64>,
+    /// Seeds behind the point.
+    pub seeds: usize,
+    /// Median test accuracy.
+    pub accuracy: f64,
+    /// Median test DDP.
+    pub ddp: f64,
+}
+
+/// The unprocessing points of `task` over `reports`, one sample per seed.
+fn unprocessing_points(reports: &[Report], task: &str) -> Vec<UnprocessingPoint> {
+    let mut seen = Vec::new();
+    let mut by_bound: Vec<(Option<f64>, Vec<f64>, Vec<f64>)> = Vec::new();
+    for r in reports {
+        if seen.contains(&r.seed) {
+            continue;
+        }
+        let Some(u) = r.unprocessing.iter().find(|u| u.task == task) else {
+            continue;
+        };
+        seen.push(r.seed);
+        for p in &u.points {
+            match by_bound.iter_mut().find(|(b, _, _)| *b == p.bound) {
+                Some((_, acc, ddp)) => {
+                    acc.push(p.accuracy);
+                    ddp.push(p.ddp);
+                }
+                None => by_bound.push((p.bound, vec![p.accuracy], vec![p.ddp])),
+            }
+        }
+    }
+    by_bound
+        .into_iter()
+        .map(|(bound, mut acc, mut ddp)| UnprocessingPoint {
+            bound,
+            seeds: acc.len(),
+            accuracy: median(&mut acc),
+            ddp: median(&mut ddp),
+        })
+        .collect()
+}
+
 /// One task across the runs.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct TaskComparison {
@@ -323,8 +416,8 @@ pub struct TaskComparison {
     pub points: Vec<Point>,
     /// Per kind, λ = 0 against the fairest λ within the accuracy tolerance.
     pub selected: Vec<Selection>,
-    /// Per kind and bound (each of [`PARITY_BOUNDS`] and each reference point's), the best
-    /// accuracy at that parity.
+    /// Per parity (the worst head's, the task's head's), kind and bound (each of
+    /// [`PARITY_BOUNDS`] and each reference point's), the best accuracy at that parity.
     #[serde(default)]
     pub matched: Vec<Matched>,
     /// Published results for this task (`--reference`).
@@ -336,8 +429,20 @@ pub struct TaskComparison {
     pub flags: Vec<String>,
     /// Baselines.
     pub baselines: Vec<BaselinePoint>,
+    /// The unprocessing baseline (needs the sensitive attribute at prediction time): per DDP
+    /// bound, the median over the seeds.
+    #[serde(default)]
+    pub unprocessing: Vec<UnprocessingPoint>,
     /// The SVG plot of the task.
     pub plot: String,
+}
+
+/// The parity that is not `p`.
+fn other(p: Parity) -> Parity {
+    match p {
+        Parity::Worst => Parity::Logistic,
+        Parity::Logistic => Parity::Worst,
+    }
 }
 
 fn transfer_role() -> fairrep_data::Role {
@@ -398,6 +503,9 @@ fn flags(points: &[Point], baselines: &[BaselinePoint], majority: f64) -> Vec<St
 /// `report.json` of `fairrep report`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Comparison {
+    /// Whose parity the headline matched-parity table is about (`--parity`).
+    #[serde(default = "logistic_parity")]
+    pub parity: Parity,
     /// The run directories read.
     pub runs: Vec<String>,
     /// Every transfer task.
@@ -458,6 +566,7 @@ fn mark_front(points: &mut [Point]) {
 pub fn compare(
     runs: &[PathBuf],
     references: &[ReferencePoint],
+    parity: Parity,
 ) -> Result<(Comparison, Vec<Curve>), StudyError> {
     let reports: Vec<Report> = runs
         .iter()
@@ -552,17 +661,22 @@ pub fn compare(
         bounds.sort_by(f64::total_cmp);
         bounds.dedup();
         let flags = flags(&points, &baselines, majority);
+        let unprocessing = unprocessing_points(&reports, &name);
         let plot = format!("pareto-{name}.svg");
         tasks.push(TaskComparison {
             task: name,
             role,
             majority,
-            matched: matched(&points, &bounds),
+            matched: [parity, other(parity)]
+                .into_iter()
+                .flat_map(|p| matched(&points, &bounds, p))
+                .collect(),
             points,
             selected,
             references,
             flags,
             baselines,
+            unprocessing,
             plot,
         });
     }
@@ -592,6 +706,7 @@ pub fn compare(
         .map(|(run, r)| read_curve(run, r))
         .collect::<Result<_, _>>()?;
     let cmp = Comparison {
+        parity,
         runs: runs.iter().map(|r| r.display().to_string()).collect(),
         tasks,
         curves: "curves.svg".to_string(),
@@ -658,8 +773,9 @@ fn read_curve(run: &Path, report: &Report) -> Result<Curve, StudyError> {
 impl TaskComparison {
     /// The accuracy-at-matched-parity table of `report.md`: one column per DP bound, one row
     /// per penalty kind and per published method.
-    fn matched_table(&self) -> String {
-        let mut bounds: Vec<f64> = self.matched.iter().map(|m| m.bound).collect();
+    fn matched_table(&self, parity: Parity) -> String {
+        let matched: Vec<&Matched> = self.matched.iter().filter(|m| m.parity == parity).collect();
+        let mut bounds: Vec<f64> = matched.iter().map(|m| m.bound).collect();
         bounds.sort_by(f64::total_cmp);
         bounds.dedup();
         if bounds.is_empty() {
@@ -672,11 +788,26 @@ impl TaskComparison {
                 ""
             }
         };
+        let whose = match parity {
+            Parity::Worst => {
+                "worst-head DDP (the largest DDP of the head families fitted on the frozen \
+                 representation: what any of these downstream models would show)"
+            }
+            Parity::Logistic => "DDP of the task's own head (`transfer.head`)",
+        };
+        let no_families = parity == Parity::Worst && self.points.iter().all(|p| p.worst_ddp.is_none());
         let mut s = format!(
-            "\nAccuracy at matched parity: per penalty kind, the best median accuracy among λ whose \
-             median DDP is within the bound (95% interval of the median run; accuracy range over \
-             the seeds; near-constant heads excluded); published results at their DP bound.\n\n\
+            "\nAccuracy at matched parity, {whose}: per penalty kind, the best median accuracy among \
+             λ whose median {parity} is within the bound (95% interval of the median run; accuracy \
+             range over the seeds; near-constant heads excluded); published results at their DP \
+             bound.{}\n\n\
              | method | {} |\n|---|{}\n",
+            if no_families {
+                " These runs have no head families (`transfer.head_families = []`): no point can be \
+                 placed; `fairrep report --parity logistic` uses the task's head."
+            } else {
+                ""
+            },
             bounds
                 .iter()
                 .map(|b| format!("DP ≤ {b}"))
@@ -684,26 +815,29 @@ impl TaskComparison {
                 .join(" | "),
             "---|".repeat(bounds.len())
         );
-        let mut kinds: Vec<PenaltyKind> = self.matched.iter().map(|m| m.kind).collect();
+        let mut kinds: Vec<PenaltyKind> = matched.iter().map(|m| m.kind).collect();
         kinds.dedup();
         for kind in kinds {
             let cells: Vec<String> = bounds
                 .iter()
                 .map(|&b| {
-                    match self
-                        .matched
+                    match matched
                         .iter()
                         .find(|m| m.kind == kind && m.bound == b)
                         .and_then(|m| m.best.as_ref())
                     {
                         Some(p) => format!(
-                            "{:.4}{}{} (λ = {}, DDP {:.4}, seeds {:.4}–{:.4})",
+                            "{:.4}{}{} (λ = {}, {} {:.4}, seeds {:.4}–{:.4})",
                             p.accuracy,
                             p.accuracy_ci
                                 .map_or(String::new(), |[lo, hi]| format!(" [{lo:.4}, {hi:.4}]")),
                             majority(p.accuracy),
                             p.lambda,
-                            p.ddp,
+                            match parity {
+                                Parity::Worst => "worst-head DDP",
+                                Parity::Logistic => "DDP",
+                            },
+                            parity.of(p).unwrap_or(f64::NAN),
                             p.accuracy_range[0],
                             p.accuracy_range[1]
                         ),
@@ -712,6 +846,29 @@ impl TaskComparison {
                 })
                 .collect();
             s += &format!("| fairrep {kind} | {} |\n", cells.join(" | "));
+        }
+        if !self.unprocessing.is_empty() {
+            let cells: Vec<String> = bounds
+                .iter()
+                .map(|&b| {
+                    self.unprocessing
+                        .iter()
+                        .find(|u| u.bound == Some(b))
+                        .map_or(String::new(), |u| {
+                            format!(
+                                "{:.4}{} (test DDP {:.4}, {} seeds)",
+                                u.accuracy,
+                                majority(u.accuracy),
+                                u.ddp,
+                                u.seeds
+                            )
+                        })
+                })
+                .collect();
+            s += &format!(
+                "| unprocessing: GBDT on raw features + group thresholds (needs s at prediction) | {} |\n",
+                cells.join(" | ")
+            );
         }
         for r in &self.references {
             let cells: Vec<String> = bounds
@@ -766,7 +923,8 @@ impl Comparison {
             for f in &t.flags {
                 s += &format!("\n> **Warning:** {f}\n");
             }
-            s += &t.matched_table();
+            s += &t.matched_table(self.parity);
+            s += &t.matched_table(other(self.parity));
             s += "\n| penalty | λ = 0 accuracy | λ = 0 DDP | best λ | accuracy | DDP |\n|---|---|---|---|---|---|\n";
             for sel in &t.selected {
                 let (r, b) = (&sel.reference, &sel.best);
@@ -861,7 +1019,7 @@ mod tests {
             },
             point("sinkhorn", 0.1, 0.84, 0.09),
         ];
-        let m = matched(&pts, &PARITY_BOUNDS);
+        let m = matched(&pts, &PARITY_BOUNDS, Parity::Logistic);
         let best = |kind: PenaltyKind, bound: f64| {
             m.iter()
                 .find(|x| x.kind == kind && x.bound == bound)

@@ -22,9 +22,10 @@ use std::path::{Path, PathBuf};
 pub fn report(
     runs: &[PathBuf],
     references: &[compare::ReferencePoint],
+    parity: compare::Parity,
     out: &Path,
 ) -> Result<compare::Comparison, StudyError> {
-    let (cmp, curves) = compare::compare(runs, references)?;
+    let (cmp, curves) = compare::compare(runs, references, parity)?;
     std::fs::create_dir_all(out).map_err(fairrep_run::error::io(out))?;
     for t in &cmp.tasks {
         plots::plot_front(&out.join(&t.plot), t)?;

@@ -58,13 +58,20 @@ const OKABE_ITO: [RGBColor; 6] = [
 ///
 /// A point whose heads are near-constant in some seed is drawn hollow (its DDP is not evidence
 /// of fairness); published results (`--reference`) are crosses labelled with the method, at
-/// their DP bound; the majority rate (a constant head's accuracy) is a dashed line.
+/// their DP bound; the majority rate (a constant head's accuracy) is a dashed line. Each point's
+/// worst head family (`worst_ddp`) is a hollow square at the same accuracy, joined to it by a
+/// thin line: how far right a stronger downstream model moves the point.
 pub fn plot_front(path: &Path, t: &TaskComparison) -> Result<(), StudyError> {
     let (task, points, baselines) = (&t.task, &t.points, &t.baselines);
     let fail = |e: &dyn std::fmt::Display| plot_error(path, e);
     let all: Vec<(f64, f64)> = points
         .iter()
         .map(|p| (p.ddp, p.accuracy))
+        .chain(
+            points
+                .iter()
+                .filter_map(|p| p.worst_ddp.map(|w| (w, p.accuracy))),
+        )
         .chain(baselines.iter().map(|b| (b.ddp, b.accuracy)))
         .chain(t.references.iter().map(|r| (r.dp_bound, r.accuracy)))
         .chain((t.majority > 0.0).then_some((0.0, t.majority)))
@@ -143,6 +150,25 @@ pub fn plot_front(path: &Path, t: &TaskComparison) -> Result<(), StudyError> {
                     }),
             )
             .map_err(|e| fail(&e))?;
+        let worst: Vec<(f64, f64, f64)> = points
+            .iter()
+            .filter(|p| p.kind == kind)
+            .filter_map(|p| p.worst_ddp.map(|w| (p.ddp, w, p.accuracy)))
+            .collect();
+        for &(d, w, y) in &worst {
+            chart
+                .draw_series(LineSeries::new(vec![(d, y), (w, y)], color.stroke_width(1)))
+                .map_err(|e| fail(&e))?;
+        }
+        if !worst.is_empty() {
+            chart
+                .draw_series(worst.iter().map(|&(_, w, y)| {
+                    EmptyElement::at((w, y)) + Rectangle::new([(-4, -4), (4, 4)], color.stroke_width(1))
+                }))
+                .map_err(|e| fail(&e))?
+                .label(format!("{kind}: worst head family"))
+                .legend(move |(x, y)| Rectangle::new([(x + 4, y - 4), (x + 12, y + 4)], color.stroke_width(1)));
+        }
     }
     // A constant head's accuracy.
     if t.majority > 0.0 {

@@ -10,8 +10,14 @@ use crate::args::{Input, RunDir};
 /// category never seen in training encodes as all zeros (counted per column, with a warning).
 /// Prints a JSON summary of the rows.
 ///
+/// With --cells (after `fairrep certify`), writes the quantised release instead of z: the
+/// --keep columns, the cell id `cell` and the cell's training centroid cz0 … cz{r-1} — the
+/// release whose parity certificate.json bounds for every downstream classifier (z itself is
+/// not covered by the certificate).
+///
 /// Example:
 ///   fairrep encode --run runs/quickstart --input new.csv --header --keep id --out z.parquet
+///   fairrep encode --run runs/quickstart --input new.csv --header --cells --out cells.csv
 #[derive(clap::Args, Debug)]
 #[command(verbatim_doc_comment)]
 pub struct Args {
@@ -19,11 +25,18 @@ pub struct Args {
     run: RunDir,
     #[command(flatten)]
     input: Input,
+    /// Write the certified cells (`cell`, centroid cz0 …) instead of z (needs `fairrep certify`).
+    #[arg(long)]
+    cells: bool,
 }
 
 /// Runs the command.
 pub fn run(args: Args) -> anyhow::Result<()> {
     let opts = args.input.options()?;
+    let partition = args
+        .cells
+        .then(|| fairrep_run::inference::load_partition(&args.run.run))
+        .transpose()?;
     let inf = fairrep_run::inference::Inference::load(&args.run.run, args.run.backend.into())?;
     let counts = fairrep_run::inference::encode_file(
         &inf,
@@ -31,10 +44,12 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         &opts,
         &args.input.out,
         &args.input.keep,
+        partition.as_ref(),
     )?;
     let summary = serde_json::json!({
         "out": args.input.out,
         "representation": inf.config.model.representation,
+        "cells": partition.as_ref().map(|p| p.cells),
         "rows": counts,
     });
     println!("{}", serde_json::to_string_pretty(&summary)?);

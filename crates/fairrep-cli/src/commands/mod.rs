@@ -5,6 +5,7 @@
 pub mod audit;
 pub mod audit_predictions;
 pub mod barycenter;
+pub mod certify;
 pub mod config;
 pub mod divergence;
 pub mod encode;
