@@ -364,13 +364,36 @@ fn report_compares_runs_with_fronts_baselines_and_plots() {
     assert_eq!(income["task"], "income");
     assert_eq!(income["role"], "transfer");
     assert!(income["majority"].as_f64().unwrap() > 0.7);
-    let bounds: Vec<f64> = income["matched"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|m| m["bound"].as_f64().unwrap())
-        .collect();
-    assert_eq!(bounds, [0.02, 0.05, 0.1, 0.3]);
+    // Matched parity on the worst head (the default --parity) first, then on the task's head.
+    let bounds = |parity: &str| -> Vec<f64> {
+        income["matched"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|m| m["parity"] == parity)
+            .map(|m| m["bound"].as_f64().unwrap())
+            .collect()
+    };
+    assert_eq!(bounds("worst"), [0.02, 0.05, 0.1, 0.3]);
+    assert_eq!(bounds("logistic"), [0.02, 0.05, 0.1, 0.3]);
+    assert_eq!(income["matched"][0]["parity"], "worst");
+    assert_eq!(r["parity"], "worst");
+    // The unprocessing baseline: one point per bound and one unconstrained, over the seeds.
+    let unprocessing = income["unprocessing"].as_array().unwrap();
+    assert_eq!(unprocessing.len(), 4, "{unprocessing:?}");
+    let md = std::fs::read_to_string(out.join("report.md")).unwrap();
+    assert!(
+        md.contains("Accuracy at matched parity, worst-head DDP")
+            && md.contains("Accuracy at matched parity, DDP of the task's own head")
+            && md.contains(
+                "| unprocessing: GBDT on raw features + group thresholds (needs s at prediction) |"
+            ),
+        "{md}"
+    );
+    assert!(
+        md.find("worst-head DDP (the largest").unwrap()
+            < md.find("DDP of the task's own head").unwrap()
+    );
     // A reference naming a task no run has, or a bad number: exit 2, named.
     std::fs::write(
         &reference,

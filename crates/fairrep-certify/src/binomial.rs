@@ -10,7 +10,7 @@ use statrs::function::beta::{beta_reg, inv_beta_reg};
 /// (1 when `x = n`), `B⁻¹` the inverse regularised incomplete beta function — the interval of
 /// `statsmodels.stats.proportion.proportion_confint(method="beta")`, which FARE uses.
 pub fn clopper_pearson(successes: f64, trials: f64, alpha: f64) -> (f64, f64) {
-    if !(trials > 0.0) {
+    if trials.is_nan() || trials <= 0.0 {
         return (0.0, 1.0);
     }
     let x = successes.clamp(0.0, trials);

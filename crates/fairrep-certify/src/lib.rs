@@ -55,7 +55,8 @@ pub struct Settings {
     pub cells: Option<usize>,
     /// The fewest training rows per cell (`None`: chosen from 0.5% and 2% of the training rows).
     pub min_leaf: Option<usize>,
-    /// The fairness weight γ of the tree (`None`: chosen from 0, 0.02, 0.05, 0.1, 0.25, 0.5).
+    /// The fairness weight γ of the tree (`None`: chosen from 0, 0.02, 0.05, 0.1, 0.25, 0.5,
+    /// then bisected where the projected bound crosses the target).
     pub fairness_weight: Option<f64>,
     /// The error probability δ of each statement (confidence `1 − δ`).
     pub delta: f64,
@@ -204,7 +205,10 @@ impl Certificate {
 }
 
 /// Chooses the partition, certifies the test split's cells and measures the heads on them.
-pub fn certify(input: &Input, settings: &Settings) -> Result<(Partition, Certificate), CertifyError> {
+pub fn certify(
+    input: &Input,
+    settings: &Settings,
+) -> Result<(Partition, Certificate), CertifyError> {
     settings.check()?;
     let started = std::time::Instant::now();
     let ng = input.groups.len();
@@ -276,7 +280,10 @@ pub fn certify(input: &Input, settings: &Settings) -> Result<(Partition, Certifi
     )?;
     let method = candidates[chosen].method;
     let k = partition.cells;
-    let (tr_cells, te_cells) = (partition.assign(input.train.z), partition.assign(input.test.z));
+    let (tr_cells, te_cells) = (
+        partition.assign(input.train.z),
+        partition.assign(input.test.z),
+    );
     let binary_tasks: Vec<usize> = (0..input.tasks.len())
         .filter(|&t| input.tasks[t].binary)
         .collect();
@@ -329,7 +336,14 @@ pub fn certify(input: &Input, settings: &Settings) -> Result<(Partition, Certifi
             group: input.test.group,
         },
     );
-    let heads = release::heads(k, tr_rows, te_rows, input.groups, &head_tasks, settings.seed);
+    let heads = release::heads(
+        k,
+        tr_rows,
+        te_rows,
+        input.groups,
+        &head_tasks,
+        settings.seed,
+    );
     let adversary_ddp = release::adversary_ddp(k, tr_rows, te_rows, ng);
     let mut cert = Certificate {
         settings: settings.clone(),

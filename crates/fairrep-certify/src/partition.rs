@@ -187,7 +187,9 @@ impl Partition {
                     right,
                 } => {
                     if *coordinate >= self.dim || !threshold.is_finite() {
-                        return bad(format!("node {i} splits coordinate {coordinate} at {threshold}"));
+                        return bad(format!(
+                            "node {i} splits coordinate {coordinate} at {threshold}"
+                        ));
                     }
                     stack.extend([*right, *left]);
                 }
@@ -521,10 +523,11 @@ mod tests {
         // split on coordinate 1 buys no task purity and costs unfairness.
         let p = Partition::fit(&s, settings(16, 0.5)).unwrap();
         p.validate().unwrap();
-        assert!(p.nodes.iter().all(|n| !matches!(
-            n,
-            Node::Split { coordinate: 1, .. }
-        )));
+        assert!(
+            p.nodes
+                .iter()
+                .all(|n| !matches!(n, Node::Split { coordinate: 1, .. }))
+        );
         assert_eq!(p.cells, 2, "once pure, no split lowers the cost");
         // Every training row lands in the cell of its side.
         let cells = p.assign(&z);
@@ -532,7 +535,11 @@ mod tests {
             assert_eq!(*c, usize::from(z[2 * i] >= 0.5));
         }
         assert_eq!(p.train_rows, vec![200, 200]);
-        assert!((p.centroids[0][0] - 0.225).abs() < 1e-6, "{:?}", p.centroids);
+        assert!(
+            (p.centroids[0][0] - 0.225).abs() < 1e-6,
+            "{:?}",
+            p.centroids
+        );
     }
 
     #[test]
@@ -558,7 +565,9 @@ mod tests {
         let mut bad = z.clone();
         bad[7] = f32::NAN;
         let s = Sample { z: &bad, ..s };
-        let e = Partition::fit(&s, settings(2, 0.0)).unwrap_err().to_string();
+        let e = Partition::fit(&s, settings(2, 0.0))
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("row 3, coordinate 1"), "{e}");
     }
 }

@@ -19,6 +19,8 @@ pub struct CellHead {
     pub family: String,
     /// Test accuracy.
     pub accuracy: f64,
+    /// The test split's majority rate (a constant head's accuracy).
+    pub majority_rate: f64,
     /// Test demographic parity difference.
     pub ddp: f64,
     /// Test equal opportunity difference.
@@ -75,7 +77,10 @@ pub fn heads(
                 f64::from(u8::from(p))
             })
             .collect();
-        scores.push(("cell_majority", test.cells.iter().map(|&c| lookup[c]).collect()));
+        scores.push((
+            "cell_majority",
+            test.cells.iter().map(|&c| lookup[c]).collect(),
+        ));
         if let Ok(m) = LogisticRegression::fit(&xtr, k, ytr, 1e-4) {
             scores.push(("logistic", m.predict_proba(&xte)));
         }
@@ -93,6 +98,8 @@ pub fn heads(
             "gbdt",
             Gbdt::fit(&xtr, k, ytr, GbdtSettings::default()).predict_proba(&xte),
         ));
+        let positives = yte.iter().filter(|&&y| y).count() as f64 / yte.len().max(1) as f64;
+        let majority_rate = positives.max(1.0 - positives);
         for (family, p) in scores {
             let pred: Vec<bool> = p.iter().map(|&v| v >= 0.5).collect();
             let Ok(frame) = MetricFrame::new(yte, &pred, test.group, names) else {
@@ -102,6 +109,7 @@ pub fn heads(
                 task: task.clone(),
                 family: family.into(),
                 accuracy: frame.overall.accuracy().unwrap_or(f64::NAN),
+                majority_rate,
                 ddp: demographic_parity_difference(&frame).unwrap_or(0.0),
                 deo: equal_opportunity_difference(&frame),
                 equalized_odds: equalized_odds_difference(&frame),

@@ -7,8 +7,12 @@
 //! bound) had seen exactly them, by each allowed method, the smaller kept with its method — and
 //! its **source score**, the mean over the source tasks
 //! of the validation accuracy (R² for a regression task) of the cell-mean predictor. The choice is
-//! the best-scoring candidate whose projected certificate is within the target; if none is, the
-//! candidate with the smallest projected certificate. The transfer tasks are never used.
+//! the best-scoring candidate whose projected certificate is within the target (the fairness
+//! weight is searched on a grid, then bisected where the projected certificate crosses the
+//! target); if none is, the
+//! candidate with the smallest projected certificate. A partition of one cell (every classifier
+//! of it is constant: trivially fair, useless) is chosen only when every candidate has one. The
+//! transfer tasks are never used.
 
 use crate::CertifyError;
 use crate::bound::{Budget, Counts, Method, direct_bound, tv_bound};
@@ -26,7 +30,13 @@ pub struct Grid {
     pub fairness_weight: Vec<f64>,
     /// Candidate thresholds per coordinate.
     pub bins: usize,
+    /// Bisect the fairness weight where the projected bound crosses the target (when the
+    /// weight is not fixed).
+    pub bisect: bool,
 }
+
+/// The bisection steps of the fairness weight per (cells, fewest rows per leaf).
+pub const BISECTION_STEPS: usize = 6;
 
 impl Grid {
     /// The default grid for `train_rows` training rows, with any of its three axes fixed.
@@ -36,16 +46,15 @@ impl Grid {
         min_leaf: Option<usize>,
         fairness_weight: Option<f64>,
     ) -> Self {
-        let mut leaves: Vec<usize> = [200, 50]
-            .iter()
-            .map(|d| (train_rows / d).max(10))
-            .collect();
+        let mut leaves: Vec<usize> = [200, 50].iter().map(|d| (train_rows / d).max(10)).collect();
         leaves.dedup();
         Self {
             cells: cells.map_or_else(|| vec![2, 4, 8, 16, 32, 64], |k| vec![k]),
             min_leaf: min_leaf.map_or(leaves, |m| vec![m]),
-            fairness_weight: fairness_weight.map_or_else(|| vec![0.0, 0.02, 0.05, 0.1, 0.25, 0.5], |w| vec![w]),
+            fairness_weight: fairness_weight
+                .map_or_else(|| vec![0.0, 0.02, 0.05, 0.1, 0.25, 0.5], |w| vec![w]),
             bins: 32,
+            bisect: fairness_weight.is_none(),
         }
     }
 }
@@ -89,7 +98,8 @@ pub fn projected_bound(
     let mut worst: f64 = 0.0;
     for (i, &a) in present.iter().enumerate() {
         for &b in &present[i + 1..] {
-            let (mut per_cell, mut avg, mut na, mut nab) = (vec![(0.0, 0.0); k], vec![0.0; k], 0.0, 0.0);
+            let (mut per_cell, mut avg, mut na, mut nab) =
+                (vec![(0.0, 0.0); k], vec![0.0; k], 0.0, 0.0);
             for (&c, &g) in cells.iter().zip(group) {
                 if g == a || g == b {
                     per_cell[c].1 += scale;
@@ -185,52 +195,77 @@ pub fn choose(
 ) -> Result<(Partition, Vec<Candidate>, usize), CertifyError> {
     valid.check()?;
     if valid.rows() == 0 {
-        return Err(CertifyError::Shape("the validation split has no rows".into()));
+        return Err(CertifyError::Shape(
+            "the validation split has no rows".into(),
+        ));
     }
     let mut best: Option<(Partition, usize)> = None;
-    let mut candidates = Vec::new();
+    let mut candidates: Vec<Candidate> = Vec::new();
+    let evaluate = |settings: TreeSettings,
+                        candidates: &mut Vec<Candidate>,
+                        best: &mut Option<(Partition, usize)>|
+     -> Result<Candidate, CertifyError> {
+        let p = Partition::fit(train, settings)?;
+        let (tc, vc) = (p.assign(train.z), p.assign(valid.z));
+        let (projected, method) = methods
+            .iter()
+            .map(|&m| {
+                let b =
+                    projected_bound(p.cells, &vc, valid.group, valid.groups, cert_rows, delta, m);
+                (b, m)
+            })
+            .fold((f64::INFINITY, Method::Direct), |acc, x| {
+                if x.0 < acc.0 { x } else { acc }
+            });
+        let c = Candidate {
+            settings,
+            cells: p.cells,
+            projected_bound: projected,
+            method,
+            source_score: source_score(p.cells, &tc, train.targets, &vc, valid.targets, binary),
+        };
+        let better = match best {
+            None => true,
+            Some((_, i)) => prefer(&c, &candidates[*i], target),
+        };
+        candidates.push(c.clone());
+        if better {
+            *best = Some((p, candidates.len() - 1));
+        }
+        Ok(c)
+    };
     for &cells in &grid.cells {
         for &min_leaf in &grid.min_leaf {
-            for &fairness_weight in &grid.fairness_weight {
-                let settings = TreeSettings {
-                    cells,
-                    min_leaf,
-                    fairness_weight,
-                    bins: grid.bins,
-                };
-                let p = Partition::fit(train, settings)?;
-                let (tc, vc) = (p.assign(train.z), p.assign(valid.z));
-                let (projected, method) = methods
-                    .iter()
-                    .map(|&m| {
-                        let b = projected_bound(
-                            p.cells,
-                            &vc,
-                            valid.group,
-                            valid.groups,
-                            cert_rows,
-                            delta,
-                            m,
-                        );
-                        (b, m)
-                    })
-                    .fold((f64::INFINITY, Method::Direct), |acc, x| {
-                        if x.0 < acc.0 { x } else { acc }
-                    });
-                let c = Candidate {
-                    settings,
-                    cells: p.cells,
-                    projected_bound: projected,
-                    method,
-                    source_score: source_score(p.cells, &tc, train.targets, &vc, valid.targets, binary),
-                };
-                let better = match &best {
-                    None => true,
-                    Some((_, i)) => prefer(&c, &candidates[*i], target),
-                };
-                candidates.push(c);
-                if better {
-                    best = Some((p, candidates.len() - 1));
+            let settings = |fairness_weight| TreeSettings {
+                cells,
+                min_leaf,
+                fairness_weight,
+                bins: grid.bins,
+            };
+            let mut tried: Vec<(f64, f64, usize)> = Vec::new();
+            for &w in &grid.fairness_weight {
+                let c = evaluate(settings(w), &mut candidates, &mut best)?;
+                tried.push((w, c.projected_bound, c.cells));
+            }
+            // Where the projected bound crosses the target between two weights, bisect: the
+            // smallest weight within the target keeps the most of the tasks.
+            tried.sort_by(|a, b| a.0.total_cmp(&b.0));
+            let crossing = tried
+                .windows(2)
+                .find(|w| w[0].1 > target && w[1].1 <= target)
+                .map(|w| (w[0].0, w[1].0));
+            if let (Some((mut lo, mut hi)), true) = (crossing, grid.bisect) {
+                for _ in 0..BISECTION_STEPS {
+                    let mid = 0.5 * (lo + hi);
+                    let c = evaluate(settings(mid), &mut candidates, &mut best)?;
+                    if c.projected_bound <= target && c.cells > 1 {
+                        hi = mid;
+                    } else if c.projected_bound <= target {
+                        // One cell: trivially within the target; the useful weights are below.
+                        hi = mid;
+                    } else {
+                        lo = mid;
+                    }
                 }
             }
         }
@@ -241,6 +276,11 @@ pub fn choose(
 
 /// Whether candidate `c` beats `d` (see the module's documentation).
 fn prefer(c: &Candidate, d: &Candidate, target: f64) -> bool {
+    match (c.cells > 1, d.cells > 1) {
+        (true, false) => return true,
+        (false, true) => return false,
+        _ => {}
+    }
     match (c.projected_bound <= target, d.projected_bound <= target) {
         (true, false) => true,
         (false, true) => false,
@@ -253,5 +293,47 @@ fn prefer(c: &Candidate, d: &Candidate, target: f64) -> bool {
                 || ((c.projected_bound - d.projected_bound).abs() <= 1e-12
                     && c.source_score > d.source_score)
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn candidate(cells: usize, projected_bound: f64, source_score: f64) -> Candidate {
+        Candidate {
+            settings: TreeSettings {
+                cells,
+                min_leaf: 1,
+                fairness_weight: 0.0,
+                bins: 2,
+            },
+            cells,
+            projected_bound,
+            method: Method::Direct,
+            source_score,
+        }
+    }
+
+    #[test]
+    fn the_most_accurate_within_the_target_then_the_smallest_bound_never_one_cell() {
+        let t = 0.05;
+        // Within the target: the better score wins, whatever the bound.
+        assert!(prefer(
+            &candidate(4, 0.04, 0.8),
+            &candidate(2, 0.01, 0.7),
+            t
+        ));
+        // Within the target beats outside it.
+        assert!(prefer(&candidate(2, 0.04, 0.7), &candidate(8, 0.2, 0.9), t));
+        // Both outside: the smaller bound.
+        assert!(prefer(&candidate(8, 0.1, 0.7), &candidate(2, 0.2, 0.9), t));
+        // One cell is trivially within any target, and loses to any real partition.
+        assert!(prefer(&candidate(2, 0.3, 0.7), &candidate(1, 0.0, 0.68), t));
+        assert!(!prefer(
+            &candidate(1, 0.0, 0.68),
+            &candidate(2, 0.3, 0.7),
+            t
+        ));
     }
 }

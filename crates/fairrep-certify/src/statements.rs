@@ -112,9 +112,7 @@ fn pair_bounds(
         part,
         method,
     } = *r;
-    let present: Vec<usize> = (0..names.len())
-        .filter(|&g| group.contains(&g))
-        .collect();
+    let present: Vec<usize> = (0..names.len()).filter(|&g| group.contains(&g)).collect();
     let pairs = present.len() * present.len().saturating_sub(1) / 2;
     let mut out = Vec::with_capacity(pairs);
     for (i, &a) in present.iter().enumerate() {
@@ -267,9 +265,17 @@ mod tests {
             assert_eq!(p.rows, [10000, 10000]);
         }
         // Identical groups: the bound is the sampling error alone (about 0.11 here).
-        assert!(s[0].upper_bound > 0.05 && s[0].upper_bound < 0.15, "{:?}", s[0]);
+        assert!(
+            s[0].upper_bound > 0.05 && s[0].upper_bound < 0.15,
+            "{:?}",
+            s[0]
+        );
         // The direct bound uses every row for every cell: tighter here.
         let d = certify(4, &cells, &group, &names, &[], 0.05, 1, Method::Direct);
-        assert!(d[0].upper_bound > 0.0 && d[0].upper_bound < s[0].upper_bound, "{:?}", d[0]);
+        assert!(
+            d[0].upper_bound > 0.0 && d[0].upper_bound < s[0].upper_bound,
+            "{:?}",
+            d[0]
+        );
     }
 }

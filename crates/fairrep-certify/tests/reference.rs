@@ -98,7 +98,11 @@ fn the_bound_equals_a_hand_computation() {
     let mean = (10.0 * t0 + 30.0 * t1) / 40.0;
     let hoeffding = (t0 - t1).abs() * ((1.0f64 / 0.05).ln() / 80.0).sqrt();
     let want = 0.5 * (mean + hoeffding);
-    assert!((b.upper_bound - want).abs() < 1e-9, "{} vs {want}", b.upper_bound);
+    assert!(
+        (b.upper_bound - want).abs() < 1e-9,
+        "{} vs {want}",
+        b.upper_bound
+    );
     assert!((b.base_rate[0] - pl).abs() < 1e-10 && (b.base_rate[1] - ph).abs() < 1e-10);
     eprintln!("π ∈ [{pl:.4}, {ph:.4}], t = ({t0:.4}, {t1:.4}), bound {want:.4}");
     assert!(want < 1.0, "the case must not be capped at 1");

@@ -3,8 +3,8 @@
 use crate::overrides::{Override, with_suggestion};
 use crate::penalty::PenaltySection;
 use crate::sections::{
-    CertifySection, HeadKind, MethodKind, MethodSection, ModelSection, PostprocessKind, PostprocessSection,
-    TrainingSection, TransferSection,
+    CertifySection, HeadKind, MethodKind, MethodSection, ModelSection, PostprocessKind,
+    PostprocessSection, TrainingSection, TransferSection,
 };
 use fairrep_data::{DataSpec, Role, TaskSpec};
 use fairrep_types::Condition;
@@ -243,7 +243,10 @@ impl Config {
             return bad("certify.delta", format!("= {} must be in (0, 1)", c.delta));
         }
         if !(c.target > 0.0 && c.target <= 1.0) {
-            return bad("certify.target", format!("= {} must be in (0, 1]", c.target));
+            return bad(
+                "certify.target",
+                format!("= {} must be in (0, 1]", c.target),
+            );
         }
         if let Some(k) = c.cells
             && !(1..=4096).contains(&k)
@@ -253,7 +256,10 @@ impl Config {
         if !["auto", "fare", "direct"].contains(&c.method.as_str()) {
             return bad(
                 "certify.method",
-                format!("= \"{}\" must be \"auto\", \"fare\" or \"direct\"", c.method),
+                format!(
+                    "= \"{}\" must be \"auto\", \"fare\" or \"direct\"",
+                    c.method
+                ),
             );
         }
         if c.min_leaf == Some(0) {
@@ -262,7 +268,10 @@ impl Config {
         if let Some(w) = c.fairness_weight
             && !(0.0..=1.0).contains(&w)
         {
-            return bad("certify.fairness_weight", format!("= {w} must be in [0, 1]"));
+            return bad(
+                "certify.fairness_weight",
+                format!("= {w} must be in [0, 1]"),
+            );
         }
         if c.enabled && self.method.kind != MethodKind::Deep {
             return bad(

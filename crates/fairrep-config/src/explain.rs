@@ -587,7 +587,9 @@ pub const KEYS: &[Key] = &[
     Key {
         key: "certify.fairness_weight",
         ty: "number in [0, 1]",
-        default: Shown::Text("chosen from 0, 0.02, 0.05, 0.1, 0.25, 0.5"),
+        default: Shown::Text(
+            "chosen from 0, 0.02, 0.05, 0.1, 0.25, 0.5, then bisected where the projected bound crosses the target",
+        ),
         meaning: "γ: the partition tree's weight of the groups' separation against the source tasks' impurity",
     },
     Key {

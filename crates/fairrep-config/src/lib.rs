@@ -23,8 +23,9 @@ pub use penalty::{
     SinkhornDefaults, bandwidth,
 };
 pub use sections::{
-    CertifySection, HeadFamily, HeadKind, LinearLoss, LrSchedule, MethodKind, MethodSection, MlpHeadSection,
-    ModelSection, PostprocessKind, PostprocessSection, TrainingSection, TransferSection,
+    CertifySection, HeadFamily, HeadKind, LinearLoss, LrSchedule, MethodKind, MethodSection,
+    MlpHeadSection, ModelSection, PostprocessKind, PostprocessSection, TrainingSection,
+    TransferSection,
 };
 
 #[cfg(test)]

@@ -187,7 +187,11 @@ impl Gbdt {
         let mut out = Vec::with_capacity(self.trees.len());
         let bins: Vec<Vec<u8>> = x
             .chunks(self.d.max(1))
-            .map(|row| (0..self.d).map(|j| bin_of(&self.edges[j], row[j])).collect())
+            .map(|row| {
+                (0..self.d)
+                    .map(|j| bin_of(&self.edges[j], row[j]))
+                    .collect()
+            })
             .collect();
         let n = y.len().max(1) as f64;
         for t in &self.trees {
@@ -222,10 +226,7 @@ impl Gbdt {
             };
             let mut m = Gbdt::fit(x, d, y, s);
             let staged = m.staged_log_loss(xv, yv);
-            let Some((k, &loss)) = staged
-                .iter()
-                .enumerate()
-                .min_by(|a, b| a.1.total_cmp(b.1))
+            let Some((k, &loss)) = staged.iter().enumerate().min_by(|a, b| a.1.total_cmp(b.1))
             else {
                 continue;
             };

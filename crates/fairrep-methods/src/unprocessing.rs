@@ -52,7 +52,11 @@ impl Ranked {
         match (a, b) {
             (usize::MAX, _) => b,
             (_, usize::MAX) => a,
-            _ if self.correct[b] > self.correct[a] || (self.correct[b] == self.correct[a] && b < a) => b,
+            _ if self.correct[b] > self.correct[a]
+                || (self.correct[b] == self.correct[a] && b < a) =>
+            {
+                b
+            }
             _ => a,
         }
     }
@@ -99,7 +103,11 @@ fn rank(scores: &[f64], labels: &[bool]) -> Ranked {
     let mut cut = vec![f64::INFINITY; n + 1];
     for k in 1..=n {
         let y = labels[order[k - 1]];
-        correct[k] = if y { correct[k - 1] + 1 } else { correct[k - 1] - 1 };
+        correct[k] = if y {
+            correct[k - 1] + 1
+        } else {
+            correct[k - 1] - 1
+        };
         cut[k] = scores[order[k - 1]];
     }
     // Ties: a threshold selects every row with an equal score, so only the k that end a run of
@@ -121,7 +129,13 @@ fn rank(scores: &[f64], labels: &[bool]) -> Ranked {
 
 /// The thresholds of largest tuning accuracy whose selection-rate gap is at most `bound`
 /// (`bound ≥ 1`: unconstrained). `group[i] < groups`; groups without rows are ignored.
-pub fn fit(scores: &[f64], labels: &[bool], group: &[usize], groups: usize, bound: f64) -> GroupThresholds {
+pub fn fit(
+    scores: &[f64],
+    labels: &[bool],
+    group: &[usize],
+    groups: usize,
+    bound: f64,
+) -> GroupThresholds {
     let ranked: Vec<Option<Ranked>> = (0..groups)
         .map(|g| {
             let rows: Vec<usize> = (0..scores.len()).filter(|&i| group[i] == g).collect();
@@ -163,7 +177,11 @@ pub fn fit(scores: &[f64], labels: &[bool], group: &[usize], groups: usize, boun
             let n = r.n as f64;
             let k_lo = ((lo - 1e-12) * n).ceil().max(0.0) as usize;
             let k_hi = ((hi + 1e-12) * n).floor().min(n) as usize;
-            let pick = if (hi + 1e-12) * n < 0.0 { None } else { r.argmax(k_lo, k_hi) };
+            let pick = if (hi + 1e-12) * n < 0.0 {
+                None
+            } else {
+                r.argmax(k_lo, k_hi)
+            };
             match pick {
                 Some(k) => {
                     right += r.correct[k];
@@ -234,7 +252,9 @@ mod tests {
         let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(7);
         for case in 0..30 {
             let n = 40 + case;
-            let group: Vec<usize> = (0..n).map(|_| usize::from(rng.random::<f64>() < 0.4)).collect();
+            let group: Vec<usize> = (0..n)
+                .map(|_| usize::from(rng.random::<f64>() < 0.4))
+                .collect();
             let labels: Vec<bool> = group
                 .iter()
                 .map(|&g| rng.random::<f64>() < if g == 0 { 0.6 } else { 0.3 })
@@ -248,7 +268,11 @@ mod tests {
                 let t = fit(&scores, &labels, &group, 2, bound);
                 let pred = t.predict(&scores, &group);
                 let right = pred.iter().zip(&labels).filter(|(p, y)| p == y).count();
-                assert_eq!(right, brute(&scores, &labels, &group, bound), "case {case}, bound {bound}");
+                assert_eq!(
+                    right,
+                    brute(&scores, &labels, &group, bound),
+                    "case {case}, bound {bound}"
+                );
                 assert!((t.tuning_accuracy - right as f64 / n as f64).abs() < 1e-12);
                 assert!(t.tuning_ddp <= bound + 1e-12, "{t:?}");
             }

@@ -34,9 +34,9 @@ pub use ferm::{FermReport, FermTask};
 pub use heads::{FittedHead, TransferHead};
 pub use postprocess::FittedPostprocess;
 pub use run::{
-    Baseline, BinaryMetrics, EpochRecord, FamilyMetrics, PostprocessedTask, RegressionMetrics,
-    MATCHED_BOUNDS, Report, RepresentationBias, SplitSizes, TaskMetrics, TaskOutcome, Unprocessed,
-    UnprocessedPoint, cell, regression_row, task_table,
+    Baseline, BinaryMetrics, EpochRecord, FamilyMetrics, MATCHED_BOUNDS, PostprocessedTask,
+    RegressionMetrics, Report, RepresentationBias, SplitSizes, TaskMetrics, TaskOutcome,
+    Unprocessed, UnprocessedPoint, cell, regression_row, task_table,
 };
 pub use sweep::{RunStatus, SweepEntry, SweepPoint};
 

@@ -258,3 +258,49 @@ fn a_checkpoint_state_round_trips() {
         None
     );
 }
+
+/// The test table shows the worst head family's DDP and its family beside the task's own DDP,
+/// and report.md shows the unprocessing baseline; both round-trip through report.json.
+#[test]
+fn the_worst_head_and_the_unprocessing_baseline_are_shown() {
+    let mut r = sample_report();
+    if let TaskOutcome::Binary(b) = &mut r.tasks[1].outcome {
+        b.head_families = vec![
+            FamilyMetrics {
+                family: "logistic".into(),
+                accuracy: Some(0.8),
+                auc: None,
+                ddp: b.summary.ddp,
+            },
+            FamilyMetrics {
+                family: "mlp".into(),
+                accuracy: Some(0.81),
+                auc: None,
+                ddp: Some(0.4321),
+            },
+        ];
+        b.worst_ddp = Some(0.4321);
+    }
+    r.unprocessing = vec![Unprocessed {
+        task: "income".into(),
+        model: "GBDT".into(),
+        points: vec![UnprocessedPoint {
+            bound: Some(0.05),
+            accuracy: 0.8123,
+            ddp: 0.0456,
+            tuning_ddp: 0.0499,
+            thresholds: vec![0.4, 0.6],
+        }],
+    }];
+    let table = task_table(&r.tasks);
+    assert!(table.contains("| DDP | worst-head DDP |"), "{table}");
+    let row = table.lines().find(|l| l.starts_with("| income")).unwrap();
+    assert!(row.contains("| 0.4321 (mlp) |"), "{row}");
+    let md = r.markdown();
+    assert!(
+        md.contains("| income | DDP ≤ 0.05 | 0.8123 | 0.0456 | 0.0499 |"),
+        "{md}"
+    );
+    let back: Report = serde_json::from_str(&serde_json::to_string(&r).unwrap()).unwrap();
+    assert_eq!(back.unprocessing, r.unprocessing);
+}

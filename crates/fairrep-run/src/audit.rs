@@ -60,13 +60,17 @@ fn balanced_accuracy(p: &[f64], y: &[bool]) -> (f64, Option<[f64; 2]>) {
     )
 }
 
+/// The representation part of the audit: divergences between the groups, the probes, and the
+/// strongest probe of each group.
+pub type RepresentationAudit = (Vec<PairDivergence>, Vec<Probe>, Vec<StrongestProbe>);
+
 /// The representation part of the audit.
 pub fn representation(
     data: &Prepared,
     (z_train, z_valid, z_test): (&[f32], &[f32], &[f32]),
     r: usize,
     seed: u64,
-) -> Result<(Vec<PairDivergence>, Vec<Probe>, Vec<StrongestProbe>), TrainError> {
+) -> Result<RepresentationAudit, TrainError> {
     let test: &Split = &data.test;
     let rows = eval_rows(test.n, seed);
     let rms = (z_test.iter().map(|&v| (v as f64) * (v as f64)).sum::<f64>()

@@ -368,18 +368,22 @@ pub struct UnprocessingPoint {
     pub ddp: f64,
 }
 
-/// The unprocessing points of `task` over `reports`, one sample per seed.
-fn unprocessing_points(reports: &[Report], task: &str) -> Vec<UnprocessingPoint> {
+/// The unprocessing points of `task` over the runs (each run's seed and unprocessing), one
+/// sample per seed (the baseline does not depend on λ).
+fn unprocessing_points(
+    runs: &[(u64, &[fairrep_report::Unprocessed])],
+    task: &str,
+) -> Vec<UnprocessingPoint> {
     let mut seen = Vec::new();
     let mut by_bound: Vec<(Option<f64>, Vec<f64>, Vec<f64>)> = Vec::new();
-    for r in reports {
-        if seen.contains(&r.seed) {
+    for &(seed, unprocessing) in runs {
+        if seen.contains(&seed) {
             continue;
         }
-        let Some(u) = r.unprocessing.iter().find(|u| u.task == task) else {
+        let Some(u) = unprocessing.iter().find(|u| u.task == task) else {
             continue;
         };
-        seen.push(r.seed);
+        seen.push(seed);
         for p in &u.points {
             match by_bound.iter_mut().find(|(b, _, _)| *b == p.bound) {
                 Some((_, acc, ddp)) => {
@@ -661,7 +665,13 @@ pub fn compare(
         bounds.sort_by(f64::total_cmp);
         bounds.dedup();
         let flags = flags(&points, &baselines, majority);
-        let unprocessing = unprocessing_points(&reports, &name);
+        let unprocessing = unprocessing_points(
+            &reports
+                .iter()
+                .map(|r| (r.seed, &r.unprocessing[..]))
+                .collect::<Vec<_>>(),
+            &name,
+        );
         let plot = format!("pareto-{name}.svg");
         tasks.push(TaskComparison {
             task: name,
@@ -795,7 +805,8 @@ impl TaskComparison {
             }
             Parity::Logistic => "DDP of the task's own head (`transfer.head`)",
         };
-        let no_families = parity == Parity::Worst && self.points.iter().all(|p| p.worst_ddp.is_none());
+        let no_families =
+            parity == Parity::Worst && self.points.iter().all(|p| p.worst_ddp.is_none());
         let mut s = format!(
             "\nAccuracy at matched parity, {whose}: per penalty kind, the best median accuracy among \
              λ whose median {parity} is within the bound (95% interval of the median run; accuracy \
@@ -1033,6 +1044,65 @@ mod tests {
         assert_eq!(best(PenaltyKind::Mmd, 0.10), Some(1.0));
         assert_eq!(best(PenaltyKind::Sinkhorn, 0.05), None);
         assert_eq!(best(PenaltyKind::Sinkhorn, 0.10), Some(0.1));
+    }
+
+    /// Under `Parity::Worst` a point is placed by its worst head family's DDP: the logistic
+    /// head's small DDP no longer qualifies a point whose MLP head is unfair, and a point
+    /// without head families is not placed at all.
+    #[test]
+    fn matched_parity_on_the_worst_head() {
+        let with_worst = |p: Point, w: f64| Point {
+            worst_ddp: Some(w),
+            ..p
+        };
+        let pts = vec![
+            with_worst(point("mmd", 1.0, 0.83, 0.01), 0.12),
+            with_worst(point("mmd", 3.0, 0.81, 0.02), 0.045),
+            with_worst(point("mmd", 10.0, 0.79, 0.01), 0.015),
+            point("sinkhorn", 1.0, 0.84, 0.01),
+        ];
+        let best = |m: &[Matched], kind: PenaltyKind, bound: f64| {
+            m.iter()
+                .find(|x| x.kind == kind && x.bound == bound)
+                .unwrap()
+                .best
+                .as_ref()
+                .map(|p| p.lambda)
+        };
+        let logistic = matched(&pts, &PARITY_BOUNDS, Parity::Logistic);
+        let worst = matched(&pts, &PARITY_BOUNDS, Parity::Worst);
+        assert!(worst.iter().all(|m| m.parity == Parity::Worst));
+        assert_eq!(best(&logistic, PenaltyKind::Mmd, 0.02), Some(1.0));
+        assert_eq!(best(&worst, PenaltyKind::Mmd, 0.02), Some(10.0));
+        assert_eq!(best(&worst, PenaltyKind::Mmd, 0.05), Some(3.0));
+        assert_eq!(best(&worst, PenaltyKind::Mmd, 0.10), Some(3.0));
+        assert_eq!(best(&logistic, PenaltyKind::Sinkhorn, 0.02), Some(1.0));
+        assert_eq!(best(&worst, PenaltyKind::Sinkhorn, 0.10), None);
+    }
+
+    #[test]
+    fn unprocessing_takes_each_seeds_first_run_and_the_median() {
+        let one = |acc: f64| {
+            vec![fairrep_report::Unprocessed {
+                task: "income".into(),
+                model: "GBDT".into(),
+                points: vec![fairrep_report::UnprocessedPoint {
+                    bound: Some(0.05),
+                    accuracy: acc,
+                    ddp: 0.04,
+                    tuning_ddp: 0.05,
+                    thresholds: vec![0.5, 0.6],
+                }],
+            }]
+        };
+        // Seed 1 twice (two λ of one seed: the same baseline), seeds 2 and 3 once.
+        let (a, b, c, d) = (one(0.80), one(0.10), one(0.82), one(0.81));
+        let reports = [(1, &a[..]), (1, &b[..]), (2, &c[..]), (3, &d[..])];
+        let u = unprocessing_points(&reports, "income");
+        assert_eq!(u.len(), 1);
+        assert_eq!(u[0].seeds, 3);
+        assert_eq!(u[0].accuracy, 0.81);
+        assert!(unprocessing_points(&reports, "degree").is_empty());
     }
 
     #[test]

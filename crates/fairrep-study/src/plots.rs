@@ -163,11 +163,14 @@ pub fn plot_front(path: &Path, t: &TaskComparison) -> Result<(), StudyError> {
         if !worst.is_empty() {
             chart
                 .draw_series(worst.iter().map(|&(_, w, y)| {
-                    EmptyElement::at((w, y)) + Rectangle::new([(-4, -4), (4, 4)], color.stroke_width(1))
+                    EmptyElement::at((w, y))
+                        + Rectangle::new([(-4, -4), (4, 4)], color.stroke_width(1))
                 }))
                 .map_err(|e| fail(&e))?
                 .label(format!("{kind}: worst head family"))
-                .legend(move |(x, y)| Rectangle::new([(x + 4, y - 4), (x + 12, y + 4)], color.stroke_width(1)));
+                .legend(move |(x, y)| {
+                    Rectangle::new([(x + 4, y - 4), (x + 12, y + 4)], color.stroke_width(1))
+                });
         }
     }
     // A constant head's accuracy.

@@ -36,7 +36,7 @@ pub struct Args {
     #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
     min_leaf: Option<u64>,
     /// The tree's fairness weight γ in [0, 1] (default: chosen from 0, 0.02, 0.05, 0.1, 0.25,
-    /// 0.5).
+    /// 0.5, then bisected where the projected bound crosses --target).
     #[arg(long, value_parser = unit_interval)]
     fairness_weight: Option<f64>,
     /// The error probability δ of each bound (confidence 1 − δ).
@@ -90,7 +90,11 @@ fn open_unit_interval(s: &str) -> Result<f64, String> {
 pub fn run(args: Args) -> anyhow::Result<()> {
     let seed = match args.seed {
         Some(s) => s,
-        None => fairrep_run::rundir::deep_config(&args.run.run, "certify")?.1.seed,
+        None => {
+            fairrep_run::rundir::deep_config(&args.run.run, "certify")?
+                .1
+                .seed
+        }
     };
     let settings = Settings {
         cells: args.cells.map(|k| k as usize),
@@ -104,7 +108,8 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         }),
         seed,
     };
-    let (_, cert) = fairrep_run::certify::certify_run(&args.run.run, args.run.backend.into(), &settings)?;
+    let (_, cert) =
+        fairrep_run::certify::certify_run(&args.run.run, args.run.backend.into(), &settings)?;
     print!("{}", render(&cert));
     println!("{}", args.run.run.join(files::CERTIFICATE).display());
     Ok(())
@@ -146,10 +151,15 @@ pub fn render(c: &Certificate) -> String {
           | task | head | accuracy | DDP | DEO | equalized odds |\n|---|---|---|---|---|---|\n";
     for h in &c.heads {
         s += &format!(
-            "| {} | {} | {:.4} | {:.4} | {} | {} |\n",
+            "| {} | {} | {:.4}{} | {:.4} | {} | {} |\n",
             h.task,
             h.family,
             h.accuracy,
+            if (h.accuracy - h.majority_rate).abs() < 0.005 {
+                " (≈ majority)"
+            } else {
+                ""
+            },
             h.ddp,
             opt(h.deo),
             opt(h.equalized_odds)
@@ -173,6 +183,23 @@ pub fn render(c: &Certificate) -> String {
                 100.0 * c.settings.delta
             );
         }
+    }
+    if c.cells == 1 {
+        s += "WARNING: the release has ONE cell: every classifier of it is constant, so its parity \
+              is 0 and it is useless; no partition of more cells was fair enough. Train a fairer \
+              representation (a larger penalty.lambda) or raise --target\n";
+    }
+    let at_majority: Vec<&str> = c
+        .heads
+        .iter()
+        .filter(|h| h.family == "cell_majority" && (h.accuracy - h.majority_rate).abs() < 0.005)
+        .map(|h| h.task.as_str())
+        .collect();
+    if c.cells > 1 && !at_majority.is_empty() {
+        s += &format!(
+            "note: the cells carry nothing of {}: their cell-majority head is at the majority rate\n",
+            at_majority.join(", ")
+        );
     }
     if c.demographic_parity().upper_bound > c.settings.target {
         s += &format!(
