@@ -692,7 +692,10 @@ fn certify_the_quantised_release_and_release_its_cells() {
     // The grid when nothing is fixed: 6 cell counts × 2 leaf sizes × 6 fairness weights, and
     // 6 bisection steps of the weight where the projected bound crosses the target.
     let n = cert["candidates"].as_array().unwrap().len();
-    assert!(n >= 72 && n <= 72 + 12 * 6 && (n - 72) % 6 == 0, "{n}");
+    assert!(
+        (72..=72 + 12 * 6).contains(&n) && (n - 72).is_multiple_of(6),
+        "{n}"
+    );
     let report = json_file(&out.join("report.json"));
     let test_rows = report["splits"]["test"].as_u64().unwrap();
     let s = &cert["samples"];
@@ -738,7 +741,10 @@ fn certify_the_quantised_release_and_release_its_cells() {
     assert!(printed.contains("cell_majority"), "{printed}");
     let cert = json_file(&out.join("certificate.json"));
     let n = cert["candidates"].as_array().unwrap().len();
-    assert!(n >= 12 && n <= 12 + 2 * 6 && (n - 12) % 6 == 0, "{n}");
+    assert!(
+        (12..=12 + 2 * 6).contains(&n) && (n - 12).is_multiple_of(6),
+        "{n}"
+    );
     let cells = cert["cells"].as_u64().unwrap();
     assert!((2..=8).contains(&cells), "{cells}");
 

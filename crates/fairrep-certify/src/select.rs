@@ -202,8 +202,8 @@ pub fn choose(
     let mut best: Option<(Partition, usize)> = None;
     let mut candidates: Vec<Candidate> = Vec::new();
     let evaluate = |settings: TreeSettings,
-                        candidates: &mut Vec<Candidate>,
-                        best: &mut Option<(Partition, usize)>|
+                    candidates: &mut Vec<Candidate>,
+                    best: &mut Option<(Partition, usize)>|
      -> Result<Candidate, CertifyError> {
         let p = Partition::fit(train, settings)?;
         let (tc, vc) = (p.assign(train.z), p.assign(valid.z));
