@@ -332,6 +332,13 @@ fn report_compares_runs_with_fronts_baselines_and_plots() {
             .assert()
             .success();
     }
+    // The λ = 1 run is certified: its point shows the certificate and the release's accuracy.
+    fairrep()
+        .args(["-q", "certify", "--run"])
+        .arg(runs.join("l1"))
+        .args(["--cells", "4"])
+        .assert()
+        .success();
     let out = dir.path().join("report");
     let reference = dir.path().join("published.csv");
     std::fs::write(
@@ -412,6 +419,21 @@ fn report_compares_runs_with_fronts_baselines_and_plots() {
         .stderr(predicate::str::contains("`charlson`"));
     let points = income["points"].as_array().unwrap();
     assert_eq!(points.len(), 2);
+    let cert = json(&runs.join("l1/certificate.json"));
+    let release = cert["heads"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|h| h["task"] == "income" && h["family"] == "cell_majority")
+        .unwrap();
+    for p in points {
+        if p["lambda"] == 1.0 {
+            assert_eq!(p["certified_dp"], cert["statements"][0]["upper_bound"]);
+            assert_eq!(p["release_accuracy"], release["accuracy"]);
+        } else {
+            assert!(p["certified_dp"].is_null(), "{p}");
+        }
+    }
     // Every point says whether it is on the front; one at least is, and every point off the
     // front is dominated by one on it.
     let num = |p: &Value, k: &str| p[k].as_f64().unwrap_or_else(|| panic!("{k} of {p}"));

@@ -276,10 +276,11 @@ fn the_worst_head_and_the_unprocessing_baseline_are_shown() {
                 family: "mlp".into(),
                 accuracy: Some(0.81),
                 auc: None,
-                ddp: Some(0.4321),
+                ddp: Some(0.9123),
             },
         ];
-        b.worst_ddp = Some(0.4321);
+        // The largest DDP of the task's head (0.6667) and the families.
+        b.worst_ddp = Some(0.9123);
     }
     r.unprocessing = vec![Unprocessed {
         task: "income".into(),
@@ -295,7 +296,7 @@ fn the_worst_head_and_the_unprocessing_baseline_are_shown() {
     let table = task_table(&r.tasks);
     assert!(table.contains("| DDP | worst-head DDP |"), "{table}");
     let row = table.lines().find(|l| l.starts_with("| income")).unwrap();
-    assert!(row.contains("| 0.4321 (mlp) |"), "{row}");
+    assert!(row.contains("| 0.6667 | 0.9123 (mlp) |"), "{row}");
     let md = r.markdown();
     assert!(
         md.contains("| income | DDP ≤ 0.05 | 0.8123 | 0.0456 | 0.0499 |"),

@@ -50,6 +50,13 @@ pub struct Point {
     /// (`transfer.head_families`): the parity an unknown downstream user would see at worst.
     #[serde(default)]
     pub worst_ddp: Option<f64>,
+    /// Median over the seeds of the certified demographic parity bound of the run's quantised
+    /// release (`certificate.json`, when every seed's run has one).
+    #[serde(default)]
+    pub certified_dp: Option<f64>,
+    /// Median over the seeds of the release's accuracy on this task (its cell-majority head).
+    #[serde(default)]
+    pub release_accuracy: Option<f64>,
     /// Whether no other point of the task is at least as accurate and at least as fair (and
     /// better in one).
     pub on_front: bool,
@@ -107,6 +114,8 @@ struct Runs {
     ddp: Vec<Sample>,
     auc: Vec<Sample>,
     worst_ddp: Vec<f64>,
+    certified_dp: Vec<f64>,
+    release_accuracy: Vec<f64>,
     constant: usize,
     near_constant: usize,
 }
@@ -138,6 +147,10 @@ impl Point {
             auc_ci,
             worst_ddp: (runs.worst_ddp.len() == runs.accuracy.len())
                 .then(|| median(&mut runs.worst_ddp.clone())),
+            certified_dp: (runs.certified_dp.len() == runs.accuracy.len())
+                .then(|| median(&mut runs.certified_dp.clone())),
+            release_accuracy: (runs.release_accuracy.len() == runs.accuracy.len())
+                .then(|| median(&mut runs.release_accuracy.clone())),
             on_front: false,
         }
     }
@@ -586,7 +599,16 @@ pub fn compare(
     let mut by_task: BTreeMap<String, BTreeMap<(PenaltyKind, u64), Runs>> = BTreeMap::new();
     // Transfer tasks first (the ones the method is about), then the source tasks.
     let mut order: Vec<(String, fairrep_data::Role, f64)> = Vec::new();
-    for r in &reports {
+    let certificates: Vec<Option<fairrep_certify::Certificate>> = runs
+        .iter()
+        .map(|run| {
+            let path = run.join(files::CERTIFICATE);
+            path.is_file()
+                .then(|| fairrep_report::read_json(&path, "certificate"))
+                .transpose()
+        })
+        .collect::<Result<_, _>>()?;
+    for (r, cert) in reports.iter().zip(&certificates) {
         let mut tasks: Vec<_> = binary_tasks(&r.tasks).collect();
         tasks.sort_by_key(|(t, _)| t.role != fairrep_data::Role::Transfer);
         for (t, m) in tasks {
@@ -621,6 +643,16 @@ pub fn compare(
             }
             if let Some(w) = m.worst_ddp {
                 e.worst_ddp.push(w);
+            }
+            if let Some(c) = cert {
+                e.certified_dp.push(c.demographic_parity().upper_bound);
+                if let Some(h) = c
+                    .heads
+                    .iter()
+                    .find(|h| h.task == t.name && h.family == "cell_majority")
+                {
+                    e.release_accuracy.push(h.accuracy);
+                }
             }
             e.constant += usize::from(predicts_a_constant(s));
             e.near_constant += usize::from(nearly_constant(s));
@@ -949,16 +981,21 @@ impl Comparison {
                     with_ci(b.ddp, b.ddp_ci),
                 );
             }
-            s += "\n| penalty | λ | seeds | accuracy | DDP | worst-head DDP | accuracy range | DDP range | constant | front |\n|---|---|---|---|---|---|---|---|---|---|\n";
+            s += "\n| penalty | λ | seeds | accuracy | DDP | worst-head DDP | certified DP (release accuracy) | accuracy range | DDP range | constant | front |\n|---|---|---|---|---|---|---|---|---|---|---|\n";
             for p in &t.points {
                 s += &format!(
-                    "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |\n",
+                    "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |\n",
                     p.kind,
                     p.lambda,
                     p.seeds,
                     with_ci(p.accuracy, p.accuracy_ci),
                     with_ci(p.ddp, p.ddp_ci),
                     p.worst_ddp.map_or("–".into(), |w| format!("{w:.4}")),
+                    match (p.certified_dp, p.release_accuracy) {
+                        (Some(c), Some(a)) => format!("{c:.4} ({a:.4})"),
+                        (Some(c), None) => format!("{c:.4}"),
+                        _ => "–".into(),
+                    },
                     range(p.accuracy_range),
                     range(p.ddp_range),
                     if p.constant_seeds > 0 {
@@ -971,7 +1008,7 @@ impl Comparison {
             }
             for b in &t.baselines {
                 s += &format!(
-                    "| baseline: {} | – | – | {:.4} | {:.4} | | | | | |\n",
+                    "| baseline: {} | – | – | {:.4} | {:.4} | | | | | | |\n",
                     b.inputs, b.accuracy, b.ddp
                 );
             }
@@ -1017,6 +1054,16 @@ mod tests {
         Point::new(kind, lambda, &runs)
     }
 
+    /// The λ of the matched point of `kind` at `bound` (`None`: no point within it).
+    fn best_lambda(m: &[Matched], kind: PenaltyKind, bound: f64) -> Option<f64> {
+        m.iter()
+            .find(|x| x.kind == kind && x.bound == bound)
+            .unwrap()
+            .best
+            .as_ref()
+            .map(|p| p.lambda)
+    }
+
     #[test]
     fn matched_parity_takes_the_most_accurate_informative_point_within_each_bound() {
         let pts = vec![
@@ -1031,14 +1078,7 @@ mod tests {
             point("sinkhorn", 0.1, 0.84, 0.09),
         ];
         let m = matched(&pts, &PARITY_BOUNDS, Parity::Logistic);
-        let best = |kind: PenaltyKind, bound: f64| {
-            m.iter()
-                .find(|x| x.kind == kind && x.bound == bound)
-                .unwrap()
-                .best
-                .as_ref()
-                .map(|p| p.lambda)
-        };
+        let best = |kind: PenaltyKind, bound: f64| best_lambda(&m, kind, bound);
         assert_eq!(best(PenaltyKind::Mmd, 0.02), Some(10.0));
         assert_eq!(best(PenaltyKind::Mmd, 0.05), Some(3.0));
         assert_eq!(best(PenaltyKind::Mmd, 0.10), Some(1.0));
@@ -1061,14 +1101,7 @@ mod tests {
             with_worst(point("mmd", 10.0, 0.79, 0.01), 0.015),
             point("sinkhorn", 1.0, 0.84, 0.01),
         ];
-        let best = |m: &[Matched], kind: PenaltyKind, bound: f64| {
-            m.iter()
-                .find(|x| x.kind == kind && x.bound == bound)
-                .unwrap()
-                .best
-                .as_ref()
-                .map(|p| p.lambda)
-        };
+        let best = best_lambda;
         let logistic = matched(&pts, &PARITY_BOUNDS, Parity::Logistic);
         let worst = matched(&pts, &PARITY_BOUNDS, Parity::Worst);
         assert!(worst.iter().all(|m| m.parity == Parity::Worst));
