@@ -401,6 +401,18 @@ fn report_compares_runs_with_fronts_baselines_and_plots() {
         md.find("worst-head DDP (the largest").unwrap()
             < md.find("DDP of the task's own head").unwrap()
     );
+    // One point is certified: the table of the certified release follows, with its row.
+    assert!(
+        md.contains("Accuracy at matched parity, certified DP of the quantised release"),
+        "{md}"
+    );
+    let certified: Vec<&Value> = income["matched"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|m| m["parity"] == "certified")
+        .collect();
+    assert_eq!(certified.len(), 4);
     // A reference naming a task no run has, or a bad number: exit 2, named.
     std::fs::write(
         &reference,

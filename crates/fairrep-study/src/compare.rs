@@ -171,6 +171,9 @@ pub enum Parity {
     Worst,
     /// The DDP of the task's own head (`transfer.head`, logistic by default).
     Logistic,
+    /// The certified demographic parity bound of the run's quantised release
+    /// (`certificate.json`): the accuracy is then the release's (its cell-majority head's).
+    Certified,
 }
 
 impl Parity {
@@ -179,6 +182,15 @@ impl Parity {
         match self {
             Parity::Worst => p.worst_ddp,
             Parity::Logistic => Some(p.ddp),
+            Parity::Certified => p.certified_dp,
+        }
+    }
+
+    /// The accuracy a point is ranked by under this parity: the task head's, or the release's.
+    pub fn accuracy(self, p: &Point) -> Option<f64> {
+        match self {
+            Parity::Certified => p.release_accuracy,
+            _ => Some(p.accuracy),
         }
     }
 }
@@ -188,6 +200,7 @@ impl std::fmt::Display for Parity {
         f.write_str(match self {
             Parity::Worst => "worst-head DDP",
             Parity::Logistic => "DDP of the task's head",
+            Parity::Certified => "certified DP",
         })
     }
 }
@@ -212,8 +225,10 @@ pub struct Matched {
     pub best: Option<Point>,
 }
 
-/// The [`Matched`] points of a task's `points` for each kind and bound, under `parity`.
-fn matched(points: &[Point], bounds: &[f64], parity: Parity) -> Vec<Matched> {
+/// The [`Matched`] points of a task's `points` for each kind and bound, under `parity`. A point
+/// must be informative: no near-constant head in any seed, or, for the certified release, a
+/// release accuracy above the task's `majority` rate (by half a point).
+fn matched(points: &[Point], bounds: &[f64], parity: Parity, majority: f64) -> Vec<Matched> {
     let mut kinds: Vec<PenaltyKind> = points.iter().map(|p| p.kind).collect();
     kinds.dedup();
     let mut out = Vec::new();
@@ -222,12 +237,17 @@ fn matched(points: &[Point], bounds: &[f64], parity: Parity) -> Vec<Matched> {
             let best = points
                 .iter()
                 .filter(|p| {
-                    p.kind == kind && p.informative() && parity.of(p).is_some_and(|d| d <= bound)
+                    let informative = match parity {
+                        Parity::Certified => parity
+                            .accuracy(p)
+                            .is_some_and(|a| !at_majority(a, majority)),
+                        _ => p.informative(),
+                    };
+                    p.kind == kind && informative && parity.of(p).is_some_and(|d| d <= bound)
                 })
                 .max_by(|a, b| {
-                    a.accuracy
-                        .total_cmp(&b.accuracy)
-                        .then(b.ddp.total_cmp(&a.ddp))
+                    let acc = |p| parity.accuracy(p).unwrap_or(f64::NAN);
+                    acc(a).total_cmp(&acc(b)).then(b.ddp.total_cmp(&a.ddp))
                 })
                 .cloned();
             out.push(Matched {
@@ -454,10 +474,10 @@ pub struct TaskComparison {
     pub plot: String,
 }
 
-/// The parity that is not `p`.
+/// The parity that is not `p` (of the two a headline can be).
 fn other(p: Parity) -> Parity {
     match p {
-        Parity::Worst => Parity::Logistic,
+        Parity::Worst | Parity::Certified => Parity::Logistic,
         Parity::Logistic => Parity::Worst,
     }
 }
@@ -711,7 +731,13 @@ pub fn compare(
             majority,
             matched: [parity, other(parity)]
                 .into_iter()
-                .flat_map(|p| matched(&points, &bounds, p))
+                .chain(
+                    points
+                        .iter()
+                        .any(|p| p.certified_dp.is_some())
+                        .then_some(Parity::Certified),
+                )
+                .flat_map(|p| matched(&points, &bounds, p, majority))
                 .collect(),
             points,
             selected,
@@ -836,16 +862,29 @@ impl TaskComparison {
                  representation: what any of these downstream models would show)"
             }
             Parity::Logistic => "DDP of the task's own head (`transfer.head`)",
+            Parity::Certified => {
+                "certified DP of the quantised release (`certificate.json`: a bound for every \
+                 classifier of its cells; the accuracy is the release's cell-majority head's)"
+            }
         };
         let no_families =
             parity == Parity::Worst && self.points.iter().all(|p| p.worst_ddp.is_none());
+        let source = self.role == fairrep_data::Role::Source;
+        let excluded = match parity {
+            Parity::Certified => "releases within half a point of the majority rate excluded",
+            _ => {
+                "95% interval of the median run; accuracy range over the seeds; near-constant heads excluded"
+            }
+        };
         let mut s = format!(
             "\nAccuracy at matched parity, {whose}: per penalty kind, the best median accuracy among \
-             λ whose median {parity} is within the bound (95% interval of the median run; accuracy \
-             range over the seeds; near-constant heads excluded); published results at their DP \
-             bound.{}\n\n\
+             λ whose median {parity} is within the bound ({excluded}); published results at their \
+             DP bound.{}\n\n\
              | method | {} |\n|---|{}\n",
-            if no_families {
+            if no_families && source {
+                " Head families are fitted on transfer tasks only: a source task's points are \
+                 placed by its own head in the next table."
+            } else if no_families {
                 " These runs have no head families (`transfer.head_families = []`): no point can be \
                  placed; `fairrep report --parity logistic` uses the task's head."
             } else {
@@ -869,6 +908,16 @@ impl TaskComparison {
                         .find(|m| m.kind == kind && m.bound == b)
                         .and_then(|m| m.best.as_ref())
                     {
+                        Some(p) if parity == Parity::Certified => {
+                            let acc = parity.accuracy(p).unwrap_or(f64::NAN);
+                            format!(
+                                "{acc:.4}{} (λ = {}, certified DP {:.4}, {} seeds)",
+                                majority(acc),
+                                p.lambda,
+                                parity.of(p).unwrap_or(f64::NAN),
+                                p.seeds
+                            )
+                        }
                         Some(p) => format!(
                             "{:.4}{}{} (λ = {}, {} {:.4}, seeds {:.4}–{:.4})",
                             p.accuracy,
@@ -878,7 +927,7 @@ impl TaskComparison {
                             p.lambda,
                             match parity {
                                 Parity::Worst => "worst-head DDP",
-                                Parity::Logistic => "DDP",
+                                _ => "DDP",
                             },
                             parity.of(p).unwrap_or(f64::NAN),
                             p.accuracy_range[0],
@@ -968,6 +1017,7 @@ impl Comparison {
             }
             s += &t.matched_table(self.parity);
             s += &t.matched_table(other(self.parity));
+            s += &t.matched_table(Parity::Certified);
             s += "\n| penalty | λ = 0 accuracy | λ = 0 DDP | best λ | accuracy | DDP |\n|---|---|---|---|---|---|\n";
             for sel in &t.selected {
                 let (r, b) = (&sel.reference, &sel.best);
@@ -1077,7 +1127,7 @@ mod tests {
             },
             point("sinkhorn", 0.1, 0.84, 0.09),
         ];
-        let m = matched(&pts, &PARITY_BOUNDS, Parity::Logistic);
+        let m = matched(&pts, &PARITY_BOUNDS, Parity::Logistic, 0.5);
         let best = |kind: PenaltyKind, bound: f64| best_lambda(&m, kind, bound);
         assert_eq!(best(PenaltyKind::Mmd, 0.02), Some(10.0));
         assert_eq!(best(PenaltyKind::Mmd, 0.05), Some(3.0));
@@ -1102,8 +1152,8 @@ mod tests {
             point("sinkhorn", 1.0, 0.84, 0.01),
         ];
         let best = best_lambda;
-        let logistic = matched(&pts, &PARITY_BOUNDS, Parity::Logistic);
-        let worst = matched(&pts, &PARITY_BOUNDS, Parity::Worst);
+        let logistic = matched(&pts, &PARITY_BOUNDS, Parity::Logistic, 0.5);
+        let worst = matched(&pts, &PARITY_BOUNDS, Parity::Worst, 0.5);
         assert!(worst.iter().all(|m| m.parity == Parity::Worst));
         assert_eq!(best(&logistic, PenaltyKind::Mmd, 0.02), Some(1.0));
         assert_eq!(best(&worst, PenaltyKind::Mmd, 0.02), Some(10.0));
@@ -1111,6 +1161,34 @@ mod tests {
         assert_eq!(best(&worst, PenaltyKind::Mmd, 0.10), Some(3.0));
         assert_eq!(best(&logistic, PenaltyKind::Sinkhorn, 0.02), Some(1.0));
         assert_eq!(best(&worst, PenaltyKind::Sinkhorn, 0.10), None);
+    }
+
+    /// Under `Parity::Certified` points are placed by their certified DP and ranked by the
+    /// release's accuracy, not the continuous z's.
+    #[test]
+    fn matched_parity_on_the_certified_release() {
+        let certified = |p: Point, c: f64, acc: f64| Point {
+            certified_dp: Some(c),
+            release_accuracy: Some(acc),
+            ..p
+        };
+        let pts = vec![
+            certified(point("mmd", 10.0, 0.80, 0.01), 0.06, 0.70),
+            certified(point("mmd", 30.0, 0.79, 0.01), 0.045, 0.69),
+            certified(point("mmd", 100.0, 0.85, 0.01), 0.04, 0.68),
+            point("mmd", 300.0, 0.99, 0.0),
+        ];
+        let m = matched(&pts, &PARITY_BOUNDS, Parity::Certified, 0.6);
+        // Within 0.05: λ = 30 (release 0.69) beats λ = 100 (0.68) though z's head is less
+        // accurate; the uncertified point is never placed.
+        assert_eq!(best_lambda(&m, PenaltyKind::Mmd, 0.05), Some(30.0));
+        assert_eq!(best_lambda(&m, PenaltyKind::Mmd, 0.10), Some(10.0));
+        assert_eq!(best_lambda(&m, PenaltyKind::Mmd, 0.02), None);
+        // A release at the majority rate is no release: with a majority of 0.686, λ = 100's
+        // 0.68 and λ = 30's 0.69 are both within half a point of it.
+        let m = matched(&pts, &PARITY_BOUNDS, Parity::Certified, 0.686);
+        assert_eq!(best_lambda(&m, PenaltyKind::Mmd, 0.05), None);
+        assert_eq!(best_lambda(&m, PenaltyKind::Mmd, 0.10), Some(10.0));
     }
 
     #[test]
