@@ -206,7 +206,8 @@ pub fn counts(k: usize, base: &[bool], cells: &[(usize, bool)], average: &[usize
     }
 }
 
-/// The plug-in total variation `½ Σ_j |P̂(j | a) − P̂(j | b)|` between two groups' cells.
+/// The plug-in total variation `½ Σ_j |P̂(j | a) − P̂(j | b)|` between two groups' cells, from
+/// rows of (cell, in group a).
 pub fn plug_in_tv(k: usize, rows: &[(usize, bool)]) -> f64 {
     let (mut ca, mut cb) = (vec![0.0; k], vec![0.0; k]);
     for &(c, a) in rows {
@@ -216,13 +217,18 @@ pub fn plug_in_tv(k: usize, rows: &[(usize, bool)]) -> f64 {
             cb[c] += 1.0;
         }
     }
+    plug_in_tv_of_counts(&ca, &cb)
+}
+
+/// The plug-in total variation from each group's rows per cell.
+pub fn plug_in_tv_of_counts(ca: &[f64], cb: &[f64]) -> f64 {
     let (na, nb): (f64, f64) = (ca.iter().sum(), cb.iter().sum());
     if na == 0.0 || nb == 0.0 {
         return 0.0;
     }
     0.5 * ca
         .iter()
-        .zip(&cb)
+        .zip(cb)
         .map(|(a, b)| (a / na - b / nb).abs())
         .sum::<f64>()
 }

@@ -204,6 +204,22 @@ impl Certificate {
     }
 }
 
+/// A split's rows as a partition [`Sample`] with the given targets.
+fn sample_of<'a>(
+    s: &SplitData<'a>,
+    dim: usize,
+    groups: usize,
+    targets: &'a [&'a [f32]],
+) -> Sample<'a> {
+    Sample {
+        z: s.z,
+        dim,
+        group: s.group,
+        groups,
+        targets,
+    }
+}
+
 /// Chooses the partition, certifies the test split's cells and measures the heads on them.
 pub fn certify(
     input: &Input,
@@ -226,31 +242,9 @@ pub fn certify(
         source.iter().map(|&t| input.valid.targets[t]).collect(),
     );
     let binary: Vec<bool> = source.iter().map(|&t| input.tasks[t].binary).collect();
-    let sample = |s: &SplitData<'_>, targets: &'_ [&[f32]]| -> Result<(), CertifyError> {
-        Sample {
-            z: s.z,
-            dim: input.dim,
-            group: s.group,
-            groups: ng,
-            targets,
-        }
-        .check()
-    };
-    sample(&input.test, &[])?;
-    let train = Sample {
-        z: input.train.z,
-        dim: input.dim,
-        group: input.train.group,
-        groups: ng,
-        targets: &tr_targets,
-    };
-    let valid = Sample {
-        z: input.valid.z,
-        dim: input.dim,
-        group: input.valid.group,
-        groups: ng,
-        targets: &va_targets,
-    };
+    sample_of(&input.test, input.dim, ng, &[]).check()?;
+    let train = sample_of(&input.train, input.dim, ng, &tr_targets);
+    let valid = sample_of(&input.valid, input.dim, ng, &va_targets);
     let grid = Grid::new(
         train.rows(),
         settings.cells,

@@ -258,10 +258,8 @@ pub fn choose(
                 for _ in 0..BISECTION_STEPS {
                     let mid = 0.5 * (lo + hi);
                     let c = evaluate(settings(mid), &mut candidates, &mut best)?;
-                    if c.projected_bound <= target && c.cells > 1 {
-                        hi = mid;
-                    } else if c.projected_bound <= target {
-                        // One cell: trivially within the target; the useful weights are below.
+                    // Within the target (one cell included: the useful weights are below).
+                    if c.projected_bound <= target {
                         hi = mid;
                     } else {
                         lo = mid;

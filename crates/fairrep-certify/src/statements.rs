@@ -2,7 +2,7 @@
 //! groups (union bound), equal opportunity and equalized odds per binary task (the same bound on
 //! the rows of one label).
 
-use crate::bound::{Budget, Method, TvBound, counts, direct_bound, plug_in_tv, tv_bound};
+use crate::bound::{Budget, Method, TvBound, counts, direct_bound, plug_in_tv_of_counts, tv_bound};
 use rand::SeedableRng;
 use rand::seq::SliceRandom;
 use rand_chacha::ChaCha8Rng;
@@ -118,12 +118,10 @@ fn pair_bounds(
     for (i, &a) in present.iter().enumerate() {
         for &b in &present[i + 1..] {
             let rows = (0..cells.len()).filter(|&r| keep(r) && (group[r] == a || group[r] == b));
-            let (mut base, mut per_cell, mut average, mut all) =
-                (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+            let (mut base, mut per_cell, mut average) = (Vec::new(), Vec::new(), Vec::new());
             let (mut ca, mut cb) = (vec![0.0; k], vec![0.0; k]);
             for r in rows {
                 let is_a = group[r] == a;
-                all.push((cells[r], is_a));
                 if is_a {
                     ca[cells[r]] += 1.0;
                 } else {
@@ -152,7 +150,7 @@ fn pair_bounds(
                 upper_bound,
                 rows: [count(&ca), count(&cb)],
                 fare,
-                plug_in: plug_in_tv(k, &all),
+                plug_in: plug_in_tv_of_counts(&ca, &cb),
             });
         }
     }

@@ -30,11 +30,6 @@ fn rows_tensor(z: &[f32], r: usize, rows: &[usize]) -> burn::Tensor<2> {
     )
 }
 
-/// Balanced accuracy of scores `p` (≥ 0.5: the group) against `y`.
-fn balanced_accuracy_of(p: &[f64], y: &[bool]) -> f64 {
-    balanced_accuracy(p, y).0
-}
-
 /// Balanced accuracy and its 95% interval: Clopper–Pearson at 97.5% for the rate right among
 /// the group's rows and among the others (a union bound; `None` when either has no row).
 fn balanced_accuracy(p: &[f64], y: &[bool]) -> (f64, Option<[f64; 2]>) {
@@ -172,16 +167,16 @@ pub fn representation(
                 .zip(&yte)
                 .filter(|(p, y)| (**p >= 0.5) == **y)
                 .count();
-            let (balanced_accuracy, ci) = balanced_accuracy(&p, &yte);
+            let (ba, ci) = balanced_accuracy(&p, &yte);
             probes.push(Probe {
                 kind,
                 group: data.groups[k].clone(),
                 accuracy: correct as f64 / n,
                 auc: fairrep_metrics::roc_auc(&yte, &p).ok().flatten(),
                 majority_baseline: base as f64 / n,
-                balanced_accuracy,
+                balanced_accuracy: ba,
                 balanced_accuracy_ci95: ci,
-                valid_balanced_accuracy: (!yva.is_empty()).then(|| balanced_accuracy_of(&pv, &yva)),
+                valid_balanced_accuracy: (!yva.is_empty()).then(|| balanced_accuracy(&pv, &yva).0),
                 settings,
             });
         }

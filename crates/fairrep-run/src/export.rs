@@ -271,7 +271,7 @@ pub fn export(inf: &Inference, out: &Path) -> Result<Manifest, TrainError> {
         postprocess: inf.postprocess.clone(),
         partition: inf
             .dir
-            .join(crate::inference::PARTITION_FILE)
+            .join(fairrep_report::files::PARTITION)
             .is_file()
             .then(|| crate::inference::load_partition(&inf.dir))
             .transpose()?,

@@ -293,9 +293,6 @@ fn keep_indices(input: &Input<'_>, keep: &[String]) -> Result<Vec<usize>, TrainE
         .collect()
 }
 
-/// The file name of a run's partition (`fairrep certify`).
-pub const PARTITION_FILE: &str = files::PARTITION;
-
 /// The run's `partition.json` (written by `fairrep certify`), checked.
 pub fn load_partition(run: &Path) -> Result<fairrep_certify::Partition, TrainError> {
     let path = run.join(files::PARTITION);

@@ -8,6 +8,7 @@
 
 pub mod compare;
 pub mod error;
+pub mod matched;
 pub mod plots;
 pub mod sweep;
 
