@@ -820,8 +820,25 @@ impl Comparison {
     }
 }
 
+/// A point of one seed (for the tests of this module and of `matched`).
 #[cfg(test)]
-pub(crate) mod tests {
+pub(crate) fn point(kind: &str, lambda: f64, acc: f64, ddp: f64) -> Point {
+    let one = |v| [Sample { value: v, ci: None }];
+    let kind = match kind {
+        "mmd" => PenaltyKind::Mmd,
+        "sinkhorn" => PenaltyKind::Sinkhorn,
+        _ => PenaltyKind::Adversarial,
+    };
+    let runs = Runs {
+        accuracy: one(acc).to_vec(),
+        ddp: one(ddp).to_vec(),
+        ..Runs::default()
+    };
+    Point::new(kind, lambda, &runs)
+}
+
+#[cfg(test)]
+mod tests {
     use super::*;
 
     #[test]
@@ -840,22 +857,6 @@ pub(crate) mod tests {
         assert_eq!(front, [true, true, false, true, true]);
         assert_eq!(median(&mut [3.0, 1.0, 2.0]), 2.0);
         assert_eq!(median(&mut [4.0, 1.0, 2.0, 3.0]), 2.5);
-    }
-
-    /// A point of one seed.
-    pub(crate) fn point(kind: &str, lambda: f64, acc: f64, ddp: f64) -> Point {
-        let one = |v| [Sample { value: v, ci: None }];
-        let kind = match kind {
-            "mmd" => PenaltyKind::Mmd,
-            "sinkhorn" => PenaltyKind::Sinkhorn,
-            _ => PenaltyKind::Adversarial,
-        };
-        let runs = Runs {
-            accuracy: one(acc).to_vec(),
-            ddp: one(ddp).to_vec(),
-            ..Runs::default()
-        };
-        Point::new(kind, lambda, &runs)
     }
 
     #[test]

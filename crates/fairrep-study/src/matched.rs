@@ -264,7 +264,7 @@ impl TaskComparison {
 mod tests {
     use super::*;
     use crate::compare::PARITY_BOUNDS;
-    use crate::compare::tests::point;
+    use crate::compare::point;
 
     /// The λ of the matched point of `kind` at `bound` (`None`: no point within it).
     fn best_lambda(m: &[Matched], kind: PenaltyKind, bound: f64) -> Option<f64> {
