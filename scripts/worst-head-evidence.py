@@ -6,7 +6,7 @@ DDP, the certified DP bound and accuracy of the quantised release, and the stron
 lower bound on the groups' total variation.
 
 Usage: python3 scripts/worst-head-evidence.py OUT.json [VARIANT ...]
-A variant is NAME=--set K=V,--set K=V (see VARIANTS below for the defaults).
+A variant is one of VARIANTS' names below, or NAME::KEY=VALUE;KEY=VALUE (config overrides).
 Raw output: OUT.json holds every run's numbers, the command lines, the commit, the machine, the
 thread settings and the wall times. Needs a release build (FAIRREP_BIN or target/release/fairrep).
 """
@@ -22,13 +22,25 @@ VARIANTS = {
     "sinkhorn λ=10": ["--set", "penalty.kind=sinkhorn", "--set", "penalty.lambda=10"],
     "sinkhorn λ=10, whitened z": ["--set", "penalty.kind=sinkhorn", "--set", "penalty.lambda=10", "--set", "penalty.scale=whiten"],
     "adversarial λ=3": ["--set", "penalty.kind=adversarial", "--set", "penalty.lambda=3"],
+    "mmd λ=3, z of 4": ["--set", "penalty.lambda=3", "--set", "model.representation=4"],
+    "mmd λ=3, small bandwidths": ["--set", "penalty.lambda=3", "--set", "penalty.bandwidth=[0.1,0.25,0.5,1,2]"],
+    "adversarial λ=3, wide adversary": ["--set", "penalty.kind=adversarial", "--set", "penalty.lambda=3",
+                                        "--set", "penalty.adversary.hidden=[128,128]"],
 }
 SEEDS = [1, 2, 3]
 
 
 def main():
     out = sys.argv[1]
-    names = sys.argv[2:] or list(VARIANTS)
+    names = []
+    for arg in sys.argv[2:]:
+        if arg not in VARIANTS:
+            if "::" not in arg:
+                sys.exit(f"unknown variant {arg!r}: one of {list(VARIANTS)} or NAME::KEY=VALUE;KEY=VALUE")
+            arg, sets = arg.split("::", 1)
+            VARIANTS[arg] = [x for kv in sets.split(";") for x in ["--set", kv]]
+        names.append(arg)
+    names = names or list(VARIANTS)
     repo = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     fairrep = os.environ.get("FAIRREP_BIN", os.path.join(repo, "target/release/fairrep"))
     config = os.path.join(repo, "configs/quickstart.toml")

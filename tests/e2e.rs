@@ -45,11 +45,12 @@ fn train_cmd(cfg: &Path, out: &Path, extra: &[&str]) -> Command {
     cmd
 }
 
-/// Runs `fairrep -q train --config cfg --out out` and expects success.
-fn train_ok(cfg: impl AsRef<Path>, out: impl AsRef<Path>) {
-    train_cmd(cfg.as_ref(), out.as_ref(), &[])
+/// Runs `fairrep -q train --config cfg --out out`, expects success and returns its stdout.
+fn train_ok(cfg: impl AsRef<Path>, out: impl AsRef<Path>) -> String {
+    let done = train_cmd(cfg.as_ref(), out.as_ref(), &[])
         .assert()
         .success();
+    String::from_utf8_lossy(&done.get_output().stdout).into_owned()
 }
 
 fn report(dir: &Path) -> Value {
@@ -203,11 +204,18 @@ fn quickstart_penalty_halves_income_ddp_on_the_transfer_task() {
     let tmp = tempfile::tempdir().unwrap();
     let fair = config_in(tmp.path(), &[]);
     let out_fair = tmp.path().join("fair");
-    train_ok(&fair, &out_fair);
+    let printed_fair = train_ok(&fair, &out_fair);
     let plain_dir = tempfile::tempdir().unwrap();
     let plain = config_in(plain_dir.path(), &[("lambda = 1.0", "lambda = 0.0")]);
     let out_plain = plain_dir.path().join("plain");
-    train_ok(&plain, &out_plain);
+    let printed_plain = train_ok(&plain, &out_plain);
+    // Healthy runs: no collapse, no income head at the majority rate.
+    for printed in [&printed_fair, &printed_plain] {
+        assert!(
+            !printed.contains("collapsed") && !printed.contains("task `income`"),
+            "{printed}"
+        );
+    }
     let (f, p) = (report(&out_fair), report(&out_plain));
     let (ff, pp) = (task(&f, "income"), task(&p, "income"));
     let ddp = |t: &Value| t["ddp"].as_f64().unwrap();
@@ -255,6 +263,47 @@ fn quickstart_penalty_halves_income_ddp_on_the_transfer_task() {
             .unwrap()
             .contains("## Worst-case downstream parity")
     );
+}
+
+/// The quickstart at λ = 100: every head predicts (almost) one class, every DDP is near 0 —
+/// `train`, `report.md`, `eval` and `audit` must say that this parity is not fairness, and
+/// suggest a smaller λ.
+#[test]
+fn a_collapsed_run_is_flagged_wherever_its_parity_is_printed() {
+    let tmp = tempfile::tempdir().unwrap();
+    let cfg = config_in(
+        tmp.path(),
+        &[
+            ("lambda = 1.0", "lambda = 100.0"),
+            ("epochs = 20", "epochs = 5"),
+        ],
+    );
+    let out = tmp.path().join("run");
+    let printed = train_ok(&cfg, &out);
+    let collapse =
+        "WARNING: the representation collapsed: every source task's head is near-constant";
+    assert!(printed.contains(collapse), "{printed}");
+    assert!(printed.contains("is not evidence of fairness"), "{printed}");
+    assert!(printed.contains("--set penalty.lambda=10`"), "{printed}");
+    let md = std::fs::read_to_string(out.join("report.md")).unwrap();
+    assert!(
+        md.contains("## Warnings\n\n- the representation collapsed"),
+        "{md}"
+    );
+    let r = report(&out);
+    let rep = &r["representation"];
+    assert!(
+        num(rep, "spread") > 0.0 && num(rep, "initial_spread") > 0.0,
+        "{rep}"
+    );
+    for cmd in ["eval", "audit"] {
+        let done = fairrep().args([cmd, "--run"]).arg(&out).assert().success();
+        let text = String::from_utf8_lossy(&done.get_output().stdout).into_owned();
+        assert!(text.contains(collapse), "{cmd}: {text}");
+    }
+    let audit: Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("audit.json")).unwrap()).unwrap();
+    assert!(audit["warnings"][0].as_str().unwrap().contains("collapsed"));
 }
 
 /// Runs `fairrep train` on a config and expects exit code 2 with all `needles` in stderr.

@@ -107,4 +107,8 @@ pub struct Audit {
     /// Per group, the strongest probe and the lower bound it gives.
     #[serde(default)]
     pub strongest: Vec<StrongestProbe>,
+    /// The run's warnings ([`crate::Report::warnings`]): near-constant heads, heads at the
+    /// majority rate, a collapsed representation.
+    #[serde(default)]
+    pub warnings: Vec<String>,
 }

@@ -23,6 +23,7 @@ pub mod audit;
 pub mod checkpoint;
 pub mod ferm;
 pub mod heads;
+pub mod health;
 pub mod postprocess;
 pub mod run;
 pub mod sweep;

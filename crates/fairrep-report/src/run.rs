@@ -198,6 +198,14 @@ pub struct RepresentationBias {
     pub sigma: f64,
     /// Rows used (a seeded subsample when the test split is larger than the cap).
     pub rows: usize,
+    /// The representation's spread on the test split: the root mean squared distance of z to
+    /// its mean (absent in reports written before fairrep measured it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub spread: Option<f64>,
+    /// The same spread for the untrained encoder (the run's seed, same rows): the reference
+    /// of the collapse check ([`crate::health::collapse_warning`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub initial_spread: Option<f64>,
 }
 
 /// `report.json`.
@@ -381,6 +389,12 @@ pub fn regression_row(name: &str, role: &str, r: &RegressionSummary) -> String {
 }
 
 impl Report {
+    /// The run's warnings: near-constant heads, heads at the majority rate, a collapsed
+    /// representation ([`crate::health`]).
+    pub fn warnings(&self) -> Vec<String> {
+        crate::health::run_warnings(&self.tasks, Some(&self.representation), self.lambda)
+    }
+
     /// `report.md`.
     pub fn markdown(&self) -> String {
         format!(
@@ -417,7 +431,8 @@ impl Report {
             self.representation.sigma,
             self.representation.rows,
             task_table(&self.tasks)
-        ) + &self.families_markdown()
+        ) + &crate::health::warnings_markdown(&self.warnings())
+            + &self.families_markdown()
             + &self.baselines_markdown()
             + &self.unprocessing_markdown()
             + &self.postprocessed_markdown()

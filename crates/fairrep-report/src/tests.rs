@@ -57,6 +57,8 @@ fn sample_report() -> Report {
             mmd2: 0.125,
             sigma: f64::NAN,
             rows: 6,
+            spread: None,
+            initial_spread: None,
         },
         tasks: vec![regression, binary],
         postprocessed: vec![],
@@ -304,4 +306,126 @@ fn the_worst_head_and_the_unprocessing_baseline_are_shown() {
     );
     let back: Report = serde_json::from_str(&serde_json::to_string(&r).unwrap()).unwrap();
     assert_eq!(back.unprocessing, r.unprocessing);
+}
+
+/// A binary transfer task of `n` rows whose head predicts positive for `positives` of them
+/// (labels: `labels_pos` positives first), two groups alternating.
+fn task_with(n: usize, positives: usize, labels_pos: usize) -> TaskMetrics {
+    let y: Vec<bool> = (0..n).map(|i| i < labels_pos).collect();
+    let p: Vec<f64> = (0..n)
+        .map(|i| if i < positives { 0.9 } else { 0.1 })
+        .collect();
+    let s: Vec<usize> = (0..n).map(|i| i % 2).collect();
+    let summary = summarize_binary(&y, &p, 0.5, &s, &groups()).unwrap();
+    TaskMetrics::binary(
+        "income",
+        Role::Transfer,
+        labels_pos as f64 / n as f64,
+        summary,
+    )
+}
+
+#[test]
+fn a_head_that_predicts_one_class_is_flagged_with_its_share() {
+    // 1,000 rows, 3 predicted positive: 99.7% negative (> 99%), DDP ≈ 0.
+    let w = health::task_warnings(&[task_with(1000, 3, 250)]);
+    assert_eq!(w.len(), 1, "{w:?}");
+    assert!(
+        w[0].contains("predicts negative for 99.7% of the test rows"),
+        "{w:?}"
+    );
+    assert!(w[0].contains("not evidence of fairness"), "{w:?}");
+    // 11 positives: 98.9% negative, not near-constant; accuracy 0.761 vs majority 0.75 is
+    // 0.011 above: no warning either.
+    assert!(health::task_warnings(&[task_with(1000, 11, 250)]).is_empty());
+}
+
+#[test]
+fn a_head_at_the_majority_rate_is_flagged_and_a_useful_one_is_not() {
+    // 1,000 rows, 25% positive labels; the head gets the first 100 positives right and nothing
+    // else: accuracy 0.85 (majority 0.75), selection rate 0.10. No warning.
+    assert!(health::task_warnings(&[task_with(1000, 100, 250)]).is_empty());
+    // 15 right: accuracy 0.765, more than 0.01 above the majority rate: no warning.
+    assert!(health::task_warnings(&[task_with(1000, 15, 250)]).is_empty());
+    // 9 right: accuracy 0.759, but 99.1% of the rows get one class: near-constant first.
+    let w = health::task_warnings(&[task_with(1000, 9, 250)]);
+    assert!(w[0].contains("99.1%"), "{w:?}");
+    // 20 predicted positive, all wrong (the positive labels are the last 250 rows): accuracy
+    // 0.730 under the majority rate, selection rate 0.02.
+    let y: Vec<bool> = (0..1000).map(|i| i >= 750).collect();
+    let p: Vec<f64> = (0..1000).map(|i| if i < 20 { 0.9 } else { 0.1 }).collect();
+    let s: Vec<usize> = (0..1000).map(|i| i % 2).collect();
+    let summary = summarize_binary(&y, &p, 0.5, &s, &groups()).unwrap();
+    let t = TaskMetrics::binary("income", Role::Transfer, 0.25, summary);
+    let w = health::task_warnings(&[t]);
+    assert_eq!(w.len(), 1, "{w:?}");
+    assert!(
+        w[0].contains("accuracy 0.7300 is not more than 0.01 above the majority rate 0.7500"),
+        "{w:?}"
+    );
+}
+
+#[test]
+fn a_collapsed_representation_is_flagged_and_the_advice_names_a_smaller_lambda() {
+    let mut r = sample_report();
+    r.tasks.clear();
+    r.representation.spread = Some(0.09);
+    r.representation.initial_spread = Some(2.69);
+    let w = r.warnings();
+    assert_eq!(w.len(), 2, "{w:?}");
+    assert!(
+        w[0].contains("spread fell below 0.1")
+            && w[0].contains("0.0900; the untrained encoder's 2.6900"),
+        "{w:?}"
+    );
+    assert!(w[1].contains("penalty.lambda=0.05"), "{w:?}");
+    assert!(
+        r.markdown()
+            .contains("## Warnings\n\n- the representation collapsed")
+    );
+    // A tenth of the spread is the line: 0.27 of 2.69 is not a collapse.
+    r.representation.spread = Some(0.27);
+    assert!(r.warnings().is_empty());
+    // At λ = 0 there is no penalty to weaken: the warning without the advice.
+    r.representation.spread = Some(0.09);
+    r.lambda = 0.0;
+    assert_eq!(r.warnings().len(), 1);
+    assert_eq!(
+        health::warning_lines(&r.warnings()),
+        format!("WARNING: {}\n", r.warnings()[0])
+    );
+}
+
+#[test]
+fn source_heads_that_learned_nothing_mean_a_collapsed_representation() {
+    let mut source = task_with(1000, 2, 250);
+    source.role = Role::Source;
+    let useful = task_with(1000, 100, 250);
+    // One source task, near-constant: collapsed, whatever the spread.
+    let w = health::run_warnings(std::slice::from_ref(&source), None, 1.0);
+    assert!(
+        w[0].starts_with("the representation collapsed: every source task's head"),
+        "{w:?}"
+    );
+    assert_eq!(w.len(), 3, "{w:?}"); // collapse, the head, the advice
+    // A useful transfer head does not change it; a useful source head does.
+    let w = health::run_warnings(&[source.clone(), useful.clone()], None, 1.0);
+    assert!(w[0].contains("collapsed"), "{w:?}");
+    let mut useful_source = useful.clone();
+    useful_source.role = Role::Source;
+    let w = health::run_warnings(&[source, useful_source], None, 1.0);
+    assert!(!w.iter().any(|w| w.contains("collapsed")), "{w:?}");
+}
+
+#[test]
+fn the_sample_report_at_the_majority_rate_says_so_in_report_md() {
+    // income: accuracy 4/6 with 4/6 positive labels.
+    let md = sample_report().markdown();
+    assert!(md.contains("## Warnings"), "{md}");
+    assert!(
+        md.contains(
+            "task `income`: accuracy 0.6667 is not more than 0.01 above the majority rate 0.6667"
+        ),
+        "{md}"
+    );
 }

@@ -4,7 +4,7 @@
 
 use crate::backend::{BURN_VERSION, Backend};
 use crate::error::TrainError;
-use crate::metrics::{source_metrics, source_predictions, split_mmd2, task_metrics};
+use crate::metrics::{source_metrics, source_predictions, split_mmd2, spread, task_metrics};
 use crate::model::FairModel;
 use crate::rundir::{write_file, write_json};
 use crate::seeds::{Stream, derive_seed};
@@ -114,6 +114,14 @@ impl Evaluation<'_> {
             config.seed,
             device,
         );
+        // The collapse check's reference: the untrained encoder (the run's seed) on the same rows.
+        let (encoder_cfg, heads_cfg) = crate::settings::model_configs(
+            config,
+            data.test.p,
+            data.task_indices(Role::Source).len(),
+        );
+        let untrained = FairModel::init(&encoder_cfg, &heads_cfg, config.seed, device);
+        let initial_spread = spread(&untrained.encode_split(&data.test, device), r);
         let report = Report {
             fairrep_version: env!("CARGO_PKG_VERSION").to_string(),
             config: self.config_path.display().to_string(),
@@ -134,7 +142,13 @@ impl Evaluation<'_> {
             epochs,
             train_seconds,
             total_seconds: started.elapsed().as_secs_f64(),
-            representation: fairrep_report::RepresentationBias { mmd2, sigma, rows },
+            representation: fairrep_report::RepresentationBias {
+                mmd2,
+                sigma,
+                rows,
+                spread: Some(spread(&z_test, r)),
+                initial_spread: Some(initial_spread),
+            },
             tasks,
             postprocessed,
             baselines,

@@ -333,9 +333,11 @@ pub fn audit_run(run: &Path, backend: Backend) -> Result<Audit, TrainError> {
         loaded.config.model.representation,
         loaded.config.seed,
     )?;
+    let warnings = report.warnings();
     let out = Audit {
         run: run.display().to_string(),
         tasks: report.tasks,
+        warnings,
         divergences,
         probes,
         strongest,

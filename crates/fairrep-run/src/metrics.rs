@@ -77,6 +77,31 @@ pub fn split_mmd2(
     )
 }
 
+/// The spread of representations `z` (row-major `[n, r]`): the root mean squared distance of
+/// the rows to their mean; NaN without rows.
+pub fn spread(z: &[f32], r: usize) -> f64 {
+    let n = z.len() / r.max(1);
+    if n == 0 {
+        return f64::NAN;
+    }
+    let mut mean = vec![0.0f64; r];
+    for row in z.chunks_exact(r) {
+        for (m, &v) in mean.iter_mut().zip(row) {
+            *m += f64::from(v) / n as f64;
+        }
+    }
+    let squares: f64 = z
+        .chunks_exact(r)
+        .map(|row| {
+            row.iter()
+                .zip(&mean)
+                .map(|(&v, m)| (f64::from(v) - m).powi(2))
+                .sum::<f64>()
+        })
+        .sum();
+    (squares / n as f64).sqrt()
+}
+
 /// Metrics of the source heads on a split (with bootstrap intervals seeded by `bootstrap`).
 pub fn source_metrics(
     model: &FairModel,

@@ -102,8 +102,7 @@ fn summarise(samples: &[Sample]) -> (f64, Option<[f64; 2]>, [f64; 2]) {
     (med, mid.ci, [values[0], values[values.len() - 1]])
 }
 
-/// A head is near-constant when all but this fraction of the test rows get one class.
-pub const NEAR_CONSTANT: f64 = 0.01;
+pub use fairrep_report::health::NEAR_CONSTANT;
 
 /// The bounds on the median DDP at which `fairrep report` gives the best accuracy of each
 /// penalty kind ("accuracy at matched parity").
@@ -569,7 +568,7 @@ pub fn compare(
                 }
             }
             e.constant += usize::from(predicts_a_constant(s));
-            e.near_constant += usize::from(nearly_constant(s));
+            e.near_constant += usize::from(fairrep_report::health::near_constant(s));
         }
     }
     order.sort_by_key(|(_, role, _)| *role != fairrep_data::Role::Transfer);
@@ -681,21 +680,6 @@ fn binary_tasks(
     tasks: &[TaskMetrics],
 ) -> impl Iterator<Item = (&TaskMetrics, &fairrep_report::BinaryMetrics)> {
     tasks.iter().filter_map(|t| t.as_binary().map(|b| (t, b)))
-}
-
-/// Whether a head gives one class to all but [`NEAR_CONSTANT`] of the test rows.
-fn nearly_constant(s: &fairrep_metrics::BinarySummary) -> bool {
-    let (mut positive, mut rows) = (0.0, 0.0);
-    for g in &s.by_group {
-        if let Some(r) = g.selection_rate {
-            positive += r * g.count as f64;
-            rows += g.count as f64;
-        }
-    }
-    rows > 0.0 && {
-        let rate = positive / rows;
-        !(NEAR_CONSTANT..=1.0 - NEAR_CONSTANT).contains(&rate)
-    }
 }
 
 /// Whether a head predicts one class for every test row: selection rate 0 in every group, or 1

@@ -1,6 +1,7 @@
 //! `fairrep audit`.
 
 use crate::args::RunDir;
+use fairrep_report::health::warning_lines;
 use fairrep_report::{files, task_table};
 
 /// Audit a run: task metrics with intervals, divergences and probes of the representation.
@@ -28,6 +29,7 @@ pub struct Args {
 pub fn run(args: Args) -> anyhow::Result<()> {
     let a = fairrep_run::audit_run(&args.run.run, args.run.backend.into())?;
     println!("{}", task_table(&a.tasks));
+    print!("{}", warning_lines(&a.warnings));
     for d in &a.divergences {
         println!(
             "representation, {} vs {}: MMD² {:.5} (σ = {:.3}), Sinkhorn {:.5}",

@@ -1,6 +1,7 @@
 //! `fairrep eval`.
 
 use crate::args::RunDir;
+use fairrep_report::health::warning_lines;
 use fairrep_report::task_table;
 
 /// Recompute a run's report from its saved model and config.toml.
@@ -21,5 +22,6 @@ pub struct Args {
 pub fn run(args: Args) -> anyhow::Result<()> {
     let report = fairrep_run::evaluate_run(&args.run.run, args.run.backend.into(), None)?;
     println!("{}", task_table(&report.tasks));
+    print!("{}", warning_lines(&report.warnings()));
     Ok(())
 }

@@ -4,6 +4,7 @@ use crate::args::BackendArg;
 use crate::progress::Progress;
 use anyhow::Context;
 use fairrep_config::Override;
+use fairrep_report::health::warning_lines;
 use fairrep_report::task_table;
 use fairrep_run::{Outcome, RunOptions};
 use std::path::{Path, PathBuf};
@@ -83,6 +84,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
                 "representation bias (test): MMD² between groups = {:.5}",
                 report.representation.mmd2
             );
+            print!("{}", warning_lines(&report.warnings()));
         }
         Outcome::Ferm(report) => print!("{}", report.markdown()),
     }

@@ -1,6 +1,7 @@
 //! `fairrep transfer`.
 
 use crate::args::RunDir;
+use fairrep_report::health::warning_lines;
 use fairrep_report::task_table;
 
 /// Evaluate a run's frozen encoder on transfer tasks, old or newly added.
@@ -26,5 +27,6 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let report =
         fairrep_run::evaluate_run(&args.run.run, args.run.backend.into(), Some(&args.tasks))?;
     println!("{}", task_table(&report.tasks));
+    print!("{}", warning_lines(&report.warnings()));
     Ok(())
 }
