@@ -442,6 +442,107 @@ fn divergence_json(args: &[&str], x: &Path, y: &Path) -> Value {
     serde_json::from_slice(&out.get_output().stdout).unwrap()
 }
 
+/// `fairrep divergence` follows GeomLoss by default (blur 0.05, scaling 0.5, the points as
+/// given), whatever the penalty's defaults; `--scale` scales the pooled points as a batch is.
+#[test]
+fn divergence_command_defaults_are_geomloss_and_scaling_is_asked_for() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (x, y, doc) = reference_clouds(tmp.path());
+    let value = |v: &Value| v["value"].as_f64().unwrap();
+    let plain = divergence_json(&["--kind", "sinkhorn"], &x, &y);
+    let explicit = divergence_json(
+        &[
+            "--kind",
+            "sinkhorn",
+            "--blur",
+            "0.05",
+            "--scaling",
+            "0.5",
+            "--scale",
+            "none",
+        ],
+        &x,
+        &y,
+    );
+    assert_eq!(value(&plain), value(&explicit), "{plain}");
+    assert_eq!(plain["scale"], "none");
+    assert!(
+        plain["convention"]
+            .as_str()
+            .unwrap()
+            .contains("eps = blur^p = 0.0025"),
+        "{plain}"
+    );
+    // The default scaling is GeomLoss's 0.5: its value at blur 0.1 to 1e-9.
+    let b = divergence_json(&["--kind", "sinkhorn", "--blur", "0.1"], &x, &y);
+    let r = &doc["geomloss_sinkhorn_blur_0.1"]["geomloss_scaling_0.5"]["value"];
+    assert!(
+        (value(&b) - r.as_f64().unwrap()).abs() < 1e-9 * r.as_f64().unwrap().abs(),
+        "{b}"
+    );
+    // --scale batch-rms: the same as the points centred on the pooled mean and divided by the
+    // pooled RMS entry on the host, then measured as given.
+    let read = |p: &Path| -> Vec<Vec<f64>> {
+        std::fs::read_to_string(p)
+            .unwrap()
+            .lines()
+            .map(|l| l.split(',').map(|v| v.parse().unwrap()).collect())
+            .collect()
+    };
+    let (xs, ys) = (read(&x), read(&y));
+    let pooled: Vec<&Vec<f64>> = xs.iter().chain(&ys).collect();
+    let d = xs[0].len();
+    let mean: Vec<f64> = (0..d)
+        .map(|j| pooled.iter().map(|r| r[j]).sum::<f64>() / pooled.len() as f64)
+        .collect();
+    let rms = (pooled
+        .iter()
+        .flat_map(|r| r.iter().zip(&mean).map(|(v, m)| (v - m).powi(2)))
+        .sum::<f64>()
+        / (pooled.len() * d) as f64)
+        .sqrt();
+    let write = |rows: &[Vec<f64>], name: &str| {
+        let text: Vec<String> = rows
+            .iter()
+            .map(|r| {
+                r.iter()
+                    .zip(&mean)
+                    .map(|(v, m)| format!("{:?}", (v - m) / rms))
+                    .collect::<Vec<_>>()
+                    .join(",")
+            })
+            .collect();
+        let p = tmp.path().join(name);
+        std::fs::write(&p, text.join("\n") + "\n").unwrap();
+        p
+    };
+    let (xs_path, ys_path) = (write(&xs, "xs.csv"), write(&ys, "ys.csv"));
+    let scaled = divergence_json(&["--kind", "sinkhorn", "--scale", "batch-rms"], &x, &y);
+    let by_hand = divergence_json(&["--kind", "sinkhorn"], &xs_path, &ys_path);
+    assert!(
+        (value(&scaled) - value(&by_hand)).abs() < 1e-9,
+        "{scaled} vs {by_hand}"
+    );
+    assert_eq!(scaled["scale"], "batch_rms");
+    assert!(
+        (value(&scaled) - value(&plain)).abs() > 1e-3,
+        "scaling changed nothing"
+    );
+    // pair-distance and whiten default to the penalty's blur 0.7 (ε = 0.49).
+    let pd = divergence_json(&["--kind", "sinkhorn", "--scale", "pair-distance"], &x, &y);
+    assert!(
+        (pd["sinkhorn"]["eps"].as_f64().unwrap() - 0.49).abs() < 1e-12,
+        "{pd}"
+    );
+    // The MMD with the median bandwidth does not depend on a common shift and scale.
+    let m0 = divergence_json(&["--kind", "mmd"], &x, &y);
+    let m1 = divergence_json(&["--kind", "mmd", "--scale", "batch-rms"], &x, &y);
+    assert!(
+        (value(&m0) - value(&m1)).abs() < 1e-9 * value(&m0),
+        "{m0} vs {m1}"
+    );
+}
+
 #[test]
 fn divergence_command_reproduces_reference_values() {
     let tmp = tempfile::tempdir().unwrap();

@@ -37,6 +37,7 @@ pub use mmd::{Bandwidth, Estimator, KernelKind, Mmd, mmd2};
 pub use path::{ComputePath, Kernels};
 pub use penalty::{
     Condition, DemographicParity, GroupDivergence, GroupPenalty, PenaltyValue, Scale, conditioned,
+    scale_points,
 };
 pub use sinkhorn::{Sinkhorn, SinkhornSolution};
 

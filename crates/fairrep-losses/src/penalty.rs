@@ -260,6 +260,29 @@ impl GroupPenalty {
     }
 }
 
+/// The points `z` scaled as `scale` says (differentiated through), as the penalty scales a
+/// batch before its divergence; `fairrep divergence --scale` applies it to the pooled samples.
+///
+/// # Shapes
+/// - `z`: `[b, r]`; returns `[b, r]`
+pub fn scale_points(z: Tensor<2>, scale: Scale) -> Tensor<2> {
+    match scale {
+        Scale::None => z,
+        // Divided by a spread *as a function of z* (tracked): the penalty is then invariant
+        // to z ↦ a·z, so its gradient has no radial component (Euler) and cannot shrink z.
+        // A detached divisor made the penalty homogeneous in z at a fixed divisor — degree 2
+        // for the quadratic-cost Sinkhorn — whose gradient pulled z towards 0 with a force
+        // ∝ the penalty and ∝ 1/spread: z shrank, the pull grew, and the representation
+        // collapsed to a constant (the "Sinkhorn cliff" on Adult, before this was fixed).
+        Scale::BatchRms => divide_by_spread(z, 1.0),
+        Scale::PairDistance => {
+            let [_, r] = z.dims();
+            divide_by_spread(z, (2 * r) as f64)
+        }
+        Scale::Whiten => whiten(z),
+    }
+}
+
 impl GroupPenalty {
     /// The penalty of a batch of representations `z` with group ids `s` and, for a conditioned
     /// penalty, the labels `y` of the conditioning task.
@@ -271,21 +294,7 @@ impl GroupPenalty {
     /// # Panics
     /// If the penalty is conditioned and `y` is `None` (a caller bug).
     pub fn forward(&self, z: Tensor<2>, s: &[usize], y: Option<&[bool]>) -> PenaltyValue {
-        let z = match self.scale {
-            Scale::None => z,
-            // Divided by a spread *as a function of z* (tracked): the penalty is then invariant
-            // to z ↦ a·z, so its gradient has no radial component (Euler) and cannot shrink z.
-            // A detached divisor made the penalty homogeneous in z at a fixed divisor — degree 2
-            // for the quadratic-cost Sinkhorn — whose gradient pulled z towards 0 with a force
-            // ∝ the penalty and ∝ 1/spread: z shrank, the pull grew, and the representation
-            // collapsed to a constant (the "Sinkhorn cliff" on Adult, before this was fixed).
-            Scale::BatchRms => divide_by_spread(z, 1.0),
-            Scale::PairDistance => {
-                let [_, r] = z.dims();
-                divide_by_spread(z, (2 * r) as f64)
-            }
-            Scale::Whiten => whiten(z),
-        };
+        let z = scale_points(z, self.scale);
         conditioned(z, s, y, self.condition, |z, s| self.parity(z, s))
     }
 

@@ -5,7 +5,7 @@ use crate::error::TrainError;
 use burn::Tensor;
 use burn::tensor::{DType, Device, TensorData};
 use fairrep_losses::divergence::{Divergence, uniform_weights};
-use fairrep_losses::{Bandwidth, ComputePath, Mmd, Sinkhorn};
+use fairrep_losses::{Bandwidth, ComputePath, Mmd, Scale, Sinkhorn, scale_points};
 use serde::Serialize;
 
 /// Which divergence to measure, fully specified.
@@ -63,6 +63,8 @@ pub struct Measurement {
     pub grad_norm_x: f64,
     /// What `value` is, in words.
     pub convention: String,
+    /// How the pooled points were scaled before the divergence (`none`: as given).
+    pub scale: Scale,
     /// Where it was computed: `"fused-gpu"` (the fused CubeCL kernels), `"fused-cpu-f32"` /
     /// `"fused-cpu-f64"` (the fused CPU kernels) or `"portable"` (burn's tensor ops, dense
     /// `n × m` matrices).
@@ -93,7 +95,9 @@ fn path_name(path: ComputePath) -> &'static str {
 
 /// Measures `D(X, Y)` with uniform weights on `device`, in `dtype`, with the gradient w.r.t. X.
 /// `want_plan` also returns the transport plan (Sinkhorn only; `n·m` values). `portable` runs
-/// on burn's tensor ops (dense `n × m` matrices) even where fused kernels exist.
+/// on burn's tensor ops (dense `n × m` matrices) even where fused kernels exist. `scale`: the
+/// pooled points are scaled as the penalty scales a batch (differentiated through) before the
+/// divergence; [`Scale::None`] measures the points as given (GeomLoss's convention).
 ///
 /// A failure of the device (out of memory, a driver error) is a [`TrainError::Device`].
 pub fn measure(
@@ -104,11 +108,24 @@ pub fn measure(
     device: &Device,
     want_plan: bool,
     portable: bool,
+    scale: Scale,
 ) -> Result<Measurement, TrainError> {
     let ad = device.clone().autodiff();
-    let xt = Tensor::<2>::from_data(TensorData::new(x.values.clone(), [x.n, x.d]), (&ad, dtype))
-        .require_grad();
+    let x_leaf =
+        Tensor::<2>::from_data(TensorData::new(x.values.clone(), [x.n, x.d]), (&ad, dtype))
+            .require_grad(); // [n, d]
     let yt = Tensor::<2>::from_data(TensorData::new(y.values.clone(), [y.n, y.d]), (&ad, dtype));
+    // The pooled points scaled together (one spread for both samples, as in a batch).
+    let (xt, yt) = match scale {
+        Scale::None => (x_leaf.clone(), yt),
+        _ => {
+            let pooled = scale_points(Tensor::cat(vec![x_leaf.clone(), yt], 0), scale); // [n + m, d]
+            (
+                pooled.clone().slice([0..x.n, 0..x.d]),
+                pooled.slice([x.n..x.n + y.n, 0..x.d]),
+            )
+        }
+    };
     let host = |t: Tensor<1>, what: &str| {
         t.try_into_vec_as::<f64>()
             .map_err(|e| read_failed(&format!("reading {what} back to the host"), e))
@@ -172,7 +189,7 @@ pub fn measure(
     };
     let value_host = host(value.clone().detach(), "the divergence")?;
     let grads = value.backward();
-    let grad_norm_x = match xt.grad(&grads) {
+    let grad_norm_x = match x_leaf.grad(&grads) {
         Some(g) => {
             let g = host(g.reshape([x.n * x.d]), "the gradient")?;
             g.iter().map(|v| v * v).sum::<f64>().sqrt()
@@ -212,6 +229,7 @@ pub fn measure(
         value: value_host[0],
         grad_norm_x,
         convention,
+        scale,
         path: path_name(path),
         n: x.n,
         m: y.n,

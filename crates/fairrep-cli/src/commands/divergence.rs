@@ -6,7 +6,7 @@ use crate::usage::usage;
 use anyhow::Context;
 use fairrep_config::{BandwidthSetting, PenaltyKind, PenaltySection};
 use fairrep_losses::burn_dtype::DType;
-use fairrep_losses::{Estimator, GroupDivergence, KernelKind};
+use fairrep_losses::{Estimator, GroupDivergence, KernelKind, Scale};
 use fairrep_run::TrainError;
 use fairrep_run::measure::{Measure, Samples, measure};
 use std::path::{Path, PathBuf};
@@ -22,8 +22,10 @@ use std::path::{Path, PathBuf};
 /// pooled samples when none is given). `sinkhorn` returns GeomLoss's SamplesLoss("sinkhorn", p,
 /// blur, scaling, debias, reach) value: cost |x−y|^p/p, ε = blur^p, GeomLoss's ε-schedule;
 /// --tolerance keeps iterating at the final ε until the potentials move less than the
-/// tolerance (the converged divergence). The defaults of the Sinkhorn options are the config's
-/// (`fairrep config --explain`); an option of the other kind is an error.
+/// tolerance (the converged divergence). The points are used as given, and the defaults are
+/// GeomLoss's (blur 0.05, scaling 0.5, p = 2); --scale scales the pooled points as the
+/// penalty scales a batch (`penalty.scale`), and then --blur defaults to the penalty's (0.7
+/// for pair-distance and whiten). An option of the other kind is an error.
 ///
 /// Example:
 ///   fairrep divergence --x a.csv --y b.csv --kind sinkhorn --blur 0.1 --scaling 0.9
@@ -65,9 +67,13 @@ pub struct Args {
     /// MMD: estimator (default biased).
     #[arg(long, value_enum)]
     estimator: Option<EstimatorArg>,
-    /// Sinkhorn: blur, ε = blur^p (default 0.05).
+    /// Sinkhorn: blur, ε = blur^p (default 0.05; 0.7 with --scale pair-distance or whiten).
     #[arg(long)]
     blur: Option<f64>,
+    /// Scale the pooled points before the divergence as the penalty scales a batch: none (the
+    /// points as given, GeomLoss's convention), batch-rms, pair-distance or whiten.
+    #[arg(long, value_enum, default_value_t = ScaleArg::None)]
+    scale: ScaleArg,
     /// Sinkhorn: ε-scaling ratio, in (0, 1) (default 0.5).
     #[arg(long)]
     scaling: Option<f64>,
@@ -102,6 +108,25 @@ pub struct Args {
 enum KindArg {
     Mmd,
     Sinkhorn,
+}
+
+#[derive(Copy, Clone, Debug, clap::ValueEnum)]
+enum ScaleArg {
+    None,
+    BatchRms,
+    PairDistance,
+    Whiten,
+}
+
+impl From<ScaleArg> for Scale {
+    fn from(s: ScaleArg) -> Self {
+        match s {
+            ScaleArg::None => Scale::None,
+            ScaleArg::BatchRms => Scale::BatchRms,
+            ScaleArg::PairDistance => Scale::PairDistance,
+            ScaleArg::Whiten => Scale::Whiten,
+        }
+    }
 }
 
 #[derive(Copy, Clone, Debug, clap::ValueEnum)]
@@ -174,6 +199,8 @@ fn divergence_of(args: &Args) -> anyhow::Result<Measure> {
         p: args.p,
         reach: args.reach,
         debias: args.no_debias.then_some(false),
+        // Never the penalty kind's default scale: the points as given unless --scale.
+        scale: Some(args.scale.into()),
         ..PenaltySection::default()
     };
     let settings = section.divergence().map_err(|(key, message)| {
@@ -255,6 +282,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             &device,
             args.plan.is_some(),
             args.portable,
+            args.scale.into(),
         )?;
         Ok((m, started.elapsed().as_secs_f64()))
     };
