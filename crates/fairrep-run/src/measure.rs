@@ -93,23 +93,37 @@ fn path_name(path: ComputePath) -> &'static str {
     }
 }
 
-/// Measures `D(X, Y)` with uniform weights on `device`, in `dtype`, with the gradient w.r.t. X.
-/// `want_plan` also returns the transport plan (Sinkhorn only; `n·m` values). `portable` runs
-/// on burn's tensor ops (dense `n × m` matrices) even where fused kernels exist. `scale`: the
-/// pooled points are scaled as the penalty scales a batch (differentiated through) before the
-/// divergence; [`Scale::None`] measures the points as given (GeomLoss's convention).
+/// How [`measure`] computes.
+#[derive(Debug, Clone, Copy)]
+pub struct MeasureOptions {
+    /// The floating-point precision.
+    pub dtype: DType,
+    /// Also return the transport plan (Sinkhorn only; `n·m` values).
+    pub want_plan: bool,
+    /// Run on burn's tensor ops (dense `n × m` matrices) even where fused kernels exist.
+    pub portable: bool,
+    /// The pooled points are scaled as the penalty scales a batch (differentiated through)
+    /// before the divergence; [`Scale::None`] measures them as given (GeomLoss's convention).
+    pub scale: Scale,
+}
+
+/// Measures `D(X, Y)` with uniform weights on `device`, as `options` say, with the gradient
+/// w.r.t. X.
 ///
 /// A failure of the device (out of memory, a driver error) is a [`TrainError::Device`].
 pub fn measure(
     x: &Samples,
     y: &Samples,
     how: &Measure,
-    dtype: DType,
     device: &Device,
-    want_plan: bool,
-    portable: bool,
-    scale: Scale,
+    options: MeasureOptions,
 ) -> Result<Measurement, TrainError> {
+    let MeasureOptions {
+        dtype,
+        want_plan,
+        portable,
+        scale,
+    } = options;
     let ad = device.clone().autodiff();
     let x_leaf =
         Tensor::<2>::from_data(TensorData::new(x.values.clone(), [x.n, x.d]), (&ad, dtype))

@@ -8,7 +8,7 @@ use fairrep_config::{BandwidthSetting, PenaltyKind, PenaltySection};
 use fairrep_losses::burn_dtype::DType;
 use fairrep_losses::{Estimator, GroupDivergence, KernelKind, Scale};
 use fairrep_run::TrainError;
-use fairrep_run::measure::{Measure, Samples, measure};
+use fairrep_run::measure::{Measure, MeasureOptions, Samples, measure};
 use std::path::{Path, PathBuf};
 
 /// Measure the MMD² or the Sinkhorn divergence between two samples.
@@ -278,11 +278,13 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             &x,
             &y,
             &how,
-            dtype,
             &device,
-            args.plan.is_some(),
-            args.portable,
-            args.scale.into(),
+            MeasureOptions {
+                dtype,
+                want_plan: args.plan.is_some(),
+                portable: args.portable,
+                scale: args.scale.into(),
+            },
         )?;
         Ok((m, started.elapsed().as_secs_f64()))
     };
