@@ -272,6 +272,52 @@ fn corpus() -> Vec<Case> {
             ..case("a layer too wide")
         },
         Case {
+            // Each layer within bounds, but 4.3 billion weights between them (16 GiB in f32).
+            config: &[("hidden = [8]", "hidden = [65536, 65536]")],
+            needles: &[
+                "model.hidden",
+                "4295294980 parameters (without the input layer)",
+                "268435456",
+            ],
+            ..case("an encoder too large in all")
+        },
+        Case {
+            config: &[(
+                "kind = \"mmd\"\nlambda = 0.5",
+                "kind = \"adversarial\"\nlambda = 0.5\n[penalty.adversary]\nhidden = [100000]",
+            )],
+            needles: &["penalty.adversary.hidden", "1..=65536"],
+            ..case("an adversary layer too wide")
+        },
+        Case {
+            config: &[(
+                "kind = \"mmd\"\nlambda = 0.5",
+                "kind = \"adversarial\"\nlambda = 0.5\n[penalty.adversary]\nhidden = [65536, 65536]",
+            )],
+            needles: &["penalty.adversary.hidden", "4294967296 weights"],
+            ..case("an adversary too large in all")
+        },
+        Case {
+            args: &[
+                "sweep",
+                "--config",
+                "{C}",
+                "--out",
+                "{O}",
+                "--lambda",
+                "0,1",
+                "--seeds",
+                "18446744073709551615",
+            ],
+            whole: true,
+            needles: &[
+                "--seeds 18446744073709551615",
+                "36893488147419103230 runs",
+                "100000",
+            ],
+            ..case("a sweep of more seeds than memory")
+        },
+        Case {
             args: &["report", "{O}"],
             whole: true,
             needles: &["no such directory"],

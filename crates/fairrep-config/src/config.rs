@@ -354,6 +354,10 @@ impl Config {
                 format!("width {w}: widths must be in 1..={MAX_WIDTH}"),
             );
         }
+        // The input layer's width is the data's: checked again when the data are read.
+        if let Err(message) = m.check_parameters(None) {
+            return bad("model.hidden", message);
+        }
         if !(0.0..1.0).contains(&m.dropout) {
             return bad(
                 "model.dropout",

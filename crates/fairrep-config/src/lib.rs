@@ -14,7 +14,7 @@ mod explain;
 mod overrides;
 mod penalty;
 mod sections;
-pub use config::{Config, ConfigError};
+pub use config::{Config, ConfigError, MAX_WIDTH};
 pub use explain::{KEYS, Key, Shown, default_of, explain};
 pub use overrides::{Override, with_suggestion};
 pub use penalty::{
@@ -23,9 +23,9 @@ pub use penalty::{
     SinkhornDefaults, bandwidth,
 };
 pub use sections::{
-    CertifySection, HeadFamily, HeadKind, LinearLoss, LrSchedule, MethodKind, MethodSection,
-    MlpHeadSection, ModelSection, PostprocessKind, PostprocessSection, TrainingSection,
-    TransferSection,
+    CertifySection, HeadFamily, HeadKind, LinearLoss, LrSchedule, MAX_PARAMETERS, MethodKind,
+    MethodSection, MlpHeadSection, ModelSection, PostprocessKind, PostprocessSection,
+    TrainingSection, TransferSection,
 };
 
 #[cfg(test)]

@@ -217,10 +217,29 @@ impl PenaltySection {
         }
         let a = self.adversary.clone().unwrap_or_default();
         let bad = |k: &str, m: String| Err((format!("penalty.adversary.{k}"), m));
-        if a.hidden.contains(&0) {
+        if a.hidden.iter().any(|w| !(1..=crate::MAX_WIDTH).contains(w)) {
             return bad(
                 "hidden",
-                format!("= {:?}: every width must be ≥ 1", a.hidden),
+                format!(
+                    "= {:?}: every width must be in 1..={}",
+                    a.hidden,
+                    crate::MAX_WIDTH
+                ),
+            );
+        }
+        let weights: u128 = a
+            .hidden
+            .windows(2)
+            .map(|w| w[0] as u128 * w[1] as u128)
+            .sum();
+        if weights > crate::MAX_PARAMETERS {
+            return bad(
+                "hidden",
+                format!(
+                    "= {:?} has {weights} weights between its layers, more than {}",
+                    a.hidden,
+                    crate::MAX_PARAMETERS
+                ),
             );
         }
         if !(a.learning_rate.is_finite() && a.learning_rate > 0.0) {

@@ -140,6 +140,10 @@ pub enum LinearLoss {
     Hinge,
 }
 
+/// The most weights and biases an encoder may have: 2²⁸ = 268,435,456, 1 GiB in f32 — 4 GiB
+/// with their gradients and Adam's two moments. More is a typo, not a model.
+pub const MAX_PARAMETERS: u128 = 1 << 28;
+
 /// `[model]`: the encoder MLP.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
@@ -159,6 +163,39 @@ pub struct ModelSection {
     /// Dropout after hidden layers, in `[0, 1)`.
     #[serde(default)]
     pub dropout: f64,
+}
+
+impl ModelSection {
+    /// The encoder's weights and biases for `features` inputs (`None`: unknown yet, counted
+    /// from the first hidden layer on).
+    pub fn parameters(&self, features: Option<usize>) -> u128 {
+        let widths: Vec<u128> = features
+            .into_iter()
+            .chain(self.hidden.iter().copied())
+            .chain(std::iter::once(self.representation))
+            .map(|w| w as u128)
+            .collect();
+        widths.windows(2).map(|w| w[0] * w[1] + w[1]).sum()
+    }
+
+    /// An error message when the encoder for `features` inputs (`None`: unknown yet) has more
+    /// than [`MAX_PARAMETERS`] parameters.
+    pub fn check_parameters(&self, features: Option<usize>) -> Result<(), String> {
+        let n = self.parameters(features);
+        let inputs = match features {
+            Some(p) => format!("with {p} input features"),
+            None => "without the input layer".into(),
+        };
+        match n > MAX_PARAMETERS {
+            false => Ok(()),
+            true => Err(format!(
+                "= {:?} and a representation of {} give an encoder of {n} parameters \
+                 ({inputs}), more than {MAX_PARAMETERS} (1 GiB in f32, 4 GiB with gradients \
+                 and Adam's moments)",
+                self.hidden, self.representation
+            )),
+        }
+    }
 }
 
 fn default_hidden() -> Vec<usize> {

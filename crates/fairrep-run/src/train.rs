@@ -112,6 +112,14 @@ impl<'a> Trainer<'a> {
         device: &'a Device,
     ) -> Result<Self, TrainError> {
         let source = data.task_indices(Role::Source);
+        config
+            .model
+            .check_parameters(Some(data.features.len()))
+            .map_err(|message| fairrep_config::ConfigError::Invalid {
+                path: "the config".into(),
+                key: "model.hidden".into(),
+                message,
+            })?;
         let (encoder_cfg, heads_cfg) = model_configs(
             config,
             data.features.len(),

@@ -58,6 +58,9 @@ enum EmitArg {
     Slurm,
 }
 
+/// The most runs one sweep may have.
+const MAX_RUNS: u128 = 100_000;
+
 /// Runs the command.
 pub fn run(args: Args) -> anyhow::Result<()> {
     if args.seeds == 0 {
@@ -65,6 +68,16 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     }
     let kinds: Vec<PenaltyKind> = args.kinds.iter().map(|&k| k.into()).collect();
     let grids = lambda_grids(&kinds, &args.lambdas, &args.lambda_for)?;
+    // Counted before anything is collected: `--seeds 18446744073709551615` is a typo, and
+    // collecting it first would abort the process.
+    let runs = grids.iter().map(|(_, l)| l.len() as u128).sum::<u128>() * u128::from(args.seeds);
+    if runs > MAX_RUNS {
+        return Err(usage(format!(
+            "--seeds {} with {} penalty × λ point(s) is {runs} runs, more than {MAX_RUNS}",
+            args.seeds,
+            grids.iter().map(|(_, l)| l.len()).sum::<usize>()
+        )));
+    }
     let seeds: Vec<u64> = (1..=args.seeds).collect();
     let points: Vec<fairrep_report::SweepPoint> = grids
         .iter()
