@@ -402,17 +402,22 @@ fn corpus() -> Vec<Case> {
         },
         Case {
             config: &[("column = \"s\"", "column = \"gender\"")],
-            needles: &["gender"],
+            needles: &[
+                "train.csv",
+                "no column `gender`",
+                "sensitive attribute",
+                "a, c, s, y, z",
+            ],
             ..case("missing sensitive column")
         },
         Case {
             train: Some(Vec::new()),
-            needles: &["train.csv"],
+            needles: &["train.csv", "no header line"],
             ..case("empty data file")
         },
         Case {
             train: Some(b"a,c,s,y,z\n".to_vec()),
-            needles: &["train.csv"],
+            needles: &["train.csv", "no data rows"],
             ..case("header only")
         },
         Case {
@@ -424,6 +429,11 @@ fn corpus() -> Vec<Case> {
             train: Some(non_utf8),
             needles: &["train.csv", "line 122"],
             ..case("non-UTF-8 bytes")
+        },
+        Case {
+            config: &[("numeric = [\"a\"]", "numeric = [\"A\"]")],
+            needles: &["no column `A`", "did you mean `a`?", "a, c, s, y, z"],
+            ..case("a column named in the wrong case")
         },
         Case {
             train: with_row("NaN,red,f,1,0\n"),
@@ -440,7 +450,8 @@ fn corpus() -> Vec<Case> {
                 "positive = { eq = \"1\" }\nrole = \"source\"",
                 "positive = { eq = \"7\" }\nrole = \"source\"",
             )],
-            needles: &["y_task"],
+            // The values the column has, with their counts, so the user sees what to write.
+            needles: &["y_task", "never true", "`0` (", "`1` ("],
             ..case("predicate never true")
         },
         Case {
@@ -448,7 +459,7 @@ fn corpus() -> Vec<Case> {
                 "positive = { eq = \"1\" }\nrole = \"source\"",
                 "positive = { in = [\"0\", \"1\"] }\nrole = \"source\"",
             )],
-            needles: &["y_task"],
+            needles: &["y_task", "always true", "`0` (", "`1` ("],
             ..case("predicate always true")
         },
         Case {
@@ -456,7 +467,7 @@ fn corpus() -> Vec<Case> {
                 "groups = [{ name = \"female\", values = [\"f\"] }, { name = \"male\", values = [\"m\"] }]",
                 "groups = [{ name = \"everyone\", values = [\"f\", \"m\"] }]",
             )],
-            needles: &["group"],
+            needles: &["[data.sensitive].groups", "at least 2 groups"],
             ..case("a single sensitive group")
         },
         Case {
@@ -464,12 +475,12 @@ fn corpus() -> Vec<Case> {
                 "values = [\"m\"] }]",
                 "values = [\"m\"] }, { name = \"other\", values = [\"x\"] }]",
             )],
-            needles: &["other"],
+            needles: &["group `other` has no row in the training split"],
             ..case("a group absent from the training split")
         },
         Case {
             config: &[("batch_size = 16", "batch_size = 100000")],
-            needles: &["batch_size"],
+            needles: &["training.batch_size", "100000", "96 rows"],
             ..case("batch larger than the data")
         },
         Case {
@@ -490,13 +501,13 @@ fn corpus() -> Vec<Case> {
         },
         Case {
             config: &[("[model]", "[model")],
-            needles: &["line"],
+            needles: &["config.toml", "line 28, column 7", "unclosed table"],
             ..case("config is not TOML")
         },
         Case {
             args: &["-q", "train", "--config", "{C}", "--out", "{C}"],
             whole: true,
-            needles: &["config.toml"],
+            needles: &["output directory", "config.toml", "not a directory"],
             ..case("output directory is a file")
         },
         Case {

@@ -759,9 +759,7 @@ fn certify_the_quantised_release_and_release_its_cells() {
             "--skip-rows",
             "1",
             "--keep",
-            "sex",
-            "--keep",
-            "occupation",
+            "sex,occupation", // the same as `--keep sex --keep occupation`
             "--cells",
             "--out",
         ])

@@ -67,8 +67,9 @@ pub struct Input {
     /// The output file; its format by extension: .csv, .csv.gz, .parquet or .npy.
     #[arg(long)]
     pub out: std::path::PathBuf,
-    /// Input columns to copy into the output first (ID columns, say); repeatable.
-    #[arg(long = "keep", value_name = "COL")]
+    /// Input columns to copy into the output first (ID columns, say): repeatable, or
+    /// comma-separated (`--keep sex,income` is `--keep sex --keep income`).
+    #[arg(long = "keep", value_name = "COL", value_delimiter = ',')]
     pub keep: Vec<String>,
     /// The input's first line names its columns (default: as the run's data files: a header
     /// unless the run's `[data].columns` names them).

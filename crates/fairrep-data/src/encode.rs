@@ -587,10 +587,12 @@ pub fn prepare(
         let pos = train.labels[t].iter().filter(|&&y| y).count();
         if pos == 0 || pos == train.n {
             return Err(DataError::Degenerate(format!(
-                "task `{}`: its predicate on column `{}` is {} true on the training split",
+                "task `{}`: its predicate on column `{}` is {} true on the training split; \
+                 the column's values there: {}",
                 task.name,
                 task.column,
-                if pos == 0 { "never" } else { "always" }
+                if pos == 0 { "never" } else { "always" },
+                value_counts(&train_t, &task.column, &train_rows)
             )));
         }
     }
@@ -814,5 +816,28 @@ mod tests {
         assert!((m / (1e308 / 3.0) - 1.0).abs() < 1e-12, "{m}");
         assert!((s / (8f64.sqrt() / 3.0 * 1e308) - 1.0).abs() < 1e-12, "{s}");
         assert_eq!(mean_std(&[0.0, 0.0]), (0.0, 0.0));
+    }
+}
+
+/// The most frequent values of `column` in `rows` of `table`, with their counts (at most ten,
+/// then how many more), for an error message; empty when the column is not in the table.
+fn value_counts(table: &Table, column: &str, rows: &[usize]) -> String {
+    let Some(c) = table.columns.iter().position(|x| x == column) else {
+        return String::new();
+    };
+    let mut counts: std::collections::HashMap<&str, usize> = std::collections::HashMap::new();
+    for &r in rows {
+        *counts.entry(&table.rows[r][c]).or_default() += 1;
+    }
+    let mut by_count: Vec<(&str, usize)> = counts.into_iter().collect();
+    by_count.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
+    let shown: Vec<String> = by_count
+        .iter()
+        .take(10)
+        .map(|(v, n)| format!("`{v}` ({n})"))
+        .collect();
+    match by_count.len() > 10 {
+        true => format!("{} and {} more", shown.join(", "), by_count.len() - 10),
+        false => shown.join(", "),
     }
 }

@@ -45,7 +45,9 @@ pub enum DataError {
         what: &'static str,
     },
     /// The config names a column the file does not have.
-    #[error("{path}: no column `{column}` (used as {used_as}); the file has: {available}")]
+    #[error(
+        "{path}: no column `{column}` (used as {used_as}){suggestion}; the file has: {available}"
+    )]
     MissingColumn {
         /// The file.
         path: PathBuf,
@@ -55,6 +57,9 @@ pub enum DataError {
         used_as: String,
         /// The file's columns, comma-separated.
         available: String,
+        /// `; did you mean `…`?` when a column's name is close to the one asked for, else
+        /// empty.
+        suggestion: String,
     },
     /// A numeric column holds something that is not a finite number.
     #[error("{path}, line {line}, column `{column}`: `{value}` is not a finite number")]

@@ -110,7 +110,20 @@ pub(crate) fn find_column(
             column: name.to_string(),
             used_as: used_as.to_string(),
             available: columns.join(", "),
+            suggestion: did_you_mean(name, columns),
         })
+}
+
+/// `; did you mean `c`?` for the column `c` closest to `name` (case-insensitive edit distance
+/// at most 2, or a third of the name), else empty.
+pub fn did_you_mean(name: &str, columns: &[String]) -> String {
+    let lower = name.to_lowercase();
+    columns
+        .iter()
+        .map(|c| (strsim::damerau_levenshtein(&lower, &c.to_lowercase()), c))
+        .min()
+        .filter(|(d, _)| *d <= 2.max(name.chars().count() / 3))
+        .map_or(String::new(), |(_, c)| format!("; did you mean `{c}`?"))
 }
 
 impl Table {
