@@ -798,27 +798,6 @@ impl Encoder<'_> {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::mean_std;
-
-    #[test]
-    fn mean_std_is_the_textbook_one_and_finite_near_f64_max() {
-        let (m, s) = mean_std(&[1.0, 2.0, 3.0, 4.0]);
-        assert_eq!(m, 2.5);
-        assert!((s - 1.25f64.sqrt()).abs() < 1e-15);
-        // One pass (Σv² − mean²) loses everything here; two passes do not.
-        let (m, s) = mean_std(&[1e9 + 1.0, 1e9 + 2.0, 1e9 + 3.0]);
-        assert_eq!(m, 1e9 + 2.0);
-        assert!((s - (2.0f64 / 3.0).sqrt()).abs() < 1e-7, "{s}");
-        // Sums overflow: the scaled pass gives the exact answer (mean 1e308/3, std √2·1e308/3).
-        let (m, s) = mean_std(&[1e308, 1e308, -1e308]);
-        assert!((m / (1e308 / 3.0) - 1.0).abs() < 1e-12, "{m}");
-        assert!((s / (8f64.sqrt() / 3.0 * 1e308) - 1.0).abs() < 1e-12, "{s}");
-        assert_eq!(mean_std(&[0.0, 0.0]), (0.0, 0.0));
-    }
-}
-
 /// The most frequent values of `column` in `rows` of `table`, with their counts (at most ten,
 /// then how many more), for an error message; empty when the column is not in the table.
 fn value_counts(table: &Table, column: &str, rows: &[usize]) -> String {
@@ -839,5 +818,26 @@ fn value_counts(table: &Table, column: &str, rows: &[usize]) -> String {
     match by_count.len() > 10 {
         true => format!("{} and {} more", shown.join(", "), by_count.len() - 10),
         false => shown.join(", "),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::mean_std;
+
+    #[test]
+    fn mean_std_is_the_textbook_one_and_finite_near_f64_max() {
+        let (m, s) = mean_std(&[1.0, 2.0, 3.0, 4.0]);
+        assert_eq!(m, 2.5);
+        assert!((s - 1.25f64.sqrt()).abs() < 1e-15);
+        // One pass (Σv² − mean²) loses everything here; two passes do not.
+        let (m, s) = mean_std(&[1e9 + 1.0, 1e9 + 2.0, 1e9 + 3.0]);
+        assert_eq!(m, 1e9 + 2.0);
+        assert!((s - (2.0f64 / 3.0).sqrt()).abs() < 1e-7, "{s}");
+        // Sums overflow: the scaled pass gives the exact answer (mean 1e308/3, std √2·1e308/3).
+        let (m, s) = mean_std(&[1e308, 1e308, -1e308]);
+        assert!((m / (1e308 / 3.0) - 1.0).abs() < 1e-12, "{m}");
+        assert!((s / (8f64.sqrt() / 3.0 * 1e308) - 1.0).abs() < 1e-12, "{s}");
+        assert_eq!(mean_std(&[0.0, 0.0]), (0.0, 0.0));
     }
 }
