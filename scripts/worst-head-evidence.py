@@ -26,7 +26,17 @@ VARIANTS = {
     "mmd λ=3, small bandwidths": ["--set", "penalty.lambda=3", "--set", "penalty.bandwidth=[0.1,0.25,0.5,1,2]"],
     "adversarial λ=3, wide adversary": ["--set", "penalty.kind=adversarial", "--set", "penalty.lambda=3",
                                         "--set", "penalty.adversary.hidden=[128,128]"],
+    "adversarial λ=1, wide adversary": ["--set", "penalty.kind=adversarial", "--set", "penalty.lambda=1",
+                                        "--set", "penalty.adversary.hidden=[128,128]"],
+    "adversarial λ=2, wide adversary, 40 epochs": ["--set", "penalty.kind=adversarial", "--set", "penalty.lambda=2",
+                                                   "--set", "penalty.adversary.hidden=[128,128]",
+                                                   "--set", "training.epochs=40"],
 }
+# The wide adversary against a wide encoder (two hidden layers of 128): configs/adult_worst_head.toml.
+for lam in [2, 3, 5]:
+    VARIANTS[f"adversarial λ={lam}, wide adversary, wide encoder"] = [
+        "--set", "penalty.kind=adversarial", "--set", f"penalty.lambda={lam}",
+        "--set", "penalty.adversary.hidden=[128,128]", "--set", "model.hidden=[128,128]"]
 SEEDS = [1, 2, 3]
 
 

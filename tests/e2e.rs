@@ -175,6 +175,33 @@ fn train_writes_a_complete_run_directory() {
     assert_eq!(report(&tmp.path().join("again"))["tasks"], r["tasks"]);
 }
 
+/// The epoch log is for people: four significant digits, the seconds the epoch took.
+#[test]
+fn the_epoch_log_is_short() {
+    let tmp = tempfile::tempdir().unwrap();
+    let cfg = config_in(tmp.path(), &[SHORT]);
+    let done = fairrep()
+        .args(["train", "--config"])
+        .arg(&cfg)
+        .arg("--out")
+        .arg(tmp.path().join("run"))
+        .assert()
+        .success();
+    let log = String::from_utf8_lossy(&done.get_output().stderr).into_owned();
+    let lines: Vec<&str> = log.lines().filter(|l| l.contains("epoch done")).collect();
+    assert_eq!(lines.len(), 2, "{log}");
+    for line in lines {
+        let fields = line.split_once("epoch done").unwrap().1;
+        assert!(fields.contains("seconds="), "{line}");
+        // No run of more than four digits after a decimal point.
+        let long = fields
+            .split(|c: char| !(c.is_ascii_digit() || c == '.'))
+            .filter_map(|w| w.split_once('.'))
+            .any(|(_, frac)| frac.len() > 4);
+        assert!(!long, "{line}");
+    }
+}
+
 #[test]
 fn same_seed_same_result_other_seed_other_result() {
     let tmp = tempfile::tempdir().unwrap();

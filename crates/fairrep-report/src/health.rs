@@ -118,8 +118,8 @@ pub fn run_warnings(
     out.extend(task_warnings(tasks));
     if !out.is_empty() && lambda > 0.0 {
         out.push(format!(
-            "the penalty may be too strong for these data: try a smaller λ (`--set \
-             penalty.lambda={}`), and compare with λ = 0",
+            "the penalty may be too strong for these data (or the training too short): try a \
+             smaller λ (`--set penalty.lambda={}`) or more epochs, and compare with λ = 0",
             lambda / 10.0
         ));
     }

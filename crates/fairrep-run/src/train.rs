@@ -525,17 +525,18 @@ pub fn fit(
             }
         };
         let record = trainer.validate(epoch, &sums, started);
-        // NaN stands for a penalty that is not computed (a divergence at λ = 0): say so.
-        let penalty = if record.penalty.is_nan() {
-            "not computed".to_string()
-        } else {
-            record.penalty.to_string()
+        // Four significant digits (the full values are in metrics.jsonl); NaN stands for a
+        // penalty that is not computed (a divergence at λ = 0): say so.
+        let short = |v: f64| match v.is_nan() {
+            true => "not computed".to_string(),
+            false => format!("{v:.4e}"),
         };
         tracing::info!(
             epoch,
-            task_loss = record.task_loss,
-            penalty = %penalty,
-            valid_penalty = record.valid_penalty,
+            task_loss = %format!("{:.4}", record.task_loss),
+            penalty = %short(record.penalty),
+            valid_penalty = %short(record.valid_penalty),
+            seconds = %format!("{:.2}", record.train_s + record.valid_s),
             "epoch done"
         );
         on_epoch(&record)?;
