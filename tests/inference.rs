@@ -119,6 +119,7 @@ fn run_predict(input: &Path, out: &Path, extra: &[&str]) -> Value {
         .arg("--out")
         .arg(out)
         .args(extra)
+        .arg("--json")
         .output()
         .unwrap();
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
@@ -196,6 +197,31 @@ fn predict_reproduces_the_reports_accuracy_and_encode_the_transfer_heads_input()
     let acc = ev["accuracy"].as_f64().unwrap();
     assert!((acc - right as f64 / usable.len() as f64).abs() < 1e-12);
     assert!(ev["demographic_parity_difference"].as_f64().unwrap() >= 0.0);
+    // Without --json: the same numbers as a table, a line per task.
+    let o = fairrep()
+        .args(["-q", "predict", "--run"])
+        .arg(run())
+        .arg("--input")
+        .arg(&test)
+        .arg("--out")
+        .arg(tmp.path().join("p2.csv"))
+        .args(["--skip-rows", "1", "--evaluate"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&o.stdout).into_owned();
+    let row = text
+        .lines()
+        .find(|l| l.starts_with("| income |"))
+        .unwrap_or_else(|| panic!("{text}"));
+    assert!(
+        row.starts_with(&format!("| income | {} | {acc:.4} |", usable.len())),
+        "{row}"
+    );
+    assert!(
+        text.starts_with(&format!("wrote {} rows to ", raw.len())),
+        "{text}"
+    );
+    assert!(text.lines().count() < 20, "{text}");
 
     // encode gives the representation the transfer heads were fitted on: the income head's
     // logistic model on encode's z reproduces predict's income score.
@@ -627,7 +653,7 @@ fn intersectional_groups_train_and_evaluate() {
         .arg(repo().join("data/adult/adult.test.gz"))
         .arg("--out")
         .arg(tmp.path().join("p.csv"))
-        .args(["--skip-rows", "1", "--evaluate"])
+        .args(["--skip-rows", "1", "--evaluate", "--json"])
         .output()
         .unwrap();
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));

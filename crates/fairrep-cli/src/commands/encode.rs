@@ -16,8 +16,8 @@ use crate::args::{Input, RunDir};
 /// not covered by the certificate).
 ///
 /// Example:
-///   fairrep encode --run runs/quickstart --input new.csv --header --keep id --out z.parquet
-///   fairrep encode --run runs/quickstart --input new.csv --header --cells --out cells.csv
+///   fairrep encode --run runs/quickstart-1 --input new.csv --header --keep id --out z.parquet
+///   fairrep encode --run runs/quickstart-1 --input new.csv --header --cells --out cells.csv
 #[derive(clap::Args, Debug)]
 #[command(verbatim_doc_comment)]
 pub struct Args {

@@ -12,7 +12,7 @@ use fairrep_run::export::files;
 /// reproduces `fairrep encode`; builds a torch.nn.Module when torch is installed).
 ///
 /// Example:
-///   fairrep export --run runs/quickstart --out export/
+///   fairrep export --run runs/quickstart-1 --out export/
 ///   python3 export/fairrep_encoder.py --model export --input new.csv --out z.csv
 #[derive(clap::Args, Debug)]
 #[command(verbatim_doc_comment)]

@@ -19,7 +19,7 @@ use std::path::PathBuf;
 ///
 /// Example:
 ///   fairrep sweep --config configs/adult_transfer.toml --penalty mmd,sinkhorn \
-///     --lambda 0,0.1,1,10 --lambda-for sinkhorn=0,0.003,0.01 --seeds 3
+///     --lambda 0,0.1,1,10 --lambda-for sinkhorn=0,3,10,30 --seeds 3
 #[derive(clap::Args, Debug)]
 #[command(verbatim_doc_comment, allow_negative_numbers = true)]
 pub struct Args {
