@@ -6,6 +6,7 @@ DDP, the certified DP bound and accuracy of the quantised release, and the stron
 lower bound on the groups' total variation.
 
 Usage: python3 scripts/worst-head-evidence.py OUT.json [VARIANT ...]
+(FAIRREP_SEEDS=4,5,6 for other seeds than 1, 2, 3.)
 A variant is one of VARIANTS' names below, or NAME::KEY=VALUE;KEY=VALUE (config overrides).
 Raw output: OUT.json holds every run's numbers, the command lines, the commit, the machine, the
 thread settings and the wall times. Needs a release build (FAIRREP_BIN or target/release/fairrep).
@@ -37,7 +38,7 @@ for lam in [2, 3, 5]:
     VARIANTS[f"adversarial λ={lam}, wide adversary, wide encoder"] = [
         "--set", "penalty.kind=adversarial", "--set", f"penalty.lambda={lam}",
         "--set", "penalty.adversary.hidden=[128,128]", "--set", "model.hidden=[128,128]"]
-SEEDS = [1, 2, 3]
+SEEDS = [int(x) for x in os.environ.get("FAIRREP_SEEDS", "1,2,3").split(",")]
 
 
 def main():

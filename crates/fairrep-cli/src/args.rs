@@ -4,14 +4,13 @@ use clap::ValueEnum;
 use fairrep_config::PenaltyKind;
 use fairrep_run::Backend;
 
-/// `--backend`.
+/// `--backend`: burn's flex CPU backend (pure Rust, the default), its ndarray CPU backend, or
+/// its wgpu backend (a GPU, or Mesa's lavapipe software Vulkan driver). The variants carry no
+/// doc comments on purpose: clap would print a five-line block of them in every command's help.
 #[derive(Copy, Clone, Debug, ValueEnum)]
 pub enum BackendArg {
-    /// burn's ndarray CPU backend (fused CPU kernels for the divergences).
     Ndarray,
-    /// burn's flex CPU backend (pure Rust; the same fused CPU kernels for the divergences).
     Flex,
-    /// burn's wgpu backend: a GPU, or Mesa's lavapipe software Vulkan driver.
     Wgpu,
 }
 
@@ -52,7 +51,7 @@ pub struct RunDir {
     /// The run directory (written by `fairrep train`).
     #[arg(long)]
     pub run: std::path::PathBuf,
-    /// Compute backend.
+    /// Compute backend: flex (CPU), ndarray (CPU) or wgpu (a GPU, or Mesa's lavapipe).
     #[arg(long, value_enum, default_value_t = BackendArg::Flex)]
     pub backend: BackendArg,
 }

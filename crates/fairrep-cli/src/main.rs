@@ -4,6 +4,8 @@
 mod args;
 mod commands;
 mod device_boundary;
+#[cfg(test)]
+mod docs_check;
 mod progress;
 mod tables;
 mod usage;
@@ -24,13 +26,19 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 #[command(name = "fairrep", version, long_about = None)]
 struct Cli {
     /// More log output (-v: debug, -vv: trace).
-    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    #[arg(short, long, action = clap::ArgAction::Count, global = true, help_heading = "Global options")]
     verbose: u8,
     /// Only warnings and errors.
-    #[arg(short, long, global = true, conflicts_with = "verbose")]
+    #[arg(
+        short,
+        long,
+        global = true,
+        conflicts_with = "verbose",
+        help_heading = "Global options"
+    )]
     quiet: bool,
     /// Log format on stderr.
-    #[arg(long, value_enum, default_value_t = LogFormat::Pretty, global = true)]
+    #[arg(long, value_enum, default_value_t = LogFormat::Pretty, global = true, help_heading = "Global options")]
     log_format: LogFormat,
     #[command(subcommand)]
     command: Command,

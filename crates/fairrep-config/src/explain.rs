@@ -467,7 +467,7 @@ pub const KEYS: &[Key] = &[
         key: "training.keep_checkpoints",
         ty: "integer ≥ 1",
         default: Shown::Default,
-        meaning: "checkpoints kept in the run directory (one after every epoch; checkpoints/best is kept besides)",
+        meaning: "checkpoints kept in the run directory (one at the end of every epoch, and those within epochs with checkpoint_every_steps/seconds; checkpoints/best is kept besides)",
     },
     Key {
         key: "training.checkpoint_every_steps",

@@ -319,6 +319,14 @@ pub fn cell(v: Option<f64>) -> String {
     v.map_or_else(|| "–".to_string(), |x| format!("{x:.4}"))
 }
 
+/// A number with its 95% interval (`0.8017 [0.7953, 0.8079]`) where there is one.
+pub fn cell_ci(v: Option<f64>, ci: Option<[f64; 2]>) -> String {
+    match (v, ci) {
+        (Some(x), Some([lo, hi])) => format!("{x:.4} [{lo:.4}, {hi:.4}]"),
+        _ => cell(v),
+    }
+}
+
 /// The task table shown at the end of a run and in `report.md`.
 pub fn task_table(tasks: &[TaskMetrics]) -> String {
     let mut s = String::from(
@@ -327,17 +335,24 @@ pub fn task_table(tasks: &[TaskMetrics]) -> String {
     for t in tasks {
         let Some(b) = t.as_binary() else { continue };
         let m = &b.summary;
+        let ci = b.ci95.as_ref();
         s += &format!(
             "| {} | {} | {} | {} | {} | {} | {} | {} |\n",
             t.name,
             t.role,
-            cell(m.accuracy),
-            cell(m.auc),
-            cell(m.ddp),
+            cell_ci(m.accuracy, ci.and_then(|c| c.accuracy)),
+            cell_ci(m.auc, ci.and_then(|c| c.auc)),
+            cell_ci(m.ddp, ci.and_then(|c| c.ddp)),
             worst_head_cell(b),
-            cell(m.deo),
-            cell(m.equalized_odds)
+            cell_ci(m.deo, ci.and_then(|c| c.deo)),
+            cell_ci(m.equalized_odds, ci.and_then(|c| c.equalized_odds))
         );
+    }
+    if tasks
+        .iter()
+        .any(|t| t.as_binary().is_some_and(|b| b.ci95.is_some()))
+    {
+        s += "\n[lo, hi]: 95% bootstrap interval over the test rows.\n";
     }
     let regression: Vec<(&TaskMetrics, &RegressionMetrics)> = tasks
         .iter()

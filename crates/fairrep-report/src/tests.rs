@@ -298,7 +298,26 @@ fn the_worst_head_and_the_unprocessing_baseline_are_shown() {
     let table = task_table(&r.tasks);
     assert!(table.contains("| DDP | worst-head DDP |"), "{table}");
     let row = table.lines().find(|l| l.starts_with("| income")).unwrap();
-    assert!(row.contains("| 0.6667 | 0.9123 (mlp) |"), "{row}");
+    // The DDP with its bootstrap interval, then the worst head with its family.
+    let ci = r.tasks[1]
+        .as_binary()
+        .unwrap()
+        .ci95
+        .as_ref()
+        .unwrap()
+        .ddp
+        .unwrap();
+    assert!(
+        row.contains(&format!(
+            "| 0.6667 [{:.4}, {:.4}] | 0.9123 (mlp) |",
+            ci[0], ci[1]
+        )),
+        "{row}"
+    );
+    assert!(
+        table.contains("[lo, hi]: 95% bootstrap interval"),
+        "{table}"
+    );
     let md = r.markdown();
     assert!(
         md.contains("| income | DDP ≤ 0.05 | 0.8123 | 0.0456 | 0.0499 |"),

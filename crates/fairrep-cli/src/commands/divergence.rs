@@ -51,7 +51,7 @@ pub struct Args {
     /// wgpu, whose fused kernels are f32; f64 on wgpu needs --portable).
     #[arg(long, value_enum)]
     dtype: Option<DtypeArg>,
-    /// Compute backend.
+    /// Compute backend: flex (CPU), ndarray (CPU) or wgpu (a GPU, or Mesa's lavapipe).
     #[arg(long, value_enum, default_value_t = BackendArg::Flex)]
     backend: BackendArg,
     /// Compute on burn's tensor ops (dense n × m matrices, any dtype) instead of the fused

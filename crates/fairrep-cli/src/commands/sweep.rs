@@ -44,7 +44,7 @@ pub struct Args {
     /// Overrides applied to every run (before the grid's own).
     #[arg(long = "set", value_name = "KEY=VALUE")]
     overrides: Vec<Override>,
-    /// Compute backend.
+    /// Compute backend: flex (CPU), ndarray (CPU) or wgpu (a GPU, or Mesa's lavapipe).
     #[arg(long, value_enum, default_value_t = BackendArg::Flex)]
     backend: BackendArg,
     /// Write a job script instead of running.

@@ -40,7 +40,7 @@ pub struct Args {
     /// strings). Repeatable; applied in order; the resolved config goes into the run directory.
     #[arg(long = "set", value_name = "KEY=VALUE")]
     overrides: Vec<Override>,
-    /// Compute backend.
+    /// Compute backend: flex (CPU), ndarray (CPU) or wgpu (a GPU, or Mesa's lavapipe).
     #[arg(long, value_enum, default_value_t = BackendArg::Flex)]
     backend: BackendArg,
 }
