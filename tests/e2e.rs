@@ -95,12 +95,12 @@ fn train_writes_a_complete_run_directory() {
     assert_eq!(epochs.len(), 2);
     assert!(epochs[1]["task_loss"].as_f64().unwrap() < epochs[0]["task_loss"].as_f64().unwrap());
     assert_eq!(epochs[0]["valid"].as_array().unwrap().len(), 3);
-    // The quickstart's penalty is the Gaussian MMD² with the median bandwidth: its validation
-    // penalty is the MMD² yardstick itself, computed by another path.
+    // The quickstart's penalty is the MMD² yardstick itself (the code measures it once, so
+    // comparing the two here would check nothing): the yardstick is checked against the
+    // `divergence` command on encoded rows in tests/inference.rs.
     let lambda = 1.0;
     for e in &epochs {
-        let (p, m) = (num(e, "valid_penalty"), num(e, "valid_mmd2"));
-        assert!((p - m).abs() <= 1e-9 * m.abs(), "{e}");
+        assert!(num(e, "valid_mmd2") > 0.0, "{e}");
         assert_valid_objective(e, lambda);
     }
 
@@ -282,8 +282,16 @@ fn quickstart_penalty_halves_income_ddp_on_the_transfer_task() {
         let worst = num(t, "worst_ddp");
         let largest = fams.iter().map(|f| num(f, "ddp")).fold(ddp(t), f64::max);
         assert_eq!(worst, largest);
-        // The logistic family is the table's head (same fit, same data).
-        assert!((num(&fams[0], "ddp") - ddp(t)).abs() < 1e-12);
+        // The MLP and the GBDT learned income (above the majority rate by a point): their
+        // parity is evidence, and differs from the logistic head's.
+        let majority = num(t, "base_rate").max(1.0 - num(t, "base_rate"));
+        for f in &fams[1..] {
+            assert!(
+                num(f, "accuracy") > majority + 0.01,
+                "{f} vs majority {majority}"
+            );
+            assert!((num(f, "ddp") - ddp(t)).abs() > 1e-6, "{f}");
+        }
     }
     assert!(
         std::fs::read_to_string(out_fair.join("report.md"))

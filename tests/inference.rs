@@ -883,3 +883,112 @@ fn certify_the_quantised_release_and_release_its_cells() {
         &["no partition.json", "fairrep certify --run"],
     );
 }
+
+/// The MMD² yardstick of the report (`representation.mmd2`, the test split's Gaussian MMD² with
+/// the median bandwidth) recomputed by another path: `encode` the test file, split z by group,
+/// and `fairrep divergence --kind mmd` (the same statistic, GeomLoss's conventions otherwise).
+/// The test split (300 rows) is under the yardstick's 4,096-row cap, so both see every row.
+#[test]
+fn the_reports_mmd_yardstick_equals_the_divergence_command_on_encoded_rows() {
+    let tmp = tempfile::tempdir().unwrap();
+    let rows = |n: usize, seed: usize| {
+        let mut out = String::from("a,b,c,s,y,t\n");
+        for i in 0..n {
+            let k = i * 7919 + seed;
+            let s = if k % 3 == 0 { "f" } else { "m" };
+            // `a` depends on the group: z does too unless the penalty removes it all.
+            let a = (k % 97) as f64 / 97.0 + if s == "f" { 0.4 } else { 0.0 };
+            let b = ((k / 7) % 89) as f64 / 89.0;
+            let c = ["red", "green", "blue"][(k / 5) % 3];
+            let y = u8::from(a + b > 0.9);
+            let t = u8::from(b > 0.5);
+            out += &format!("{a},{b},{c},{s},{y},{t}\n");
+        }
+        out
+    };
+    std::fs::write(tmp.path().join("train.csv"), rows(900, 1)).unwrap();
+    std::fs::write(tmp.path().join("test.csv"), rows(300, 2)).unwrap();
+    let cfg = tmp.path().join("c.toml");
+    std::fs::write(
+        &cfg,
+        r#"seed = 5
+[data]
+train = { path = "train.csv" }
+test = { path = "test.csv" }
+[data.features]
+categorical = ["c"]
+numeric = ["a", "b"]
+[data.sensitive]
+column = "s"
+[[tasks]]
+name = "y"
+column = "y"
+positive = { eq = "1" }
+role = "source"
+[[tasks]]
+name = "t"
+column = "t"
+positive = { eq = "1" }
+role = "transfer"
+[model]
+hidden = [8]
+representation = 3
+[penalty]
+lambda = 0.1
+[training]
+epochs = 2
+batch_size = 64
+"#,
+    )
+    .unwrap();
+    let out = tmp.path().join("run");
+    train(&cfg, &out);
+    let z = tmp.path().join("z.csv");
+    fairrep()
+        .args(["-q", "encode", "--run"])
+        .arg(&out)
+        .arg("--input")
+        .arg(tmp.path().join("test.csv"))
+        .args(["--header", "--keep", "s", "--out"])
+        .arg(&z)
+        .assert()
+        .success();
+    let (_, zrows) = read_csv(&z, true, 0);
+    let (mut female, mut male) = (String::new(), String::new());
+    for r in &zrows {
+        let line = r[1..].join(",") + "\n";
+        match r[0].as_str() {
+            "f" => female += &line,
+            _ => male += &line,
+        }
+    }
+    let (fx, mx) = (tmp.path().join("f.csv"), tmp.path().join("m.csv"));
+    std::fs::write(&fx, female).unwrap();
+    std::fs::write(&mx, male).unwrap();
+    let o = fairrep()
+        .args(["-q", "divergence", "--kind", "mmd", "--x"])
+        .arg(&fx)
+        .arg("--y")
+        .arg(&mx)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let d: Value = serde_json::from_slice(&o.stdout).unwrap();
+    let report = json_file(&out.join("report.json"));
+    let rep = &report["representation"];
+    assert_eq!(rep["rows"], 300);
+    let (ours, theirs) = (rep["mmd2"].as_f64().unwrap(), d["value"].as_f64().unwrap());
+    assert!(ours > 1e-4, "the groups' z should differ: {ours}");
+    // z is written as f32 text and the report computes in f32: agreement to f32 precision.
+    assert!(
+        (ours - theirs).abs() <= 1e-4 * theirs,
+        "report {ours} vs divergence {theirs} (σ {} vs {})",
+        rep["sigma"],
+        d["sigmas"]
+    );
+    let (s1, s2) = (
+        rep["sigma"].as_f64().unwrap(),
+        d["sigmas"][0].as_f64().unwrap(),
+    );
+    assert!((s1 - s2).abs() <= 1e-4 * s2, "{s1} vs {s2}");
+}

@@ -2,25 +2,40 @@
 //! documented invariants (`tests/panic_allowlist.txt`, one site per line with its reason).
 //!
 //! The test reads every library and binary source file under `crates/*/src` (test modules and
-//! files left out), finds each `.unwrap()`, `.expect(`, `panic!(`, `unreachable!(`, `todo!(`
-//! and `unimplemented!(`, and fails on a site the list does not name, on a list entry that no
-//! longer matches a site (so the list stays true), and on any `todo!`/`unimplemented!`.
+//! the files of `#[cfg(test)] mod x;` left out), finds each `.unwrap()`, `.expect(`, `panic!(`,
+//! `unreachable!(`, `todo!(`, `unimplemented!(` and `assert!`/`assert_eq!`/`assert_ne!` (not
+//! `debug_assert!`), and fails on a site the list does not name, on a list entry that matches
+//! no site or more sites than it says (an entry is one site unless its reason starts with
+//! `(N sites)`), and on any `todo!`/`unimplemented!`.
 
 use std::path::{Path, PathBuf};
 
-const PATTERNS: [&str; 6] = [
+const PATTERNS: [&str; 9] = [
     ".unwrap()",
     ".expect(",
     "panic!(",
     "unreachable!(",
     "todo!(",
     "unimplemented!(",
+    "assert!(",
+    "assert_eq!(",
+    "assert_ne!(",
 ];
+
+/// Whether `line` has a site: one of [`PATTERNS`], `debug_assert*!` excepted.
+fn has_site(line: &str) -> bool {
+    PATTERNS.iter().any(|p| {
+        line.match_indices(p)
+            .any(|(at, _)| !(p.starts_with("assert") && line[..at].ends_with("debug_")))
+    })
+}
 
 /// One allowed site: the file, a piece of its line, and why it cannot fail.
 struct Allowed {
     file: String,
     snippet: String,
+    /// The sites it may match: 1 unless the reason starts with `(N sites)`.
+    expected: usize,
     used: usize,
 }
 
@@ -39,6 +54,24 @@ fn sources(dir: &Path, out: &mut Vec<PathBuf>) {
             out.push(path);
         }
     }
+}
+
+/// The files of test modules declared as `#[cfg(test)] mod name;` in `files` (`name.rs` beside
+/// the declaring file).
+fn test_module_files(files: &[PathBuf]) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for f in files {
+        let text = std::fs::read_to_string(f).expect("a readable source file");
+        let lines: Vec<&str> = text.lines().map(str::trim).collect();
+        for w in lines.windows(2) {
+            if let ("#[cfg(test)]", Some(name)) = (w[0], w[1].strip_prefix("mod ")) {
+                if let Some(name) = name.strip_suffix(';') {
+                    out.push(f.with_file_name(format!("{name}.rs")));
+                }
+            }
+        }
+    }
+    out
 }
 
 /// The lines of `text` before its test module (`#[cfg(test)]` followed by `mod`), with
@@ -82,15 +115,24 @@ fn no_unwrap_or_expect_outside_the_allow_list() {
             "tests/panic_allowlist.txt:{}: expected `file | snippet | reason`",
             no + 1
         );
+        let reason = parts[2].trim();
+        let expected = reason
+            .strip_prefix('(')
+            .and_then(|r| r.split_once(" sites)"))
+            .and_then(|(n, _)| n.parse().ok())
+            .unwrap_or(1);
         allowed.push(Allowed {
             file: parts[0].trim().to_string(),
             snippet: parts[1].trim().to_string(),
+            expected,
             used: 0,
         });
     }
     let mut files = Vec::new();
     sources(&root.join("crates"), &mut files);
     files.sort();
+    let test_modules = test_module_files(&files);
+    files.retain(|f| !test_modules.contains(f));
     let mut unlisted = Vec::new();
     let mut sites = 0;
     for file in files {
@@ -104,7 +146,7 @@ fn no_unwrap_or_expect_outside_the_allow_list() {
         }
         let text = std::fs::read_to_string(&file).expect("a readable source file");
         for (no, line) in code_lines(&text) {
-            if !PATTERNS.iter().any(|p| line.contains(p)) {
+            if !has_site(&line) {
                 continue;
             }
             sites += 1;
@@ -130,12 +172,29 @@ fn no_unwrap_or_expect_outside_the_allow_list() {
     );
     let stale: Vec<String> = allowed
         .iter()
-        .filter(|a| a.used == 0)
-        .map(|a| format!("{} | {}", a.file, a.snippet))
+        .filter(|a| a.used != a.expected)
+        .map(|a| {
+            format!(
+                "{} | {} (matches {} site(s), says {})",
+                a.file, a.snippet, a.used, a.expected
+            )
+        })
         .collect();
     assert!(
         stale.is_empty(),
-        "entries of tests/panic_allowlist.txt that match no site (remove them):\n{}",
+        "entries of tests/panic_allowlist.txt that match no site, or more sites than they say \
+         (make the snippet unique, or start the reason with `(N sites)`):\n{}",
         stale.join("\n")
     );
+}
+
+#[test]
+fn the_scanner_sees_what_it_should() {
+    assert!(has_site("assert!(x > 0);"));
+    assert!(has_site("assert_eq!(a, b);"));
+    assert!(!has_site("debug_assert!(x > 0);"));
+    assert!(!has_site("debug_assert_eq!(a, b);"));
+    assert!(has_site("debug_assert!(x); assert!(y);"));
+    assert!(has_site("let v = r.unwrap();"));
+    assert!(!has_site("let v = r.unwrap_or(0);"));
 }
