@@ -716,18 +716,27 @@ fn sinkhorn_and_conditioned_penalties_train() {
     assert_eq!(report(&out)["penalty"]["condition"], "equal_opportunity");
 }
 
-/// The quickstart for one epoch on the CPU (ndarray) backend and on `backend`: both train, the
-/// report records the backend and device, and the numbers agree up to floating-point
-/// differences (other kernels, other summation orders) that grow over the steps.
-fn same_run_on(backend: &str, device_needle: &str) {
+/// The quickstart for one epoch on the ndarray backend and on `backend`: both train, the
+/// report records the backend and device, and the numbers agree within `tolerance` (flex and
+/// ndarray run the same host kernels for the divergences and differ only in burn's matmul
+/// summation order: one epoch gave identical accuracies and DDPs, AUCs 1e-7 apart; wgpu runs
+/// other kernels in f32, whose differences grow over the steps).
+fn same_run_on(backend: &str, device_needle: &str, tolerance: f64) {
     let tmp = tempfile::tempdir().unwrap();
     let cfg = config_in(tmp.path(), &[("epochs = 20", "epochs = 1")]);
     let (cpu, other) = (tmp.path().join("cpu"), tmp.path().join("other"));
-    train_ok(&cfg, &cpu);
+    train_cmd(&cfg, &cpu, &["--backend", "ndarray"])
+        .assert()
+        .success();
     train_cmd(&cfg, &other, &["--backend", backend])
         .assert()
         .success();
     let (rc, ro) = (report(&cpu), report(&other));
+    assert!(
+        rc["backend"].as_str().unwrap().starts_with("ndarray"),
+        "{}",
+        rc["backend"]
+    );
     assert!(
         ro["backend"].as_str().unwrap().starts_with(backend),
         "{}",
@@ -737,25 +746,25 @@ fn same_run_on(backend: &str, device_needle: &str) {
     assert!(device.contains(device_needle), "{device}");
     for name in ["married", "income", "degree"] {
         let (c, o) = (task(&rc, name), task(&ro, name));
-        for key in ["accuracy", "ddp"] {
+        for key in ["accuracy", "ddp", "auc"] {
             let (a, b) = (c[key].as_f64().unwrap(), o[key].as_f64().unwrap());
             assert!(
-                (a - b).abs() < 0.02,
-                "{name} {key}: ndarray {a}, {backend} {b}"
+                (a - b).abs() <= tolerance,
+                "{name} {key}: ndarray {a}, {backend} {b} (tolerance {tolerance})"
             );
         }
     }
 }
 
-/// On wgpu: lavapipe in CI (`scripts/test.sh` installs it; the test fails without an adapter).
 #[test]
 fn the_same_run_trains_on_wgpu() {
-    same_run_on("wgpu", "Cube");
+    same_run_on("wgpu", "Cube", 0.02);
 }
 
 #[test]
 fn the_same_run_trains_on_flex() {
-    same_run_on("flex", "Flex");
+    // 1e-3: 15 of the 15,060 test rows.
+    same_run_on("flex", "Flex", 1e-3);
 }
 
 #[test]

@@ -156,11 +156,20 @@ fn penalty_is_defined_with_missing_groups_and_zero_for_identical_groups() {
     let out = pen.forward(z, &[1, 1]);
     assert_eq!(out.pairs, 0);
     assert_eq!(out.value.into_scalar::<f64>(), 0.0);
-    // Single point per group, one group absent: finite.
+    // Single point per group, one group absent: the closed form. Points (0, 1) and (2, 3),
+    // d² = 8; the median pairwise distance of the pooled points is d itself, so
+    // MMD² = k(x,x) + k(y,y) − 2 k(x,y) = 2 − 2·exp(−d²/(2σ²)) = 2 − 2·e^(−1/2).
     let z = tensor(&[0.0, 1.0, 2.0, 3.0], 2, 2, &device, DType::F32);
     let out = pen.forward(z, &[0, 2]);
     assert_eq!(out.pairs, 1);
-    assert!(out.value.into_scalar::<f64>().is_finite());
+    assert!(
+        (out.sigmas[0] - 8f64.sqrt()).abs() < 1e-6,
+        "{:?}",
+        out.sigmas
+    );
+    let want = 2.0 - 2.0 * (-0.5f64).exp();
+    let got = out.value.into_scalar::<f64>();
+    assert!((got - want).abs() < 1e-6, "{got} vs {want}");
     // Identical points in both groups (all distances 0, median fallback): exactly 0.
     let z = tensor(&[1.0; 8], 4, 2, &device, DType::F32);
     let out = pen.forward(z, &[0, 1, 0, 1]);

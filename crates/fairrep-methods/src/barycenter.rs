@@ -163,7 +163,13 @@ impl Barycenter {
     /// `inf{t : F(t) ≥ u}`, i.e. the `⌈u·N⌉`-th smallest (quantile-half) score.
     pub fn quantile(&self, g: usize, u: f64) -> f64 {
         let v = &self.quantiles[g];
-        let k = (u.clamp(0.0, 1.0) * v.len() as f64).ceil() as usize;
+        let (u, n) = (u.clamp(0.0, 1.0), v.len() as f64);
+        // ⌈u·N⌉, corrected where u·N rounds up past an integer (0.14 · 150 = 21.000000000000004):
+        // the smallest k with k/N ≥ u, as the definition compares.
+        let mut k = (u * n).ceil() as usize;
+        while k > 1 && (k - 1) as f64 / n >= u {
+            k -= 1;
+        }
         v[k.clamp(1, v.len()) - 1]
     }
 
@@ -275,9 +281,21 @@ mod tests {
             let want = 0.75 * b.quantile(0, u) + 0.25 * b.quantile(1, u);
             assert_abs_diff_eq!(b.barycenter_quantile(u), want, epsilon = 1e-12);
         }
-        // Quantile = the generalised inverse of the CDF: F(Q(u)) ≥ u.
-        for u in [0.1, 0.5, 0.9] {
-            assert!(b.cdf(1, b.quantile(1, u)) >= u - 0.02);
+        // Quantile = the generalised inverse of the empirical CDF of the same half, exactly:
+        // the smallest value t of the half with #{v ≤ t}/N ≥ u (no slack, so an off-by-one in
+        // ⌈u·N⌉ fails).
+        for g in 0..2 {
+            let v = &b.quantiles[g];
+            let n = v.len() as f64;
+            for k in 1..=400 {
+                let u = f64::from(k) / 400.0;
+                let want = v
+                    .iter()
+                    .copied()
+                    .find(|&t| v.iter().filter(|&&x| x <= t).count() as f64 / n >= u)
+                    .unwrap();
+                assert_eq!(b.quantile(g, u), want, "group {g}, u = {u}");
+            }
         }
     }
 
