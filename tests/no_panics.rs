@@ -64,10 +64,10 @@ fn test_module_files(files: &[PathBuf]) -> Vec<PathBuf> {
         let text = std::fs::read_to_string(f).expect("a readable source file");
         let lines: Vec<&str> = text.lines().map(str::trim).collect();
         for w in lines.windows(2) {
-            if let ("#[cfg(test)]", Some(name)) = (w[0], w[1].strip_prefix("mod ")) {
-                if let Some(name) = name.strip_suffix(';') {
-                    out.push(f.with_file_name(format!("{name}.rs")));
-                }
+            if let ("#[cfg(test)]", Some(name)) = (w[0], w[1].strip_prefix("mod "))
+                && let Some(name) = name.strip_suffix(';')
+            {
+                out.push(f.with_file_name(format!("{name}.rs")));
             }
         }
     }
