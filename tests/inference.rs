@@ -895,7 +895,7 @@ fn the_reports_mmd_yardstick_equals_the_divergence_command_on_encoded_rows() {
         let mut out = String::from("a,b,c,s,y,t\n");
         for i in 0..n {
             let k = i * 7919 + seed;
-            let s = if k % 3 == 0 { "f" } else { "m" };
+            let s = if k.is_multiple_of(3) { "f" } else { "m" };
             // `a` depends on the group: z does too unless the penalty removes it all.
             let a = (k % 97) as f64 / 97.0 + if s == "f" { 0.4 } else { 0.0 };
             let b = ((k / 7) % 89) as f64 / 89.0;
