@@ -431,6 +431,24 @@ fn report_compares_runs_with_fronts_baselines_and_plots() {
         .stderr(predicate::str::contains("`charlson`"));
     let points = income["points"].as_array().unwrap();
     assert_eq!(points.len(), 2);
+    // A comparison written into the runs' own directory is not taken for a run next time.
+    let inside = runs.join("comparison");
+    for _ in 0..2 {
+        fairrep()
+            .args(["-q", "report"])
+            .arg(&runs)
+            .arg("--out")
+            .arg(&inside)
+            .assert()
+            .success();
+        assert_eq!(
+            json(&inside.join("report.json"))["runs"]
+                .as_array()
+                .unwrap()
+                .len(),
+            2
+        );
+    }
     let cert = json(&runs.join("l1/certificate.json"));
     let release = cert["heads"]
         .as_array()

@@ -444,12 +444,19 @@ pub struct Comparison {
     pub curves: String,
 }
 
-/// The run directories named by `paths`: a run directory itself (it has report.json), or a
-/// directory whose subdirectories are runs (a sweep).
+/// Whether `dir` is a run directory: `report.json` beside the run's `config.toml` (the output
+/// of `fairrep report` has a `report.json` but no `config.toml`, so a comparison written into a
+/// sweep's directory is never mistaken for one of its runs).
+fn is_run(dir: &Path) -> bool {
+    dir.join(files::REPORT).is_file() && dir.join(files::CONFIG).is_file()
+}
+
+/// The run directories named by `paths`: a run directory itself ([`is_run`]), or a directory
+/// whose subdirectories are runs (a sweep).
 pub fn collect_runs(paths: &[PathBuf]) -> Result<Vec<PathBuf>, StudyError> {
     let mut runs = Vec::new();
     for p in paths {
-        if p.join(files::REPORT).is_file() {
+        if is_run(p) {
             runs.push(p.clone());
             continue;
         }
@@ -459,7 +466,7 @@ pub fn collect_runs(paths: &[PathBuf]) -> Result<Vec<PathBuf>, StudyError> {
         let entries = std::fs::read_dir(p).map_err(fairrep_run::error::io(p))?;
         let mut found: Vec<PathBuf> = entries
             .filter_map(|e| e.ok().map(|e| e.path()))
-            .filter(|d| d.join(files::REPORT).is_file())
+            .filter(|d| is_run(d))
             .collect();
         if found.is_empty() {
             return Err(StudyError::NoRuns(p.clone()));
