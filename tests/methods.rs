@@ -366,6 +366,15 @@ fn report_compares_runs_with_fronts_baselines_and_plots() {
         svg.contains("Method A") && svg.contains("majority rate"),
         "{svg}"
     );
+    // Error bars from the bootstrap intervals, and whole epochs on the curves' axis.
+    assert!(svg.contains("95% interval (median run)"), "{svg}");
+    let curves = std::fs::read_to_string(out.join("curves.svg")).unwrap();
+    let texts: Vec<&str> = curves
+        .split("</text>")
+        .filter_map(|t| t.rsplit('>').next())
+        .map(str::trim)
+        .collect();
+    assert!(texts.contains(&"2") && !texts.contains(&"2.0"), "{texts:?}");
     let r = json(&out.join("report.json"));
     let income = &r["tasks"][0];
     assert_eq!(income["task"], "income");

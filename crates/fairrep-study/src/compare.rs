@@ -256,7 +256,7 @@ fn select(points: &[Point]) -> Vec<Selection> {
                 .iter()
                 .filter(|p| {
                     p.kind == kind
-                        && p.constant_seeds == 0
+                        && p.informative()
                         && p.accuracy >= reference.accuracy - ACCURACY_TOLERANCE
                 })
                 .min_by(|a, b| {
@@ -488,12 +488,21 @@ fn median(v: &mut [f64]) -> f64 {
 }
 
 /// Marks the points no other point dominates (accuracy ≥ and DDP ≤, one strictly).
-fn mark_front(points: &mut [Point]) {
-    let snapshot: Vec<(f64, f64)> = points.iter().map(|p| (p.accuracy, p.ddp)).collect();
+/// A point whose heads are (near-)constant in a seed, or whose accuracy is at the `majority`
+/// rate, is never on the front and dominates nothing: its low DDP is not evidence of fairness
+/// (the report's own warning), so it must not be drawn on the front or starred.
+fn mark_front(points: &mut [Point], majority: f64) {
+    let usable = |p: &Point| p.informative() && !at_majority(p.accuracy, majority);
+    let snapshot: Vec<(f64, f64)> = points
+        .iter()
+        .filter(|p| usable(p))
+        .map(|p| (p.accuracy, p.ddp))
+        .collect();
     for p in points.iter_mut() {
-        p.on_front = !snapshot
-            .iter()
-            .any(|&(a, d)| a >= p.accuracy && d <= p.ddp && (a > p.accuracy || d < p.ddp));
+        p.on_front = usable(p)
+            && !snapshot
+                .iter()
+                .any(|&(a, d)| a >= p.accuracy && d <= p.ddp && (a > p.accuracy || d < p.ddp));
     }
 }
 
@@ -591,7 +600,7 @@ pub fn compare(
                 .cmp(&b.kind.to_string())
                 .then(a.lambda.total_cmp(&b.lambda))
         });
-        mark_front(&mut points);
+        mark_front(&mut points, majority);
         let selected = select(&points);
         let baselines: Vec<BaselinePoint> = reports[0]
             .baselines
@@ -842,10 +851,17 @@ mod tests {
             p(0.81, 0.12),
             p(0.80, 0.10),
         ];
-        mark_front(&mut pts);
+        mark_front(&mut pts, 0.5);
         let front: Vec<bool> = pts.iter().map(|p| p.on_front).collect();
         // (0.78, 0.05) is dominated by (0.79, 0.03); the duplicates do not dominate each other.
         assert_eq!(front, [true, true, false, true, true]);
+        // A point at the majority rate (0.76 of 0.758) with DDP 0.001 dominates nothing and is
+        // not on the front; nor is a near-constant one.
+        pts.push(p(0.76, 0.001));
+        pts[1].near_constant_seeds = 1;
+        mark_front(&mut pts, 0.758);
+        let front: Vec<bool> = pts.iter().map(|p| p.on_front).collect();
+        assert_eq!(front, [true, false, true, true, true, false]);
         assert_eq!(median(&mut [3.0, 1.0, 2.0]), 2.0);
         assert_eq!(median(&mut [4.0, 1.0, 2.0, 3.0]), 2.5);
     }

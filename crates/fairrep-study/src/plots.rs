@@ -86,8 +86,18 @@ pub fn plot_front(path: &Path, t: &TaskComparison) -> Result<(), StudyError> {
         .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), p| {
             (a.min(p.1), b.max(p.1))
         });
+    // The intervals widen the ranges; the top gets 35% headroom, where the legend goes, so
+    // that it covers no point.
+    let (x1, y0, y1) = points.iter().fold((x1, y0, y1), |(a, b, c), p| {
+        (
+            a.max(p.ddp_ci.map_or(a, |ci| ci[1])),
+            b.min(p.accuracy_ci.map_or(b, |ci| ci[0])),
+            c.max(p.accuracy_ci.map_or(c, |ci| ci[1])),
+        )
+    });
     let pad = |a: f64, b: f64| ((b - a).abs() * 0.1).max(0.005);
     let (px, py) = (pad(x0, x1), pad(y0, y1));
+    let legend_room = (y1 - y0 + 2.0 * py) * 0.35;
     let root = SVGBackend::new(path, (720, 480)).into_drawing_area();
     root.fill(&WHITE).map_err(|e| fail(&e))?;
     let mut chart = ChartBuilder::on(&root)
@@ -98,7 +108,7 @@ pub fn plot_front(path: &Path, t: &TaskComparison) -> Result<(), StudyError> {
         .margin(12)
         .x_label_area_size(40)
         .y_label_area_size(56)
-        .build_cartesian_2d((x0 - px).max(0.0)..x1 + px, y0 - py..y1 + py)
+        .build_cartesian_2d((x0 - px).max(0.0)..x1 + px, y0 - py..y1 + py + legend_room)
         .map_err(|e| fail(&e))?;
     chart
         .configure_mesh()
@@ -124,6 +134,41 @@ pub fn plot_front(path: &Path, t: &TaskComparison) -> Result<(), StudyError> {
             .map_err(|e| fail(&e))?
             .label(format!("{kind} (front)"))
             .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 16, y)], color));
+        // The 95% bootstrap intervals of the median run: accuracy (vertical), DDP (horizontal).
+        let mine = || points.iter().filter(|p| p.kind == kind);
+        chart
+            .draw_series(mine().filter_map(|p| {
+                let [lo, hi] = p.ddp_ci?;
+                Some(ErrorBar::new_horizontal(
+                    p.accuracy,
+                    lo,
+                    p.ddp,
+                    hi,
+                    color.mix(0.6),
+                    6,
+                ))
+            }))
+            .map_err(|e| fail(&e))?;
+        let drawn = chart
+            .draw_series(mine().filter_map(|p| {
+                let [lo, hi] = p.accuracy_ci?;
+                Some(ErrorBar::new_vertical(
+                    p.ddp,
+                    lo,
+                    p.accuracy,
+                    hi,
+                    color.mix(0.6),
+                    6,
+                ))
+            }))
+            .map_err(|e| fail(&e))?;
+        if i == 0 && points.iter().any(|p| p.accuracy_ci.is_some()) {
+            drawn
+                .label("95% interval (median run)")
+                .legend(move |(x, y)| {
+                    PathElement::new(vec![(x + 8, y - 5), (x + 8, y + 5)], BLACK.stroke_width(1))
+                });
+        }
         chart
             .draw_series(
                 lambda_labels(points, kind)
@@ -241,6 +286,14 @@ pub fn plot_front(path: &Path, t: &TaskComparison) -> Result<(), StudyError> {
     root.present().map_err(|e| fail(&e))
 }
 
+/// An epoch axis label: a whole number ("5", not "5.0"); empty between whole epochs.
+fn epoch_label(x: f64) -> String {
+    match (x - x.round()).abs() < 1e-9 {
+        true => format!("{}", x.round() as i64),
+        false => String::new(),
+    }
+}
+
 /// The training curves as small multiples: one row per penalty kind, the mean source-task loss
 /// (left) and the run's own penalty on the validation split (right) per epoch, one line per run, coloured by λ (the seeds of
 /// a λ share its colour). Penalties of different kinds have different scales, hence one row
@@ -295,9 +348,10 @@ pub fn plot_curves(path: &Path, curves: &[Curve]) -> Result<(), StudyError> {
                 .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), y| {
                     (a.min(y), b.max(y))
                 });
+            // 5% padding below; above, 35% more for the legend, which then covers no line.
             let (y0, y1) = if y0.is_finite() {
                 let pad = ((y1 - y0) * 0.05).max(1e-6);
-                (y0 - pad, y1 + pad)
+                (y0 - pad, y1 + pad + (y1 - y0 + 2.0 * pad) * 0.35)
             } else {
                 (0.0, 1.0)
             };
@@ -306,11 +360,14 @@ pub fn plot_curves(path: &Path, curves: &[Curve]) -> Result<(), StudyError> {
                 .margin(8)
                 .x_label_area_size(30)
                 .y_label_area_size(56)
+                .margin_right(24) // the last epoch's label is not cut at the edge
                 .build_cartesian_2d(1.0..x1, y0..y1)
                 .map_err(|e| fail(&e))?;
             chart
                 .configure_mesh()
                 .x_desc("epoch")
+                .x_labels((x1 as usize).min(10))
+                .x_label_formatter(&|x| epoch_label(*x))
                 .draw()
                 .map_err(|e| fail(&e))?;
             let mut labelled: Vec<f64> = Vec::new();
