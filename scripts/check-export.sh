@@ -32,9 +32,9 @@ sed -e "s#\.\./data/adult#$(pwd)/data/adult#" -e 's/epochs = 20/epochs = 2/' \
   gzip -dc data/adult/adult.test.gz | tail -n +2
 } > "$work/rows.csv"
 "$fairrep" -q encode --run "$work/run" --input "$work/rows.csv" --header --out "$work/z_fairrep.csv" >/dev/null
-"$py" "$work/export/fairrep_encoder.py" --model "$work/export" --input "$work/rows.csv" --out "$work/z_python.csv"
+"$py" "$work/export/fairrep_encoder.py" --model "$work/export" --input "$work/rows.csv" --header --out "$work/z_python.csv"
 "$fairrep" -q encode --run "$work/run" --input "$work/rows.csv" --header --cells --out "$work/cells_fairrep.csv" >/dev/null
-"$py" "$work/export/fairrep_encoder.py" --model "$work/export" --input "$work/rows.csv" --cells --out "$work/cells_python.csv"
+"$py" "$work/export/fairrep_encoder.py" --model "$work/export" --input "$work/rows.csv" --header --cells --out "$work/cells_python.csv"
 "$py" - "$work/z_fairrep.csv" "$work/z_python.csv" <<'PY'
 import csv, sys
 a = list(csv.reader(open(sys.argv[1])))
@@ -67,3 +67,28 @@ print(f"export check: cells equal on {same} of {len(a) - 1} rows ({len(cells)} d
 assert same >= 0.999 * (len(a) - 1), same
 assert len(cells) > 1, cells
 PY
+# The Adult test file as shipped (no header: the run's column names; one line to skip; gzip),
+# read by the module as `fairrep encode` reads it.
+"$fairrep" -q encode --run "$work/run" --input data/adult/adult.test.gz --skip-rows 1 --out "$work/z_fairrep_raw.csv" >/dev/null
+"$py" "$work/export/fairrep_encoder.py" --model "$work/export" --input data/adult/adult.test.gz --skip-rows 1 --out "$work/z_python_raw.csv"
+"$py" - "$work/z_fairrep_raw.csv" "$work/z_python_raw.csv" <<'PY'
+import csv, sys
+a = list(csv.reader(open(sys.argv[1])))
+b = list(csv.reader(open(sys.argv[2])))
+assert a[0] == b[0] and len(a) == len(b), (a[0], b[0], len(a), len(b))
+worst = max(
+    (abs(float(u) - float(v)) for x, y in zip(a[1:], b[1:]) for u, v in zip(x, y) if u != "" or v != ""),
+    default=0.0,
+)
+print(f"export check: the shipped test file (no header, --skip-rows 1): {len(a) - 1} rows, largest difference {worst:.3g}")
+assert len(a) - 1 == 16281 and worst <= 1e-5, (len(a), worst)
+PY
+# The library snippet of docs/guide/representation.md, as written, on an export named R-export.
+mkdir -p "$work/snippet"
+ln -s "$work/export" "$work/snippet/R-export"
+ln -s "$(pwd)/data" "$work/snippet/data"
+awk '/^```python$/{on=1; next} /^```$/{on=0} on' docs/guide/representation.md > "$work/snippet/snippet.py"
+case "$py" in */*) [ "${py#/}" != "$py" ] || py="$(pwd)/$py" ;; esac   # absolute, for the cd below
+(cd "$work/snippet" && "$py" snippet.py) | tee "$work/snippet/out.txt"
+grep -q "^(16281, 16) 15063$" "$work/snippet/out.txt"
+echo "export check: the docs' Python snippet runs as written"

@@ -2,18 +2,22 @@
 
 Written by `fairrep export --run RUN --out DIR` beside `model.safetensors` and `model.json`.
 
-As a script, it writes the representation of raw rows, as `fairrep encode --header` does:
+As a script, it writes the representation of raw rows, reading them as `fairrep encode` does:
 
-    python3 fairrep_encoder.py --model DIR --input rows.csv --out z.csv
+    python3 fairrep_encoder.py --model DIR --input rows.csv --out z.csv [--header] [--skip-rows N]
 
-`rows.csv` (or `.csv.gz`): raw rows with a header line naming the columns (columns the run does
-not use are ignored). `z.csv` gets the columns `z0 … z{r-1}`, one row per input row; a row with a
-missing value under the run's `missing = "drop_rows"` keeps its place with empty fields.
+`rows.csv` (`.csv.gz`, or `.parquet` when pyarrow is installed): raw rows. Their columns are
+named as the run's data files were: by the run's `[data].columns` when it had them (the Adult
+files), else by a header line; `--header` says the first line is a header whatever the run did.
+Columns the run does not use are ignored. `z.csv` gets the columns `z0 … z{r-1}`, one row per
+input row; a row with a missing value under the run's `missing = "drop_rows"` keeps its place
+with empty fields.
 
 As a library:
 
     import fairrep_encoder as fe
     model = fe.load("DIR")
+    header, rows = fe.read_rows("rows.csv", model)   # as `fairrep encode` reads the file
     x, kept = model.preprocess(header, rows)   # float32 [n, p], bool [n]
     z = model.encode(x)                        # float64 [n, r]
     encoder = fe.torch_encoder("DIR")          # torch.nn.Module (needs torch): x -> z
@@ -201,31 +205,66 @@ def torch_encoder(directory):
     return module.eval()
 
 
-def _read(path, delimiter, skip_rows):
+def read_rows(path, model, header=False, skip_rows=0, delimiter=None):
+    """(column names, rows of strings) of a file of raw rows, read as `fairrep encode --run`
+    reads it for the run `model` was exported from (see the module's docstring)."""
+    reading = model.pre["reading"]
+    return _read(
+        path,
+        delimiter or reading["delimiter"],
+        skip_rows,
+        header,
+        reading.get("columns"),
+        (reading.get("missing_values") or [""])[0],
+    )
+
+
+def _read(path, delimiter, skip_rows, header, columns, null=""):
+    """(column names, rows of strings) of `path`, as `fairrep encode` reads it: `header` or no
+    run `columns` -> the first line (after `skip_rows`) names the columns; else `columns` do."""
+    if path.endswith(".parquet"):
+        try:
+            import pyarrow.parquet as pq
+        except ImportError as e:
+            raise ValueError(f"{path}: reading Parquet needs pyarrow (pip install pyarrow)") from e
+        table = pq.read_table(path)
+        names = list(table.column_names)
+        data = table.to_pydict()
+        rows = [
+            [null if data[c][i] is None else str(data[c][i]) for c in names]
+            for i in range(table.num_rows)
+        ][skip_rows:]
+        return names, rows
     opener = gzip.open if path.endswith(".gz") else open
     with opener(path, "rt", encoding="utf-8", newline="") as f:
         lines = csv.reader(f, delimiter=delimiter)
         rows = [r for r in lines if r and not (len(r) == 1 and not r[0].strip())]
     rows = rows[skip_rows:]
-    if not rows:
-        raise ValueError(f"{path}: no header line")
-    return [c.strip() for c in rows[0]], rows[1:]
+    if header or not columns:
+        if not rows:
+            raise ValueError(f"{path}: no header line")
+        return [c.strip() for c in rows[0]], rows[1:]
+    return list(columns), rows
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--model", required=True, help="the export directory")
-    parser.add_argument("--input", required=True, help="raw rows: CSV with a header line")
+    parser.add_argument("--input", required=True, help="raw rows: CSV, CSV.gz or Parquet (with pyarrow)")
     parser.add_argument("--out", required=True, help="where to write z0 … as CSV")
     parser.add_argument("--delimiter", default=None, help="default: the run's")
     parser.add_argument("--skip-rows", type=int, default=0, help="lines to skip at the top")
+    parser.add_argument(
+        "--header",
+        action="store_true",
+        help="the first line names the columns (default: as the run's data files)",
+    )
     parser.add_argument(
         "--cells", action="store_true", help="write the certified cell ids (column `cell`) instead of z"
     )
     args = parser.parse_args(argv)
     model = Model(args.model)
-    delimiter = args.delimiter or model.pre["reading"]["delimiter"]
-    header, rows = _read(args.input, delimiter, args.skip_rows)
+    header, rows = read_rows(args.input, model, args.header, args.skip_rows, args.delimiter)
     x, kept = model.preprocess(header, rows)
     z = model.encode(x)
     with open(args.out, "w", encoding="utf-8", newline="") as f:
