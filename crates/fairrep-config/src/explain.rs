@@ -222,9 +222,9 @@ pub const KEYS: &[Key] = &[
     },
     Key {
         key: "data.sensitive.groups",
-        ty: "list of {name, values}",
+        ty: "list of {name, values} or {name, gt/ge/lt/le}",
         default: Shown::Text("each distinct value"),
-        meaning: "named groups of values (2 or more)",
+        meaning: "named groups (2 or more), each of listed values or a numeric range ({ name = \"young\", lt = 25 }); a row belongs to the first group that holds its cell",
     },
     Key {
         key: "data.sensitive.include_as_feature",

@@ -3,7 +3,7 @@
 
 use crate::error::DataError;
 use crate::fitted::{Binding, FittedSensitive, Preprocessing, Reading, RowOutcome, VectorGroup};
-use crate::spec::{DataSpec, MissingPolicy, Role, TaskSpec};
+use crate::spec::{DataSpec, GroupSpec, MissingPolicy, Role, TaskSpec};
 use crate::table::{ReadOptions, Table};
 use rand::SeedableRng;
 use rand::seq::SliceRandom;
@@ -290,8 +290,33 @@ pub fn validate_schema(spec: &DataSpec, tasks: &[TaskSpec]) -> Result<(), DataEr
             if !gnames.insert(&g.name) {
                 return bad(format!("sensitive group name `{}` is used twice", g.name));
             }
-            if g.values.is_empty() {
-                return bad(format!("sensitive group `{}` lists no values", g.name));
+            match (g.values.is_empty(), g.is_range()) {
+                (true, false) => {
+                    return bad(format!(
+                        "sensitive group `{}` lists no values and no range (lt, le, gt, ge)",
+                        g.name
+                    ));
+                }
+                (false, true) => {
+                    return bad(format!(
+                        "sensitive group `{}` has both values and a range: give one",
+                        g.name
+                    ));
+                }
+                _ => {}
+            }
+            let lo =
+                g.gt.into_iter()
+                    .chain(g.ge)
+                    .fold(f64::NEG_INFINITY, f64::max);
+            let hi = g.lt.into_iter().chain(g.le).fold(f64::INFINITY, f64::min);
+            if [g.gt, g.ge, g.lt, g.le]
+                .iter()
+                .flatten()
+                .any(|b| !b.is_finite())
+                || lo > hi
+            {
+                return bad(format!("sensitive group `{}`: its range is empty", g.name));
             }
             for v in &g.values {
                 if !values.insert(v) {
@@ -475,18 +500,15 @@ pub fn prepare(
     }
 
     // Sensitive groups.
-    let groups: Vec<(String, Vec<String>)> = match &spec.sensitive.groups {
-        Some(gs) => gs
-            .iter()
-            .map(|g| (g.name.clone(), g.values.clone()))
-            .collect(),
+    let groups: Vec<GroupSpec> = match &spec.sensitive.groups {
+        Some(gs) => gs.clone(),
         None => {
             let vals: BTreeSet<&str> = train_rows
                 .iter()
                 .map(|&r| &train_t.rows[r][train_c.sensitive])
                 .collect();
             vals.into_iter()
-                .map(|v| (v.to_string(), vec![v.to_string()]))
+                .map(|v| GroupSpec::of_values(v, vec![v.to_string()]))
                 .collect()
         }
     };
@@ -494,10 +516,10 @@ pub fn prepare(
         return Err(DataError::Degenerate(format!(
             "the sensitive attribute `{}` has a single group ({}) in the training split; fairness needs at least 2",
             spec.sensitive.column,
-            groups.first().map_or("none", |g| g.0.as_str())
+            groups.first().map_or("none", |g| g.name.as_str())
         )));
     }
-    let group_names: Vec<String> = groups.iter().map(|g| g.0.clone()).collect();
+    let group_names: Vec<String> = groups.iter().map(|g| g.name.clone()).collect();
 
     let mut features = Vec::new();
     for e in &encoders {
@@ -529,13 +551,7 @@ pub fn prepare(
         vectors,
         sensitive: FittedSensitive {
             column: spec.sensitive.column.clone(),
-            groups: groups
-                .iter()
-                .map(|(name, values)| crate::spec::GroupSpec {
-                    name: name.clone(),
-                    values: values.clone(),
-                })
-                .collect(),
+            groups: groups.clone(),
             include_as_feature: spec.sensitive.include_as_feature,
         },
         tasks: Vec::new(), // with their scales, below
@@ -716,7 +732,7 @@ struct Encoder<'a> {
     spec: &'a DataSpec,
     tasks: &'a [TaskSpec],
     preprocessing: &'a Preprocessing,
-    groups: &'a [(String, Vec<String>)],
+    groups: &'a [GroupSpec],
     missing: &'a HashSet<&'a str>,
     p: usize,
 }
@@ -751,7 +767,7 @@ impl Encoder<'_> {
             let g = self
                 .groups
                 .iter()
-                .position(|(_, vals)| vals.iter().any(|v| v == sv))
+                .position(|g| g.contains(sv))
                 .ok_or_else(|| DataError::UnknownGroup {
                     path: t.path.clone(),
                     line: t.lines[r],

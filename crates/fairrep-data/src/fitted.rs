@@ -77,11 +77,9 @@ pub struct FittedSensitive {
 }
 
 impl FittedSensitive {
-    /// The group id of a cell value.
+    /// The group id of a cell value: the first group that holds it.
     pub fn group_of(&self, value: &str) -> Option<usize> {
-        self.groups
-            .iter()
-            .position(|g| g.values.iter().any(|v| v == value))
+        self.groups.iter().position(|g| g.contains(value))
     }
 }
 

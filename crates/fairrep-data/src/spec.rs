@@ -202,14 +202,61 @@ pub struct SensitiveSpec {
     pub include_as_feature: bool,
 }
 
-/// One sensitive group: a name and the column values that belong to it.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+/// One sensitive group: a name and the cells that belong to it — listed `values`, or a numeric
+/// range (`{ name = "young", lt = 25 }`, `{ name = "middle", ge = 25, lt = 60 }`): a cell
+/// belongs when it parses as a number within every bound given. A row belongs to the first
+/// group that holds its cell.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
 #[serde(deny_unknown_fields)]
 pub struct GroupSpec {
     /// The group's name in reports.
     pub name: String,
-    /// Cell values that belong to the group.
+    /// Cell values that belong to the group (instead of a range).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub values: Vec<String>,
+    /// Range: cells `> gt`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gt: Option<f64>,
+    /// Range: cells `≥ ge`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ge: Option<f64>,
+    /// Range: cells `< lt`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lt: Option<f64>,
+    /// Range: cells `≤ le`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub le: Option<f64>,
+}
+
+impl GroupSpec {
+    /// A group of listed values.
+    pub fn of_values(name: &str, values: Vec<String>) -> Self {
+        Self {
+            name: name.to_string(),
+            values,
+            ..Self::default()
+        }
+    }
+
+    /// Whether the group is a numeric range (`gt`, `ge`, `lt` or `le` given).
+    pub fn is_range(&self) -> bool {
+        self.gt.is_some() || self.ge.is_some() || self.lt.is_some() || self.le.is_some()
+    }
+
+    /// Whether `cell` belongs to the group.
+    pub fn contains(&self, cell: &str) -> bool {
+        if !self.is_range() {
+            return self.values.iter().any(|v| v == cell);
+        }
+        let Ok(x) = cell.trim().parse::<f64>() else {
+            return false;
+        };
+        x.is_finite()
+            && self.gt.is_none_or(|b| x > b)
+            && self.ge.is_none_or(|b| x >= b)
+            && self.lt.is_none_or(|b| x < b)
+            && self.le.is_none_or(|b| x <= b)
+    }
 }
 
 /// Whether a task trains the encoder or is held out to test transfer.

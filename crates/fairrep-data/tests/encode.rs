@@ -258,3 +258,75 @@ role = "transfer"
         .to_string();
     assert!(e.contains("both `column` and `columns`"), "{e}");
 }
+
+/// `[data.sensitive] groups` as numeric ranges: `{ name = "young", lt = 15 }`.
+fn range_config(groups: &str) -> (DataSpec, Vec<TaskSpec>) {
+    #[derive(serde::Deserialize)]
+    struct C {
+        data: DataSpec,
+        tasks: Vec<TaskSpec>,
+    }
+    let text = format!(
+        r#"
+[data]
+train = {{ path = "train.csv" }}
+test = {{ path = "test.csv" }}
+validation_fraction = 0.0
+[data.features]
+categorical = ["job"]
+[data.sensitive]
+column = "age"
+groups = {groups}
+
+[[tasks]]
+name = "rich"
+column = "income"
+positive = {{ eq = "high" }}
+role = "source"
+"#
+    );
+    let c: C = toml::from_str(&text).unwrap();
+    (c.data, c.tasks)
+}
+
+#[test]
+fn groups_may_be_numeric_ranges() {
+    let d = setup();
+    let (spec, tasks) =
+        range_config(r#"[{ name = "young", lt = 15 }, { name = "older", ge = 15, le = 1000 }]"#);
+    let p = prepare(&spec, &tasks, d.path(), 1).unwrap();
+    assert_eq!(p.groups, vec!["young", "older"]);
+    // Train keeps ages 10, 20 and 30 (hours is not used here: only the row with job `?` is
+    // dropped); test keeps 50 (the other row's age is `?`).
+    assert_eq!(p.train.s, vec![0, 1, 1]);
+    assert_eq!(p.test.s, vec![1]);
+    // The fitted groups keep the ranges (predict and encode read them back).
+    assert!(p.preprocessing.sensitive.groups[1].contains("50"));
+    assert!(!p.preprocessing.sensitive.groups[1].contains("1000.5"));
+    assert!(!p.preprocessing.sensitive.groups[0].contains("ten"));
+
+    // An age in no group: named with its line.
+    let (spec, tasks) = range_config(r#"[{ name = "young", lt = 15 }, { name = "old", ge = 25 }]"#);
+    let e = prepare(&spec, &tasks, d.path(), 1).unwrap_err().to_string();
+    assert!(e.contains("line 3") && e.contains("`20`"), "{e}");
+
+    // Values and a range in one group, an empty range, neither: named.
+    for (groups, needle) in [
+        (
+            r#"[{ name = "a", values = ["10"], lt = 15 }, { name = "b", ge = 15 }]"#,
+            "both values and a range",
+        ),
+        (
+            r#"[{ name = "a", ge = 30, lt = 20 }, { name = "b", ge = 15 }]"#,
+            "its range is empty",
+        ),
+        (
+            r#"[{ name = "a" }, { name = "b", ge = 15 }]"#,
+            "no values and no range",
+        ),
+    ] {
+        let (spec, tasks) = range_config(groups);
+        let e = prepare(&spec, &tasks, d.path(), 1).unwrap_err().to_string();
+        assert!(e.contains(needle), "{groups}: {e}");
+    }
+}

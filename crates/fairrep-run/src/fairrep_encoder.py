@@ -119,7 +119,7 @@ class Model:
                     dropped = True
                 else:
                     for g, group in enumerate(sensitive["groups"]):
-                        if cell in group["values"]:
+                        if _in_group(group, cell):
                             x[i, off + g] = 1.0
                             break
             if dropped:
@@ -158,6 +158,26 @@ class Model:
                 k = n["left"] if z[i, n["coordinate"]] < np.float32(n["threshold"]) else n["right"]
             out[i] = nodes[k]["cell"]
         return out
+
+
+def _in_group(group, cell):
+    """Whether `cell` belongs to a fitted sensitive group: its listed values, or its numeric
+    range (gt, ge, lt, le), as fairrep decides."""
+    bounds = [group.get(k) for k in ("gt", "ge", "lt", "le")]
+    if all(b is None for b in bounds):
+        return cell in group.get("values", [])
+    try:
+        v = float(cell)
+    except ValueError:
+        return False
+    gt, ge, lt, le = bounds
+    return (
+        math.isfinite(v)
+        and (gt is None or v > gt)
+        and (ge is None or v >= ge)
+        and (lt is None or v < lt)
+        and (le is None or v <= le)
+    )
 
 
 def load(directory):
