@@ -4,7 +4,11 @@
 //! (`try_into_vec_as`), which [`read_failed`] turns into [`TrainError::Device`]; some surface as
 //! panics inside burn ("due to async execution not all errors are able to be caught", CubeCL's
 //! own words). [`classify`] recognises both by CubeCL's and wgpu's messages, so the command line
-//! can answer either with exit 1 and a hint instead of a crash.
+//! can answer either with exit 1 and a hint instead of a crash. Matching text is fragile, so a
+//! test reads the sources of the exact CubeCL and wgpu versions in Cargo.lock (cargo's
+//! registry) and fails when a marker is no longer there: an upgrade that rewords a message
+//! fails the tests instead of turning device failures into crashes; `tests/e2e.rs` provokes a
+//! real out-of-memory on wgpu and checks the exit code and message.
 
 use crate::error::TrainError;
 
@@ -113,6 +117,85 @@ pub fn read_failed(what: &str, error: impl std::fmt::Display) -> TrainError {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::path::Path;
+
+    /// Where each marker comes from: the crate (at its version in Cargo.lock) whose source
+    /// must contain the needle. A marker is text burn, CubeCL or wgpu put in a panic; if an
+    /// upgrade rewords it, this test fails at the upgrade instead of the device boundary
+    /// silently turning device failures into crashes.
+    const ORIGINS: [(&str, &str, &str); 9] = [
+        (
+            OOM_MARKERS[0],
+            "cubecl-runtime",
+            "can't allocate buffer of size: ",
+        ),
+        (
+            OOM_MARKERS[1],
+            "cubecl-runtime",
+            "out of device memory allocating ",
+        ),
+        (OOM_MARKERS[2], "cubecl-runtime", "Can't allocate "),
+        (OOM_MARKERS[3], "cubecl-runtime", "No room for "),
+        (OOM_MARKERS[4], "cubecl-runtime", "BufferTooBig {"),
+        (OOM_MARKERS[5], "cubecl-runtime", "OutOfMemory {"),
+        (DEVICE_MARKERS[3], "cubecl-wgpu", "wgpu error"),
+        (DEVICE_MARKERS[4], "wgpu-hal", "Device lost"),
+        (DEVICE_MARKERS[5], "wgpu", "DeviceLost"),
+    ];
+
+    /// The source directory of `krate` at its Cargo.lock version in cargo's registry.
+    fn source_of(krate: &str) -> std::path::PathBuf {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+        let lock = std::fs::read_to_string(root.join("Cargo.lock")).expect("Cargo.lock");
+        let version = lock
+            .split("[[package]]")
+            .find_map(|p| {
+                let name = p.lines().find_map(|l| l.strip_prefix("name = "))?;
+                (name.trim_matches('"') == krate)
+                    .then(|| p.lines().find_map(|l| l.strip_prefix("version = ")))
+                    .flatten()
+                    .map(|v| v.trim_matches('"').to_string())
+            })
+            .unwrap_or_else(|| panic!("{krate} is not in Cargo.lock"));
+        let home = std::env::var_os("CARGO_HOME")
+            .map(std::path::PathBuf::from)
+            .or_else(|| std::env::var_os("HOME").map(|h| Path::new(&h).join(".cargo")))
+            .expect("CARGO_HOME or HOME");
+        let registry = home.join("registry/src");
+        std::fs::read_dir(&registry)
+            .unwrap_or_else(|e| panic!("{}: {e}", registry.display()))
+            .filter_map(|e| e.ok())
+            .map(|e| e.path().join(format!("{krate}-{version}")))
+            .find(|p| p.is_dir())
+            .unwrap_or_else(|| panic!("no {krate}-{version} under {}", registry.display()))
+    }
+
+    fn contains(dir: &Path, needle: &str) -> bool {
+        std::fs::read_dir(dir)
+            .expect("a source directory")
+            .any(|e| {
+                let p = e.expect("an entry").path();
+                if p.is_dir() {
+                    contains(&p, needle)
+                } else {
+                    p.extension().is_some_and(|x| x == "rs")
+                        && std::fs::read_to_string(&p).is_ok_and(|t| t.contains(needle))
+                }
+            })
+    }
+
+    #[test]
+    fn every_marker_is_still_in_the_pinned_sources() {
+        for (marker, krate, needle) in ORIGINS {
+            let dir = source_of(krate);
+            assert!(
+                contains(&dir, needle),
+                "`{needle}` (marker `{marker}`) is no longer in {}: the device boundary would \
+                 take that failure for a bug; update device.rs's markers",
+                dir.display()
+            );
+        }
+    }
 
     #[test]
     fn cubecl_and_wgpu_messages_are_recognised() {
