@@ -1,7 +1,7 @@
 //! The sections of the config besides `[data]`, `[[tasks]]` and `[penalty]`: `[model]`,
 //! `[training]`, `[transfer]`, `[method]`, `[postprocess]` and `[certify]`, each with its `Default`.
 
-use fairrep_heads::MlpSettings;
+use fairrep_types::MlpSettings;
 use fairrep_types::Activation;
 use serde::{Deserialize, Serialize};
 
@@ -394,7 +394,7 @@ pub enum HeadKind {
     #[default]
     Logistic,
     /// One hidden ReLU layer, sigmoid output, Adam on mini-batches, seeded
-    /// ([`fairrep_heads::MlpClassifier`]).
+    /// (`fairrep_heads::MlpClassifier`).
     Mlp,
 }
 

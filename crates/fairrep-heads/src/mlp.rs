@@ -6,35 +6,9 @@
 use rand::{Rng, SeedableRng, seq::SliceRandom};
 use rand_chacha::ChaCha8Rng;
 
-/// Training settings of [`MlpClassifier`].
-#[derive(Debug, Clone, Copy)]
-pub struct MlpSettings {
-    /// Hidden units.
-    pub hidden: usize,
-    /// Passes over the data.
-    pub epochs: usize,
-    /// Rows per step.
-    pub batch: usize,
-    /// Adam's step size.
-    pub learning_rate: f64,
-    /// L2 weight decay.
-    pub l2: f64,
-    /// Seed of the initialisation and the batch order.
-    pub seed: u64,
-}
-
-impl Default for MlpSettings {
-    fn default() -> Self {
-        Self {
-            hidden: 32,
-            epochs: 30,
-            batch: 256,
-            learning_rate: 1e-2,
-            l2: 1e-4,
-            seed: 0,
-        }
-    }
-}
+/// Training settings of [`MlpClassifier`] (a vocabulary type of `fairrep-types`, so that the
+/// config can name its defaults without this crate).
+pub use fairrep_types::MlpSettings;
 
 /// A fitted MLP `σ(v·relu(W x + b) + c)`.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]

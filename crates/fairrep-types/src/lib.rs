@@ -172,3 +172,36 @@ mod tests {
         }
     }
 }
+
+/// Training settings of the small MLP classifier of the heads crate
+/// (`fairrep_heads::MlpClassifier`: transfer heads, head families, the audit's probe). Here,
+/// not there, so that the config's `[transfer.mlp]` defaults are these without importing an
+/// estimator crate.
+#[derive(Debug, Clone, Copy)]
+pub struct MlpSettings {
+    /// Hidden units.
+    pub hidden: usize,
+    /// Passes over the data.
+    pub epochs: usize,
+    /// Rows per step.
+    pub batch: usize,
+    /// Adam's step size.
+    pub learning_rate: f64,
+    /// L2 weight decay.
+    pub l2: f64,
+    /// Seed of the initialisation and the batch order.
+    pub seed: u64,
+}
+
+impl Default for MlpSettings {
+    fn default() -> Self {
+        Self {
+            hidden: 32,
+            epochs: 30,
+            batch: 256,
+            learning_rate: 1e-2,
+            l2: 1e-4,
+            seed: 0,
+        }
+    }
+}
