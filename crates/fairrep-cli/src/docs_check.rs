@@ -360,3 +360,77 @@ fn shell_words_and_comments_split_as_a_shell_would() {
         "heritage-health-under-fares-protocol-against-the-published-anchors"
     );
 }
+
+/// The internal crates (`fairrep-*`) and whether burn is a direct dependency, from each
+/// crate's `Cargo.toml` `[dependencies]`.
+fn crate_graph() -> std::collections::BTreeMap<String, (bool, Vec<String>)> {
+    let mut out = std::collections::BTreeMap::new();
+    for e in std::fs::read_dir(repo().join("crates")).unwrap() {
+        let dir = e.unwrap().path();
+        let Ok(toml) = std::fs::read_to_string(dir.join("Cargo.toml")) else {
+            continue;
+        };
+        let name = dir.file_name().unwrap().to_string_lossy().into_owned();
+        let deps = toml
+            .split("\n[")
+            .find(|s| s.starts_with("dependencies]"))
+            .unwrap_or("");
+        let names: Vec<String> = deps
+            .lines()
+            .skip(1)
+            .filter_map(|l| l.split('=').next())
+            .map(|n| n.trim().to_string())
+            .filter(|n| !n.is_empty() && !n.starts_with('#'))
+            .collect();
+        let burn = names.iter().any(|n| n.starts_with("burn"));
+        let internal = names
+            .into_iter()
+            .filter(|n| n.starts_with("fairrep-"))
+            .collect();
+        out.insert(name, (burn, internal));
+    }
+    out
+}
+
+/// docs/architecture.md's promise: anything that reads or studies run directories needs no
+/// tensor library — these crates reach burn through no dependency.
+#[test]
+fn the_crates_without_burn_reach_no_burn() {
+    const WITHOUT_BURN: [&str; 9] = [
+        "fairrep-types",
+        "fairrep-data",
+        "fairrep-heads",
+        "fairrep-metrics",
+        "fairrep-methods",
+        "fairrep-certify",
+        "fairrep-config",
+        "fairrep-report",
+        "fairrep-study",
+    ];
+    let graph = crate_graph();
+    assert!(graph.len() >= 12, "{:?}", graph.keys());
+    assert!(graph["fairrep-run"].0, "the parse must see fairrep-run's burn");
+    for start in WITHOUT_BURN {
+        let mut stack = vec![(start.to_string(), vec![start.to_string()])];
+        while let Some((name, path)) = stack.pop() {
+            let (burn, deps) = graph
+                .get(&name)
+                .unwrap_or_else(|| panic!("no crate {name}"));
+            assert!(!burn, "{start} reaches burn: {}", path.join(" → "));
+            for d in deps {
+                let mut p = path.clone();
+                p.push(d.clone());
+                stack.push((d.clone(), p));
+            }
+        }
+    }
+    // And the config crate imports no estimator: `MlpSettings` is a vocabulary type.
+    assert!(
+        !graph["fairrep-config"]
+            .1
+            .iter()
+            .any(|d| d == "fairrep-heads"),
+        "{:?}",
+        graph["fairrep-config"]
+    );
+}

@@ -1,8 +1,8 @@
 //! The sections of the config besides `[data]`, `[[tasks]]` and `[penalty]`: `[model]`,
 //! `[training]`, `[transfer]`, `[method]`, `[postprocess]` and `[certify]`, each with its `Default`.
 
-use fairrep_types::MlpSettings;
 use fairrep_types::Activation;
+use fairrep_types::MlpSettings;
 use serde::{Deserialize, Serialize};
 
 /// `[postprocess]`: a post-processing of the predicted probabilities of some tasks, fitted on

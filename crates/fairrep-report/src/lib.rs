@@ -44,6 +44,14 @@ pub use sweep::{RunStatus, SweepEntry, SweepPoint};
 use serde::de::DeserializeOwned;
 use std::path::{Path, PathBuf};
 
+/// Writes `bytes` to `path` atomically: into a temporary file beside it, then renamed into
+/// place, so a reader never sees half a file. The error names the file that failed.
+pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), (PathBuf, std::io::Error)> {
+    let tmp = path.with_extension("tmp");
+    std::fs::write(&tmp, bytes).map_err(|e| (tmp.clone(), e))?;
+    std::fs::rename(&tmp, path).map_err(|e| (path.to_path_buf(), e))
+}
+
 /// The file names of a run directory.
 pub mod files {
     /// The resolved config.

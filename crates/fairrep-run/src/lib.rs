@@ -26,6 +26,7 @@ pub mod model;
 pub mod rundir;
 pub mod seeds;
 pub mod settings;
+pub mod sweep;
 pub mod train;
 pub mod transfer;
 

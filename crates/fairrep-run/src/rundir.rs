@@ -2,7 +2,7 @@
 //! run back (config, data, device, model, the report's training facts).
 
 use crate::backend::Backend;
-use crate::error::{TrainError, io};
+use crate::error::TrainError;
 use crate::model::FairModel;
 use crate::settings::model_configs;
 use burn::module::Module;
@@ -79,9 +79,8 @@ impl RunLock {
 
 /// Writes a file atomically: a temporary file beside it, then a rename.
 pub fn write_file(path: &Path, bytes: &[u8]) -> Result<(), TrainError> {
-    let tmp = path.with_extension("tmp");
-    std::fs::write(&tmp, bytes).map_err(io(&tmp))?;
-    std::fs::rename(&tmp, path).map_err(io(path))
+    fairrep_report::write_atomically(path, bytes)
+        .map_err(|(path, source)| TrainError::Io { path, source })
 }
 
 /// Writes a value as pretty JSON, atomically.

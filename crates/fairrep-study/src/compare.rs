@@ -463,7 +463,10 @@ pub fn collect_runs(paths: &[PathBuf]) -> Result<Vec<PathBuf>, StudyError> {
         if !p.is_dir() {
             return Err(StudyError::NoRuns(p.clone()));
         }
-        let entries = std::fs::read_dir(p).map_err(fairrep_run::error::io(p))?;
+        let entries = std::fs::read_dir(p).map_err(|source| StudyError::Io {
+            path: p.clone(),
+            source,
+        })?;
         let mut found: Vec<PathBuf> = entries
             .filter_map(|e| e.ok().map(|e| e.path()))
             .filter(|d| is_run(d))

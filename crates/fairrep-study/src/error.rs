@@ -5,9 +5,14 @@ use std::path::PathBuf;
 /// Why a study could not be done.
 #[derive(Debug, thiserror::Error)]
 pub enum StudyError {
-    /// A run failed, or a run directory could not be read or written.
-    #[error(transparent)]
-    Run(#[from] fairrep_run::TrainError),
+    /// A file or directory could not be read or written.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file or directory.
+        path: PathBuf,
+        /// The cause.
+        source: std::io::Error,
+    },
     /// A run directory's file is not what fairrep writes (a missing or renamed field).
     #[error(transparent)]
     Read(#[from] fairrep_report::ReadError),
@@ -43,7 +48,7 @@ impl StudyError {
     /// Whether the error is the user's input (exit code 2) rather than a failure while running.
     pub fn is_user_error(&self) -> bool {
         match self {
-            StudyError::Run(e) => e.is_user_error(),
+            StudyError::Io { .. } => false,
             StudyError::Read(_)
             | StudyError::NoRuns(_)
             | StudyError::NotDeep(_)

@@ -1,16 +1,15 @@
-//! What works on many runs: sweeps over penalty kinds, λ values and seeds ([`sweep`]; run one
-//! after another, resumable, or emitted as a Slurm job array), and their comparison
-//! ([`compare`]: medians over seeds, Pareto fronts, the fairest λ within an accuracy
-//! tolerance) with SVG plots ([`plots`]).
+//! What works on many finished runs: their comparison ([`compare`]: medians over seeds, Pareto
+//! fronts, the fairest λ within an accuracy tolerance, accuracy at matched parity) with SVG
+//! plots ([`plots`]) — `fairrep report`.
 //!
-//! It reads runs through the types of `fairrep-report` and runs them through `fairrep-run`;
-//! nothing below it imports it.
+//! It reads runs through the types of `fairrep-report` and has no burn: a machine without a
+//! tensor library can study run directories. (Sweeps, which run runs, are
+//! `fairrep_run::sweep`.) Nothing below it imports it.
 
 pub mod compare;
 pub mod error;
 pub mod matched;
 pub mod plots;
-pub mod sweep;
 
 pub use error::StudyError;
 
@@ -27,12 +26,23 @@ pub fn report(
     out: &Path,
 ) -> Result<compare::Comparison, StudyError> {
     let (cmp, curves) = compare::compare(runs, references, parity)?;
-    std::fs::create_dir_all(out).map_err(fairrep_run::error::io(out))?;
+    std::fs::create_dir_all(out).map_err(|source| StudyError::Io {
+        path: out.to_path_buf(),
+        source,
+    })?;
     for t in &cmp.tasks {
         plots::plot_front(&out.join(&t.plot), t)?;
     }
     plots::plot_curves(&out.join(&cmp.curves), &curves)?;
-    fairrep_run::rundir::write_json(&out.join(files::REPORT), &cmp)?;
-    fairrep_run::rundir::write_file(&out.join(files::REPORT_MD), cmp.markdown().as_bytes())?;
+    let json = serde_json::to_string_pretty(&cmp).map_err(|e| StudyError::Io {
+        path: out.join(files::REPORT),
+        source: e.into(),
+    })?;
+    let write = |name: &str, bytes: &[u8]| {
+        fairrep_report::write_atomically(&out.join(name), bytes)
+            .map_err(|(path, source)| StudyError::Io { path, source })
+    };
+    write(files::REPORT, json.as_bytes())?;
+    write(files::REPORT_MD, cmp.markdown().as_bytes())?;
     Ok(cmp)
 }

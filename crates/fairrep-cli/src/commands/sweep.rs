@@ -5,7 +5,7 @@ use crate::usage::usage;
 use anyhow::Context;
 use fairrep_config::{Override, PenaltyKind};
 use fairrep_report::{RunStatus, files};
-use fairrep_study::sweep;
+use fairrep_run::sweep;
 use std::path::PathBuf;
 
 /// Run a config over penalty kinds × λ values × seeds, one run directory each.

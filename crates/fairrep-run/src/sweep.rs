@@ -2,10 +2,9 @@
 //! each, resumable (finished runs are skipped, interrupted ones resumed from their checkpoint),
 //! or written as a Slurm job-array script instead of being run.
 
-use crate::error::StudyError;
+use crate::{Backend, RunOptions, Silent, TrainError};
 use fairrep_config::{Override, PenaltyKind};
 use fairrep_report::{RunReport, RunStatus, SweepEntry, SweepPoint, files};
-use fairrep_run::{Backend, RunOptions, Silent};
 use std::path::Path;
 
 /// The overrides that select a grid point.
@@ -43,15 +42,14 @@ pub fn run_sweep(
     extra: &[Override],
     backend: Backend,
     mut progress: impl FnMut(usize, &SweepPoint, RunStatus),
-) -> Result<Vec<SweepEntry>, StudyError> {
+) -> Result<Vec<SweepEntry>, TrainError> {
     // Every point's config is checked before the first run starts (and before the sweep's
     // directory is made: bad input leaves nothing behind).
     for p in points {
         let overrides: Vec<Override> = extra.iter().cloned().chain(point_overrides(p)).collect();
-        fairrep_config::Config::load_with(config, &overrides)
-            .map_err(fairrep_run::TrainError::from)?;
+        fairrep_config::Config::load_with(config, &overrides)?;
     }
-    std::fs::create_dir_all(out).map_err(|e| fairrep_run::TrainError::OutDirUnusable {
+    std::fs::create_dir_all(out).map_err(|e| TrainError::OutDirUnusable {
         path: out.to_path_buf(),
         reason: e.to_string(),
     })?;
@@ -77,7 +75,7 @@ pub fn run_sweep(
                 overrides: extra.iter().cloned().chain(point_overrides(p)).collect(),
                 resume: status == RunStatus::Resumed,
             };
-            if let Err(e) = fairrep_run::run(&opts, &mut Silent) {
+            if let Err(e) = crate::run(&opts, &mut Silent) {
                 let error = error_chain(&e);
                 progress(i, p, RunStatus::Failed);
                 outcomes.push(SweepEntry {
@@ -91,7 +89,10 @@ pub fn run_sweep(
             }
         }
         let RunReport::Deep(report) = fairrep_report::read_run_report(&report_path)? else {
-            return Err(StudyError::NotDeep(report_path));
+            return Err(TrainError::NotARun {
+                path: run,
+                message: "a FERM run; sweeps run the deep method".into(),
+            });
         };
         outcomes.push(SweepEntry {
             point: p.clone(),
@@ -101,7 +102,7 @@ pub fn run_sweep(
             error: None,
         });
     }
-    fairrep_run::rundir::write_json(&out.join(files::SWEEP), &outcomes)?;
+    crate::rundir::write_json(&out.join(files::SWEEP), &outcomes)?;
     Ok(outcomes)
 }
 
