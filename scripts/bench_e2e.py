@@ -2,27 +2,40 @@
 
 The job (issue 15's): UCI Adult (data/adult), sex as the sensitive attribute, the quickstart's
 three source tasks, an MLP encoder 128-64 -> z in R^32 (ReLU), one linear head per task, batch
-256, Adam 1e-3, 2 threads each; with no penalty (lambda = 0), the Gaussian MMD^2 with the
-median bandwidth (lambda = 1), and the debiased Sinkhorn divergence (blur 0.05, scaling 0.9,
-lambda = 0.02; GeomLoss on the PyTorch side).
+256, Adam 1e-3, 2 threads each (RAYON_NUM_THREADS=2 for fairrep, torch.set_num_threads(2) and
+OMP_NUM_THREADS=2 for PyTorch); with no penalty (lambda = 0), the Gaussian MMD^2 with the median
+bandwidth (lambda = 1), and the debiased Sinkhorn divergence on the raw z on both sides
+(fairrep's `penalty.scale = "none"`, GeomLoss's convention; blur 0.05, scaling 0.9, lambda =
+0.02; GeomLoss on the PyTorch side), so both solve the same problem with the same ε-schedule
+(GeomLoss's formula, which fairrep implements and its tests check); the schedule's length on the
+PyTorch side's batches is reported.
 
 Compared like for like: the training steps of an epoch (batches, forward, backward, Adam), from
 `train_s` in fairrep's metrics.jsonl and measured around the PyTorch loop; medians over the
 epochs after the first. fairrep's whole epoch as a user waits for it (steps, validation on the
 validation split, checkpoint: consecutive `elapsed_s`) is printed beside it; the PyTorch script
-validates nothing. The PyTorch side reads exactly fairrep's training rows: the input matrix comes
+validates nothing. The PyTorch side reads the same preprocessed Adult rows — the input matrix
 from a fairrep export's own preprocessing (fairrep_encoder.py, checked against `fairrep encode`
-in the test suite), the labels and groups from the run's task predicates and group mapping.
+in the test suite), the labels and groups from the run's task predicates and group mapping —
+and takes a seeded subset as large as fairrep's training split (not the very same rows: the
+split is internal to fairrep); the times per row are compared.
+
+`--json OUT` writes the raw output: every number, the commands, the commit, the machine and the
+thread settings.
 
 `--scaling 30000,200000,2000000` also times fairrep alone on a seeded synthetic table of each
 size (peak RSS from /usr/bin/time): the cost per epoch must grow linearly in the rows.
 """
 import argparse, csv, gzip, json, os, statistics, subprocess, sys, tempfile, time
 
+os.environ["OMP_NUM_THREADS"] = "2"
+os.environ["MKL_NUM_THREADS"] = "2"
 import numpy as np
 import torch
 
 torch.set_num_threads(2)
+THREADS = 2
+FAIRREP_ENV = dict(os.environ, RAYON_NUM_THREADS=str(THREADS))
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 MODEL = ["--set", "model.hidden=[128,64]", "--set", "model.representation=32",
          "--set", "transfer.baselines=false", "--set", "training.batch_size=256",
@@ -32,9 +45,8 @@ PENALTIES = {
     "mmd": ["--set", "penalty.kind=mmd", "--set", "penalty.lambda=1"],
     "sinkhorn": ["--set", "penalty.kind=sinkhorn", "--set", "penalty.lambda=0.02",
                  "--set", "penalty.blur=0.05", "--set", "penalty.scaling=0.9",
-                 # pinned: the scale the README's timings were measured with (the default is
-                 # now pair_distance, the same operations on the batch)
-                 "--set", "penalty.scale=batch_rms"],
+                 # the raw z, as GeomLoss gets it (the default scale is pair_distance)
+                 "--set", "penalty.scale=none"],
 }
 
 
@@ -42,10 +54,10 @@ def peak_rss_cmd(cmd):
     """Runs cmd; returns (stdout, peak RSS in MiB or None)."""
     if os.path.exists("/usr/bin/time"):
         out = subprocess.run(["/usr/bin/time", "-f", "PEAK_KIB %M"] + cmd, check=True,
-                             capture_output=True, text=True)
+                             capture_output=True, text=True, env=FAIRREP_ENV)
         peak = [l for l in out.stderr.splitlines() if l.startswith("PEAK_KIB")]
         return out.stdout, int(peak[-1].split()[1]) / 1024 if peak else None
-    out = subprocess.run(cmd, check=True, capture_output=True, text=True)
+    out = subprocess.run(cmd, check=True, capture_output=True, text=True, env=FAIRREP_ENV)
     return out.stdout, None
 
 
@@ -112,7 +124,14 @@ def mmd2_median(z, s):
     return k(a, a).mean() + k(b, b).mean() - 2 * k(a, b).mean()
 
 
-def torch_epochs(x, y, s, penalty, epochs):
+def schedule_length(a, b, blur=0.05, scaling=0.9, p=2):
+    """GeomLoss's ε-schedule length for the clouds a, b (its own function)."""
+    from geomloss._legacy.sinkhorn_divergence import epsilon_schedule, max_diameter
+    diameter = max_diameter(a.detach().view(-1, a.shape[-1]), b.detach().view(-1, b.shape[-1]))
+    return len(epsilon_schedule(p, diameter, blur, scaling))
+
+
+def torch_epochs(x, y, s, penalty, epochs, schedules=None):
     import geomloss
     torch.manual_seed(1)
     p = x.shape[1]
@@ -140,7 +159,10 @@ def torch_epochs(x, y, s, penalty, epochs):
                 if penalty == "mmd":
                     loss = loss + lam * mmd2_median(z, sb)
                 else:
-                    loss = loss + lam * sink(z[sb == 0], z[sb == 1])
+                    a, c = z[sb == 0], z[sb == 1]
+                    loss = loss + lam * sink(a, c)
+                    if schedules is not None:
+                        schedules.append(schedule_length(a, c))
             opt.zero_grad()
             loss.backward()
             opt.step()
@@ -206,15 +228,23 @@ def main():
     ap.add_argument("--penalties", default="none,mmd,sinkhorn")
     ap.add_argument("--scaling", default="", help="rows of the synthetic tables, e.g. 30000,200000,2000000")
     ap.add_argument("--scaling-epochs", type=int, default=2)
+    ap.add_argument("--json", default="", help="write the raw output here")
     args = ap.parse_args()
     work = tempfile.mkdtemp(prefix="bench-e2e-")
     config = os.path.join(REPO, "configs/quickstart.toml")
     epochs = ["--set", f"training.epochs={args.epochs}"]
 
-    print("| penalty | rows | fairrep: steps s/epoch | PyTorch: steps s/epoch | fairrep / PyTorch "
-          "per row | fairrep: whole epoch s |")
-    print("|---|---|---|---|---|---|")
+    print("| penalty | rows (fairrep / PyTorch) | fairrep: steps s/epoch | PyTorch: steps s/epoch "
+          "| fairrep / PyTorch per row | fairrep: whole epoch s | ε-schedule length (median) |")
+    print("|---|---|---|---|---|---|---|")
     data = None
+    raw = {"command": " ".join(sys.argv), "threads": THREADS,
+           "env": {k: os.environ.get(k) for k in ["OMP_NUM_THREADS", "MKL_NUM_THREADS"]},
+           "fairrep_env": {"RAYON_NUM_THREADS": FAIRREP_ENV["RAYON_NUM_THREADS"]},
+           "torch": torch.__version__, "machine": {"cpus": os.cpu_count()},
+           "commit": subprocess.run(["git", "-C", REPO, "rev-parse", "HEAD"], capture_output=True,
+                                    text=True).stdout.strip(),
+           "rows": [], "scaling": []}
     for pen in args.penalties.split(","):
         run = os.path.join(work, f"fairrep-{pen}")
         (fr, whole), n, _ = fairrep_train(args.fairrep, config, run,
@@ -224,10 +254,17 @@ def main():
             subprocess.run([args.fairrep, "-q", "export", "--run", run, "--out", export],
                            check=True, capture_output=True)
             data = adult_training_rows(export, n)
-        pt = torch_epochs(*data, pen, args.epochs)
+        schedules = [] if pen == "sinkhorn" else None
+        pt = torch_epochs(*data, pen, args.epochs, schedules)
         ratio = (fr / n) / (pt / len(data[0]))
         assert len(data[0]) == n
-        print(f"| {pen} | {n} | {fr:.3f} | {pt:.3f} | {ratio:.2f} | {whole:.3f} |", flush=True)
+        sched = statistics.median(schedules) if schedules else None
+        print(f"| {pen} | {n} / {len(data[0])} | {fr:.3f} | {pt:.3f} | {ratio:.2f} | {whole:.3f} "
+              f"| {'–' if sched is None else f'{sched:.0f}'} |", flush=True)
+        raw["rows"].append({"penalty": pen, "fairrep_rows": n, "torch_rows": len(data[0]),
+                            "fairrep_steps_s": fr, "torch_steps_s": pt, "ratio_per_row": ratio,
+                            "fairrep_whole_epoch_s": whole, "schedule_length_median": sched,
+                            "fairrep_args": MODEL + epochs + PENALTIES[pen]})
 
     if args.scaling:
         print()
@@ -245,7 +282,12 @@ def main():
             peak = "?" if peak is None else f"{peak:.0f}"
             print(f"| {n} | {rows} | {sec:.3f} | {1e6 * sec / rows:.2f} | {whole:.3f} | {peak} |",
                   flush=True)
+            raw["scaling"].append({"rows_in_file": n, "training_rows": rows, "steps_s": sec,
+                                   "whole_epoch_s": whole, "peak_rss_mib": peak})
             os.remove(path)
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(raw, f, indent=1)
 
 
 if __name__ == "__main__":

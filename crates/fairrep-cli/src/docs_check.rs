@@ -409,7 +409,10 @@ fn the_crates_without_burn_reach_no_burn() {
     ];
     let graph = crate_graph();
     assert!(graph.len() >= 12, "{:?}", graph.keys());
-    assert!(graph["fairrep-run"].0, "the parse must see fairrep-run's burn");
+    assert!(
+        graph["fairrep-run"].0,
+        "the parse must see fairrep-run's burn"
+    );
     for start in WITHOUT_BURN {
         let mut stack = vec![(start.to_string(), vec![start.to_string()])];
         while let Some((name, path)) = stack.pop() {
