@@ -2,19 +2,24 @@
 
 For each size, the same point clouds (numpy default_rng(0): X ~ N(0, 1), Y ~ N(0.5, 1)) are
 written once as CSV; fairrep's time is its own report of forward + backward (file reading
-excluded), the peers' time is measured here around forward + backward. Both run on 2 threads.
+excluded), the peers' time is measured here around forward + backward. Both run on 2 threads:
+RAYON_NUM_THREADS=2 for fairrep, torch.set_num_threads(2) and OMP_NUM_THREADS=2 for the peers.
+`--json OUT` writes the raw output (every row, the command, commit, machine, threads).
 Accuracy: |value − converged| / converged, where `converged` is the same quantity in float64
 run to convergence (fairrep's tolerance mode, potentials to 1e-6, checked against an independent solver in the
 test suite, for the Sinkhorn divergence; POT itself at stopThr 1e-13 for POT's sharp cost).
 """
 import argparse, json, os, statistics, subprocess, sys, tempfile, time
 
+os.environ["OMP_NUM_THREADS"] = "2"
+os.environ["MKL_NUM_THREADS"] = "2"
 import numpy as np
 import torch
 import geomloss
 import ot
 
 torch.set_num_threads(2)
+FAIRREP_ENV = dict(os.environ, RAYON_NUM_THREADS="2")
 REPEAT = 3
 
 
@@ -32,7 +37,8 @@ def fairrep(exe, x, y, args, repeat=None):
     # The table in the README was measured on the ndarray backend (the fused CPU kernels are
     # the same on flex, the default).
     cmd = [exe, "-q", "divergence", "--backend", "ndarray", "--x", x, "--y", y, "--repeat", str(repeat)] + args
-    out = json.loads(subprocess.run(cmd, check=True, capture_output=True, text=True).stdout)
+    out = json.loads(subprocess.run(cmd, check=True, capture_output=True, text=True,
+                                    env=FAIRREP_ENV).stdout)
     return (out.get("median_seconds") or out.get("seconds", [None])[0]), out["value"]
 
 
@@ -69,6 +75,7 @@ def main():
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--sinkhorn-max-n", type=int, default=2048,
                     help="time Sinkhorn only up to this n (at 8192 it takes minutes per repeat on 2 cores)")
+    ap.add_argument("--json", default="", help="write the raw output here")
     args = ap.parse_args()
     global REPEAT
     REPEAT = args.repeat
@@ -136,6 +143,19 @@ def main():
                 tp, vp = timed(lambda: pot_fb(X, Y, 0.5, thr=1e-6, iters=300))
                 show_append(("POT sinkhorn2 log, reg 0.5, ≤ 300 it.", n, d, None, None, None, None, tp, rel(vp, pref)))
             sys.stdout.flush()
+    if args.json:
+        keys = ["quantity", "n", "d", "fairrep_s", "fairrep_rel_err", "geomloss_s",
+                "geomloss_rel_err", "pot_s", "pot_rel_err"]
+        commit = subprocess.run(["git", "-C", os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+                                 "rev-parse", "HEAD"], capture_output=True, text=True).stdout.strip()
+        with open(args.json, "w") as f:
+            json.dump({"command": " ".join(sys.argv), "commit": commit, "repeat": REPEAT,
+                       "threads": {"fairrep RAYON_NUM_THREADS": "2", "torch": torch.get_num_threads(),
+                                   "OMP_NUM_THREADS": os.environ["OMP_NUM_THREADS"]},
+                       "versions": {"torch": torch.__version__, "geomloss": geomloss.__version__,
+                                    "pot": ot.__version__},
+                       "machine": {"cpus": os.cpu_count()},
+                       "rows": [dict(zip(keys, r)) for r in rows]}, f, indent=1)
 
 
 if __name__ == "__main__":

@@ -527,6 +527,43 @@ mod tests {
         );
     }
 
+    /// Away from 0 the DDP's bootstrap interval is the textbook one for a difference of two
+    /// proportions: centred on the estimate, 2 · 1.96 · √(p₁q₁/n₁ + p₂q₂/n₂) wide.
+    #[test]
+    fn the_ddp_interval_has_the_width_of_a_difference_of_proportions() {
+        let n = 4000;
+        let g: Vec<usize> = (0..n).map(|i| i % 2).collect();
+        // Group a selected at 0.6, group b at 0.3 (spread evenly over the rows).
+        let s: Vec<f64> = (0..n)
+            .map(|i| {
+                let k = (i / 2) % 10;
+                if (g[i] == 0 && k < 6) || (g[i] == 1 && k < 3) {
+                    0.9
+                } else {
+                    0.1
+                }
+            })
+            .collect();
+        let y: Vec<bool> = (0..n).map(|i| (i * 7919) % 10 < 4).collect();
+        let names = ["a".to_string(), "b".to_string()];
+        let point = summarize_binary(&y, &s, 0.5, &g, &names).unwrap();
+        assert!((point.ddp.unwrap() - 0.3).abs() < 1e-12);
+        let iv = bootstrap_intervals(&y, &s, 0.5, &g, &names, 1000, 11).unwrap();
+        let [lo, hi] = iv.ddp.unwrap();
+        let se = (0.6 * 0.4 / 2000.0 + 0.3 * 0.7 / 2000.0f64).sqrt();
+        let want = 2.0 * 1.96 * se; // 0.0832
+        assert!(lo < 0.3 && 0.3 < hi, "[{lo}, {hi}]");
+        assert!(
+            ((hi - lo) / want - 1.0).abs() < 0.2,
+            "width {} vs {want}",
+            hi - lo
+        );
+        assert!(
+            ((0.3 - lo) - (hi - 0.3)).abs() < 0.25 * want,
+            "[{lo}, {hi}] off centre"
+        );
+    }
+
     #[test]
     fn bootstrap_intervals_bracket_the_estimate_and_narrow_with_n() {
         let make = |n: usize| {

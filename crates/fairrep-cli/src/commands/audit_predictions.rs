@@ -17,7 +17,7 @@ use std::path::PathBuf;
 #[derive(clap::Args, Debug)]
 #[command(verbatim_doc_comment)]
 pub struct Args {
-    /// CSV file with a header line.
+    /// The predictions: CSV (`.csv`, `.csv.gz`) with a header line, or Parquet (`.parquet`).
     #[arg(long)]
     input: PathBuf,
     /// Column of the true labels.
