@@ -13,19 +13,12 @@ use std::path::{Path, PathBuf};
 
 /// Measure the MMD² or the Sinkhorn divergence between two samples.
 ///
-/// Reads two numeric CSV files (one point per row) and prints JSON with "value" and
-/// "grad_norm_x" (the norm of the gradient with respect to X).
-///
-/// Conventions, so numbers compare with GeomLoss 0.3.1: `mmd` returns the usual biased
-/// statistic E k(x,x') + E k(y,y') − 2 E k(x,y), twice GeomLoss's SamplesLoss("gaussian"); the
-/// kernel is exp(−|x−y|²/(2σ²)) summed over the --sigma values (median pairwise distance of the
-/// pooled samples when none is given). `sinkhorn` returns GeomLoss's SamplesLoss("sinkhorn", p,
-/// blur, scaling, debias, reach) value: cost |x−y|^p/p, ε = blur^p, GeomLoss's ε-schedule;
-/// --tolerance keeps iterating at the final ε until the potentials move less than the
-/// tolerance (the converged divergence). The points are used as given, and the defaults are
-/// GeomLoss's (blur 0.05, scaling 0.5, p = 2); --scale scales the pooled points as the
-/// penalty scales a batch (`penalty.scale`), and then --blur defaults to the penalty's (0.7
-/// for pair-distance and whiten). An option of the other kind is an error.
+/// Reads two numeric CSV files (one point per row) and prints JSON: "value", "grad_norm_x" (the
+/// norm of the gradient with respect to X), the convention in words, where it was computed.
+/// GeomLoss 0.3.1's conventions and defaults: the points as given, `mmd` is twice
+/// SamplesLoss("gaussian") (σ: the median pairwise distance unless --sigma), `sinkhorn` is
+/// SamplesLoss("sinkhorn") (blur 0.05, scaling 0.5, p = 2, its ε-schedule). docs/reference/
+/// divergences.md has the details.
 ///
 /// Example:
 ///   fairrep divergence --x a.csv --y b.csv --kind sinkhorn --blur 0.1 --scaling 0.9
@@ -58,45 +51,45 @@ pub struct Args {
     /// kernels: for checking the kernels, or f64 on wgpu. Memory grows as n × m.
     #[arg(long)]
     portable: bool,
-    /// MMD: Gaussian/Laplacian bandwidth; repeat for a sum of kernels (default: median heuristic).
-    #[arg(long)]
+    /// Gaussian/Laplacian bandwidth; repeat for a sum of kernels (default: the median heuristic).
+    #[arg(long, help_heading = "MMD")]
     sigma: Vec<f64>,
-    /// MMD: kernel (default gaussian).
-    #[arg(long, value_enum)]
+    /// Kernel (default gaussian).
+    #[arg(long, value_enum, help_heading = "MMD")]
     kernel: Option<KernelArg>,
-    /// MMD: estimator (default biased).
-    #[arg(long, value_enum)]
+    /// Estimator (default biased).
+    #[arg(long, value_enum, help_heading = "MMD")]
     estimator: Option<EstimatorArg>,
-    /// Sinkhorn: blur, ε = blur^p (default 0.05; 0.7 with --scale pair-distance or whiten).
-    #[arg(long)]
+    /// Blur, ε = blur^p (default 0.05; 0.7 with --scale pair-distance or whiten).
+    #[arg(long, help_heading = "Sinkhorn")]
     blur: Option<f64>,
     /// Scale the pooled points before the divergence as the penalty scales a batch: none (the
     /// points as given, GeomLoss's convention), batch-rms, pair-distance or whiten.
     #[arg(long, value_enum, default_value_t = ScaleArg::None)]
     scale: ScaleArg,
-    /// Sinkhorn: ε-scaling ratio, in (0, 1) (default 0.5).
-    #[arg(long)]
+    /// ε-scaling ratio, in (0, 1) (default 0.5).
+    #[arg(long, help_heading = "Sinkhorn")]
     scaling: Option<f64>,
-    /// Sinkhorn: cost exponent, 1 or 2 (default 2).
-    #[arg(long)]
+    /// Cost exponent |x−y|^p/p, 1 or 2 (default 2).
+    #[arg(long, help_heading = "Sinkhorn")]
     p: Option<f64>,
-    /// Sinkhorn: reach of unbalanced transport (default balanced).
-    #[arg(long)]
+    /// Reach of unbalanced transport (default balanced).
+    #[arg(long, help_heading = "Sinkhorn")]
     reach: Option<f64>,
-    /// Sinkhorn: the raw entropic OT cost instead of the debiased divergence.
-    #[arg(long)]
+    /// The raw entropic OT cost instead of the debiased divergence.
+    #[arg(long, help_heading = "Sinkhorn")]
     no_debias: bool,
-    /// Sinkhorn: iterate at the final ε until the potentials move less than this.
-    #[arg(long)]
+    /// Iterate at the final ε until the potentials move less than this.
+    #[arg(long, help_heading = "Sinkhorn")]
     tolerance: Option<f64>,
-    /// Sinkhorn: at most this many iterations after the schedule (with --tolerance).
-    #[arg(long, default_value_t = 10_000)]
+    /// At most this many iterations after the schedule (with --tolerance).
+    #[arg(long, default_value_t = 10_000, help_heading = "Sinkhorn")]
     max_iterations: usize,
-    /// Sinkhorn: write the dual potentials to this JSON file ({"f": [...], "g": [...]}).
-    #[arg(long)]
+    /// Write the dual potentials to this JSON file ({"f": [...], "g": [...]}).
+    #[arg(long, help_heading = "Sinkhorn")]
     potentials: Option<PathBuf>,
-    /// Sinkhorn: write the transport plan (n rows × m columns) to this CSV file.
-    #[arg(long)]
+    /// Write the transport plan (n rows × m columns) to this CSV file.
+    #[arg(long, help_heading = "Sinkhorn")]
     plan: Option<PathBuf>,
     /// Compute N times; the output's "seconds" lists each forward + backward (reading the files
     /// excluded) and "median_seconds" their median: for benchmarks.
