@@ -24,12 +24,18 @@ fn write(dir: &Path, name: &str, body: &str) {
         .unwrap();
 }
 
-fn config(extra: &str) -> (DataSpec, Vec<TaskSpec>) {
+/// The `[data]` and `[[tasks]]` of a config text.
+fn parse(text: &str) -> (DataSpec, Vec<TaskSpec>) {
     #[derive(serde::Deserialize)]
     struct C {
         data: DataSpec,
         tasks: Vec<TaskSpec>,
     }
+    let c: C = toml::from_str(text).unwrap();
+    (c.data, c.tasks)
+}
+
+fn config(extra: &str) -> (DataSpec, Vec<TaskSpec>) {
     let text = format!(
         r#"
 [data]
@@ -56,8 +62,7 @@ positive = {{ gt = 40 }}
 role = "transfer"
 "#
     );
-    let c: C = toml::from_str(&text).unwrap();
-    (c.data, c.tasks)
+    parse(&text)
 }
 
 fn setup() -> tempfile::TempDir {
@@ -208,11 +213,6 @@ age,sex,race,a65,a75,income
 ";
     write(d.path(), "train.csv", rows);
     write(d.path(), "test.csv", rows);
-    #[derive(serde::Deserialize)]
-    struct C {
-        data: DataSpec,
-        tasks: Vec<TaskSpec>,
-    }
     let text = r#"
 [data]
 train = { path = "train.csv" }
@@ -236,8 +236,8 @@ column = "old"
 positive = { eq = "1" }
 role = "transfer"
 "#;
-    let c: C = toml::from_str(text).unwrap();
-    let p = prepare(&c.data, &c.tasks, d.path(), 1).unwrap();
+    let (spec, tasks) = parse(text);
+    let p = prepare(&spec, &tasks, d.path(), 1).unwrap();
     assert_eq!(p.groups, ["F × B", "F × W", "M × B", "M × W"]);
     assert_eq!(p.test.s, [0, 3, 2, 1, 0, 3]);
     assert_eq!(p.test.labels[1], [false, true, true, false, true, false]);
@@ -246,26 +246,17 @@ role = "transfer"
 
     // A derived column is not a feature; `column` and `columns` together are refused.
     let as_feature = text.replace("numeric = [\"age\"]", "numeric = [\"age\", \"old\"]");
-    let c: C = toml::from_str(&as_feature).unwrap();
-    let e = prepare(&c.data, &c.tasks, d.path(), 1)
-        .unwrap_err()
-        .to_string();
+    let (spec, tasks) = parse(&as_feature);
+    let e = prepare(&spec, &tasks, d.path(), 1).unwrap_err().to_string();
     assert!(e.contains("derived column `old`"), "{e}");
     let both = text.replace("columns = [", "column = \"sex\"\ncolumns = [");
-    let c: C = toml::from_str(&both).unwrap();
-    let e = prepare(&c.data, &c.tasks, d.path(), 1)
-        .unwrap_err()
-        .to_string();
+    let (spec, tasks) = parse(&both);
+    let e = prepare(&spec, &tasks, d.path(), 1).unwrap_err().to_string();
     assert!(e.contains("both `column` and `columns`"), "{e}");
 }
 
 /// `[data.sensitive] groups` as numeric ranges: `{ name = "young", lt = 15 }`.
 fn range_config(groups: &str) -> (DataSpec, Vec<TaskSpec>) {
-    #[derive(serde::Deserialize)]
-    struct C {
-        data: DataSpec,
-        tasks: Vec<TaskSpec>,
-    }
     let text = format!(
         r#"
 [data]
@@ -285,8 +276,7 @@ positive = {{ eq = "high" }}
 role = "source"
 "#
     );
-    let c: C = toml::from_str(&text).unwrap();
-    (c.data, c.tasks)
+    parse(&text)
 }
 
 #[test]
