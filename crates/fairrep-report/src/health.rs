@@ -33,7 +33,12 @@ pub fn selection_rate(s: &BinarySummary) -> Option<f64> {
 
 /// Whether a binary head gives one class to all but [`NEAR_CONSTANT`] of the rows.
 pub fn near_constant(s: &BinarySummary) -> bool {
-    selection_rate(s).is_some_and(|r| !(NEAR_CONSTANT..=1.0 - NEAR_CONSTANT).contains(&r))
+    selection_rate(s).is_some_and(one_class_rate)
+}
+
+/// Whether a selection rate gives one class to all but [`NEAR_CONSTANT`] of the rows.
+fn one_class_rate(rate: f64) -> bool {
+    !(NEAR_CONSTANT..=1.0 - NEAR_CONSTANT).contains(&rate)
 }
 
 /// The warning of one binary task's head, if its parity is not evidence of fairness.
@@ -42,7 +47,7 @@ fn head_warning(t: &TaskMetrics) -> Option<String> {
     let s = &b.summary;
     let ddp = crate::cell(s.ddp);
     let rate = selection_rate(s)?;
-    if near_constant(s) {
+    if one_class_rate(rate) {
         let (share, class) = if rate >= 0.5 {
             (rate, "positive")
         } else {

@@ -388,10 +388,7 @@ fn worst_head_cell(b: &BinaryMetrics) -> String {
 
 /// One row of the regression table, with 95% intervals where computed.
 pub fn regression_row(name: &str, role: &str, r: &RegressionSummary) -> String {
-    let ci = |v: f64, i: Option<Option<[f64; 2]>>| match i.flatten() {
-        Some([lo, hi]) => format!("{v:.4} [{lo:.4}, {hi:.4}]"),
-        None => format!("{v:.4}"),
-    };
+    let ci = |v: f64, i: Option<Option<[f64; 2]>>| cell_ci(Some(v), i.flatten());
     let c = r.ci95.as_ref();
     format!(
         "| {name} | {role} | {} | {} | {} | {} | {} |\n",

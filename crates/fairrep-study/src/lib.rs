@@ -10,6 +10,7 @@ pub mod compare;
 pub mod error;
 pub mod matched;
 pub mod plots;
+pub mod references;
 
 pub use error::StudyError;
 
