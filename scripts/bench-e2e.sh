@@ -24,6 +24,6 @@ if ! "$venv/bin/python" -c "import torch, geomloss, ot, safetensors" 2>/dev/null
   "$venv/bin/pip" install -q filelock typing-extensions sympy networkx jinja2 fsspec \
     numpy scipy geomloss==0.3.1 pot==0.9.7.post1 safetensors
 fi
-cargo build --release -q
+cargo build --release --all-features -q
 target="${CARGO_TARGET_DIR:-target}"
 exec "$venv/bin/python" scripts/bench_e2e.py --fairrep "$target/release/fairrep" "$@"

@@ -21,5 +21,5 @@ if ! "$venv/bin/python" -c "import torch, geomloss, ot" 2>/dev/null; then
   "$venv/bin/pip" install -q filelock typing-extensions sympy networkx jinja2 fsspec \
     numpy scipy geomloss==0.3.1 pot==0.9.7.post1
 fi
-cargo build --release -q
+cargo build --release --all-features -q
 exec "$venv/bin/python" scripts/bench_peers.py --fairrep "${CARGO_TARGET_DIR:-target}/release/fairrep" "$@"

@@ -18,7 +18,7 @@ if [ -z "$py" ]; then
   py="$venv/bin/python"
 fi
 fairrep="$target/release/fairrep"
-[ -x "$fairrep" ] || cargo build --release --locked -q
+[ -x "$fairrep" ] || cargo build --release --all-features --locked -q
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
 # A short quickstart run, its export, and the test file with a header line.

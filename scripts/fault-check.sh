@@ -8,7 +8,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 target="${CARGO_TARGET_DIR:-target}"
 fairrep="$target/release/fairrep"
-[ -x "$fairrep" ] || cargo build --release --locked -q
+[ -x "$fairrep" ] || cargo build --release --all-features --locked -q
 export XDG_RUNTIME_DIR="${XDG_RUNTIME_DIR:-$(mktemp -d)}"
 sudo_=""
 [ "$(id -u)" -ne 0 ] && sudo_="sudo -n"

@@ -11,4 +11,4 @@ seed="${2:-$(date +%s)}"
 export XDG_RUNTIME_DIR="${XDG_RUNTIME_DIR:-$(mktemp -d)}"
 echo "== fuzzing: $cases cases, seed $seed"
 FAIRREP_FUZZ_CASES="$cases" FAIRREP_FUZZ_SEED="$seed" \
-  cargo test --release --workspace --locked --test fuzz -- --nocapture
+  cargo test --release --workspace --all-features --locked --test fuzz -- --nocapture

@@ -37,12 +37,12 @@ if [ -z "${FAIRREP_BENCH_PEAK_GFLOPS:-}" ] && command -v nvidia-smi >/dev/null; 
 fi
 
 echo "== building the bench (release)"
-cargo bench --workspace --no-run --bench fused 2>&1 | tail -3
+cargo bench --workspace --all-features --no-run --bench fused 2>&1 | tail -3
 
 sizes="512,1024,2048,4096,8192,16384"; target_n=100000
 if [ "${1:-}" = "--quick" ]; then sizes="512,1024,2048"; target_n=4096; fi
 
-bench() { cargo bench --workspace --bench fused 2>/dev/null; }
+bench() { cargo bench --workspace --all-features --bench fused 2>/dev/null; }
 
 echo "== fused vs portable on wgpu"
 : > "$OUT/fused-vs-portable.md"

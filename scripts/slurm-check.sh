@@ -9,7 +9,7 @@ cd "$(dirname "$0")/.."
 target="${CARGO_TARGET_DIR:-target}"
 fairrep="$(pwd)/$target/release/fairrep"
 case "$target" in /*) fairrep="$target/release/fairrep" ;; esac
-[ -x "$fairrep" ] || cargo build --release --locked -q
+[ -x "$fairrep" ] || cargo build --release --all-features --locked -q
 export XDG_RUNTIME_DIR="${XDG_RUNTIME_DIR:-$(mktemp -d)}"
 sudo_=""
 [ "$(id -u)" -ne 0 ] && sudo_="sudo -n"

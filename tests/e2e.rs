@@ -757,17 +757,29 @@ fn same_run_on(backend: &str, device_needle: &str, tolerance: f64) {
 }
 
 #[test]
+#[cfg_attr(
+    not(all(feature = "wgpu", feature = "ndarray")),
+    ignore = "needs --features wgpu,ndarray (scripts/test.sh builds every backend)"
+)]
 fn the_same_run_trains_on_wgpu() {
     same_run_on("wgpu", "Cube", 0.02);
 }
 
 #[test]
+#[cfg_attr(
+    not(feature = "ndarray"),
+    ignore = "needs --features ndarray (scripts/test.sh builds every backend)"
+)]
 fn the_same_run_trains_on_flex() {
     // 1e-3: 15 of the 15,060 test rows.
     same_run_on("flex", "Flex", 1e-3);
 }
 
 #[test]
+#[cfg_attr(
+    not(feature = "wgpu"),
+    ignore = "needs --features wgpu (scripts/test.sh builds every backend)"
+)]
 fn divergence_command_runs_on_wgpu() {
     let tmp = tempfile::tempdir().unwrap();
     let (x, y, _) = reference_clouds(tmp.path());
@@ -778,7 +790,7 @@ fn divergence_command_runs_on_wgpu() {
         cpu["value"].as_f64().unwrap(),
         gpu["value"].as_f64().unwrap(),
     );
-    assert!((a - b).abs() < 1e-5 * a.abs(), "ndarray {a}, wgpu {b}");
+    assert!((a - b).abs() < 1e-5 * a.abs(), "flex {a}, wgpu {b}");
     assert_eq!(cpu["path"], "fused-cpu-f32");
     // wgpu takes the fused GPU kernels by default (f32), for both divergences.
     assert_eq!(gpu["path"], "fused-gpu");
@@ -803,6 +815,10 @@ fn divergence_command_runs_on_wgpu() {
 /// (wgpu's largest buffer is smaller than the whole matrix at 8,192 points): the same σ as the
 /// CPU's whole matrix.
 #[test]
+#[cfg_attr(
+    not(feature = "wgpu"),
+    ignore = "needs --features wgpu (scripts/test.sh builds every backend)"
+)]
 fn the_median_bandwidth_on_wgpu_equals_the_cpus() {
     let tmp = tempfile::tempdir().unwrap();
     let cloud = |shift: f64| -> String {
@@ -834,6 +850,10 @@ fn the_median_bandwidth_on_wgpu_equals_the_cpus() {
 /// n × m buffer failed as a panic (exit 101). Now f64 is refused up front (exit 2), and a
 /// device allocation that fails is exit 1 with the size and what to change.
 #[test]
+#[cfg_attr(
+    not(feature = "wgpu"),
+    ignore = "needs --features wgpu (scripts/test.sh builds every backend)"
+)]
 fn divergence_on_wgpu_refuses_f64_and_reports_device_memory() {
     let tmp = tempfile::tempdir().unwrap();
     let (x, y, _) = reference_clouds(tmp.path());

@@ -23,7 +23,7 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 /// Fair, transferable representation learning: train an encoder on several tasks under a
 /// fairness penalty (MMD², Sinkhorn or adversarial), then test it on tasks it never saw.
 #[derive(Parser, Debug)]
-#[command(name = "fairrep", version, long_about = None)]
+#[command(name = "fairrep", version, long_version = LONG_VERSION.as_str(), long_about = None)]
 struct Cli {
     /// More log output (-v: debug, -vv: trace).
     #[arg(short, long, action = clap::ArgAction::Count, global = true, help_heading = "Global options")]
@@ -43,6 +43,22 @@ struct Cli {
     #[command(subcommand)]
     command: Command,
 }
+
+/// `fairrep --version`: the version, burn's, and the backends this build has (the ndarray and
+/// wgpu backends are cargo features).
+static LONG_VERSION: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    let built = fairrep_run::Backend::built();
+    format!(
+        "{}\nburn {}; backends: {}{}",
+        env!("CARGO_PKG_VERSION"),
+        fairrep_run::BURN_VERSION,
+        built.join(", "),
+        match built.len() {
+            3 => "",
+            _ => " (the others: cargo build --release --features wgpu,ndarray)",
+        }
+    )
+});
 
 #[derive(Copy, Clone, Debug, ValueEnum)]
 enum LogFormat {
@@ -126,5 +142,21 @@ fn init_tracing(cli: &Cli) {
     match cli.log_format {
         LogFormat::Pretty => builder.compact().init(),
         LogFormat::Json => builder.json().init(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    /// The wgpu and ndarray tests (tests/e2e.rs) are ignored in a build without their
+    /// features; this test fails such a build, so they are never left out unnoticed.
+    #[test]
+    fn the_test_build_has_every_backend() {
+        assert_eq!(
+            fairrep_run::Backend::built(),
+            ["flex", "ndarray", "wgpu"],
+            "the wgpu and ndarray tests need their features: run the tests as scripts/test.sh \
+             does (cargo test --release --workspace --all-features)"
+        );
+        assert!(super::LONG_VERSION.contains("backends: flex, ndarray, wgpu"));
     }
 }

@@ -140,7 +140,7 @@ pub fn apply(
         let used_as = format!("a source of the derived column `{}`", d.name);
         let mut at = Vec::new();
         for s in d.sources() {
-            match crate::table::find_column(path, columns, &[], s, &used_as) {
+            match crate::source::find_column(path, columns, &[], s, &used_as) {
                 Ok(i) => at.push(i),
                 Err(e) if required => return Err(e),
                 Err(_) => break,

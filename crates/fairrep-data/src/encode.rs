@@ -3,6 +3,7 @@
 
 use crate::error::DataError;
 use crate::fitted::{Binding, FittedSensitive, Preprocessing, Reading, RowOutcome, VectorGroup};
+pub use crate::fitted::{ColumnEncoder, MISSING_CATEGORY, TaskInfo};
 use crate::spec::{DataSpec, GroupSpec, MissingPolicy, Role, TaskSpec};
 use crate::table::{ReadOptions, Table};
 use rand::SeedableRng;
@@ -10,35 +11,6 @@ use rand::seq::SliceRandom;
 use rand_chacha::ChaCha8Rng;
 use std::collections::{BTreeSet, HashSet};
 use std::path::Path;
-
-/// The category a missing categorical cell takes under `missing = "impute"`.
-pub const MISSING_CATEGORY: &str = "<missing>";
-
-/// A task as resolved for a run.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct TaskInfo {
-    /// Its name.
-    pub name: String,
-    /// The column its label comes from.
-    pub column: String,
-    /// Source or transfer.
-    pub role: Role,
-    /// Binary or regression.
-    pub kind: crate::spec::TaskKind,
-    /// A binary task's predicate (what makes a row positive); `None` for regression.
-    pub positive: Option<crate::spec::Predicate>,
-    /// Regression: the training split's mean and standard deviation of the target, which
-    /// standardise [`Split::targets`] (binary: 0 and 1).
-    pub scale: (f64, f64),
-}
-
-impl TaskInfo {
-    /// A model-scale output back on the target's scale (regression: `v·std + mean`).
-    pub fn unscale(&self, v: f64) -> f64 {
-        v * self.scale.1 + self.scale.0
-    }
-}
 
 /// One encoded split: features, labels of every task, group ids.
 #[derive(Debug, Clone)]
@@ -73,30 +45,6 @@ impl Split {
         }
         c
     }
-}
-
-/// How a feature column was encoded (fitted on the training split). In `preprocessing.json`:
-/// `{"kind": "one_hot", "column", "categories"}` or `{"kind": "standardize", "column", "mean",
-/// "std"}`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
-#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
-pub enum ColumnEncoder {
-    /// One-hot over these categories (sorted).
-    OneHot {
-        /// The column.
-        column: String,
-        /// Categories, one output each.
-        categories: Vec<String>,
-    },
-    /// `(v − mean) / std`.
-    Standardize {
-        /// The column.
-        column: String,
-        /// Training mean.
-        mean: f64,
-        /// Training standard deviation (population, ddof = 0; 1 when the column is constant).
-        std: f64,
-    },
 }
 
 /// Rows removed because of missing values, per file.

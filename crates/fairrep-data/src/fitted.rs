@@ -3,13 +3,65 @@
 //! that does it ([`Preprocessing::encode_row`]) — for training, `encode`, `predict` and the
 //! exported Python module alike.
 
-use crate::encode::{ColumnEncoder, MISSING_CATEGORY, TaskInfo};
 use crate::error::DataError;
-use crate::spec::{GroupSpec, MissingPolicy};
+use crate::spec::{GroupSpec, MissingPolicy, Predicate, Role, TaskKind};
 use csv::StringRecord;
 use serde::{Deserialize, Serialize};
 use std::collections::HashSet;
 use std::path::Path;
+
+/// The category a missing categorical cell takes under `missing = "impute"`.
+pub const MISSING_CATEGORY: &str = "<missing>";
+
+/// A task as resolved for a run.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TaskInfo {
+    /// Its name.
+    pub name: String,
+    /// The column its label comes from.
+    pub column: String,
+    /// Source or transfer.
+    pub role: Role,
+    /// Binary or regression.
+    pub kind: TaskKind,
+    /// A binary task's predicate (what makes a row positive); `None` for regression.
+    pub positive: Option<Predicate>,
+    /// Regression: the training split's mean and standard deviation of the target, which
+    /// standardise [`crate::encode::Split::targets`] (binary: 0 and 1).
+    pub scale: (f64, f64),
+}
+
+impl TaskInfo {
+    /// A model-scale output back on the target's scale (regression: `v·std + mean`).
+    pub fn unscale(&self, v: f64) -> f64 {
+        v * self.scale.1 + self.scale.0
+    }
+}
+
+/// How a feature column was encoded (fitted on the training split). In `preprocessing.json`:
+/// `{"kind": "one_hot", "column", "categories"}` or `{"kind": "standardize", "column", "mean",
+/// "std"}`.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+pub enum ColumnEncoder {
+    /// One-hot over these categories (sorted).
+    OneHot {
+        /// The column.
+        column: String,
+        /// Categories, one output each.
+        categories: Vec<String>,
+    },
+    /// `(v − mean) / std`.
+    Standardize {
+        /// The column.
+        column: String,
+        /// Training mean.
+        mean: f64,
+        /// Training standard deviation (population, ddof = 0; 1 when the column is constant).
+        std: f64,
+    },
+}
 
 /// The version of the `preprocessing.json` layout.
 pub const PREPROCESSING_FORMAT: u32 = 1;
@@ -115,7 +167,7 @@ impl Preprocessing {
         unreadable: &[(String, String)],
     ) -> Result<Binding, DataError> {
         let find = |name: &str, used_as: &str| {
-            crate::table::find_column(path, columns, unreadable, name, used_as)
+            crate::source::find_column(path, columns, unreadable, name, used_as)
         };
         let has = |name: &str| {
             columns

@@ -9,7 +9,7 @@
 //! null cell reads as the first of the run's missing-value tokens.
 
 use crate::error::DataError;
-use crate::table::Chunk;
+use crate::source::Chunk;
 use arrow_array::cast::AsArray;
 use arrow_array::types::{
     Float16Type, Float32Type, Float64Type, Int8Type, Int16Type, Int32Type, Int64Type, UInt8Type,

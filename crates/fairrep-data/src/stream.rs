@@ -3,8 +3,8 @@
 
 use crate::error::DataError;
 use crate::parquet::{ParquetRows, is_parquet};
-pub use crate::table::Chunk;
-use crate::table::{ReadOptions, csv_error, find_column};
+pub use crate::source::Chunk;
+use crate::source::{ReadOptions, csv_error, find_column};
 use csv::StringRecord;
 use flate2::read::MultiGzDecoder;
 use std::fs::File;

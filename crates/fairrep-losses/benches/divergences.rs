@@ -1,4 +1,4 @@
-//! Forward + backward of the divergences on the CPU backend (ndarray, f32), for n = m in
+//! Forward + backward of the divergences on the CPU backend (flex, f32), for n = m in
 //! {512, 2048, 8192} and d in {16, 128}, with the peak heap memory of one forward + backward.
 //!
 //! `cargo bench -p fairrep-losses` (add a filter, e.g. `-- mmd/2048`, for a subset). The peak
@@ -6,7 +6,6 @@
 //! `FAIRREP_BENCH_KINDS=mmd` restrict both (Sinkhorn at n = 8192 takes minutes per sample on two
 //! cores).
 
-#![allow(deprecated)] // Device::ndarray
 #![allow(missing_docs)]
 
 use burn::Tensor;
@@ -72,9 +71,9 @@ fn divergences() -> Vec<(&'static str, Box<dyn Divergence>)> {
 }
 
 fn bench(c: &mut Criterion) {
-    let device = Device::ndarray().autodiff();
+    let device = Device::flex().autodiff();
     // Peak memory first, one run per configuration.
-    eprintln!("peak heap memory of one forward + backward (f32, ndarray):");
+    eprintln!("peak heap memory of one forward + backward (f32, flex):");
     eprintln!("| divergence | n = m | d | peak MiB |");
     for (name, div) in divergences().into_iter().filter(|(n, _)| kind_wanted(n)) {
         for &d in &DIMS {

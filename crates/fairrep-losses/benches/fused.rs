@@ -66,6 +66,7 @@ fn device(backend: &str) -> Device {
             .next()
             .expect("a wgpu adapter"),
         "flex" => Device::flex(),
+        #[cfg(feature = "ndarray")]
         "ndarray" => Device::ndarray(),
         other => panic!("unknown backend {other}"),
     }

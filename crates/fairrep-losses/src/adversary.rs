@@ -108,7 +108,6 @@ fn balanced_mean_of_own(
 }
 
 #[cfg(test)]
-#[allow(deprecated)] // the f64 reference values run on burn-ndarray
 mod tests {
     use super::*;
     use burn::tensor::{DType, Device};
@@ -118,7 +117,7 @@ mod tests {
     }
 
     fn value(v: &[f64], b: usize, g: usize, s: &[usize]) -> f64 {
-        adversary_advantage(logits(v, b, g, &Device::ndarray()), s, g)
+        adversary_advantage(logits(v, b, g, &Device::flex()), s, g)
             .value
             .into_scalar::<f64>()
     }
@@ -184,7 +183,7 @@ mod tests {
     #[test]
     fn one_group_present_gives_zero_and_no_pairs() {
         let out = adversary_advantage(
-            logits(&[1.0, 2.0, 3.0, 4.0], 2, 2, &Device::ndarray()),
+            logits(&[1.0, 2.0, 3.0, 4.0], 2, 2, &Device::flex()),
             &[1, 1],
             2,
         );
@@ -208,16 +207,15 @@ mod tests {
         let s = [0, 1, 0];
         let nll = |i: usize| -softmax(&v[2 * i..2 * i + 2])[s[i]].ln();
         let expect = 0.5 * ((nll(0) + nll(2)) / 2.0 + nll(1));
-        let got = adversary_cross_entropy(logits(&v, 3, 2, &Device::ndarray()), &s, 2)
+        let got = adversary_cross_entropy(logits(&v, 3, 2, &Device::flex()), &s, 2)
             .value
             .into_scalar::<f64>();
         assert!((got - expect).abs() < 1e-12, "{got} vs {expect}");
         // Chance (equal logits) is log G, whatever the group sizes.
         let flat = [0.3; 12];
-        let got =
-            adversary_cross_entropy(logits(&flat, 4, 3, &Device::ndarray()), &[0, 0, 1, 2], 3)
-                .value
-                .into_scalar::<f64>();
+        let got = adversary_cross_entropy(logits(&flat, 4, 3, &Device::flex()), &[0, 0, 1, 2], 3)
+            .value
+            .into_scalar::<f64>();
         assert!((got - 3f64.ln()).abs() < 1e-12);
     }
 
@@ -228,7 +226,7 @@ mod tests {
             .map(|i| ((i * 29 % 13) as f64 - 6.0) / 3.0)
             .collect();
         let s = [0, 2, 1, 1, 0, 2, 2];
-        let device = Device::ndarray().autodiff();
+        let device = Device::flex().autodiff();
         let t = logits(&v, b, g, &device).require_grad();
         let out = adversary_advantage(t.clone(), &s, g);
         let grad = t

@@ -500,6 +500,10 @@ impl Divergence for Mmd {
                 let sigmas = self.sigmas(&x, &y);
                 self.value_host::<f64>(x, a, y, b, &sigmas)
             }
+            // Without the `fused` feature `choose` never takes the GPU path.
+            #[cfg(not(feature = "fused"))]
+            ComputePath::Fused | ComputePath::Portable => self.value_portable(x, a, y, b),
+            #[cfg(feature = "fused")]
             ComputePath::Portable => self.value_portable(x, a, y, b),
         }
     }

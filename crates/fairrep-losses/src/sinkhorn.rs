@@ -252,6 +252,10 @@ impl Sinkhorn {
             ComputePath::Fused => self.solve_fused(x, a, y, b),
             ComputePath::HostF32 => self.solve_host::<f32>(x, a, y, b),
             ComputePath::HostF64 => self.solve_host::<f64>(x, a, y, b),
+            // Without the `fused` feature `choose` never takes the GPU path.
+            #[cfg(not(feature = "fused"))]
+            ComputePath::Fused | ComputePath::Portable => self.solve_portable(x, a, y, b),
+            #[cfg(feature = "fused")]
             ComputePath::Portable => self.solve_portable(x, a, y, b),
         }
     }

@@ -2,8 +2,6 @@
 //! to both clouds, f32 and f64, with sizes that cross the kernels' row blocks (256) and lane
 //! chunks (16), non-uniform weights and several bandwidths and temperatures.
 
-#![allow(deprecated)] // Device::ndarray
-
 mod common;
 
 use burn::Tensor;
@@ -32,14 +30,14 @@ struct Case {
 /// The case's clouds and weights as f64 tensors on the CPU device (no autodiff).
 impl Case {
     fn t2(&self, v: &[f64], rows: usize) -> Tensor<2> {
-        let device = Device::ndarray();
+        let device = Device::flex();
         Tensor::from_data(
             TensorData::new(v.to_vec(), [rows, self.d]),
             (&device, DType::F64),
         )
     }
     fn t1(v: &[f64]) -> Tensor<1> {
-        let device = Device::ndarray();
+        let device = Device::flex();
         Tensor::from_data(
             TensorData::new(v.to_vec(), [v.len()]),
             (&device, DType::F64),
@@ -80,7 +78,7 @@ fn value_and_grads(
     dtype: DType,
     run: impl Fn(Tensor<2>, Tensor<1>, Tensor<2>, Tensor<1>) -> Tensor<1>,
 ) -> (f64, Vec<f64>, Vec<f64>) {
-    let device = Device::ndarray().autodiff();
+    let device = Device::flex().autodiff();
     let t2 = |v: &[f64], r: usize| {
         Tensor::<2>::from_data(TensorData::new(v.to_vec(), [r, c.d]), (&device, dtype))
             .require_grad()

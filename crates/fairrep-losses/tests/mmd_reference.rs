@@ -4,8 +4,6 @@
 //! Tolerances: 1e-9 relative in f64 against the reference (the reference's own cross-checks
 //! agree to 1e-15; 1e-9 leaves room for summation order), 1e-4 relative in f32.
 
-#![allow(deprecated)] // Device::ndarray: burn's ndarray backend is deprecated but supported.
-
 use burn::Tensor;
 use burn::tensor::{DType, Device, TensorData};
 use fairrep_losses::mmd::{Bandwidth, mmd2};
@@ -23,7 +21,7 @@ fn mmd_and_grad(sigmas: &[f64], dtype: DType) -> (f64, f64, Vec<f64>) {
     let doc = fixture();
     let (x, n, d) = matrix(&doc["inputs"]["X"]);
     let (y, m, _) = matrix(&doc["inputs"]["Y"]);
-    let device = Device::ndarray().autodiff();
+    let device = Device::flex().autodiff();
     let xt = tensor(&x, n, d, &device, dtype).require_grad();
     let yt = tensor(&y, m, d, &device, dtype);
     let v = mmd2(xt.clone(), yt, sigmas);
@@ -79,7 +77,7 @@ fn mmd_sigma1_matches_reference_f32() {
 fn penalty_gradient_matches_finite_differences() {
     // Central differences in f64 on a small batch with 3 groups and the median bandwidth
     // (held fixed by fixing it from the unperturbed batch).
-    let device = Device::ndarray().autodiff();
+    let device = Device::flex().autodiff();
     let (b, r) = (9, 3);
     let z: Vec<f64> = (0..b * r)
         .map(|i| ((i * 37 % 11) as f64 - 5.0) / 4.0)
@@ -98,7 +96,7 @@ fn penalty_gradient_matches_finite_differences() {
     };
     let grads = out.value.backward();
     let g = zt.grad(&grads).unwrap().try_into_vec_as::<f64>().unwrap();
-    let plain = Device::ndarray();
+    let plain = Device::flex();
     let f = |z: &[f64]| {
         fixed
             .forward(tensor(z, b, r, &plain, DType::F64), &s)
@@ -122,7 +120,7 @@ fn penalty_gradient_matches_finite_differences() {
 
 #[test]
 fn two_group_penalty_is_the_mmd_between_the_groups() {
-    let device = Device::ndarray();
+    let device = Device::flex();
     let doc = fixture();
     let (x, n, d) = matrix(&doc["inputs"]["X"]);
     let (y, m, _) = matrix(&doc["inputs"]["Y"]);
@@ -146,7 +144,7 @@ fn two_group_penalty_is_the_mmd_between_the_groups() {
 
 #[test]
 fn penalty_is_defined_with_missing_groups_and_zero_for_identical_groups() {
-    let device = Device::ndarray();
+    let device = Device::flex();
     let pen = DemographicParity {
         groups: 3,
         bandwidth: Bandwidth::Median,

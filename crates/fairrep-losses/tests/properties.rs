@@ -1,7 +1,6 @@
 //! Properties and robustness of the divergences, and the MMD variants against naive float64
 //! loops (an independent reference written directly from the definitions).
 
-#![allow(deprecated)] // Device::ndarray
 // The naive reference is written index by index, as the definitions are.
 #![allow(clippy::too_many_arguments, clippy::needless_range_loop)]
 
@@ -14,7 +13,7 @@ use fairrep_losses::sinkhorn::{Power, Sinkhorn};
 use proptest::prelude::*;
 
 fn dev() -> Device {
-    Device::ndarray()
+    Device::flex()
 }
 
 fn t2(v: &[f64], n: usize, d: usize, dtype: DType) -> Tensor<2> {

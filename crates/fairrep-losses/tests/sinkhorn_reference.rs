@@ -7,8 +7,6 @@
 //! GeomLoss ran in float64 too, so we also report the agreement we actually reach); 1e-6
 //! against POT's converged value.
 
-#![allow(deprecated)] // Device::ndarray
-
 use burn::Tensor;
 use burn::tensor::{DType, Device, TensorData};
 use fairrep_losses::divergence::uniform_weights;
@@ -29,7 +27,7 @@ fn run(s: &Sinkhorn, dtype: DType) -> Run {
     let doc = fixture();
     let (x, n, d) = matrix(&doc["inputs"]["X"]);
     let (y, m, _) = matrix(&doc["inputs"]["Y"]);
-    let device = Device::ndarray().autodiff();
+    let device = Device::flex().autodiff();
     let xt = Tensor::<2>::from_data(TensorData::new(x, [n, d]), (&device, dtype)).require_grad();
     let yt = Tensor::<2>::from_data(TensorData::new(y, [m, d]), (&device, dtype));
     let (a, b) = (uniform_weights(&xt), uniform_weights(&yt));
@@ -159,7 +157,7 @@ fn pot_sinkhorn2_sharp_cost_is_reproduced() {
     let r = &doc["pot_sinkhorn2_reg_0.1"];
     let (x, n, d) = matrix(&doc["inputs"]["X"]);
     let (y, m, _) = matrix(&doc["inputs"]["Y"]);
-    let device = Device::ndarray();
+    let device = Device::flex();
     let xt = Tensor::<2>::from_data(TensorData::new(x, [n, d]), (&device, DType::F64));
     let yt = Tensor::<2>::from_data(TensorData::new(y, [m, d]), (&device, DType::F64));
     let (a, b) = (uniform_weights(&xt), uniform_weights(&yt));

@@ -1,13 +1,14 @@
 //! The divergences on the wgpu backend (a GPU, or Mesa's lavapipe software Vulkan driver in CI)
 //! against the CPU backend: values and gradients, f32. The wgpu backend runs the fused CubeCL
-//! kernels (feature `fused`, default; the portable tensor-op path without it), the CPU backend
+//! kernels (feature `fused`), the CPU backend
 //! the fused CPU kernels: two independent implementations checked against each other. Sizes go far above 65,535 for m·d
 //! (llvmpipe silently truncates longer shader loops; see the README, "GPU kernels").
 //!
 //! These tests need a wgpu adapter and fail (they are not skipped) without one:
-//! `scripts/test.sh` installs lavapipe where it is missing.
+//! `scripts/test.sh` installs lavapipe where it is missing. They are compiled with the `fused`
+//! feature (the wgpu backend); `every_backend.rs` fails a test build without it.
 
-#![allow(deprecated)] // Device::ndarray
+#![cfg(feature = "fused")]
 
 mod common;
 
@@ -41,7 +42,7 @@ fn run(
 #[test]
 fn divergences_on_wgpu_match_the_cpu_backend() {
     let gpu = wgpu();
-    let cpu = Device::ndarray();
+    let cpu = Device::flex();
     // (n, m, d): a small case, and m·d = 1,200 · 80 = 96,000 > 65,535.
     for (n, m, d) in [(37, 53, 5), (1_000, 1_200, 80)] {
         let x = values(n * d, 1);

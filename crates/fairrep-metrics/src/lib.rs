@@ -20,8 +20,11 @@
 //! [`regression`] has the metrics of real-valued tasks (RMSE, MAE, R²) and demographic parity
 //! for scores (Kolmogorov–Smirnov and Wasserstein-1 distances between the groups).
 
+pub mod audit;
 pub mod nan;
 pub mod regression;
+
+pub use audit::{BinaryAudit, binary_audit};
 
 use serde::{Deserialize, Serialize};
 

@@ -108,9 +108,8 @@ mod tests {
     use burn::tensor::TensorData;
 
     #[test]
-    #[allow(deprecated)]
     fn multitask_loss_mixes_cross_entropy_and_squared_error() {
-        let device = Device::ndarray();
+        let device = Device::flex();
         let t = |v: Vec<f32>| Tensor::<2>::from_data(TensorData::new(v, [2, 2]), &device);
         // Column 0 binary, column 1 regression.
         let out = t(vec![0.0, 1.5, 2.0, -0.5]);
@@ -127,9 +126,8 @@ mod tests {
     }
 
     #[test]
-    #[allow(deprecated)]
     fn bce_matches_closed_form_and_is_stable() {
-        let device = Device::ndarray();
+        let device = Device::flex();
         let l = Tensor::<2>::from_data(
             TensorData::new(vec![0.0f32, 2.0, -3.0, 100.0], [2, 2]),
             &device,

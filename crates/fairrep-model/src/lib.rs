@@ -139,9 +139,8 @@ mod tests {
     use super::*;
 
     #[test]
-    #[allow(deprecated)]
     fn shapes_and_determinism() {
-        let device = Device::ndarray();
+        let device = Device::flex();
         let cfg = EncoderConfig::new(5, vec![7, 6], 3);
         let a = cfg.init(3, &device);
         let b = cfg.init(3, &device);

@@ -20,13 +20,16 @@ pub enum Backend {
 }
 
 impl Backend {
-    /// The device of this backend: an error when the build or the machine has none (no wgpu
-    /// adapter).
-    #[allow(deprecated)] // burn-ndarray is deprecated in favour of flex, but supported in 0.22.
+    /// The device of this backend: an error when the build or the machine has none (a backend
+    /// left out of this build, no wgpu adapter).
     pub fn device(self) -> Result<Device, TrainError> {
         match self {
-            Backend::Ndarray => Ok(Device::ndarray()),
             Backend::Flex => Ok(Device::flex()),
+            #[cfg(feature = "ndarray")]
+            #[allow(deprecated)]
+            // burn-ndarray is deprecated in favour of flex, but supported in 0.22.
+            Backend::Ndarray => Ok(Device::ndarray()),
+            #[cfg(feature = "wgpu")]
             Backend::Wgpu => Device::enumerate(burn::tensor::DeviceType::Wgpu)
                 .into_vec()
                 .into_iter()
@@ -35,8 +38,58 @@ impl Backend {
                     backend: "wgpu",
                     hint: "no wgpu adapter (GPU or Vulkan/GL driver) was found; on Linux without a \
                            GPU install Mesa's software Vulkan driver (apt-get install \
-                           mesa-vulkan-drivers libvulkan1), or use a CPU backend (--backend flex or ndarray)",
+                           mesa-vulkan-drivers libvulkan1), or use a CPU backend (--backend flex)",
                 }),
+            #[allow(unreachable_patterns)] // every backend is built with --features ndarray,wgpu
+            other => Err(TrainError::NoDevice {
+                backend: other.name(),
+                hint: other.not_built_hint(),
+            }),
+        }
+    }
+
+    /// Whether this build has the backend (the ndarray and wgpu backends are cargo features).
+    pub fn is_built(self) -> bool {
+        match self {
+            Backend::Flex => true,
+            Backend::Ndarray => cfg!(feature = "ndarray"),
+            Backend::Wgpu => cfg!(feature = "wgpu"),
+        }
+    }
+
+    /// The backends this build has, by name.
+    pub fn built() -> Vec<&'static str> {
+        [Backend::Flex, Backend::Ndarray, Backend::Wgpu]
+            .into_iter()
+            .filter(|b| b.is_built())
+            .map(Backend::name)
+            .collect()
+    }
+
+    /// The backend's name on the command line and in the config.
+    pub fn name(self) -> &'static str {
+        match self {
+            Backend::Ndarray => "ndarray",
+            Backend::Flex => "flex",
+            Backend::Wgpu => "wgpu",
+        }
+    }
+
+    /// What to do when this build lacks the backend.
+    fn not_built_hint(self) -> &'static str {
+        match self {
+            Backend::Wgpu => {
+                "this fairrep was built without the wgpu backend (a cargo feature, off by default \
+                 to keep the first build short); rebuild with `cargo build --release --features \
+                 wgpu` (or `cargo install --path crates/fairrep-cli --features wgpu`), or use \
+                 --backend flex"
+            }
+            _ => {
+                "this fairrep was built without the ndarray backend (a cargo feature, off by \
+                 default; burn deprecates it in favour of flex); rebuild with `cargo build \
+                 --release --features ndarray`, or use --backend flex, which runs the same host \
+                 kernels"
+            }
         }
     }
 
@@ -52,6 +105,29 @@ impl Backend {
 
 #[cfg(test)]
 mod tests {
+    use super::Backend;
+
+    #[test]
+    fn a_backend_left_out_of_the_build_is_a_clear_error() {
+        for b in [Backend::Flex, Backend::Ndarray, Backend::Wgpu] {
+            assert_eq!(Backend::built().contains(&b.name()), b.is_built());
+            if !b.is_built() {
+                let e = b.device().unwrap_err().to_string();
+                assert!(
+                    e.contains("built without") && e.contains("--features"),
+                    "{e}"
+                );
+            }
+        }
+        // The hints name the feature to build with.
+        assert!(Backend::Wgpu.not_built_hint().contains("--features wgpu"));
+        assert!(
+            Backend::Ndarray
+                .not_built_hint()
+                .contains("--features ndarray")
+        );
+    }
+
     #[test]
     fn burn_version_is_the_workspace_pin() {
         let manifest = include_str!("../../../Cargo.toml");

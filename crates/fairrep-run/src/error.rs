@@ -139,6 +139,12 @@ pub enum TrainError {
         /// The run directory.
         run: PathBuf,
     },
+    /// Training was stopped between two steps (Ctrl-C in Python).
+    #[error("training interrupted. {resume}")]
+    Interrupted {
+        /// Where the last good state is (the checkpoint to `--resume` from).
+        resume: String,
+    },
     /// The chosen backend has no device on this machine.
     #[error("backend {backend}: {hint}")]
     NoDevice {

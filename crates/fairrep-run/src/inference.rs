@@ -205,38 +205,14 @@ impl<'a> Input<'a> {
 
     /// Encodes a chunk's rows and computes their representations.
     fn encode<'c>(&mut self, chunk: &'c Chunk) -> Result<Encoded<'c>, TrainError> {
-        let pre = &self.inf.preprocessing;
-        let missing = pre.missing_tokens();
-        let p = pre.features.len();
-        let mut x = vec![0f32; chunk.rows.len() * p];
-        let mut kept = Vec::with_capacity(chunk.rows.len());
-        let mut row_x = vec![0f32; p];
-        for (i, (row, &line)) in chunk.rows.iter().zip(&chunk.lines).enumerate() {
-            let outcome = pre.encode_row(
-                &self.binding,
-                row,
-                &missing,
-                (self.stream.path(), line),
-                &mut row_x,
-                &mut self.unseen,
-            )?;
-            match outcome {
-                RowOutcome::Encoded => {
-                    let k = kept.len();
-                    x[k * p..(k + 1) * p].copy_from_slice(&row_x);
-                    kept.push(i);
-                }
-                RowOutcome::Dropped(col) => {
-                    self.counts.dropped += 1;
-                    *(self.counts.dropped_by_column)
-                        .entry(pre.column_name(col).to_string())
-                        .or_default() += 1;
-                }
-            }
-        }
-        self.counts.rows += chunk.rows.len() as u64;
-        x.truncate(kept.len() * p);
-        let z = self.inf.model.encode_rows(&x, p, &self.inf.device);
+        let (kept, z) = encode_chunk(
+            self.inf,
+            &self.binding,
+            self.stream.path(),
+            chunk,
+            &mut self.counts,
+            &mut self.unseen,
+        )?;
         Ok(Encoded { chunk, kept, z })
     }
 
@@ -263,6 +239,93 @@ impl<'a> Input<'a> {
         }
         self.counts
     }
+}
+
+/// Encodes `chunk`'s rows (bound by `binding`; `path` names them in errors) and computes their
+/// representations: the indices of the encoded rows and their z, `[kept, r]` row-major.
+/// Dropped rows and unseen categories are counted into `counts` and `unseen`.
+fn encode_chunk(
+    inf: &Inference,
+    binding: &Binding,
+    path: &Path,
+    chunk: &Chunk,
+    counts: &mut RowCounts,
+    unseen: &mut [u64],
+) -> Result<(Vec<usize>, Vec<f32>), TrainError> {
+    let pre = &inf.preprocessing;
+    let missing = pre.missing_tokens();
+    let p = pre.features.len();
+    let mut x = vec![0f32; chunk.rows.len() * p];
+    let mut kept = Vec::with_capacity(chunk.rows.len());
+    let mut row_x = vec![0f32; p];
+    for (i, (row, &line)) in chunk.rows.iter().zip(&chunk.lines).enumerate() {
+        match pre.encode_row(binding, row, &missing, (path, line), &mut row_x, unseen)? {
+            RowOutcome::Encoded => {
+                let k = kept.len();
+                x[k * p..(k + 1) * p].copy_from_slice(&row_x);
+                kept.push(i);
+            }
+            RowOutcome::Dropped(col) => {
+                counts.dropped += 1;
+                *(counts.dropped_by_column)
+                    .entry(pre.column_name(col).to_string())
+                    .or_default() += 1;
+            }
+        }
+    }
+    counts.rows += chunk.rows.len() as u64;
+    x.truncate(kept.len() * p);
+    let z = inf.model.encode_rows(&x, p, &inf.device);
+    Ok((kept, z))
+}
+
+/// The representation of rows held in memory ([`encode_rows`]).
+#[derive(Debug, Clone)]
+pub struct EncodedRows {
+    /// z of every row, `[n, r]` row-major; a row dropped for a missing value is NaN.
+    pub z: Vec<f32>,
+    /// What happened to the rows.
+    pub counts: RowCounts,
+}
+
+/// The representation of rows held in memory (Python's `Run.encode` on a DataFrame): cells as
+/// text under `columns`, missing cells as the run's first missing-value token, row `i` named
+/// "row i + 1" in errors. The run's derived columns are added as `encode` adds them to a file.
+pub fn encode_rows(
+    inf: &Inference,
+    mut columns: Vec<String>,
+    rows: Vec<csv::StringRecord>,
+) -> Result<EncodedRows, TrainError> {
+    let path = Path::new("<rows in memory>");
+    let pre = &inf.preprocessing;
+    let lines: Vec<u64> = (1..=rows.len() as u64).collect();
+    let mut chunk = Chunk { rows, lines };
+    fairrep_data::derived::apply(
+        &pre.derived,
+        path,
+        &mut columns,
+        &mut chunk.rows,
+        &chunk.lines,
+        &pre.missing_tokens(),
+        false,
+    )?;
+    let binding = pre.bind(path, &columns, &[])?;
+    let mut counts = RowCounts::default();
+    let mut unseen = vec![0; pre.encoders.len() + 1];
+    let (kept, z) = encode_chunk(inf, &binding, path, &chunk, &mut counts, &mut unseen)?;
+    let r = inf.config.model.representation;
+    let mut all = vec![f32::NAN; chunk.rows.len() * r];
+    for (k, &i) in kept.iter().enumerate() {
+        all[i * r..(i + 1) * r].copy_from_slice(&z[k * r..(k + 1) * r]);
+    }
+    for (col, &n) in unseen.iter().enumerate() {
+        if n > 0 {
+            counts
+                .unseen_categories
+                .insert(pre.column_name(col).to_string(), n);
+        }
+    }
+    Ok(EncodedRows { z: all, counts })
 }
 
 /// The `--keep` columns of a chunk (text).

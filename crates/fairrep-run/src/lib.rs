@@ -206,6 +206,8 @@ pub fn run(opts: &RunOptions, observer: &mut dyn Observer) -> Result<Report, Tra
     if config.method.kind != MethodKind::Deep {
         return Err(deep_only(&opts.config, "this command").into());
     }
+    // Before anything is read or written: a backend this build or machine lacks.
+    let device = opts.backend.device()?;
     let base = base_dir(&opts.config);
     let data = fairrep_data::prepare(&config.data, &config.tasks, base, config.seed)?;
     fits_the_data(&config, &data, &opts.config)?;
@@ -251,7 +253,6 @@ pub fn run(opts: &RunOptions, observer: &mut dyn Observer) -> Result<Report, Tra
     };
     let metrics_path = opts.out.join(files::METRICS);
     let mut metrics = open_metrics(&metrics_path, resume.as_ref().map(|ck| ck.state.epoch))?;
-    let device = opts.backend.device()?;
     let train_started = Instant::now();
     let mut write_metrics = |record: &EpochRecord| {
         let line = serde_json::to_string(record)

@@ -4,8 +4,12 @@ use crate::device::read_failed;
 use crate::error::TrainError;
 use burn::Tensor;
 use burn::tensor::{DType, Device, TensorData};
+use fairrep_config::{BandwidthSetting, PenaltyKind, PenaltySection};
 use fairrep_losses::divergence::{Divergence, uniform_weights};
-use fairrep_losses::{Bandwidth, ComputePath, Mmd, Scale, Sinkhorn, scale_points};
+use fairrep_losses::{
+    Bandwidth, ComputePath, Estimator, GroupDivergence, KernelKind, Mmd, Scale, Sinkhorn,
+    scale_points,
+};
 use serde::Serialize;
 
 /// Which divergence to measure, fully specified.
@@ -15,6 +19,106 @@ pub enum Measure {
     Mmd(Mmd),
     /// Sinkhorn divergence (GeomLoss's conventions).
     Sinkhorn(Sinkhorn),
+}
+
+/// A divergence as a user asks for it — the options of `fairrep divergence`, the arguments of
+/// Python's `fairrep.divergence` — checked by the config's own rules (the ranges, defaults and
+/// "does not apply to this kind" of `[penalty]`) in [`DivergenceRequest::resolve`].
+#[derive(Debug, Clone)]
+pub struct DivergenceRequest {
+    /// `Mmd` or `Sinkhorn` (`Adversarial` is refused).
+    pub kind: PenaltyKind,
+    /// MMD bandwidths (a sum of kernels); empty: the median heuristic.
+    pub sigma: Vec<f64>,
+    /// MMD kernel (default Gaussian).
+    pub kernel: Option<KernelKind>,
+    /// MMD estimator (default biased).
+    pub estimator: Option<Estimator>,
+    /// Sinkhorn blur, ε = blur^p (default 0.05).
+    pub blur: Option<f64>,
+    /// Sinkhorn ε-scaling ratio (default 0.5).
+    pub scaling: Option<f64>,
+    /// Sinkhorn cost exponent, 1 or 2 (default 2).
+    pub p: Option<f64>,
+    /// Reach of unbalanced transport (default balanced).
+    pub reach: Option<f64>,
+    /// The debiased Sinkhorn divergence (`false`: the raw entropic OT cost).
+    pub debias: bool,
+    /// How the caller scales the pooled points ([`MeasureOptions::scale`]): it sets the
+    /// Sinkhorn blur's default (0.7 for `pair_distance` and `whiten`, as in `[penalty]`).
+    pub scale: Scale,
+    /// Iterate at the final ε until the potentials move less than this (Sinkhorn).
+    pub tolerance: Option<f64>,
+    /// At most this many iterations after the schedule (with a tolerance).
+    pub max_iterations: usize,
+}
+
+impl DivergenceRequest {
+    /// GeomLoss's defaults for `kind`.
+    pub fn new(kind: PenaltyKind) -> Self {
+        DivergenceRequest {
+            kind,
+            sigma: Vec::new(),
+            kernel: None,
+            estimator: None,
+            blur: None,
+            scaling: None,
+            p: None,
+            reach: None,
+            debias: true,
+            scale: Scale::None,
+            tolerance: None,
+            max_iterations: 10_000,
+        }
+    }
+
+    /// The divergence, or `(key, message)` for an option that is out of range or does not apply
+    /// to the kind: `key` is one of `kind`, `bandwidth`, `kernel`, `estimator`, `blur`,
+    /// `scaling`, `p`, `reach`, `debias`, `tolerance`; the message names the kind as
+    /// `kind = "mmd"`.
+    pub fn resolve(&self) -> Result<Measure, (String, String)> {
+        let kind = self.kind;
+        let section = PenaltySection {
+            kind,
+            bandwidth: (!self.sigma.is_empty()).then(|| BandwidthSetting::Many(self.sigma.clone())),
+            kernel: self.kernel,
+            estimator: self.estimator,
+            blur: self.blur,
+            scaling: self.scaling,
+            p: self.p,
+            reach: self.reach,
+            debias: (!self.debias).then_some(false),
+            // Never the penalty kind's default scale: the points as given unless asked.
+            scale: Some(self.scale),
+            ..PenaltySection::default()
+        };
+        let settings = section
+            .divergence()
+            .map_err(|(key, message)| (key.trim_start_matches("penalty.").to_string(), message))?;
+        if self.tolerance.is_some() && kind != PenaltyKind::Sinkhorn {
+            return Err((
+                "tolerance".into(),
+                format!("does not apply to kind = \"{kind}\""),
+            ));
+        }
+        if self.tolerance.is_some_and(|t| !(t.is_finite() && t > 0.0)) {
+            return Err(("tolerance".into(), "must be > 0".into()));
+        }
+        let Some(settings) = settings else {
+            return Err((
+                "kind".into(),
+                format!("kind = \"{kind}\" is not a divergence (mmd or sinkhorn)"),
+            ));
+        };
+        Ok(match crate::settings::divergence(settings) {
+            GroupDivergence::Mmd(m) => Measure::Mmd(m),
+            GroupDivergence::Sinkhorn(s) => Measure::Sinkhorn(Sinkhorn {
+                tolerance: self.tolerance,
+                max_iterations: self.max_iterations,
+                ..s
+            }),
+        })
+    }
 }
 
 /// A row-major matrix of samples.
@@ -61,6 +165,9 @@ pub struct Measurement {
     pub value: f64,
     /// Frobenius norm of the gradient of `value` with respect to `X`.
     pub grad_norm_x: f64,
+    /// The gradient of `value` with respect to `X`, `[n, d]` row-major.
+    #[serde(skip)]
+    pub grad_x: Vec<f64>,
     /// What `value` is, in words.
     pub convention: String,
     /// How the pooled points were scaled before the divergence (`none`: as given).
@@ -203,13 +310,11 @@ pub fn measure(
     };
     let value_host = host(value.clone().detach(), "the divergence")?;
     let grads = value.backward();
-    let grad_norm_x = match x_leaf.grad(&grads) {
-        Some(g) => {
-            let g = host(g.reshape([x.n * x.d]), "the gradient")?;
-            g.iter().map(|v| v * v).sum::<f64>().sqrt()
-        }
-        None => 0.0,
+    let grad_x = match x_leaf.grad(&grads) {
+        Some(g) => host(g.reshape([x.n * x.d]), "the gradient")?,
+        None => vec![0.0; x.n * x.d],
     };
+    let grad_norm_x = grad_x.iter().map(|v| v * v).sum::<f64>().sqrt();
     let (kind, convention) = match how {
         Measure::Mmd(m) => (
             "mmd",
@@ -242,6 +347,7 @@ pub fn measure(
         kind: kind.to_string(),
         value: value_host[0],
         grad_norm_x,
+        grad_x,
         convention,
         scale,
         path: path_name(path),

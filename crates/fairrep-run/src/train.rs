@@ -46,6 +46,11 @@ pub trait Observer {
     fn step(&mut self, _task_loss: f64, _penalty: Option<f64>) {}
     /// An epoch ended (after validation).
     fn epoch_end(&mut self, _record: &EpochRecord) {}
+    /// Whether to stop now (asked after every step; Python's Ctrl-C): training ends with
+    /// [`TrainError::Interrupted`], the last checkpoint intact.
+    fn interrupted(&mut self) -> bool {
+        false
+    }
 }
 
 /// An observer that does nothing.
@@ -325,6 +330,11 @@ impl<'a> Trainer<'a> {
                 .optim
                 .step(self.learning_rate, self.model.clone(), grads);
             observer.step(tl, pv);
+            if observer.interrupted() {
+                return Err(TrainError::Interrupted {
+                    resume: String::new(),
+                });
+            }
             // Within the epoch only: its last step is followed by the epoch's checkpoint.
             if let Some(ck) = checkpoints
                 && k + 1 < total
@@ -507,7 +517,9 @@ pub fn fit(
             Ok(sums) => sums,
             Err(mut e) => {
                 // Where the last good state is: the last checkpoint written.
-                if let TrainError::Diverged { resume, .. } = &mut e {
+                if let TrainError::Diverged { resume, .. } | TrainError::Interrupted { resume } =
+                    &mut e
+                {
                     *resume = match (checkpoints, trainer.last_written) {
                         (Some(ck), Some((done, within))) => format!(
                             "The checkpoint of {} in {} is intact: --resume continues from it.",

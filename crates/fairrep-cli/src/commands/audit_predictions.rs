@@ -78,7 +78,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
 
 /// fairlearn's metrics of binary predictions `y_pred` against `y_true` over the groups `group`
 /// (indices into `names`), with the ROC AUC of `scores` when given: the JSON that
-/// `audit-predictions` and `predict --evaluate` print.
+/// `audit-predictions` and `predict --evaluate` print ([`fm::BinaryAudit`]).
 pub fn binary_audit(
     y_true: &[bool],
     y_pred: &[bool],
@@ -86,45 +86,6 @@ pub fn binary_audit(
     group: &[usize],
     names: &[String],
 ) -> anyhow::Result<serde_json::Value> {
-    let frame = fm::MetricFrame::new(y_true, y_pred, group, names)?;
-    let roc_auc = match scores {
-        Some(s) => fm::roc_auc(y_true, s)?,
-        None => None,
-    };
-    let by_group: serde_json::Map<String, serde_json::Value> = [
-        ("selection_rate", fm::Rate::SelectionRate),
-        ("tpr", fm::Rate::Tpr),
-        ("fpr", fm::Rate::Fpr),
-        ("accuracy", fm::Rate::Accuracy),
-    ]
-    .into_iter()
-    .map(|(key, rate)| {
-        let per: serde_json::Map<String, serde_json::Value> = names
-            .iter()
-            .cloned()
-            .zip(
-                frame
-                    .rate_by_group(rate)
-                    .into_iter()
-                    .map(serde_json::Value::from),
-            )
-            .collect();
-        (key.to_string(), per.into())
-    })
-    .collect();
-    let overall = &frame.overall;
-    Ok(serde_json::json!({
-        "n": y_true.len(),
-        "groups": names,
-        "demographic_parity_difference": fm::demographic_parity_difference(&frame),
-        "demographic_parity_ratio": fm::demographic_parity_ratio(&frame),
-        "equal_opportunity_difference": fm::equal_opportunity_difference(&frame),
-        "equal_opportunity_ratio": fm::equal_opportunity_ratio(&frame),
-        "equalized_odds_difference": fm::equalized_odds_difference(&frame),
-        "equalized_odds_ratio": fm::equalized_odds_ratio(&frame),
-        "accuracy": overall.accuracy(),
-        "balanced_accuracy": overall.balanced_accuracy(),
-        "roc_auc": roc_auc,
-        "by_group": by_group,
-    }))
+    let audit = fm::binary_audit(y_true, y_pred, scores, group, names)?;
+    Ok(serde_json::to_value(audit)?)
 }

@@ -4,11 +4,11 @@ use crate::args::BackendArg;
 use crate::tables;
 use crate::usage::usage;
 use anyhow::Context;
-use fairrep_config::{BandwidthSetting, PenaltyKind, PenaltySection};
+use fairrep_config::PenaltyKind;
 use fairrep_losses::burn_dtype::DType;
-use fairrep_losses::{Estimator, GroupDivergence, KernelKind, Scale};
+use fairrep_losses::{Estimator, KernelKind, Scale};
 use fairrep_run::TrainError;
-use fairrep_run::measure::{Measure, MeasureOptions, Samples, measure};
+use fairrep_run::measure::{DivergenceRequest, Measure, MeasureOptions, Samples, measure};
 use std::path::{Path, PathBuf};
 
 /// Measure the MMD² or the Sinkhorn divergence between two samples.
@@ -161,6 +161,7 @@ fn flag_of(key: &str) -> &str {
         "scaling" => "--scaling",
         "p" => "--p",
         "reach" => "--reach",
+        "tolerance" => "--tolerance",
         "kernel" => "--kernel",
         "estimator" => "--estimator",
         other => other,
@@ -174,9 +175,17 @@ fn divergence_of(args: &Args) -> anyhow::Result<Measure> {
         KindArg::Mmd => PenaltyKind::Mmd,
         KindArg::Sinkhorn => PenaltyKind::Sinkhorn,
     };
-    let section = PenaltySection {
-        kind,
-        bandwidth: (!args.sigma.is_empty()).then(|| BandwidthSetting::Many(args.sigma.clone())),
+    let sinkhorn_only = |flag: &str, set: bool| {
+        if set && kind != PenaltyKind::Sinkhorn {
+            Err(usage(format!("{flag} does not apply to --kind {kind}")))
+        } else {
+            Ok(())
+        }
+    };
+    sinkhorn_only("--potentials", args.potentials.is_some())?;
+    sinkhorn_only("--plan", args.plan.is_some())?;
+    let request = DivergenceRequest {
+        sigma: args.sigma.clone(),
         kernel: args.kernel.map(|k| match k {
             KernelArg::Gaussian => KernelKind::Gaussian,
             KernelArg::Laplacian => KernelKind::Laplacian,
@@ -191,42 +200,18 @@ fn divergence_of(args: &Args) -> anyhow::Result<Measure> {
         scaling: args.scaling,
         p: args.p,
         reach: args.reach,
-        debias: args.no_debias.then_some(false),
-        // Never the penalty kind's default scale: the points as given unless --scale.
-        scale: Some(args.scale.into()),
-        ..PenaltySection::default()
+        debias: !args.no_debias,
+        scale: args.scale.into(),
+        tolerance: args.tolerance,
+        max_iterations: args.max_iterations,
+        ..DivergenceRequest::new(kind)
     };
-    let settings = section.divergence().map_err(|(key, message)| {
-        let kind_flag = format!("--kind {kind}");
-        usage(format!(
-            "{} {}",
-            flag_of(&key),
-            message.replace(&format!("kind = \"{kind}\""), &kind_flag)
-        ))
-    })?;
-    let sinkhorn_only = |flag: &str, set: bool| {
-        if set && kind != PenaltyKind::Sinkhorn {
-            Err(usage(format!("{flag} does not apply to --kind {kind}")))
-        } else {
-            Ok(())
+    request.resolve().map_err(|(key, message)| {
+        let message = message.replace(&format!("kind = \"{kind}\""), &format!("--kind {kind}"));
+        match key.as_str() {
+            "kind" => usage(message),
+            _ => usage(format!("{} {message}", flag_of(&key))),
         }
-    };
-    sinkhorn_only("--tolerance", args.tolerance.is_some())?;
-    sinkhorn_only("--potentials", args.potentials.is_some())?;
-    sinkhorn_only("--plan", args.plan.is_some())?;
-    if args.tolerance.is_some_and(|t| !(t.is_finite() && t > 0.0)) {
-        return Err(usage("--tolerance must be > 0".into()));
-    }
-    let Some(settings) = settings else {
-        return Err(usage(format!("--kind {kind} is not a divergence")));
-    };
-    Ok(match fairrep_run::settings::divergence(settings) {
-        GroupDivergence::Mmd(m) => Measure::Mmd(m),
-        GroupDivergence::Sinkhorn(s) => Measure::Sinkhorn(fairrep_losses::Sinkhorn {
-            tolerance: args.tolerance,
-            max_iterations: args.max_iterations,
-            ..s
-        }),
     })
 }
 

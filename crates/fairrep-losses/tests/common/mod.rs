@@ -39,6 +39,7 @@ pub fn values(len: usize, seed: u64) -> Vec<f64> {
 }
 
 /// The first wgpu adapter (a GPU, or Mesa's lavapipe): the wgpu tests fail without one.
+#[cfg(feature = "fused")]
 pub fn wgpu() -> burn::tensor::Device {
     burn::tensor::Device::enumerate(burn::tensor::DeviceType::Wgpu)
         .into_vec()
