@@ -6,7 +6,8 @@
 # wgpu tests need a Vulkan driver: without a GPU, Mesa's lavapipe (installed here with apt when
 # missing; the tests fail, they are never skipped, if there is none). The datasets beyond Adult
 # come from FAIRREP_DATA_DIR: ../shared/data when present, else fetched into target/data.
-# The export check needs python3 with venv and pip (numpy and safetensors come from PyPI); the
+# The Python package's tests and the export check need python3 (3.9+) with venv and pip (maturin,
+# numpy, pandas, pytest and safetensors come from PyPI); the
 # full-disk check mounts a small tmpfs and the Slurm check installs and starts slurmctld, slurmd
 # and munge (root, or sudo without a password).
 set -euo pipefail
@@ -54,6 +55,8 @@ echo "== cargo clippy (every backend, every target)"
 cargo clippy --release --workspace --all-targets --all-features --locked -- -D warnings
 echo "== cargo test (every backend)"
 cargo test --release --workspace --all-features --locked
+echo "== the Python package (scripts/test-python.sh)"
+scripts/test-python.sh
 echo "== the exported Python module against fairrep encode (scripts/check-export.sh)"
 scripts/check-export.sh
 echo "== a full disk while training writes its checkpoints (scripts/fault-check.sh)"

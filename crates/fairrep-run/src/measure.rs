@@ -78,6 +78,12 @@ impl DivergenceRequest {
     /// `kind = "mmd"`.
     pub fn resolve(&self) -> Result<Measure, (String, String)> {
         let kind = self.kind;
+        if kind == PenaltyKind::Adversarial {
+            return Err((
+                "kind".into(),
+                format!("kind = \"{kind}\" is not a divergence (mmd or sinkhorn)"),
+            ));
+        }
         let section = PenaltySection {
             kind,
             bandwidth: (!self.sigma.is_empty()).then(|| BandwidthSetting::Many(self.sigma.clone())),
@@ -105,10 +111,7 @@ impl DivergenceRequest {
             return Err(("tolerance".into(), "must be > 0".into()));
         }
         let Some(settings) = settings else {
-            return Err((
-                "kind".into(),
-                format!("kind = \"{kind}\" is not a divergence (mmd or sinkhorn)"),
-            ));
+            return Err(("kind".into(), format!("kind = \"{kind}\" has no settings")));
         };
         Ok(match crate::settings::divergence(settings) {
             GroupDivergence::Mmd(m) => Measure::Mmd(m),

@@ -11,19 +11,22 @@ use fairrep_run::TrainError;
 use fairrep_run::measure::{DivergenceRequest, Measure, MeasureOptions, Samples, measure};
 use std::path::{Path, PathBuf};
 
+/// What `fairrep divergence -h` and `--help` say after the options: the same for both
+/// (`long_about = None`), since clap's long format would spread the options over 118 lines.
+const DETAILS: &str =
+    "Reads two numeric CSV files (one point per row) and prints JSON: \"value\", \"grad_norm_x\"
+(the norm of the gradient with respect to X), the convention in words, where it was computed.
+GeomLoss 0.3.1's conventions and defaults: the points as given, `mmd` is twice
+SamplesLoss(\"gaussian\") (σ: the median pairwise distance unless --sigma), `sinkhorn` is
+SamplesLoss(\"sinkhorn\") (blur 0.05, scaling 0.5, p = 2, its ε-schedule). docs/reference/
+divergences.md has the details.
+
+Example:
+  fairrep divergence --x a.csv --y b.csv --kind sinkhorn --blur 0.1 --scaling 0.9";
+
 /// Measure the MMD² or the Sinkhorn divergence between two samples.
-///
-/// Reads two numeric CSV files (one point per row) and prints JSON: "value", "grad_norm_x" (the
-/// norm of the gradient with respect to X), the convention in words, where it was computed.
-/// GeomLoss 0.3.1's conventions and defaults: the points as given, `mmd` is twice
-/// SamplesLoss("gaussian") (σ: the median pairwise distance unless --sigma), `sinkhorn` is
-/// SamplesLoss("sinkhorn") (blur 0.05, scaling 0.5, p = 2, its ε-schedule). docs/reference/
-/// divergences.md has the details.
-///
-/// Example:
-///   fairrep divergence --x a.csv --y b.csv --kind sinkhorn --blur 0.1 --scaling 0.9
 #[derive(clap::Args, Debug)]
-#[command(verbatim_doc_comment, allow_negative_numbers = true)]
+#[command(verbatim_doc_comment, long_about = None, after_help = DETAILS, allow_negative_numbers = true)]
 pub struct Args {
     /// First sample: CSV, one point per row.
     #[arg(long)]
