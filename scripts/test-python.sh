@@ -4,8 +4,8 @@
 # The extension is the workspace's own build of crates/fairrep-py (`cargo build --release
 # --workspace --all-features`: the same features and target directory as the Rust tests, so
 # burn is not compiled again), installed with the package's Python sources into a venv in the
-# target directory (numpy, pandas, pytest from PyPI). `pip install ./crates/fairrep-py` (maturin)
-# builds the same crate; FAIRREP_PY_WHEEL=1 runs the suite on that wheel instead.
+# target directory (numpy, pandas, pyarrow, pytest, scikit-learn from PyPI).
+# `pip install ./crates/fairrep-py` (maturin) builds the same crate; FAIRREP_PY_WHEEL=1 runs the suite on that wheel instead.
 # FAIRREP_BIN: the release binary the suite compares with. Needs python3 (3.9+) with venv, pip.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -14,7 +14,7 @@ case "$target" in /*) ;; *) target="$(pwd)/$target" ;; esac
 export CARGO_TARGET_DIR="$target"
 venv="$target/py-venv"
 [ -x "$venv/bin/python" ] || python3 -m venv "$venv"
-"$venv/bin/pip" install -q --disable-pip-version-check "numpy>=1.21" "pandas>=1.3" "pytest>=7" "scikit-learn>=1.4"
+"$venv/bin/pip" install -q --disable-pip-version-check "numpy>=1.21" "pandas>=1.3" "pyarrow>=10" "pytest>=7" "scikit-learn>=1.4"
 started=$(date +%s)
 if [ "${FAIRREP_PY_WHEEL:-0}" = 1 ]; then
   "$venv/bin/pip" install -q --disable-pip-version-check "maturin>=1.9,<2"

@@ -233,6 +233,21 @@ def test_encode_a_dataframe_with_missing_values_equals_the_file(run, tmp_path):
     assert "missing" in text
 
 
+def test_encode_a_pyarrow_table_and_a_dict_equal_the_dataframe(run):
+    pd = pytest.importorskip("pandas", reason="pandas is installed by scripts/test-python.sh")
+    pa = pytest.importorskip("pyarrow", reason="pyarrow is installed by scripts/test-python.sh")
+    names = run.columns
+    df = pd.read_csv(REPO / "data/adult/adult.test.gz", names=names, skiprows=1,
+                     skipinitialspace=True, nrows=300)
+    df.loc[3, "workclass"] = None
+    want = run.encode(df)
+    got = run.encode(pa.Table.from_pandas(df, preserve_index=False))
+    assert np.array_equal(np.isnan(got), np.isnan(want)) and np.isnan(want[3]).all()
+    assert np.nanmax(np.abs(got - want)) == 0.0
+    as_dict = {c: df[c].tolist() for c in df.columns}
+    assert np.nanmax(np.abs(run.encode(as_dict) - want)) == 0.0
+
+
 def test_encode_unknown_column_names_it(run):
     pd = pytest.importorskip("pandas", reason="pandas is installed by scripts/test-python.sh")
     names = json.loads((run.path / "preprocessing.json").read_text())["reading"]["columns"]
