@@ -190,15 +190,7 @@ impl<'a> Input<'a> {
         let pre = &self.inf.preprocessing;
         if !pre.derived.is_empty() {
             let mut columns = self.stream.columns().to_vec();
-            fairrep_data::derived::apply(
-                &pre.derived,
-                self.stream.path(),
-                &mut columns,
-                &mut chunk.rows,
-                &chunk.lines,
-                &pre.missing_tokens(),
-                false,
-            )?;
+            add_derived(pre, self.stream.path(), &mut columns, &mut chunk)?;
         }
         Ok(Some(chunk))
     }
@@ -239,6 +231,26 @@ impl<'a> Input<'a> {
         }
         self.counts
     }
+}
+
+/// Adds the run's derived columns (`[[data.derived]]`) to `columns` and to `chunk`'s rows, as
+/// training added them.
+fn add_derived(
+    pre: &Preprocessing,
+    path: &Path,
+    columns: &mut Vec<String>,
+    chunk: &mut Chunk,
+) -> Result<(), TrainError> {
+    fairrep_data::derived::apply(
+        &pre.derived,
+        path,
+        columns,
+        &mut chunk.rows,
+        &chunk.lines,
+        &pre.missing_tokens(),
+        false,
+    )?;
+    Ok(())
 }
 
 /// Encodes `chunk`'s rows (bound by `binding`; `path` names them in errors) and computes their
@@ -300,15 +312,7 @@ pub fn encode_rows(
     let pre = &inf.preprocessing;
     let lines: Vec<u64> = (1..=rows.len() as u64).collect();
     let mut chunk = Chunk { rows, lines };
-    fairrep_data::derived::apply(
-        &pre.derived,
-        path,
-        &mut columns,
-        &mut chunk.rows,
-        &chunk.lines,
-        &pre.missing_tokens(),
-        false,
-    )?;
+    add_derived(pre, path, &mut columns, &mut chunk)?;
     let binding = pre.bind(path, &columns, &[])?;
     let mut counts = RowCounts::default();
     let mut unseen = vec![0; pre.encoders.len() + 1];
