@@ -14,7 +14,7 @@ case "$target" in /*) ;; *) target="$(pwd)/$target" ;; esac
 export CARGO_TARGET_DIR="$target"
 venv="$target/py-venv"
 [ -x "$venv/bin/python" ] || python3 -m venv "$venv"
-"$venv/bin/pip" install -q --disable-pip-version-check "numpy>=1.21" "pandas>=1.3" "pyarrow>=10" "pytest>=7" "scikit-learn>=1.4"
+"$venv/bin/pip" install -q --disable-pip-version-check "numpy>=1.21" "pandas>=1.3" "pyarrow>=14" "polars>=1" "pytest>=7" "scikit-learn>=1.4"
 started=$(date +%s)
 if [ "${FAIRREP_PY_WHEEL:-0}" = 1 ]; then
   "$venv/bin/pip" install -q --disable-pip-version-check "maturin>=1.9,<2"

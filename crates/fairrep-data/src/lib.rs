@@ -12,6 +12,7 @@
 //!
 //! No burn here: the batches the trainer feeds its model are built in `fairrep-run`.
 
+pub mod columns;
 pub mod derived;
 pub mod encode;
 pub mod error;
@@ -23,6 +24,7 @@ pub mod spec;
 pub mod stream;
 pub mod table;
 
+pub use columns::TypedColumn;
 pub use encode::{ColumnEncoder, Prepared, Split, TaskInfo, prepare, validate_schema};
 pub use error::DataError;
 pub use fitted::{Binding, Preprocessing, RowOutcome};

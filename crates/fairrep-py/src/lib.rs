@@ -8,6 +8,7 @@
 //! `RuntimeError`.
 
 use fairrep_config::{Override, PenaltyKind};
+use fairrep_data::TypedColumn;
 use fairrep_losses::burn_dtype::DType;
 use fairrep_losses::{Estimator, KernelKind, Scale};
 use fairrep_run::measure::{DivergenceRequest, MeasureOptions, Samples, measure};
@@ -19,7 +20,8 @@ use pyo3::exceptions::{
 };
 use pyo3::prelude::*;
 use serde::de::DeserializeOwned;
-use std::path::PathBuf;
+use std::borrow::Cow;
+use std::path::{Path, PathBuf};
 
 /// mimalloc for the Rust side of the module, as in the `fairrep` binary: a training step
 /// allocates and frees tensors of 10–300 KiB hundreds of times (with glibc's allocator, `fit`
@@ -338,56 +340,143 @@ fn train(
     json.map_err(|e| PyRuntimeError::new_err(e.to_string()))
 }
 
-/// The representation z of rows held in memory, through the run's fitted preprocessing:
-/// `columns` and their cells (column-major; `None` is a missing cell). Returns z, `[n, r]`
-/// float32 (a row dropped for a missing value under `missing = "drop_rows"` is NaN), and the
-/// row counts as JSON.
+/// z, `[n, r]`, as a numpy array and the row counts as JSON.
+fn z_and_counts(
+    py: Python<'_>,
+    encoded: fairrep_run::inference::EncodedRows,
+    r: usize,
+) -> PyResult<(Bound<'_, PyArray2<f32>>, String)> {
+    let n = encoded.z.len() / r.max(1);
+    let z = numpy::ndarray::Array2::from_shape_vec((n, r), encoded.z)
+        .map_err(|e| PyRuntimeError::new_err(e.to_string()))?;
+    let counts = serde_json::to_string(&encoded.counts)
+        .map_err(|e| PyRuntimeError::new_err(e.to_string()))?;
+    Ok((z.into_pyarray(py), counts))
+}
+
+/// Rows of a batch encoded at a time (as `fairrep encode` reads a file).
+const BATCH_ROWS: usize = 65_536;
+
+/// The representation z of rows held in memory as typed columns, through the run's fitted
+/// preprocessing: column `j` is `numbers[j]` (float64, NaN missing; read without a copy) or
+/// `codes[j]` into `levels[j]` (int64, negative missing). Returns z, `[n, r]` float32 (a row
+/// dropped for a missing value under `missing = "drop_rows"` is NaN), and the row counts as
+/// JSON.
 #[pyfunction]
-#[pyo3(signature = (run, columns, cells, *, backend="flex"))]
-fn encode_columns<'py>(
+#[pyo3(signature = (run, columns, numbers, codes, levels, *, backend="flex"))]
+fn encode_arrays<'py>(
     py: Python<'py>,
     run: PathBuf,
     columns: Vec<String>,
-    cells: Vec<Vec<Option<String>>>,
+    numbers: Vec<Option<PyReadonlyArray1<'py, f64>>>,
+    codes: Vec<Option<PyReadonlyArray1<'py, i64>>>,
+    mut levels: Vec<Option<Vec<String>>>,
     backend: &str,
 ) -> PyResult<(Bound<'py, PyArray2<f32>>, String)> {
-    if cells.len() != columns.len() {
+    if numbers.len() != columns.len()
+        || codes.len() != columns.len()
+        || levels.len() != columns.len()
+    {
         return Err(PyValueError::new_err(format!(
-            "{} column names but {} columns of cells",
+            "{} column names but {} number, {} code and {} level columns",
             columns.len(),
-            cells.len()
+            numbers.len(),
+            codes.len(),
+            levels.len()
         )));
     }
-    let n = cells.first().map_or(0, Vec::len);
-    if let Some((name, c)) = columns.iter().zip(&cells).find(|(_, c)| c.len() != n) {
-        return Err(PyValueError::new_err(format!(
-            "column `{name}` has {} cells, the first column {n}",
-            c.len()
-        )));
+    let mut values = Vec::with_capacity(columns.len());
+    for (j, name) in columns.iter().enumerate() {
+        values.push(match (&numbers[j], &codes[j], levels[j].take()) {
+            (Some(a), None, None) => {
+                TypedColumn::Numbers(Cow::Borrowed(contiguous(a.as_slice(), name)?))
+            }
+            (None, Some(c), Some(l)) => TypedColumn::Codes {
+                codes: Cow::Borrowed(contiguous(c.as_slice(), name)?),
+                levels: Cow::Owned(l),
+            },
+            _ => {
+                return Err(PyValueError::new_err(format!(
+                    "column `{name}`: numbers, or codes with their levels"
+                )));
+            }
+        });
     }
     let backend = self::backend(backend)?;
-    let (z, r, counts) = py
+    let (encoded, r) = py
         .detach(|| {
             let inf = fairrep_run::inference::Inference::load(&run, backend)?;
-            let null = inf.preprocessing.reading.missing_values.first().cloned();
-            let null = null.unwrap_or_default();
-            let rows = (0..n)
-                .map(|i| {
-                    cells
-                        .iter()
-                        .map(|c| c[i].as_deref().unwrap_or(&null))
-                        .collect::<csv::StringRecord>()
-                })
-                .collect();
-            let encoded = fairrep_run::inference::encode_rows(&inf, columns, rows)?;
-            Ok::<_, TrainError>((encoded.z, inf.config.model.representation, encoded.counts))
+            let source = Path::new("<rows in memory>");
+            let encoded = fairrep_run::inference::encode_typed(
+                &inf,
+                source,
+                columns,
+                &values,
+                &[],
+                BATCH_ROWS,
+            )?;
+            Ok::<_, TrainError>((encoded, inf.config.model.representation))
         })
         .map_err(py_err)?;
-    let z = numpy::ndarray::Array2::from_shape_vec((n, r), z)
-        .map_err(|e| PyRuntimeError::new_err(e.to_string()))?;
-    let counts =
-        serde_json::to_string(&counts).map_err(|e| PyRuntimeError::new_err(e.to_string()))?;
-    Ok((z.into_pyarray(py), counts))
+    z_and_counts(py, encoded, r)
+}
+
+/// The representation z of Arrow data (an object with `__arrow_c_stream__`: a pyarrow Table or
+/// RecordBatchReader, a polars DataFrame, …) through the run's fitted preprocessing, a record
+/// batch at a time, read through Arrow's C stream interface. Returns what [`encode_arrays`]
+/// returns.
+#[pyfunction]
+#[pyo3(signature = (run, data, *, backend="flex"))]
+fn encode_arrow<'py>(
+    py: Python<'py>,
+    run: PathBuf,
+    data: &Bound<'py, PyAny>,
+    backend: &str,
+) -> PyResult<(Bound<'py, PyArray2<f32>>, String)> {
+    use arrow_array::ffi_stream::{FFI_ArrowArrayStream, RecordBatchStreamReader};
+    let capsule = data.call_method0("__arrow_c_stream__")?;
+    let capsule = capsule
+        .cast::<pyo3::types::PyCapsule>()
+        .map_err(|_| PyValueError::new_err("data: __arrow_c_stream__ did not return a capsule"))?;
+    let pointer = capsule.pointer_checked(Some(c"arrow_array_stream"))?;
+    // SAFETY: the capsule named `arrow_array_stream` holds an `ArrowArrayStream` (the Arrow
+    // PyCapsule interface); `from_raw` moves it out and leaves a released stream behind, which
+    // the capsule's destructor then ignores.
+    #[allow(unsafe_code)]
+    let stream = unsafe { FFI_ArrowArrayStream::from_raw(pointer.as_ptr().cast()) };
+    let reader = RecordBatchStreamReader::try_new(stream)
+        .map_err(|e| PyValueError::new_err(format!("data: not an Arrow stream ({e})")))?;
+    let backend = self::backend(backend)?;
+    let (encoded, r) = py
+        .detach(|| {
+            let inf = fairrep_run::inference::Inference::load(&run, backend)?;
+            let source = Path::new("<Arrow data>");
+            let mut z = Vec::new();
+            let mut counts = fairrep_run::inference::RowCounts::default();
+            for batch in reader {
+                let batch = batch.map_err(|e| {
+                    TrainError::Data(fairrep_data::DataError::Schema(format!(
+                        "{}: cannot read a record batch ({e})",
+                        source.display()
+                    )))
+                })?;
+                let (names, values, unreadable) = fairrep_data::columns::from_arrow(&batch);
+                let e = fairrep_run::inference::encode_typed(
+                    &inf,
+                    source,
+                    names,
+                    &values,
+                    &unreadable,
+                    BATCH_ROWS,
+                )?;
+                z.extend_from_slice(&e.z);
+                counts.merge(e.counts);
+            }
+            let encoded = fairrep_run::inference::EncodedRows { z, counts };
+            Ok::<_, TrainError>((encoded, inf.config.model.representation))
+        })
+        .map_err(py_err)?;
+    z_and_counts(py, encoded, r)
 }
 
 /// `fairrep encode --run RUN --input INPUT --out OUT` (the run's reading settings): writes z
@@ -430,7 +519,8 @@ fn _fairrep(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(divergence, m)?)?;
     m.add_function(wrap_pyfunction!(audit_predictions, m)?)?;
     m.add_function(wrap_pyfunction!(train, m)?)?;
-    m.add_function(wrap_pyfunction!(encode_columns, m)?)?;
+    m.add_function(wrap_pyfunction!(encode_arrays, m)?)?;
+    m.add_function(wrap_pyfunction!(encode_arrow, m)?)?;
     m.add_function(wrap_pyfunction!(encode_file, m)?)?;
     Ok(())
 }

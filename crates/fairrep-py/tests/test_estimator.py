@@ -10,8 +10,8 @@ import pytest
 
 import fairrep
 
-sklearn = pytest.importorskip("sklearn", reason="scikit-learn is installed by scripts/test-python.sh")
-pd = pytest.importorskip("pandas", reason="pandas is installed by scripts/test-python.sh")
+import sklearn as sklearn
+import pandas as pd
 from sklearn.linear_model import LogisticRegression  # noqa: E402
 from sklearn.model_selection import GridSearchCV  # noqa: E402
 from sklearn.pipeline import make_pipeline  # noqa: E402

@@ -13,7 +13,7 @@ use fairrep_config::Config;
 use fairrep_data::sink::{Column, Sink, Values};
 use fairrep_data::stream::{Chunk, RowStream};
 use fairrep_data::table::ReadOptions;
-use fairrep_data::{Binding, Preprocessing, Role, RowOutcome, TaskKind};
+use fairrep_data::{Binding, Preprocessing, Role, RowOutcome, TaskKind, TypedColumn};
 use fairrep_report::{FittedPostprocess, TransferHead, files, read_json};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -110,6 +110,20 @@ pub struct RowCounts {
     pub dropped_by_column: BTreeMap<String, u64>,
     /// Per column: cells with a category never seen in training (encoded as all zeros).
     pub unseen_categories: BTreeMap<String, u64>,
+}
+
+impl RowCounts {
+    /// Adds another block's counts to these.
+    pub fn merge(&mut self, other: RowCounts) {
+        self.rows += other.rows;
+        self.dropped += other.dropped;
+        for (k, v) in other.dropped_by_column {
+            *self.dropped_by_column.entry(k).or_default() += v;
+        }
+        for (k, v) in other.unseen_categories {
+            *self.unseen_categories.entry(k).or_default() += v;
+        }
+    }
 }
 
 /// One encoded chunk.
@@ -317,11 +331,25 @@ pub fn encode_rows(
     let mut counts = RowCounts::default();
     let mut unseen = vec![0; pre.encoders.len() + 1];
     let (kept, z) = encode_chunk(inf, &binding, path, &chunk, &mut counts, &mut unseen)?;
-    let r = inf.config.model.representation;
-    let mut all = vec![f32::NAN; chunk.rows.len() * r];
+    let mut all = vec![f32::NAN; chunk.rows.len() * inf.config.model.representation];
+    place(&mut all, 0, &kept, &z);
+    Ok(EncodedRows {
+        z: all,
+        counts: unseen_counts(pre, counts, &unseen),
+    })
+}
+
+/// Writes the z of the `kept` rows of a block starting at row `first` into `all` (`[n, r]`).
+fn place(all: &mut [f32], first: usize, kept: &[usize], z: &[f32]) {
+    let r = z.len() / kept.len().max(1);
     for (k, &i) in kept.iter().enumerate() {
-        all[i * r..(i + 1) * r].copy_from_slice(&z[k * r..(k + 1) * r]);
+        let at = (first + i) * r;
+        all[at..at + r].copy_from_slice(&z[k * r..(k + 1) * r]);
     }
+}
+
+/// `counts` with the columns of unseen categories.
+fn unseen_counts(pre: &Preprocessing, mut counts: RowCounts, unseen: &[u64]) -> RowCounts {
     for (col, &n) in unseen.iter().enumerate() {
         if n > 0 {
             counts
@@ -329,7 +357,79 @@ pub fn encode_rows(
                 .insert(pre.column_name(col).to_string(), n);
         }
     }
-    Ok(EncodedRows { z: all, counts })
+    counts
+}
+
+/// The representation of rows held as typed columns (Python's `Run.encode` on a DataFrame,
+/// numpy arrays or Arrow data): numbers and category codes, no text per cell
+/// ([`Preprocessing::encode_columns`]), `batch_rows` rows at a time. Row `i` is "row i + 1" of
+/// `source` in errors. A run with derived columns (`[[data.derived]]`, computed from text)
+/// writes the rows as text and goes through [`encode_rows`].
+pub fn encode_typed(
+    inf: &Inference,
+    source: &Path,
+    columns: Vec<String>,
+    values: &[TypedColumn<'_>],
+    unreadable: &[(String, String)],
+    batch_rows: usize,
+) -> Result<EncodedRows, TrainError> {
+    let pre = &inf.preprocessing;
+    fairrep_data::columns::check_columns(&columns, values)?;
+    let n = values.first().map_or(0, TypedColumn::len);
+    if !pre.derived.is_empty() {
+        let null = pre
+            .reading
+            .missing_values
+            .first()
+            .cloned()
+            .unwrap_or_default();
+        let rows = (0..n)
+            .map(|i| values.iter().map(|c| c.cell(i, &null)).collect())
+            .collect();
+        return encode_rows(inf, columns, rows);
+    }
+    let binding = pre.bind(source, &columns, unreadable)?;
+    let (p, r) = (pre.features.len(), inf.config.model.representation);
+    let mut counts = RowCounts::default();
+    let mut unseen = vec![0; pre.encoders.len() + 1];
+    let mut all = vec![f32::NAN; n * r];
+    let mut x = Vec::new();
+    for first in (0..n).step_by(batch_rows.max(1)) {
+        let end = (first + batch_rows.max(1)).min(n);
+        let block: Vec<TypedColumn<'_>> = values.iter().map(|c| c.slice(first..end)).collect();
+        x.resize((end - first) * p, 0.0);
+        let outcome = pre.encode_columns(
+            &binding,
+            &block,
+            (source, first as u64 + 1),
+            &mut x,
+            &mut unseen,
+        )?;
+        let mut kept = Vec::with_capacity(outcome.len());
+        let mut compact = 0;
+        for (i, o) in outcome.iter().enumerate() {
+            match o {
+                RowOutcome::Encoded => {
+                    x.copy_within(i * p..(i + 1) * p, compact * p);
+                    compact += 1;
+                    kept.push(i);
+                }
+                RowOutcome::Dropped(col) => {
+                    counts.dropped += 1;
+                    *(counts.dropped_by_column)
+                        .entry(pre.column_name(*col).to_string())
+                        .or_default() += 1;
+                }
+            }
+        }
+        counts.rows += outcome.len() as u64;
+        let z = inf.model.encode_rows(&x[..compact * p], p, &inf.device);
+        place(&mut all, first, &kept, &z);
+    }
+    Ok(EncodedRows {
+        z: all,
+        counts: unseen_counts(pre, counts, &unseen),
+    })
 }
 
 /// The `--keep` columns of a chunk (text).

@@ -18,7 +18,6 @@ Errors keep fairrep's messages (the key, column, file or line they name): bad in
 from __future__ import annotations
 
 import json
-import math
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,7 +25,7 @@ from typing import Any, Dict, List, Optional, Sequence, Union
 
 import numpy as np
 
-from . import _fairrep
+from . import _convert, _fairrep
 
 __all__ = [
     "Divergence",
@@ -261,12 +260,19 @@ class Run:
         delimiter: Optional[str] = None,
         backend: str = "flex",
     ) -> np.ndarray:
-        """The representation z (n × r, float32) of ``data``: a pandas DataFrame, a pyarrow
-        Table, a dict of columns, or the path of a CSV/CSV.gz/Parquet file, read as
-        ``fairrep encode`` reads it (the run's column names and delimiter unless ``header``,
-        ``skip_rows``, ``delimiter`` say otherwise). The run's columns are taken by name,
-        through the run's fitted preprocessing; a missing cell (``None``, NaN) is a missing
-        value; a row dropped for one (``missing = "drop_rows"``) is NaN in z."""
+        """The representation z (n × r, float32) of ``data``: a pandas DataFrame, Arrow data
+        (a pyarrow Table, a polars DataFrame: any object with ``__arrow_c_stream__``), a dict
+        of columns, or the path of a CSV/CSV.gz/Parquet file, read as ``fairrep encode`` reads
+        it (the run's column names and delimiter unless ``header``, ``skip_rows``,
+        ``delimiter`` say otherwise). The run's columns are taken by name, through the run's
+        fitted preprocessing; a missing cell (``None``, NaN, null) is a missing value; a row
+        dropped for one (``missing = "drop_rows"``) is NaN in z.
+
+        Columns travel typed, never a string per cell: a float64 numpy column is read in
+        place, other numbers are converted to float64, text and categorical columns become
+        integer codes and their levels (pandas' categorical codes as they are); Arrow data
+        are read a record batch at a time through Arrow's C stream interface. A number used
+        as a category is the text of its value (``13.0`` is the category ``13``)."""
         if isinstance(data, (str, os.PathLike)):
             import tempfile
 
@@ -282,50 +288,25 @@ class Run:
                     backend=backend,
                 )
                 return np.load(out)
-        columns, cells = _columns_of(data)
-        z, _counts = _fairrep.encode_columns(str(self.path), columns, cells, backend=backend)
+        if _is_arrow(data):
+            z, _counts = _fairrep.encode_arrow(str(self.path), data, backend=backend)
+            return z
+        names, numbers, codes, levels = _convert.columns(data)
+        z, _counts = _fairrep.encode_arrays(
+            str(self.path), names, numbers, codes, levels, backend=backend
+        )
         return z
 
     def __repr__(self) -> str:
         return f"Run({str(self.path)!r})"
 
 
-def _cell(v: Any) -> Optional[str]:
-    if v is None:
-        return None
-    if isinstance(v, float):
-        if math.isnan(v):
-            return None
-        return repr(v)
-    if isinstance(v, (np.floating,)):
-        if np.isnan(v):
-            return None
-        return repr(float(v))
-    if isinstance(v, (np.integer,)):
-        return str(int(v))
-    if isinstance(v, (bytes, bytearray)):
-        return v.decode("utf-8")
-    s = str(v)
-    return s
-
-
-def _columns_of(data: Any):
-    """Column names and their cells as text (None: missing) from a DataFrame, a pyarrow Table
-    or a dict of columns."""
-    if hasattr(data, "to_pydict") and hasattr(data, "schema"):  # pyarrow
-        d = data.to_pydict()
-    elif hasattr(data, "columns") and hasattr(data, "to_dict"):  # pandas
-        d = {str(c): data[c].tolist() for c in data.columns}
-    elif isinstance(data, dict):
-        d = {str(k): list(np.asarray(v).tolist()) if not isinstance(v, list) else v for k, v in data.items()}
-    else:
-        raise ValueError(
-            "data: expected a pandas DataFrame, a pyarrow Table, a dict of columns or a file "
-            f"path, got {type(data).__name__}"
-        )
-    columns = list(d)
-    cells = [[_cell(v) for v in d[c]] for c in columns]
-    return columns, cells
+def _is_arrow(data: Any) -> bool:
+    """Arrow data read through the PyCapsule interface: a pyarrow Table or RecordBatchReader,
+    a polars DataFrame… (a pandas DataFrame, which also has ``__arrow_c_stream__`` when pyarrow
+    is installed, is read column by column without it)."""
+    is_pandas = hasattr(data, "iloc") and hasattr(data, "columns")
+    return hasattr(data, "__arrow_c_stream__") and not is_pandas
 
 
 def train(
@@ -369,10 +350,13 @@ def train(
 
 
 def _toml_value(v: Any) -> str:
-    if isinstance(v, bool):
+    """A Python value as TOML (``--set``'s right-hand side, the estimator's config)."""
+    if isinstance(v, (bool, np.bool_)):
         return "true" if v else "false"
-    if isinstance(v, (int, float)):
-        return repr(v)
+    if isinstance(v, (int, np.integer)):
+        return str(int(v))
+    if isinstance(v, (float, np.floating)):
+        return repr(float(v))
     if isinstance(v, str):
         return json.dumps(v)
     if isinstance(v, (list, tuple)):

@@ -1,6 +1,6 @@
 """Type stubs of the extension module (the public API is `fairrep`, see __init__.py)."""
 
-from typing import List, Optional, Sequence, Tuple
+from typing import Any, List, Optional, Sequence, Tuple
 
 import numpy as np
 import numpy.typing as npt
@@ -46,10 +46,18 @@ def train(
     resume: bool = False,
     verbose: int = 1,
 ) -> str: ...
-def encode_columns(
+def encode_arrays(
     run: str,
     columns: List[str],
-    cells: List[List[Optional[str]]],
+    numbers: List[Optional[npt.NDArray[np.float64]]],
+    codes: List[Optional[npt.NDArray[np.int64]]],
+    levels: List[Optional[List[str]]],
+    *,
+    backend: str = "flex",
+) -> Tuple[npt.NDArray[np.float32], str]: ...
+def encode_arrow(
+    run: str,
+    data: Any,
     *,
     backend: str = "flex",
 ) -> Tuple[npt.NDArray[np.float32], str]: ...

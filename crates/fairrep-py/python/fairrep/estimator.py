@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import csv
 import io
-import json
-import math
 import os
 import tarfile
 import tempfile
@@ -20,6 +18,8 @@ from pathlib import Path
 from typing import Any, List, Optional, Sequence
 
 import numpy as np
+
+from ._convert import text
 
 try:  # scikit-learn is optional: without it the class still works, without sklearn's mixins
     from sklearn.base import BaseEstimator, TransformerMixin
@@ -80,34 +80,9 @@ def _is_text(col: Any) -> bool:
 
 
 def _cell(v: Any) -> str:
-    if v is None:
-        return ""
-    if isinstance(v, (float, np.floating)):
-        return "" if math.isnan(v) else repr(float(v))
-    if isinstance(v, (bool, np.bool_)):
-        return "true" if v else "false"
-    if isinstance(v, (int, np.integer)):
-        return str(int(v))
-    try:
-        import pandas as pd  # noqa: F401
-
-        if v is pd.NA or v is pd.NaT:
-            return ""
-    except ImportError:  # pragma: no cover
-        pass
-    return str(v)
-
-
-def _toml(v: Any) -> str:
-    if isinstance(v, bool):
-        return "true" if v else "false"
-    if isinstance(v, (int, np.integer)):
-        return str(int(v))
-    if isinstance(v, (float, np.floating)):
-        return repr(float(v))
-    if isinstance(v, str):
-        return json.dumps(v)
-    return "[" + ", ".join(_toml(x) for x in v) + "]"
+    """A cell of the training file (empty: missing)."""
+    t = text(v)
+    return "" if t is None else t
 
 
 class FairRepresentation(TransformerMixin, BaseEstimator):
@@ -166,7 +141,7 @@ class FairRepresentation(TransformerMixin, BaseEstimator):
     def fit(self, X: Any, Y: Any = None, *, sensitive_features: Any = None) -> "FairRepresentation":
         """Trains the encoder on the source tasks ``Y`` (1-D: one task; 2-D or a DataFrame:
         one task per column) with the groups ``sensitive_features`` (one per row)."""
-        from . import train
+        from . import _toml_value, train
 
         if Y is None:
             raise ValueError("fit needs Y: one or more source tasks (a column each)")
@@ -198,39 +173,39 @@ class FairRepresentation(TransformerMixin, BaseEstimator):
         text_cols = [nm for nm, c in zip(names, columns) if _is_text(c)]
         numeric = [nm for nm in names if nm not in text_cols]
         lines = [
-            f"seed = {_toml(self.seed)}",
+            f"seed = {_toml_value(self.seed)}",
             "[data]",
             'train = { path = "data.csv" }',
             'test = { path = "data.csv" }',
             'missing_values = [""]',
-            f"missing = {_toml(self.missing)}",
+            f"missing = {_toml_value(self.missing)}",
             "[data.features]",
-            f"categorical = {_toml(text_cols)}",
-            f"numeric = {_toml(numeric)}",
+            f"categorical = {_toml_value(text_cols)}",
+            f"numeric = {_toml_value(numeric)}",
             "[data.sensitive]",
-            f"column = {_toml(_SENSITIVE)}",
+            f"column = {_toml_value(_SENSITIVE)}",
         ]
         for name, col in zip(task_names, tasks):
             values = sorted({v for v in col if v != ""}, key=_order)
-            lines += ["[[tasks]]", f"name = {_toml(name)}", f"column = {_toml(name)}", 'role = "source"']
+            lines += ["[[tasks]]", f"name = {_toml_value(name)}", f"column = {_toml_value(name)}", 'role = "source"']
             if len(values) <= 2:
                 if len(values) < 2:
                     raise ValueError(f"Y: task `{name}` has a single value; a binary task needs two")
-                lines.append(f"positive = {{ eq = {_toml(values[-1])} }}")
+                lines.append(f"positive = {{ eq = {_toml_value(values[-1])} }}")
             else:
                 lines.append('kind = "regression"')
         lines += [
             "[model]",
-            f"hidden = {_toml(list(self.hidden))}",
-            f"representation = {_toml(self.representation)}",
-            f"dropout = {_toml(self.dropout)}",
+            f"hidden = {_toml_value(list(self.hidden))}",
+            f"representation = {_toml_value(self.representation)}",
+            f"dropout = {_toml_value(self.dropout)}",
             "[penalty]",
-            f"kind = {_toml(self.penalty)}",
-            f"lambda = {_toml(self.lam)}",
+            f"kind = {_toml_value(self.penalty)}",
+            f"lambda = {_toml_value(self.lam)}",
             "[training]",
-            f"epochs = {_toml(self.epochs)}",
-            f"batch_size = {_toml(min(int(self.batch_size), max(2, int(0.9 * n))))}",
-            f"learning_rate = {_toml(self.learning_rate)}",
+            f"epochs = {_toml_value(self.epochs)}",
+            f"batch_size = {_toml_value(min(int(self.batch_size), max(2, int(0.9 * n))))}",
+            f"learning_rate = {_toml_value(self.learning_rate)}",
             "[transfer]",
             "head_families = []",
             "baselines = false",
@@ -262,8 +237,7 @@ class FairRepresentation(TransformerMixin, BaseEstimator):
                 f"X has {len(names)} features, but FairRepresentation was fitted with "
                 f"{self.n_features_in_}"
             )
-        data = {nm: [_cell(v) or None for v in c] for nm, c in zip(names, columns)}
-        return self.run_.encode(data, backend=self.backend)
+        return self.run_.encode(dict(zip(names, columns)), backend=self.backend)
 
     def fit_transform(self, X: Any, Y: Any = None, **fit_params) -> np.ndarray:
         return self.fit(X, Y, **fit_params).transform(X)
