@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """The Python binding's cost, measured (issue 27): `fairrep.train` against `fairrep train` on
 the quickstart config (same seeds, alternating, threads pinned), and the peak memory of
-`Run.encode` on 10^6 rows (a file, and a DataFrame), each in a fresh process.
+`Run.encode` on 10^6 rows (a file, a DataFrame, a pyarrow Table), each in a fresh process.
 
 Usage: target/py-venv/bin/python scripts/bench-python.py OUT.json
 Needs the package installed in that interpreter (scripts/test-python.sh does it) and the
@@ -64,8 +64,9 @@ def main() -> None:
             })
     med = {s: statistics.median(r["wall_seconds"] for r in rows if r["side"] == s) for s in ("cli", "python")}
     med_total = {s: statistics.median(r["total_seconds"] for r in rows if r["side"] == s) for s in ("cli", "python")}
-    # z of 10^6 rows: the Adult test file repeated, as a file (streamed by encode) and as a
-    # DataFrame (cells passed as text), each in a fresh process; peak RSS from getrusage.
+    # z of 10^6 rows: the Adult test file repeated, as a file (streamed by encode), as a pandas
+    # DataFrame (numbers in place, strings as codes) and as a pyarrow Table (Arrow's C stream),
+    # each in a fresh process; peak RSS from getrusage, and the RSS once the data are in memory.
     test = (REPO / "data/adult/adult.test.gz")
     lines = gzip.open(test, "rt").read().splitlines()[1:]
     lines = [l for l in lines if l.strip()]
@@ -94,6 +95,16 @@ def main() -> None:
         "base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024; t = time.perf_counter()\n"
         "z = r.encode(df)\n"
         "print(json.dumps({'rows': z.shape[0], 'seconds': time.perf_counter() - t, "
+        "'peak_rss_mib': resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, "
+        "'rss_after_reading_the_frame_mib': base}))"
+    )
+    memory["pyarrow"] = py(
+        "import json, resource, time, pyarrow.csv as pc, fairrep\n"
+        f"r = fairrep.Run.load({str(run)!r})\n"
+        f"t = pc.read_csv({str(big)!r}, read_options=pc.ReadOptions(column_names=r.columns))\n"
+        "base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024; s = time.perf_counter()\n"
+        "z = r.encode(t)\n"
+        "print(json.dumps({'rows': z.shape[0], 'seconds': time.perf_counter() - s, "
         "'peak_rss_mib': resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, "
         "'rss_after_reading_the_frame_mib': base}))"
     )

@@ -502,12 +502,87 @@ fn encode_file(
                 header,
                 skip_rows,
                 delimiter,
-                batch_rows: 65_536,
+                batch_rows: BATCH_ROWS,
             };
             fairrep_run::inference::encode_file(&inf, &input, &opts, &out, &[], None)
         })
         .map_err(py_err)?;
     serde_json::to_string(&counts).map_err(|e| PyRuntimeError::new_err(e.to_string()))
+}
+
+/// `fairrep predict --run RUN --input INPUT --out OUT [--task …] [--evaluate] --json`: writes
+/// the scores to `out` (`.csv`, `.parquet`, …); returns the summary as JSON.
+#[pyfunction]
+#[pyo3(signature = (
+    run, input, out, *, tasks=Vec::new(), header=false, skip_rows=0, delimiter=None,
+    evaluate=false, backend="flex"
+))]
+#[allow(clippy::too_many_arguments)] // Python's keyword arguments
+fn predict_file(
+    py: Python<'_>,
+    run: PathBuf,
+    input: PathBuf,
+    out: PathBuf,
+    tasks: Vec<String>,
+    header: bool,
+    skip_rows: usize,
+    delimiter: Option<char>,
+    evaluate: bool,
+    backend: &str,
+) -> PyResult<String> {
+    let backend = self::backend(backend)?;
+    let summary = py
+        .detach(|| {
+            let inf = fairrep_run::inference::Inference::load(&run, backend)?;
+            let opts = fairrep_run::inference::InputOptions {
+                header,
+                skip_rows,
+                delimiter,
+                batch_rows: BATCH_ROWS,
+            };
+            let p = fairrep_run::inference::predict_file(
+                &inf,
+                &input,
+                &opts,
+                &out,
+                (&tasks, &[]),
+                evaluate,
+            )?;
+            p.summary(&inf, &out, evaluate)
+        })
+        .map_err(py_err)?;
+    Ok(summary.to_string())
+}
+
+/// `fairrep export --run RUN --out OUT`: safetensors weights, model.json and the standalone
+/// Python module; returns the manifest (model.json) as JSON.
+#[pyfunction]
+#[pyo3(signature = (run, out, *, backend="flex"))]
+fn export(py: Python<'_>, run: PathBuf, out: PathBuf, backend: &str) -> PyResult<String> {
+    let backend = self::backend(backend)?;
+    let manifest = py
+        .detach(|| {
+            let inf = fairrep_run::inference::Inference::load(&run, backend)?;
+            fairrep_run::export::export(&inf, &out)
+        })
+        .map_err(py_err)?;
+    serde_json::to_string(&manifest).map_err(|e| PyRuntimeError::new_err(e.to_string()))
+}
+
+/// The resolved config of the run directory `run` (its `config.toml`, defaults filled in), as
+/// JSON.
+#[pyfunction]
+fn run_config(run: PathBuf) -> PyResult<String> {
+    let path = run.join(fairrep_report::files::CONFIG);
+    if !path.is_file() {
+        return Err(PyValueError::new_err(format!(
+            "{}: not a run directory (no {})",
+            run.display(),
+            fairrep_report::files::CONFIG
+        )));
+    }
+    let config = fairrep_config::Config::load(&path).map_err(|e| py_err(e.into()))?;
+    serde_json::to_string(&config).map_err(|e| PyRuntimeError::new_err(e.to_string()))
 }
 
 /// The module.
@@ -522,5 +597,8 @@ fn _fairrep(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(encode_arrays, m)?)?;
     m.add_function(wrap_pyfunction!(encode_arrow, m)?)?;
     m.add_function(wrap_pyfunction!(encode_file, m)?)?;
+    m.add_function(wrap_pyfunction!(predict_file, m)?)?;
+    m.add_function(wrap_pyfunction!(export, m)?)?;
+    m.add_function(wrap_pyfunction!(run_config, m)?)?;
     Ok(())
 }

@@ -96,3 +96,33 @@ def test_bad_input_is_a_value_error():
         est.transform(np.zeros((3, 2)))
     with pytest.raises(ValueError, match=r"no column `age`.*did you mean `agee`"):
         est.transform(X.rename(columns={"age": "agee"}))
+
+
+def test_a_cli_run_is_a_fitted_estimator_and_back(tmp_path):
+    """A run trained by the CLI loads as a fitted FairRepresentation whose transform is the
+    CLI's encode; the estimator saved again is a run the CLI reads."""
+    repo = Path(__file__).resolve().parents[3]
+    out = tmp_path / "cli-run"
+    subprocess.run([FAIRREP, "train", "--config", str(repo / "configs/quickstart.toml"),
+                    "--out", str(out), "--set", "training.epochs=1",
+                    "--set", 'transfer.head_families=["logistic"]'], check=True, capture_output=True)
+    est = fairrep.FairRepresentation.from_run(out)
+    assert est.get_params()["lam"] == 1.0 and est.get_params()["epochs"] == 1
+    run = fairrep.Run.load(out)
+    df = pd.read_csv(repo / "data/adult/adult.test.gz", names=run.columns, skiprows=1,
+                     skipinitialspace=True, nrows=300)
+    z = est.transform(df[list(est.feature_names_in_)])
+    zc = tmp_path / "z.csv"
+    df.to_csv(tmp_path / "rows.csv", index=False)
+    subprocess.run([FAIRREP, "encode", "--run", str(out), "--input", str(tmp_path / "rows.csv"),
+                    "--header", "--out", str(zc)], check=True, capture_output=True)
+    want = np.genfromtxt(zc, delimiter=",", skip_header=1)
+    assert z.shape == want.shape
+    assert np.array_equal(np.isnan(z), np.isnan(want)) and np.nanmax(np.abs(z - want)) <= 1e-6
+    # An array in feature_names_in_'s order is the same rows.
+    zz = est.transform(df[list(est.feature_names_in_)].to_numpy(dtype=object))
+    assert np.nanmax(np.abs(zz - z)) == 0.0
+    # And back: saved, the CLI evaluates it.
+    est.save(tmp_path / "again")
+    res = subprocess.run([FAIRREP, "eval", "--run", str(tmp_path / "again")], capture_output=True, text=True)
+    assert res.returncode == 0, res.stderr

@@ -369,3 +369,42 @@ def test_encode_arrow_bad_columns_are_named(run):
         df = adult_frame(run, 5).astype(object)
         df.loc[2, "fnlwgt"] = "x"
         run.encode(df)
+
+
+def test_predict_and_evaluate_equal_the_command_line(run, tmp_path):
+    """`Run.predict` on a file and on a DataFrame, and `Run.evaluate`, are what
+    `fairrep predict --evaluate --json` writes and prints."""
+    import pandas as pd
+
+    test_file = REPO / "data" / "adult" / "adult.test.gz"
+    out = tmp_path / "p.csv"
+    printed = json.loads(cli("predict", "--run", str(run.path), "--input", str(test_file),
+                             "--skip-rows", "1", "--out", str(out), "--evaluate", "--json"))
+    want = pd.read_csv(out)
+    got = run.predict(test_file, skip_rows=1)
+    assert list(got.columns) == list(want.columns) and "income_score" in got.columns
+    pd.testing.assert_frame_equal(got, want, rtol=0, atol=1e-12)
+    ev = run.evaluate(test_file, skip_rows=1)
+    assert ev["rows"] == printed["rows"] and ev["evaluation"] == printed["evaluation"]
+    assert set(ev["evaluation"]) == {t["name"] for t in run.config["tasks"]}
+    # Rows in memory (a DataFrame with missing cells, and polars) are predicted alike.
+    df = adult_frame(run, 500)
+    df.loc[2, "workclass"] = None
+    small = tmp_path / "small.csv"
+    df.fillna("?").to_csv(small, index=False)
+    want = run.predict(small, header=True)
+    pd.testing.assert_frame_equal(run.predict(df), want, rtol=0, atol=1e-12)
+    import polars as pl
+
+    pd.testing.assert_frame_equal(run.predict(pl.from_pandas(df), tasks=["income"]),
+                                  want[["income_score", "income_pred"]], rtol=0, atol=1e-12)
+    with pytest.raises(ValueError, match=r"--task nope: the run has no such task"):
+        run.predict(df, tasks=["nope"])
+
+
+def test_export_writes_what_the_command_line_writes(run, tmp_path):
+    manifest = run.export(tmp_path / "py")
+    cli("export", "--run", str(run.path), "--out", str(tmp_path / "cli"))
+    for f in ("model.safetensors", "model.json", "fairrep_encoder.py"):
+        assert (tmp_path / "py" / f).read_bytes() == (tmp_path / "cli" / f).read_bytes(), f
+    assert manifest == json.loads((tmp_path / "cli" / "model.json").read_text())

@@ -579,6 +579,59 @@ pub struct Predictions {
     pub evaluation: Vec<TaskEvaluation>,
 }
 
+impl Predictions {
+    /// What `fairrep predict --json` prints (and Python's `Run.predict` returns beside the
+    /// scores): `rows`, `postprocessed`, and with `evaluate` per task what
+    /// `audit-predictions` prints (binary) or the regression summary, on the rows with a
+    /// label and a known group.
+    pub fn summary(
+        &self,
+        inf: &Inference,
+        out: &Path,
+        evaluate: bool,
+    ) -> Result<serde_json::Value, TrainError> {
+        let groups: Vec<String> = (inf.preprocessing.sensitive.groups.iter())
+            .map(|g| g.name.clone())
+            .collect();
+        let json = |e: serde_json::Error| TrainError::Internal(e.to_string());
+        let mut tasks = serde_json::Map::new();
+        for ev in self.evaluation.iter().filter(|ev| !ev.scores.is_empty()) {
+            let metrics = match ev.kind {
+                TaskKind::Binary => serde_json::to_value(
+                    fairrep_metrics::binary_audit(
+                        &ev.labels,
+                        &ev.predictions,
+                        Some(&ev.scores),
+                        &ev.groups,
+                        &groups,
+                    )
+                    .map_err(|e| TrainError::Usage(format!("task `{}`: {e}", ev.task)))?,
+                ),
+                TaskKind::Regression => {
+                    serde_json::to_value(fairrep_metrics::regression::summarize_regression(
+                        &ev.targets,
+                        &ev.scores,
+                        &ev.groups,
+                        &groups,
+                        None,
+                    ))
+                }
+            }
+            .map_err(json)?;
+            tasks.insert(ev.task.clone(), metrics);
+        }
+        let mut summary = serde_json::json!({
+            "out": out,
+            "rows": serde_json::to_value(&self.counts).map_err(json)?,
+            "postprocessed": self.postprocessed,
+        });
+        if evaluate {
+            summary["evaluation"] = tasks.into();
+        }
+        Ok(summary)
+    }
+}
+
 /// How a task's score is computed.
 enum Scorer<'a> {
     /// Source head number `k`.

@@ -1,8 +1,6 @@
 //! `fairrep predict`.
 
 use crate::args::{Input, RunDir};
-use crate::commands::audit_predictions::binary_audit;
-use fairrep_data::TaskKind;
 
 /// Predict every task of a trained run on new rows (source heads and transfer heads).
 ///
@@ -47,42 +45,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         (&args.tasks, &args.input.keep),
         args.evaluate,
     )?;
-    let groups: Vec<String> = (inf.preprocessing.sensitive.groups.iter())
-        .map(|g| g.name.clone())
-        .collect();
-    let mut tasks = serde_json::Map::new();
-    for ev in &p.evaluation {
-        if ev.scores.is_empty() {
-            continue;
-        }
-        let metrics = match ev.kind {
-            TaskKind::Binary => binary_audit(
-                &ev.labels,
-                &ev.predictions,
-                Some(&ev.scores),
-                &ev.groups,
-                &groups,
-            )?,
-            TaskKind::Regression => {
-                serde_json::to_value(fairrep_metrics::regression::summarize_regression(
-                    &ev.targets,
-                    &ev.scores,
-                    &ev.groups,
-                    &groups,
-                    None,
-                ))?
-            }
-        };
-        tasks.insert(ev.task.clone(), metrics);
-    }
-    let mut summary = serde_json::json!({
-        "out": args.input.out,
-        "rows": p.counts,
-        "postprocessed": p.postprocessed,
-    });
-    if args.evaluate {
-        summary["evaluation"] = tasks.into();
-    }
+    let summary = p.summary(&inf, &args.input.out, args.evaluate)?;
     match args.json {
         true => println!("{}", serde_json::to_string_pretty(&summary)?),
         false => print!("{}", summary_text(&summary)),

@@ -297,8 +297,129 @@ class Run:
         )
         return z
 
+    @property
+    def config(self) -> Dict[str, Any]:
+        """The run's resolved config (``config.toml`` with every default filled in)."""
+        return json.loads(_fairrep.run_config(str(self.path)))
+
+    def predict(
+        self,
+        data: Any,
+        *,
+        tasks: Optional[Sequence[str]] = None,
+        header: bool = False,
+        skip_rows: int = 0,
+        delimiter: Optional[str] = None,
+        backend: str = "flex",
+    ) -> Any:
+        """Every task's predictions for ``data`` (what ``fairrep predict`` writes): for each
+        task (``tasks``: a subset by name) ``<task>_score`` (a probability, or a regression
+        task's value) and, for a binary task, ``<task>_pred`` (score ≥ the run's threshold),
+        post-processed where the run was and ``data`` has the sensitive column; a row dropped
+        for a missing value is NaN. A pandas DataFrame (a dict of numpy arrays without
+        pandas). ``data`` is what :meth:`encode` takes."""
+        scores, _summary = self._predict(data, tasks, False, header, skip_rows, delimiter, backend)
+        return scores
+
+    def evaluate(
+        self,
+        data: Any,
+        *,
+        tasks: Optional[Sequence[str]] = None,
+        header: bool = False,
+        skip_rows: int = 0,
+        delimiter: Optional[str] = None,
+        backend: str = "flex",
+    ) -> Dict[str, Any]:
+        """Each task measured on the rows of ``data`` that have its label and the sensitive
+        column (``fairrep predict --evaluate --json``): ``rows``, ``postprocessed`` and
+        ``evaluation`` — per binary task what :func:`audit_predictions` returns (accuracy,
+        AUC, parity gaps, by group), per regression task RMSE/MAE/R² and the groups' score
+        distances."""
+        _scores, summary = self._predict(data, tasks, True, header, skip_rows, delimiter, backend)
+        summary.pop("out", None)
+        return summary
+
+    def _predict(self, data, tasks, evaluate, header, skip_rows, delimiter, backend):
+        import tempfile
+
+        with tempfile.TemporaryDirectory(prefix="fairrep-") as tmp:
+            if not isinstance(data, (str, os.PathLike)):
+                # Rows in memory are written to a file that `predict` streams.
+                data, header, skip_rows, delimiter = _to_file(self, data, Path(tmp)), True, 0, ","
+            out = Path(tmp) / "predictions.csv"
+            text = _fairrep.predict_file(
+                str(self.path),
+                str(data),
+                str(out),
+                tasks=list(tasks or []),
+                header=header,
+                skip_rows=skip_rows,
+                delimiter=delimiter,
+                evaluate=evaluate,
+                backend=backend,
+            )
+            return _read_scores(out), json.loads(text)
+
+    def export(self, out: PathLike, *, backend: str = "flex") -> Dict[str, Any]:
+        """``fairrep export``: writes ``model.safetensors`` (PyTorch's names and layouts),
+        ``model.json`` and the standalone ``fairrep_encoder.py`` into ``out``; returns
+        ``model.json``'s content."""
+        return json.loads(_fairrep.export(str(self.path), str(out), backend=backend))
+
     def __repr__(self) -> str:
         return f"Run({str(self.path)!r})"
+
+
+def _to_file(run: "Run", data: Any, tmp: Path) -> Path:
+    """Rows in memory as a file ``predict`` reads: Arrow data as Parquet (pyarrow), a
+    DataFrame or a dict of columns as CSV, cells in the text ``encode`` gives them, missing
+    cells as the run's first missing-value token."""
+    if _is_arrow(data):
+        try:
+            import pyarrow as pa
+            import pyarrow.parquet as pq
+        except ImportError:  # pragma: no cover
+            raise ValueError("data: predicting Arrow data in memory needs pyarrow (or pass a file)")
+        path = tmp / "rows.parquet"
+        pq.write_table(pa.table(data), path)
+        return path
+    import csv
+
+    with open(run.path / "preprocessing.json", encoding="utf-8") as f:
+        null = (json.load(f)["reading"]["missing_values"] or [""])[0]
+    names, numbers, codes, levels = _convert.columns(data)
+    cols = []
+    for a, c, lv in zip(numbers, codes, levels):
+        if a is not None:
+            cols.append([_convert.text(v) or null for v in a.tolist()])
+        else:
+            table = np.asarray(list(lv) + [null], dtype=object)
+            cols.append(table[np.where(c < 0, len(lv), c)].tolist())
+    path = tmp / "rows.csv"
+    with open(path, "w", newline="", encoding="utf-8") as f:
+        w = csv.writer(f)
+        w.writerow(names)
+        w.writerows(zip(*cols))
+    return path
+
+
+def _read_scores(path: Path) -> Any:
+    """``predict``'s CSV output: a pandas DataFrame, or a dict of float arrays (NaN for the
+    empty fields of dropped rows)."""
+    try:
+        import pandas as pd
+
+        return pd.read_csv(path)
+    except ImportError:  # pragma: no cover
+        import csv
+
+        with open(path, encoding="utf-8") as f:
+            rows = list(csv.reader(f))
+        return {
+            name: np.array([float(r[j]) if r[j] else np.nan for r in rows[1:]])
+            for j, name in enumerate(rows[0])
+        }
 
 
 def _is_arrow(data: Any) -> bool:

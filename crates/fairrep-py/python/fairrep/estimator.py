@@ -1,9 +1,9 @@
 """``FairRepresentation``: fairrep's training as a scikit-learn transformer.
 
-``fit(X, Y, sensitive_features=s)`` writes the rows and a config to a private directory and
+``fit(X, y, sensitive_features=s)`` writes the rows and a config to a private directory and
 trains it exactly as ``fairrep train`` would (the same preprocessing: one-hot for text and
 categorical columns, standardisation for numbers, the missing-value policy); ``transform(X)``
-is the run's ``encode``. Every column of ``Y`` is a source task (binary: two distinct values,
+is the run's ``encode``. Every column of ``y`` is a source task (binary: two distinct values,
 the larger one positive; regression: more than two numbers).
 """
 
@@ -59,16 +59,34 @@ _SENSITIVE = "__fairrep_sensitive"
 
 
 def _frame(X: Any, names: Optional[List[str]] = None):
-    """Column names and columns (lists) of X: a DataFrame keeps its names, an array gets
-    x0, x1, …"""
+    """Column names and columns of X, checked as scikit-learn checks them (its messages): a
+    DataFrame keeps its names, an array gets x0, x1, …"""
+    if hasattr(X, "tocsr") or hasattr(X, "toarray"):  # scipy.sparse
+        raise TypeError(
+            "FairRepresentation does not support sparse input: sparse data was passed, a dense "
+            "array or a DataFrame is required (X.toarray())"
+        )
     if hasattr(X, "columns") and hasattr(X, "iloc"):  # pandas
         cols = [str(c) for c in X.columns]
-        return cols, [X.iloc[:, j] for j in range(X.shape[1])], True
-    arr = np.asarray(X)
-    if arr.ndim != 2:
-        raise ValueError(f"X: expected a 2-D array or a DataFrame, got shape {arr.shape}")
-    cols = names if names is not None else [f"x{j}" for j in range(arr.shape[1])]
-    return cols, [arr[:, j] for j in range(arr.shape[1])], False
+        columns, is_frame = [X.iloc[:, j] for j in range(X.shape[1])], True
+        shape = X.shape
+    else:
+        arr = np.asarray(X)
+        if arr.ndim != 2:
+            raise ValueError(
+                f"Expected a 2-D array or a DataFrame, got an array of shape {arr.shape}: "
+                "Reshape your data either using array.reshape(-1, 1) if your data has a single "
+                "feature or array.reshape(1, -1) if it contains a single sample."
+            )
+        if np.iscomplexobj(arr):
+            raise ValueError("Complex data not supported")
+        cols = names if names is not None else [f"x{j}" for j in range(arr.shape[1])]
+        columns, is_frame, shape = [arr[:, j] for j in range(arr.shape[1])], False, arr.shape
+    if shape[0] == 0:
+        raise ValueError(f"Found array with 0 sample(s) (shape={shape}) while a minimum of 1 is required.")
+    if shape[1] == 0:
+        raise ValueError(f"Found array with 0 feature(s) (shape={shape}) while a minimum of 1 is required.")
+    return cols, columns, is_frame
 
 
 def _is_text(col: Any) -> bool:
@@ -87,7 +105,7 @@ def _cell(v: Any) -> str:
 
 class FairRepresentation(TransformerMixin, BaseEstimator):
     """A fair representation learned by fairrep: an MLP encoder trained on the source tasks
-    ``Y`` under a penalty between the sensitive groups' representations.
+    ``y`` under a penalty between the sensitive groups' representations.
 
     Parameters mirror the config file: ``penalty`` (``"mmd"``, ``"sinkhorn"``,
     ``"adversarial"``) and its weight ``lam`` (``penalty.lambda``), the encoder's ``hidden``
@@ -136,25 +154,31 @@ class FairRepresentation(TransformerMixin, BaseEstimator):
         tags.input_tags.string = True
         tags.input_tags.categorical = True
         tags.target_tags.required = True
+        # z is float32 whatever the input's precision (the encoder computes in f32).
+        tags.transformer_tags.preserves_dtype = ["float32"]
         return tags
 
-    def fit(self, X: Any, Y: Any = None, *, sensitive_features: Any = None) -> "FairRepresentation":
-        """Trains the encoder on the source tasks ``Y`` (1-D: one task; 2-D or a DataFrame:
-        one task per column) with the groups ``sensitive_features`` (one per row)."""
+    def fit(self, X: Any, y: Any = None, *, sensitive_features: Any = None) -> "FairRepresentation":
+        """Trains the encoder on the source tasks ``y`` (1-D: one task; 2-D or a DataFrame:
+        one task per column; binary or regression) with the groups ``sensitive_features``
+        (one per row)."""
         from . import _toml_value, train
 
-        if Y is None:
-            raise ValueError("fit needs Y: one or more source tasks (a column each)")
+        names, columns, is_frame = _frame(X)
+        n = len(columns[0])
+        if y is None:
+            raise ValueError(
+                "FairRepresentation requires y to be passed, but the target y is None: one or "
+                "more source tasks (a column each)"
+            )
+        if n < 2:
+            raise ValueError(f"FairRepresentation needs 2 or more rows; got n_samples = {n}")
         if sensitive_features is None:
             raise ValueError(
                 "fit needs sensitive_features: the sensitive group of each row "
-                "(fit(X, Y, sensitive_features=s))"
+                "(fit(X, y, sensitive_features=s))"
             )
-        names, columns, is_frame = _frame(X)
-        n = len(columns[0]) if columns else 0
-        if not columns or n == 0:
-            raise ValueError(f"X: no rows or no columns (shape {np.shape(X)})")
-        task_names, tasks = _tasks(Y, n)
+        task_names, tasks = _tasks(y, n)
         s = np.asarray(sensitive_features)
         if s.ndim != 1 or len(s) != n:
             raise ValueError(f"sensitive_features: expected {n} values (one per row), got shape {s.shape}")
@@ -190,7 +214,7 @@ class FairRepresentation(TransformerMixin, BaseEstimator):
             lines += ["[[tasks]]", f"name = {_toml_value(name)}", f"column = {_toml_value(name)}", 'role = "source"']
             if len(values) <= 2:
                 if len(values) < 2:
-                    raise ValueError(f"Y: task `{name}` has a single value; a binary task needs two")
+                    raise ValueError(f"y: task `{name}` has a single value; a binary task needs two")
                 lines.append(f"positive = {{ eq = {_toml_value(values[-1])} }}")
             else:
                 lines.append('kind = "regression"')
@@ -234,13 +258,14 @@ class FairRepresentation(TransformerMixin, BaseEstimator):
             names = list(self._columns)  # an array's columns, in the order fit saw them
         if len(names) != self.n_features_in_:
             raise ValueError(
-                f"X has {len(names)} features, but FairRepresentation was fitted with "
-                f"{self.n_features_in_}"
+                f"X has {len(names)} features, but FairRepresentation is expecting "
+                f"{self.n_features_in_} features as input"
             )
         return self.run_.encode(dict(zip(names, columns)), backend=self.backend)
 
-    def fit_transform(self, X: Any, Y: Any = None, **fit_params) -> np.ndarray:
-        return self.fit(X, Y, **fit_params).transform(X)
+    def fit_transform(self, X: Any, y: Any = None, **fit_params) -> np.ndarray:
+        """``fit(X, y, **fit_params).transform(X)``."""
+        return self.fit(X, y, **fit_params).transform(X)
 
     def save(self, path: Any) -> "Any":
         """Copies the fitted run directory to ``path`` (the CLI's `eval`, `encode`, `export`
@@ -251,6 +276,49 @@ class FairRepresentation(TransformerMixin, BaseEstimator):
 
         shutil.copytree(self.run_.path, path)
         return Run(path)
+
+    @classmethod
+    def from_run(cls, path: Any, *, backend: str = "flex", verbose: int = 0) -> "FairRepresentation":
+        """A fitted estimator from a run directory written by ``fairrep train`` (or by
+        :meth:`save`): its hyper-parameters from the run's config, ``transform`` through the
+        run's encoder. ``feature_names_in_`` are the run's feature columns (in the order of
+        its preprocessing; the sensitive column last when it is a feature): a DataFrame is
+        taken by those names, an array in that order."""
+        import json
+
+        from . import Run
+
+        run = Run(path)
+        cfg = run.config
+        est = cls(
+            penalty=cfg["penalty"]["kind"],
+            lam=cfg["penalty"]["lambda"],
+            hidden=tuple(cfg["model"]["hidden"]),
+            representation=cfg["model"]["representation"],
+            epochs=cfg["training"]["epochs"],
+            batch_size=cfg["training"]["batch_size"],
+            learning_rate=cfg["training"]["learning_rate"],
+            dropout=cfg["model"]["dropout"],
+            missing=cfg["data"]["missing"],
+            seed=cfg["seed"],
+            backend=backend,
+            verbose=verbose,
+        )
+        with open(run.path / "preprocessing.json", encoding="utf-8") as f:
+            pre = json.load(f)
+        names: List[str] = []
+        for e in pre["encoders"]:
+            if e["column"] not in names:
+                names.append(e["column"])
+        if pre["sensitive"]["include_as_feature"] and pre["sensitive"]["column"] not in names:
+            names.append(pre["sensitive"]["column"])
+        est.run_ = run
+        est._columns = names
+        est.n_features_in_ = len(names)
+        est.feature_names_in_ = np.asarray(names, dtype=object)
+        est.report_ = run.report
+        est.history_ = run.history
+        return est
 
     # Pickling: the fitted state is the run directory, carried as a tar archive.
     def __getstate__(self):
@@ -296,12 +364,12 @@ def _tasks(Y: Any, n: int):
         if arr.ndim == 1:
             arr = arr[:, None]
         if arr.ndim != 2:
-            raise ValueError(f"Y: expected 1-D or 2-D, got shape {arr.shape}")
+            raise ValueError(f"y: expected 1-D or 2-D, got shape {arr.shape}")
         names = [f"y{j}" for j in range(arr.shape[1])]
         cols = [[_cell(v) for v in arr[:, j]] for j in range(arr.shape[1])]
     for nm, c in zip(names, cols):
         if len(c) != n:
-            raise ValueError(f"Y: {len(c)} rows but X has {n}")
+            raise ValueError(f"y: {len(c)} rows but X has {n}")
         if any(v == "" for v in c):
-            raise ValueError(f"Y: task `{nm}` has a missing value at row {c.index('')}")
+            raise ValueError(f"y: task `{nm}` has a missing value at row {c.index('')}")
     return names, cols
