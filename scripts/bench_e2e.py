@@ -13,8 +13,9 @@ PyTorch side's batches is reported.
 Compared like for like: the training steps of an epoch (batches, forward, backward, Adam), from
 `train_s` in fairrep's metrics.jsonl and measured around the PyTorch loop; medians over the
 epochs after the first. fairrep's whole epoch as a user waits for it (steps, validation on the
-validation split, checkpoint: consecutive `elapsed_s`) is printed beside it; the PyTorch script
-validates nothing. The PyTorch side reads the same preprocessed Adult rows — the input matrix
+validation split, checkpoint: consecutive `elapsed_s`) is printed beside it, and report.json's
+`train_seconds / epochs` (every epoch, the first included) against PyTorch's median epoch of
+steps; the PyTorch script validates nothing. The PyTorch side reads the same preprocessed Adult rows — the input matrix
 from a fairrep export's own preprocessing (fairrep_encoder.py, checked against `fairrep encode`
 in the test suite), the labels and groups from the run's task predicates and group mapping —
 and takes a seeded subset as large as fairrep's training split (not the very same rows: the
@@ -74,6 +75,7 @@ def fairrep_train(exe, config, out, extra):
     cmd = [exe, "-q", "train", "--config", config, "--out", out, "--force"] + extra
     _, peak = peak_rss_cmd(cmd)
     report = json.load(open(os.path.join(out, "report.json")))
+    fairrep_train.per_epoch = report["train_seconds"] / report["epochs"]
     return epoch_seconds(out), report["splits"]["train"], peak
 
 
@@ -235,8 +237,9 @@ def main():
     epochs = ["--set", f"training.epochs={args.epochs}"]
 
     print("| penalty | rows (fairrep / PyTorch) | fairrep: steps s/epoch | PyTorch: steps s/epoch "
-          "| fairrep / PyTorch per row | fairrep: whole epoch s | ε-schedule length (median) |")
-    print("|---|---|---|---|---|---|---|")
+          "| fairrep / PyTorch per row | fairrep: whole epoch s | fairrep: train_seconds / epochs "
+          "| ÷ PyTorch's steps | ε-schedule length (median) |")
+    print("|---|---|---|---|---|---|---|---|---|")
     data = None
     raw = {"command": " ".join(sys.argv), "threads": THREADS,
            "env": {k: os.environ.get(k) for k in ["OMP_NUM_THREADS", "MKL_NUM_THREADS"]},
@@ -259,11 +262,16 @@ def main():
         ratio = (fr / n) / (pt / len(data[0]))
         assert len(data[0]) == n
         sched = statistics.median(schedules) if schedules else None
+        per_epoch = fairrep_train.per_epoch
         print(f"| {pen} | {n} / {len(data[0])} | {fr:.3f} | {pt:.3f} | {ratio:.2f} | {whole:.3f} "
+              f"| {per_epoch:.3f} | {per_epoch / pt:.2f} "
               f"| {'–' if sched is None else f'{sched:.0f}'} |", flush=True)
         raw["rows"].append({"penalty": pen, "fairrep_rows": n, "torch_rows": len(data[0]),
                             "fairrep_steps_s": fr, "torch_steps_s": pt, "ratio_per_row": ratio,
-                            "fairrep_whole_epoch_s": whole, "schedule_length_median": sched,
+                            "fairrep_whole_epoch_s": whole,
+                            "fairrep_train_seconds_per_epoch": per_epoch,
+                            "train_seconds_per_epoch_over_torch_steps": per_epoch / pt,
+                            "schedule_length_median": sched,
                             "fairrep_args": MODEL + epochs + PENALTIES[pen]})
 
     if args.scaling:

@@ -1742,3 +1742,55 @@ fn a_sweep_survives_a_failing_run() {
     assert_eq!(stderr.matches("done already").count(), 1, "{stderr}");
     assert!(out.join("mmd-lambda0-seed1/report.json").is_file());
 }
+
+/// `training.validate_every = 2` over 5 epochs validates epochs 2, 4 and 5 (the last): the
+/// others have null validation fields; `validation_rows` bounds the penalty's rows; report.json
+/// and report.md say both. The steps are the same as with every-epoch validation (the same
+/// training losses), and the last epoch's validation equals it too.
+#[test]
+fn validation_every_k_epochs_on_a_subsample_is_reported() {
+    let tmp = tempfile::tempdir().unwrap();
+    let cfg = config_in(tmp.path(), &[("epochs = 20", "epochs = 5")]);
+    let every = tmp.path().join("every");
+    let sparse = tmp.path().join("sparse");
+    train_cmd(&cfg, &every, &[]).assert().success();
+    train_cmd(
+        &cfg,
+        &sparse,
+        &["--set", "training.validate_every=2", "--set", "training.validation_rows=500"],
+    )
+    .assert()
+    .success();
+    let lines = |dir: &Path| -> Vec<Value> {
+        std::fs::read_to_string(dir.join("metrics.jsonl"))
+            .unwrap()
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect()
+    };
+    let (a, b) = (lines(&every), lines(&sparse));
+    assert_eq!((a.len(), b.len()), (5, 5));
+    for (e, (x, y)) in a.iter().zip(&b).enumerate() {
+        assert_eq!(x["task_loss"], y["task_loss"], "epoch {}", e + 1);
+        let validated = [2, 4, 5].contains(&(e + 1));
+        assert_eq!(y["valid_mmd2"].is_f64(), validated, "epoch {}: {y}", e + 1);
+        assert_eq!(y["valid"].as_array().unwrap().is_empty(), !validated);
+        assert!(x["valid_mmd2"].is_f64());
+    }
+    // The task metrics of a validation use every row, whatever validation_rows says.
+    assert_eq!(a[4]["valid"], b[4]["valid"]);
+    assert_ne!(a[4]["valid_mmd2"], b[4]["valid_mmd2"]);
+    let r = report(&sparse);
+    assert_eq!(r["validation"]["every"], 2);
+    assert_eq!(r["validation"]["penalty_rows"], 500);
+    assert_eq!(r["validation"]["rows"], r["splits"]["valid"]);
+    assert_eq!(report(&every)["validation"]["every"], 1);
+    let md = std::fs::read_to_string(sparse.join("report.md")).unwrap();
+    assert!(md.contains("validated every 2 epoch(s), the penalty and MMD² yardstick on 500 of"), "{md}");
+    // Bad values are named.
+    let e = train_cmd(&cfg, &tmp.path().join("bad"), &["--set", "training.validate_every=0"])
+        .assert()
+        .code(2);
+    let err = String::from_utf8_lossy(&e.get_output().stderr).into_owned();
+    assert!(err.contains("training.validate_every"), "{err}");
+}

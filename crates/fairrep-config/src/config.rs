@@ -309,6 +309,15 @@ impl Config {
                 "must be at least 1".into(),
             );
         }
+        if t.validate_every == 0 {
+            return bad("training.validate_every", "must be at least 1".into());
+        }
+        if t.validation_rows == 1 {
+            return bad(
+                "training.validation_rows",
+                "= 1: a divergence needs two rows or more (0 takes every row)".into(),
+            );
+        }
         if t.batch_size < 2 {
             return bad(
                 "training.batch_size",

@@ -464,6 +464,18 @@ pub const KEYS: &[Key] = &[
         meaning: "stop when the validation objective (validation loss + λ · the run's own penalty) has not improved for this many epochs",
     },
     Key {
+        key: "training.validate_every",
+        ty: "integer ≥ 1",
+        default: Shown::Default,
+        meaning: "validate every this many epochs and after the last (metrics, penalty, yardstick; early stopping and the best checkpoint); the epochs between have null validation fields in metrics.jsonl",
+    },
+    Key {
+        key: "training.validation_rows",
+        ty: "integer, 0 or ≥ 2",
+        default: Shown::Default,
+        meaning: "validation rows the penalty and the MMD² yardstick are measured on (a seeded subsample, the same rows every epoch; 0: every row); the task metrics use every row",
+    },
+    Key {
         key: "training.keep_checkpoints",
         ty: "integer ≥ 1",
         default: Shown::Default,

@@ -253,6 +253,16 @@ pub struct TrainingSection {
     /// improved for this many epochs.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub early_stopping_patience: Option<usize>,
+    /// Validate every this many epochs, and after the last: the validation metrics, penalty and
+    /// yardstick in `metrics.jsonl` (`null` in the epochs between), early stopping (its
+    /// patience counts validations) and the best checkpoint.
+    #[serde(default = "default_validate_every")]
+    pub validate_every: usize,
+    /// Rows of the validation split that the run's penalty and the MMD² yardstick are measured
+    /// on at each validation: a seeded subsample, the same rows every time (0: every row). The
+    /// task metrics and losses use every row.
+    #[serde(default = "default_validation_rows")]
+    pub validation_rows: usize,
     /// Checkpoints kept in the run directory (one is written after every epoch).
     #[serde(default = "default_keep")]
     pub keep_checkpoints: usize,
@@ -299,6 +309,15 @@ impl TrainingSection {
 fn default_keep() -> usize {
     2
 }
+fn default_validate_every() -> usize {
+    1
+}
+/// The default of `training.validation_rows`: the yardstick's cost is quadratic in the rows
+/// (1,024 rows: 0.5 M distances, against 4.5 M for Adult's 3,016 validation rows).
+pub const DEFAULT_VALIDATION_ROWS: usize = 1024;
+fn default_validation_rows() -> usize {
+    DEFAULT_VALIDATION_ROWS
+}
 fn default_epochs() -> usize {
     10
 }
@@ -321,6 +340,8 @@ impl Default for TrainingSection {
             min_learning_rate: 0.0,
             grad_clip_norm: None,
             early_stopping_patience: None,
+            validate_every: default_validate_every(),
+            validation_rows: default_validation_rows(),
             weight_decay: 0.0,
             checkpoint_every_steps: None,
             checkpoint_every_seconds: None,

@@ -37,7 +37,7 @@ pub use postprocess::FittedPostprocess;
 pub use run::{
     Baseline, BinaryMetrics, EpochRecord, FamilyMetrics, MATCHED_BOUNDS, PostprocessedTask,
     RegressionMetrics, Report, RepresentationBias, SplitSizes, TaskMetrics, TaskOutcome,
-    Unprocessed, UnprocessedPoint, cell, regression_row, task_table,
+    Unprocessed, UnprocessedPoint, ValidationSettings, cell, regression_row, task_table,
 };
 pub use sweep::{RunStatus, SweepEntry, SweepPoint};
 

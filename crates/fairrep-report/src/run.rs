@@ -208,6 +208,19 @@ pub struct RepresentationBias {
     pub initial_spread: Option<f64>,
 }
 
+/// How training validated (`training.validate_every`, `training.validation_rows`).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ValidationSettings {
+    /// Validated every this many epochs, and after the last.
+    pub every: usize,
+    /// Rows of the validation split the penalty and the MMD² yardstick were measured on (a
+    /// seeded subsample, the same rows each time).
+    pub penalty_rows: usize,
+    /// Rows of the validation split (the task metrics use them all).
+    pub rows: usize,
+}
+
 /// `report.json`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Report {
@@ -235,8 +248,12 @@ pub struct Report {
     pub splits: SplitSizes,
     /// Epochs trained.
     pub epochs: usize,
-    /// Wall time of training (seconds).
+    /// Wall time of training (seconds): every epoch's steps, validations and checkpoints.
     pub train_seconds: f64,
+    /// How the validation split was measured during training (absent in reports written
+    /// before fairrep recorded it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub validation: Option<ValidationSettings>,
     /// Wall time of the whole run (seconds).
     pub total_seconds: f64,
     /// Representation bias on the test split.
@@ -413,7 +430,7 @@ impl Report {
             "# fairrep run\n\n\
              - config: `{}`\n- seed: {}\n- backend: {} ({}; fairrep {}, burn {})\n- penalty: {} (λ = {}, condition: {:?})\n\
              - groups: {}\n- splits: train {}, validation {}, test {} ({} + {} rows dropped for missing values)\n\
-             - epochs: {}, training time {:.1} s, total {:.1} s\n\
+             - epochs: {}, training time {:.1} s, total {:.1} s{}\n\
              - representation bias on test: MMD² between groups = {:.5} (σ = {:.4}, {} rows)\n\n\
              ## Test metrics\n\n{}\n\
              DDP: demographic parity difference (the table's head); worst-head DDP: the largest DDP of \
@@ -439,6 +456,10 @@ impl Report {
             self.epochs,
             self.train_seconds,
             self.total_seconds,
+            self.validation.map_or(String::new(), |v| format!(
+                "; validated every {} epoch(s), the penalty and MMD² yardstick on {} of {} validation rows",
+                v.every, v.penalty_rows, v.rows
+            )),
             self.representation.mmd2,
             self.representation.sigma,
             self.representation.rows,

@@ -52,6 +52,7 @@ fn sample_report() -> Report {
         },
         epochs: 2,
         train_seconds: 0.25,
+        validation: None,
         total_seconds: 0.5,
         representation: RepresentationBias {
             mmd2: 0.125,

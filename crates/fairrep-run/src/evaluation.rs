@@ -111,7 +111,7 @@ impl Evaluation<'_> {
             r,
             &data.test,
             data.groups.len(),
-            config.seed,
+            (crate::metrics::PENALTY_EVAL_ROWS, config.seed),
             device,
         );
         // The collapse check's reference: the untrained encoder (the run's seed) on the same rows.
@@ -141,6 +141,16 @@ impl Evaluation<'_> {
             },
             epochs,
             train_seconds,
+            validation: Some(fairrep_report::ValidationSettings {
+                every: config.training.validate_every,
+                penalty_rows: crate::metrics::sample_rows(
+                    data.valid.n,
+                    config.training.validation_rows,
+                    config.seed,
+                )
+                .len(),
+                rows: data.valid.n,
+            }),
             total_seconds: started.elapsed().as_secs_f64(),
             representation: fairrep_report::RepresentationBias {
                 mmd2,

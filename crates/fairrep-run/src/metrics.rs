@@ -21,13 +21,19 @@ pub const BOOTSTRAP_RESAMPLES: usize = 200;
 
 /// Rows of a split to measure a penalty on: all of them, or a seeded subsample.
 pub fn eval_rows(n: usize, seed: u64) -> Vec<usize> {
+    sample_rows(n, PENALTY_EVAL_ROWS, seed)
+}
+
+/// Rows of a split to measure a penalty on: all of them up to `cap` (0: no cap), else a seeded
+/// subsample of `cap` rows (sorted; the same for the same `n`, `cap` and seed).
+pub fn sample_rows(n: usize, cap: usize, seed: u64) -> Vec<usize> {
     let mut rows: Vec<usize> = (0..n).collect();
-    if n > PENALTY_EVAL_ROWS {
+    if cap > 0 && n > cap {
         rows.shuffle(&mut ChaCha8Rng::seed_from_u64(derive_seed(
             seed,
             Stream::EvalRows,
         )));
-        rows.truncate(PENALTY_EVAL_ROWS);
+        rows.truncate(cap);
         rows.sort_unstable();
     }
     rows
@@ -53,17 +59,18 @@ pub fn rows_of(
 }
 
 /// The Gaussian MMD² (median bandwidth, mean over pairs of groups) between the groups of a
-/// split's representation `z` (row-major `[n, r]`), measured on at most
-/// [`PENALTY_EVAL_ROWS`] rows: one yardstick for every penalty kind. Returns (value, σ, rows).
+/// split's representation `z` (row-major `[n, r]`), measured on at most `cap` rows (0: all;
+/// a seeded subsample, [`sample_rows`]): one yardstick for every penalty kind. Returns (value,
+/// σ, rows).
 pub fn split_mmd2(
     z: &[f32],
     r: usize,
     split: &Split,
     groups: usize,
-    seed: u64,
+    (cap, seed): (usize, u64),
     device: &Device,
 ) -> (f64, f64, usize) {
-    let rows = eval_rows(split.n, seed);
+    let rows = sample_rows(split.n, cap, seed);
     let (zt, s) = rows_of(z, r, split, &rows, device);
     let out = DemographicParity {
         groups,

@@ -11,7 +11,7 @@ use crate::adversary::Adversary;
 use crate::batch::FairBatcher;
 use crate::checkpoint::{Checkpoint, Checkpoints};
 use crate::error::TrainError;
-use crate::metrics::{eval_rows, rows_of, source_predictions, split_mmd2, task_loss, task_metrics};
+use crate::metrics::{rows_of, sample_rows, source_predictions, split_mmd2, task_loss, task_metrics};
 use crate::model::FairModel;
 use crate::seeds::{Stream, derive_seed};
 use crate::settings::{group_penalty, model_configs};
@@ -94,9 +94,11 @@ pub struct Trainer<'a> {
     step: usize,
     total_steps: usize,
     learning_rate: f64,
-    /// Early stopping: the best validation objective and the epochs since.
+    /// Early stopping: the best validation objective and the validations since.
     best: Option<f64>,
     since_best: usize,
+    /// Whether the last epoch was validated (`training.validate_every`).
+    validated: bool,
     /// Epochs completed.
     epochs_run: usize,
     /// The constant predictor's mean task loss on the training split (at least ln 2).
@@ -195,6 +197,7 @@ impl<'a> Trainer<'a> {
             learning_rate: t.learning_rate,
             best: None,
             since_best: 0,
+            validated: false,
             epochs_run: 0,
             trivial_loss,
             resumed_in_epoch: None,
@@ -358,11 +361,12 @@ impl<'a> Trainer<'a> {
         Ok(sums)
     }
 
-    /// The run's own penalty between the groups of the validation representation `z` (at most
-    /// 4,096 rows): the configured divergence, or the current adversary's advantage.
+    /// The run's own penalty between the groups of the validation representation `z` (on
+    /// `training.validation_rows` rows): the configured divergence, or the current adversary's
+    /// advantage.
     fn valid_penalty(&self, z: &[f32]) -> f64 {
         let (data, r) = (self.data, self.config.model.representation);
-        let rows = eval_rows(data.valid.n, self.config.seed);
+        let rows = sample_rows(data.valid.n, self.config.training.validation_rows, self.config.seed);
         let (zt, s) = rows_of(z, r, &data.valid, &rows, self.device); // [k, r]
         let y: Option<Vec<bool>> = self
             .condition_task
@@ -374,11 +378,38 @@ impl<'a> Trainer<'a> {
         value.value.into_scalar::<f64>()
     }
 
+    /// The epoch's record without validation (`training.validate_every`): its training sums,
+    /// the validation fields NaN (`null` in `metrics.jsonl`). The early-stopping state is
+    /// unchanged.
+    fn skip_validation(&mut self, epoch: usize, sums: &EpochProgress, started: Instant) -> EpochRecord {
+        self.epochs_run = epoch;
+        self.validated = false;
+        let lambda = self.config.penalty.lambda;
+        let nb = sums.batches.max(1) as f64;
+        EpochRecord {
+            epoch,
+            step: self.step,
+            task_loss: sums.task / nb,
+            penalty: sums.penalty.map_or(f64::NAN, |p| p / nb),
+            objective: (sums.task + sums.penalty.map_or(0.0, |p| lambda * p)) / nb,
+            batches_without_pairs: sums.without_pairs,
+            valid_penalty: f64::NAN,
+            valid_mmd2: f64::NAN,
+            valid_objective: f64::NAN,
+            learning_rate: self.learning_rate,
+            valid: Vec::new(),
+            elapsed_s: started.elapsed().as_secs_f64(),
+            train_s: sums.seconds,
+            valid_s: 0.0,
+        }
+    }
+
     /// The epoch's record: its training sums, and the validation metrics, losses and penalties
     /// of the model as it is now. Updates the early-stopping state.
     fn validate(&mut self, epoch: usize, sums: &EpochProgress, started: Instant) -> EpochRecord {
         let (config, data, device) = (self.config, self.data, self.device);
         let validation = Instant::now();
+        self.validated = true;
         let source = data.task_indices(Role::Source);
         let lambda = config.penalty.lambda;
         // Validation on the plain (non-autodiff) model.
@@ -403,7 +434,10 @@ impl<'a> Trainer<'a> {
             // The default penalty is the yardstick itself: measured once.
             let yardstick = match &self.penalty {
                 Penalty::Divergence(p) if *p == GroupPenalty::yardstick(groups) => own,
-                _ => split_mmd2(&z, r, &data.valid, groups, config.seed, device).0,
+                _ => {
+                    let rows = (config.training.validation_rows, config.seed);
+                    split_mmd2(&z, r, &data.valid, groups, rows, device).0
+                }
             };
             (own, yardstick)
         } else {
@@ -440,7 +474,7 @@ impl<'a> Trainer<'a> {
     fn checkpoint(&mut self, ck: &Checkpoints) -> Result<(), TrainError> {
         let state = self.state(self.rng.get_word_pos(), None);
         ck.write(&state, |dir| self.save_to(dir))?;
-        if self.since_best == 0 {
+        if self.validated && self.since_best == 0 {
             ck.write_best(&state, |dir| self.save_to(dir))?;
         }
         self.last_checkpoint = Instant::now();
@@ -490,7 +524,7 @@ impl<'a> Trainer<'a> {
         self.config
             .training
             .early_stopping_patience
-            .is_some_and(|p| self.since_best >= p)
+            .is_some_and(|p| self.validated && self.since_best >= p)
     }
 }
 
@@ -536,7 +570,12 @@ pub fn fit(
                 return Err(e);
             }
         };
-        let record = trainer.validate(epoch, &sums, started);
+        let k = config.training.validate_every;
+        let record = if epoch.is_multiple_of(k) || epoch == config.training.epochs {
+            trainer.validate(epoch, &sums, started)
+        } else {
+            trainer.skip_validation(epoch, &sums, started)
+        };
         // Four significant digits (the full values are in metrics.jsonl); NaN stands for a
         // penalty that is not computed (a divergence at λ = 0): say so.
         let short = |v: f64| match v.is_nan() {
