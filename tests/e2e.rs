@@ -1757,7 +1757,12 @@ fn validation_every_k_epochs_on_a_subsample_is_reported() {
     train_cmd(
         &cfg,
         &sparse,
-        &["--set", "training.validate_every=2", "--set", "training.validation_rows=500"],
+        &[
+            "--set",
+            "training.validate_every=2",
+            "--set",
+            "training.validation_rows=500",
+        ],
     )
     .assert()
     .success();
@@ -1786,11 +1791,18 @@ fn validation_every_k_epochs_on_a_subsample_is_reported() {
     assert_eq!(r["validation"]["rows"], r["splits"]["valid"]);
     assert_eq!(report(&every)["validation"]["every"], 1);
     let md = std::fs::read_to_string(sparse.join("report.md")).unwrap();
-    assert!(md.contains("validated every 2 epoch(s), the penalty and MMD² yardstick on 500 of"), "{md}");
+    assert!(
+        md.contains("validated every 2 epoch(s), the penalty and MMD² yardstick on 500 of"),
+        "{md}"
+    );
     // Bad values are named.
-    let e = train_cmd(&cfg, &tmp.path().join("bad"), &["--set", "training.validate_every=0"])
-        .assert()
-        .code(2);
+    let e = train_cmd(
+        &cfg,
+        &tmp.path().join("bad"),
+        &["--set", "training.validate_every=0"],
+    )
+    .assert()
+    .code(2);
     let err = String::from_utf8_lossy(&e.get_output().stderr).into_owned();
     assert!(err.contains("training.validate_every"), "{err}");
 }

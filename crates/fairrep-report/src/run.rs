@@ -28,8 +28,9 @@ pub struct EpochRecord {
     /// Batches in which fewer than two groups were present (penalty 0).
     pub batches_without_pairs: usize,
     /// The run's own penalty (the configured MMD², Sinkhorn divergence or adversary's
-    /// advantage) between the groups' representations on the validation split (at most 4,096
-    /// rows); NaN with fewer than two validation rows.
+    /// advantage) between the groups' representations on the validation split (on
+    /// `training.validation_rows` rows); NaN with fewer than two validation rows, and in an epoch
+    /// not validated (`training.validate_every`).
     #[serde(deserialize_with = "fairrep_metrics::nan::f64")]
     pub valid_penalty: f64,
     /// The Gaussian MMD² (median bandwidth) between the groups' representations on the

@@ -11,7 +11,9 @@ use crate::adversary::Adversary;
 use crate::batch::FairBatcher;
 use crate::checkpoint::{Checkpoint, Checkpoints};
 use crate::error::TrainError;
-use crate::metrics::{rows_of, sample_rows, source_predictions, split_mmd2, task_loss, task_metrics};
+use crate::metrics::{
+    rows_of, sample_rows, source_predictions, split_mmd2, task_loss, task_metrics,
+};
 use crate::model::FairModel;
 use crate::seeds::{Stream, derive_seed};
 use crate::settings::{group_penalty, model_configs};
@@ -366,7 +368,11 @@ impl<'a> Trainer<'a> {
     /// advantage.
     fn valid_penalty(&self, z: &[f32]) -> f64 {
         let (data, r) = (self.data, self.config.model.representation);
-        let rows = sample_rows(data.valid.n, self.config.training.validation_rows, self.config.seed);
+        let rows = sample_rows(
+            data.valid.n,
+            self.config.training.validation_rows,
+            self.config.seed,
+        );
         let (zt, s) = rows_of(z, r, &data.valid, &rows, self.device); // [k, r]
         let y: Option<Vec<bool>> = self
             .condition_task
@@ -381,7 +387,12 @@ impl<'a> Trainer<'a> {
     /// The epoch's record without validation (`training.validate_every`): its training sums,
     /// the validation fields NaN (`null` in `metrics.jsonl`). The early-stopping state is
     /// unchanged.
-    fn skip_validation(&mut self, epoch: usize, sums: &EpochProgress, started: Instant) -> EpochRecord {
+    fn skip_validation(
+        &mut self,
+        epoch: usize,
+        sums: &EpochProgress,
+        started: Instant,
+    ) -> EpochRecord {
         self.epochs_run = epoch;
         self.validated = false;
         let lambda = self.config.penalty.lambda;
