@@ -102,14 +102,14 @@ enum Seen {
 impl Preprocessing {
     /// Encodes rows held as typed columns into `out` (`[n, features.len()]` row-major, zeroed
     /// here) and returns each row's outcome: the result of [`Preprocessing::encode_row`] on the
-    /// same rows written as text, row by row, including its errors (the first bad row, named
-    /// `line` `first_line + i` of `path`). `b` binds the encoders to `columns` (see
+    /// same rows written as text, row by row, including its errors (the first bad row, row `i`
+    /// named line `line(i)` of `path`). `b` binds the encoders to `columns` (see
     /// [`Preprocessing::bind`]).
     pub fn encode_columns(
         &self,
         b: &Binding,
         columns: &[TypedColumn<'_>],
-        (path, first_line): (&Path, u64),
+        (path, line): (&Path, &dyn Fn(usize) -> u64),
         out: &mut [f32],
         unseen: &mut [u64],
     ) -> Result<Vec<RowOutcome>, DataError> {
@@ -137,7 +137,6 @@ impl Preprocessing {
                 first_error = Some((row, k, e));
             }
         };
-        let line = |i: usize| first_line + i as u64;
         let mut off = 0;
         let mut units: Vec<(usize, Option<&ColumnEncoder>, usize)> = Vec::new(); // (k, encoder, column)
         for (k, (e, &c)) in self.encoders.iter().zip(&b.encoders).enumerate() {
@@ -640,7 +639,8 @@ mod tests {
                 check_columns(&names, &cols).unwrap();
                 let mut got = vec![1f32; n * p];
                 let mut unseen = vec![0u64; 3];
-                let typed = pre.encode_columns(&b, &cols, (path, 1), &mut got, &mut unseen);
+                let line = |i: usize| i as u64 + 1;
+                let typed = pre.encode_columns(&b, &cols, (path, &line), &mut got, &mut unseen);
                 match (&row_wise, typed) {
                     (Ok(a), Ok(t)) => {
                         assert_eq!(a, &t, "case {case}: {rows:?}");

@@ -1,6 +1,8 @@
 //! From two tables to encoded splits: missing values, the seeded validation split, encoders fitted
 //! on the training split only, sensitive groups and task labels.
 
+use crate::columnar::ColumnTable;
+use crate::columns::TypedColumn;
 use crate::error::DataError;
 use crate::fitted::{Binding, FittedSensitive, Preprocessing, Reading, RowOutcome, VectorGroup};
 pub use crate::fitted::{ColumnEncoder, MISSING_CATEGORY, TaskInfo};
@@ -9,6 +11,7 @@ use crate::table::{ReadOptions, Table};
 use rand::SeedableRng;
 use rand::seq::SliceRandom;
 use rand_chacha::ChaCha8Rng;
+use std::borrow::Cow;
 use std::collections::{BTreeSet, HashSet};
 use std::path::Path;
 
@@ -101,7 +104,7 @@ struct Cols {
 impl Cols {
     /// `numeric`: the numeric feature columns, the expanded vector columns after them.
     fn resolve(
-        t: &Table,
+        t: &ColumnTable,
         spec: &DataSpec,
         numeric: &[String],
         tasks: &[TaskSpec],
@@ -293,18 +296,36 @@ pub fn prepare(
         )));
     }
     let missing: HashSet<&str> = spec.missing_values.iter().map(String::as_str).collect();
+    // The columns the run uses: features (a vector's `{name}_…` columns), the sensitive
+    // attribute, the tasks'. Only they are read.
+    let used = |c: &str| {
+        let f = &spec.features;
+        f.categorical.iter().chain(&f.numeric).any(|x| x == c)
+            || (f.vectors.iter()).any(|v| {
+                c.strip_prefix(v.as_str())
+                    .is_some_and(|r| r.starts_with('_'))
+            })
+            || c == spec.sensitive.column
+            || tasks.iter().any(|t| t.column == c)
+    };
+    // Typed columns, read a chunk at a time; with derived columns (computed from the text of
+    // each row) the file is read as text first.
     let read = |f: &crate::spec::FileSpec| {
         let path = crate::spec::expand_path(&f.path).map_err(DataError::Schema)?;
-        let mut t = Table::read(
-            &base_dir.join(path),
-            &ReadOptions {
-                delimiter: spec.delimiter as u8,
-                skip_rows: f.skip_rows,
-                columns: spec.columns.as_deref(),
-                header: spec.columns.is_none(),
-                null: spec.missing_values.first().map_or("", String::as_str),
-            },
-        )?;
+        let null = spec.missing_values.first().map_or("", String::as_str);
+        let opts = ReadOptions {
+            delimiter: spec.delimiter as u8,
+            skip_rows: f.skip_rows,
+            columns: spec.columns.as_deref(),
+            header: spec.columns.is_none(),
+            null,
+        };
+        // A missing number is NaN only when the null token is a missing value.
+        let nan = (!spec.missing_values.is_empty()).then_some(null);
+        if spec.derived.is_empty() {
+            return ColumnTable::read(&base_dir.join(path), &opts, nan, &used);
+        }
+        let mut t = Table::read(&base_dir.join(path), &opts)?;
         crate::derived::apply(
             &spec.derived,
             &t.path,
@@ -314,7 +335,14 @@ pub fn prepare(
             &missing,
             true,
         )?;
-        Ok::<Table, DataError>(t)
+        Ok::<ColumnTable, DataError>(ColumnTable::from_rows(
+            &t.path,
+            t.columns,
+            t.unreadable,
+            (t.rows, &t.lines),
+            nan,
+            &used,
+        ))
     };
     let train_t = read(&spec.train)?;
     // `[data.features] vectors`: each name stands for its columns `{name}_0 …` (a Parquet list
@@ -349,8 +377,8 @@ pub fn prepare(
             let test_c = Cols::resolve(&test_owned, spec, &numeric, tasks)?;
             let keep_test = keep_rows(&test_owned, &test_c, spec, &missing)?;
             let dropped = Dropped {
-                train: train_t.rows.len() - keep_train.len(),
-                test: test_owned.rows.len() - keep_test.len(),
+                train: train_t.n() - keep_train.len(),
+                test: test_owned.n() - keep_test.len(),
             };
             (&test_owned, test_c, keep_test, dropped)
         }
@@ -364,7 +392,7 @@ pub fn prepare(
             keep_train = order[n_test..].to_vec();
             keep_train.sort_unstable();
             let dropped = Dropped {
-                train: train_t.rows.len() - keep_train.len() - test_rows.len(),
+                train: train_t.n() - keep_train.len() - test_rows.len(),
                 test: 0,
             };
             (
@@ -414,16 +442,16 @@ pub fn prepare(
     for (name, &c) in spec.features.categorical.iter().zip(&train_c.categorical) {
         let mut cats = BTreeSet::new();
         for &r in &train_rows {
-            let v = &train_t.rows[r][c];
-            cats.insert(if missing.contains(v) {
-                MISSING_CATEGORY
+            let v = train_t.cell(r, c);
+            cats.insert(if missing.contains(v.as_ref()) {
+                Cow::Borrowed(MISSING_CATEGORY)
             } else {
                 v
             });
         }
         encoders.push(ColumnEncoder::OneHot {
             column: name.clone(),
-            categories: cats.into_iter().map(str::to_string).collect(),
+            categories: cats.into_iter().map(Cow::into_owned).collect(),
         });
     }
     for (name, &c) in numeric.iter().zip(&train_c.numeric) {
@@ -451,12 +479,12 @@ pub fn prepare(
     let groups: Vec<GroupSpec> = match &spec.sensitive.groups {
         Some(gs) => gs.clone(),
         None => {
-            let vals: BTreeSet<&str> = train_rows
+            let vals: BTreeSet<Cow<'_, str>> = train_rows
                 .iter()
-                .map(|&r| &train_t.rows[r][train_c.sensitive])
+                .map(|&r| train_t.cell(r, train_c.sensitive))
                 .collect();
             vals.into_iter()
-                .map(|v| GroupSpec::of_values(v, vec![v.to_string()]))
+                .map(|v| GroupSpec::of_values(&v, vec![v.to_string()]))
                 .collect()
         }
     };
@@ -510,7 +538,6 @@ pub fn prepare(
         tasks,
         preprocessing: &preprocessing,
         groups: &groups,
-        missing: &missing,
         p: features.len(),
     };
     let train = enc.encode(&train_t, &train_c, &train_rows)?;
@@ -597,7 +624,7 @@ pub fn prepare(
 
 /// Rows to keep under the missing-value policy.
 fn keep_rows(
-    t: &Table,
+    t: &ColumnTable,
     c: &Cols,
     spec: &DataSpec,
     missing: &HashSet<&str>,
@@ -606,10 +633,29 @@ fn keep_rows(
     let label_cols: Vec<usize> = std::iter::once(c.sensitive)
         .chain(c.tasks.iter().copied())
         .collect();
-    let mut keep = Vec::with_capacity(t.rows.len());
-    'rows: for (r, row) in t.rows.iter().enumerate() {
+    let mut keep = Vec::with_capacity(t.n());
+    // Per column, whether each code's text is a missing token (a number never is).
+    let missing_codes: Vec<Option<Vec<bool>>> = (t.values.iter())
+        .map(|v| match v {
+            TypedColumn::Codes { levels, .. } => Some(
+                levels
+                    .iter()
+                    .map(|l| missing.contains(l.as_str()))
+                    .collect(),
+            ),
+            TypedColumn::Numbers(_) => None,
+        })
+        .collect();
+    let is_missing = |r: usize, col: usize| match (&t.values[col], &missing_codes[col]) {
+        (TypedColumn::Numbers(v), _) => v[r].is_nan(),
+        (TypedColumn::Codes { codes, .. }, Some(m)) => {
+            usize::try_from(codes[r]).map_or(true, |c| m[c])
+        }
+        _ => false,
+    };
+    'rows: for r in 0..t.n() {
         for &col in label_cols.iter().chain(&feature_cols) {
-            if !missing.contains(&row[col]) {
+            if !is_missing(r, col) {
                 continue;
             }
             let is_label = label_cols.contains(&col);
@@ -623,7 +669,7 @@ fn keep_rows(
                 path: t.path.clone(),
                 line: t.lines[r],
                 column: t.columns[col].clone(),
-                value: row[col].to_string(),
+                value: t.cell(r, col).into_owned(),
                 why,
             });
         }
@@ -656,13 +702,16 @@ pub fn mean_std(values: &[f64]) -> (f64, f64) {
 
 /// A numeric cell: `None` when missing, an error when not a finite number.
 fn numeric_cell(
-    t: &Table,
+    t: &ColumnTable,
     r: usize,
     c: usize,
     missing: &HashSet<&str>,
 ) -> Result<Option<f64>, DataError> {
-    let v = &t.rows[r][c];
-    if missing.contains(v) {
+    if let TypedColumn::Numbers(v) = &t.values[c] {
+        return Ok(Some(v[r]).filter(|x| !x.is_nan()));
+    }
+    let v = t.cell(r, c);
+    if missing.contains(v.as_ref()) {
         return Ok(None);
     }
     match v.parse::<f64>() {
@@ -676,46 +725,59 @@ fn numeric_cell(
     }
 }
 
+/// Rows encoded at a time when a split is built.
+const ENCODE_BLOCK_ROWS: usize = 65_536;
+
 struct Encoder<'a> {
     spec: &'a DataSpec,
     tasks: &'a [TaskSpec],
     preprocessing: &'a Preprocessing,
     groups: &'a [GroupSpec],
-    missing: &'a HashSet<&'a str>,
     p: usize,
 }
 
 impl Encoder<'_> {
-    fn encode(&self, t: &Table, c: &Cols, rows: &[usize]) -> Result<Split, DataError> {
+    fn encode(&self, t: &ColumnTable, c: &Cols, rows: &[usize]) -> Result<Split, DataError> {
         let n = rows.len();
         let mut x = vec![0f32; n * self.p];
         let mut labels = vec![Vec::with_capacity(n); self.tasks.len()];
         let mut targets = vec![Vec::with_capacity(n); self.tasks.len()];
         let mut s = Vec::with_capacity(n);
+        // The features a block of rows at a time, column by column: gathered into their own
+        // columns (the encoders', then the sensitive one), bound in that order.
+        let feature_cols: Vec<usize> = (c.categorical.iter())
+            .chain(&c.numeric)
+            .chain(std::iter::once(&c.sensitive))
+            .copied()
+            .collect();
+        let k = feature_cols.len() - 1;
         let binding = Binding {
-            encoders: c.categorical.iter().chain(&c.numeric).copied().collect(),
-            sensitive: Some(c.sensitive),
-            tasks: c.tasks.iter().map(|&t| Some(t)).collect(),
+            encoders: (0..k).collect(),
+            sensitive: Some(k),
+            tasks: Vec::new(),
         };
-        let mut unseen = vec![0u64; binding.encoders.len() + 1];
-        for (i, &r) in rows.iter().enumerate() {
-            let row = &t.rows[r];
-            let out = &mut x[i * self.p..(i + 1) * self.p];
+        let mut unseen = vec![0u64; k + 1];
+        for (b, block) in rows.chunks(ENCODE_BLOCK_ROWS).enumerate() {
+            let first = b * ENCODE_BLOCK_ROWS;
+            let columns = t.gather(&feature_cols, block);
+            let out = &mut x[first * self.p..(first + block.len()) * self.p];
+            let line = |i: usize| t.lines[block[i]];
             // The rows here passed `keep_rows`: none is dropped for a missing value.
-            let outcome = self.preprocessing.encode_row(
+            let outcome = (self.preprocessing).encode_columns(
                 &binding,
-                row,
-                self.missing,
-                (&t.path, t.lines[r]),
+                &columns,
+                (&t.path, &line),
                 out,
                 &mut unseen,
             )?;
-            debug_assert_eq!(outcome, RowOutcome::Encoded);
-            let sv = &row[c.sensitive];
+            debug_assert!(outcome.iter().all(|o| *o == RowOutcome::Encoded));
+        }
+        for &r in rows {
+            let sv = t.cell(r, c.sensitive);
             let g = self
                 .groups
                 .iter()
-                .position(|g| g.contains(sv))
+                .position(|g| g.contains(&sv))
                 .ok_or_else(|| DataError::UnknownGroup {
                     path: t.path.clone(),
                     line: t.lines[r],
@@ -724,7 +786,8 @@ impl Encoder<'_> {
                 })?;
             s.push(g);
             for (k, task) in self.tasks.iter().enumerate() {
-                let cell = &row[c.tasks[k]];
+                let cell = t.cell(r, c.tasks[k]);
+                let cell = cell.as_ref();
                 let not_numeric = || DataError::NotNumeric {
                     path: t.path.clone(),
                     line: t.lines[r],
@@ -764,16 +827,17 @@ impl Encoder<'_> {
 
 /// The most frequent values of `column` in `rows` of `table`, with their counts (at most ten,
 /// then how many more), for an error message; empty when the column is not in the table.
-fn value_counts(table: &Table, column: &str, rows: &[usize]) -> String {
+fn value_counts(table: &ColumnTable, column: &str, rows: &[usize]) -> String {
     let Some(c) = table.columns.iter().position(|x| x == column) else {
         return String::new();
     };
-    let mut counts: std::collections::HashMap<&str, usize> = std::collections::HashMap::new();
+    let mut counts: std::collections::HashMap<Cow<'_, str>, usize> =
+        std::collections::HashMap::new();
     for &r in rows {
-        *counts.entry(&table.rows[r][c]).or_default() += 1;
+        *counts.entry(table.cell(r, c)).or_default() += 1;
     }
-    let mut by_count: Vec<(&str, usize)> = counts.into_iter().collect();
-    by_count.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
+    let mut by_count: Vec<(Cow<'_, str>, usize)> = counts.into_iter().collect();
+    by_count.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
     let shown: Vec<String> = by_count
         .iter()
         .take(10)

@@ -12,6 +12,7 @@
 //!
 //! No burn here: the batches the trainer feeds its model are built in `fairrep-run`.
 
+pub mod columnar;
 pub mod columns;
 pub mod derived;
 pub mod encode;

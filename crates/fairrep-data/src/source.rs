@@ -11,7 +11,7 @@ use std::path::Path;
 pub struct Chunk {
     /// The rows, one cell per column of the file's columns.
     pub rows: Vec<csv::StringRecord>,
-    /// Each row's line (CSV; blank lines before a row may be counted into it) or row number
+    /// Each row's line (CSV) or row number
     /// (Parquet).
     pub lines: Vec<u64>,
 }

@@ -7,13 +7,72 @@ pub use crate::source::Chunk;
 use crate::source::{ReadOptions, csv_error, find_column};
 use csv::StringRecord;
 use flate2::read::MultiGzDecoder;
+use std::collections::VecDeque;
 use std::fs::File;
 use std::io::{BufReader, Read};
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+/// The line numbers of a file read as a stream: the reader records where each newline is;
+/// [`Lines::line`] gives the line of a byte offset, offsets asked in increasing order (the
+/// csv reader's own line count dates a record after blank lines at the first blank line).
+#[derive(Clone, Default)]
+struct Lines {
+    /// Offsets of the line ends read and not yet passed (`\n`, and `\r`: `true` for `\n`).
+    ahead: Arc<Mutex<VecDeque<(u64, bool)>>>,
+    /// Newlines before the last offset asked.
+    passed: Arc<Mutex<u64>>,
+}
+
+impl Lines {
+    /// The 1-based line of the record at byte `at` (not before any offset asked earlier): the
+    /// line ends right at `at` (the blank lines the record's position includes) are skipped,
+    /// as [`crate::table::Table::read`] skips them.
+    fn line(&self, at: u64) -> u64 {
+        let mut ahead = self.ahead.lock().unwrap_or_else(|e| e.into_inner());
+        let mut passed = self.passed.lock().unwrap_or_else(|e| e.into_inner());
+        let mut at = at;
+        while let Some(&(end, newline)) = ahead.front() {
+            if end > at {
+                break;
+            }
+            if end == at {
+                at += 1;
+            }
+            ahead.pop_front();
+            *passed += u64::from(newline);
+        }
+        *passed + 1
+    }
+}
+
+/// A reader that notes the offset of every newline it passes on into `lines`.
+struct Counting<R> {
+    inner: R,
+    at: u64,
+    lines: Lines,
+}
+
+impl<R: Read> Read for Counting<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        let mut ahead = self.lines.ahead.lock().unwrap_or_else(|e| e.into_inner());
+        ahead.extend(
+            buf[..n]
+                .iter()
+                .enumerate()
+                .filter(|(_, b)| matches!(**b, b'\n' | b'\r'))
+                .map(|(i, b)| (self.at + i as u64, *b == b'\n')),
+        );
+        self.at += n as u64;
+        Ok(n)
+    }
+}
 
 enum Source {
     Csv {
         reader: Box<csv::Reader<Box<dyn Read>>>,
+        lines: Lines,
         /// A first data row read while naming the columns of a file without a header.
         first: Option<(StringRecord, u64)>,
     },
@@ -60,10 +119,19 @@ impl RowStream {
             source,
         };
         let file = File::open(path).map_err(io)?;
+        let lines = Lines::default();
         let raw: Box<dyn Read> = if path.extension().is_some_and(|e| e == "gz") {
-            Box::new(MultiGzDecoder::new(BufReader::new(file)))
+            Box::new(Counting {
+                inner: MultiGzDecoder::new(BufReader::new(file)),
+                at: 0,
+                lines: lines.clone(),
+            })
         } else {
-            Box::new(BufReader::new(file))
+            Box::new(Counting {
+                inner: BufReader::new(file),
+                at: 0,
+                lines: lines.clone(),
+            })
         };
         let mut reader = Box::new(
             csv::ReaderBuilder::new()
@@ -89,7 +157,7 @@ impl RowStream {
                 if record.len() == 1 && record[0].is_empty() {
                     continue;
                 }
-                let line = record.position().map_or(line, |p| p.line());
+                let line = record.position().map_or(line, |p| lines.line(p.byte()));
                 return Ok(Some((record.clone(), line)));
             }
         };
@@ -120,7 +188,11 @@ impl RowStream {
             path: path.to_path_buf(),
             columns,
             unreadable: Vec::new(),
-            source: Source::Csv { reader, first },
+            source: Source::Csv {
+                reader,
+                first,
+                lines,
+            },
             rows_read: 0,
         })
     }
@@ -155,7 +227,11 @@ impl RowStream {
         let mut chunk = Chunk::default();
         let width = self.columns.len();
         match &mut self.source {
-            Source::Csv { reader, first } => {
+            Source::Csv {
+                reader,
+                first,
+                lines,
+            } => {
                 let mut record = StringRecord::new();
                 if let Some((r, line)) = first.take() {
                     chunk.rows.push(r);
@@ -172,7 +248,7 @@ impl RowStream {
                     if record.len() == 1 && record[0].is_empty() {
                         continue;
                     }
-                    let line = record.position().map_or(before, |p| p.line());
+                    let line = record.position().map_or(before, |p| lines.line(p.byte()));
                     if record.len() != width {
                         return Err(DataError::Ragged {
                             path: self.path.clone(),

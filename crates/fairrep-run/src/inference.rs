@@ -398,13 +398,8 @@ pub fn encode_typed(
         let end = (first + batch_rows.max(1)).min(n);
         let block: Vec<TypedColumn<'_>> = values.iter().map(|c| c.slice(first..end)).collect();
         x.resize((end - first) * p, 0.0);
-        let outcome = pre.encode_columns(
-            &binding,
-            &block,
-            (source, first as u64 + 1),
-            &mut x,
-            &mut unseen,
-        )?;
+        let line = |i: usize| (first + i) as u64 + 1;
+        let outcome = pre.encode_columns(&binding, &block, (source, &line), &mut x, &mut unseen)?;
         let mut kept = Vec::with_capacity(outcome.len());
         let mut compact = 0;
         for (i, o) in outcome.iter().enumerate() {
