@@ -479,6 +479,21 @@ fn encode_arrow<'py>(
     z_and_counts(py, encoded, r)
 }
 
+/// How `encode_file` and `predict_file` read their input (the CLI's `--header`,
+/// `--skip-rows`, `--delimiter`).
+fn input_options(
+    header: bool,
+    skip_rows: usize,
+    delimiter: Option<char>,
+) -> fairrep_run::inference::InputOptions {
+    fairrep_run::inference::InputOptions {
+        header,
+        skip_rows,
+        delimiter,
+        batch_rows: BATCH_ROWS,
+    }
+}
+
 /// `fairrep encode --run RUN --input INPUT --out OUT` (the run's reading settings): writes z
 /// to `out` (`.npy`, `.csv`, `.parquet`); returns the row counts as JSON.
 #[pyfunction]
@@ -498,12 +513,7 @@ fn encode_file(
     let counts = py
         .detach(|| {
             let inf = fairrep_run::inference::Inference::load(&run, backend)?;
-            let opts = fairrep_run::inference::InputOptions {
-                header,
-                skip_rows,
-                delimiter,
-                batch_rows: BATCH_ROWS,
-            };
+            let opts = input_options(header, skip_rows, delimiter);
             fairrep_run::inference::encode_file(&inf, &input, &opts, &out, &[], None)
         })
         .map_err(py_err)?;
@@ -534,12 +544,7 @@ fn predict_file(
     let summary = py
         .detach(|| {
             let inf = fairrep_run::inference::Inference::load(&run, backend)?;
-            let opts = fairrep_run::inference::InputOptions {
-                header,
-                skip_rows,
-                delimiter,
-                batch_rows: BATCH_ROWS,
-            };
+            let opts = input_options(header, skip_rows, delimiter);
             let p = fairrep_run::inference::predict_file(
                 &inf,
                 &input,

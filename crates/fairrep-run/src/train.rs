@@ -395,6 +395,20 @@ impl<'a> Trainer<'a> {
     ) -> EpochRecord {
         self.epochs_run = epoch;
         self.validated = false;
+        self.record(epoch, sums, started, [f64::NAN; 3], Vec::new(), 0.0)
+    }
+
+    /// An epoch's record from its training sums and its validation (`[penalty, MMD²,
+    /// objective]`, task metrics, seconds).
+    fn record(
+        &self,
+        epoch: usize,
+        sums: &EpochProgress,
+        started: Instant,
+        [valid_penalty, valid_mmd2, valid_objective]: [f64; 3],
+        valid: Vec<TaskMetrics>,
+        valid_s: f64,
+    ) -> EpochRecord {
         let lambda = self.config.penalty.lambda;
         let nb = sums.batches.max(1) as f64;
         EpochRecord {
@@ -404,14 +418,14 @@ impl<'a> Trainer<'a> {
             penalty: sums.penalty.map_or(f64::NAN, |p| p / nb),
             objective: (sums.task + sums.penalty.map_or(0.0, |p| lambda * p)) / nb,
             batches_without_pairs: sums.without_pairs,
-            valid_penalty: f64::NAN,
-            valid_mmd2: f64::NAN,
-            valid_objective: f64::NAN,
+            valid_penalty,
+            valid_mmd2,
+            valid_objective,
             learning_rate: self.learning_rate,
-            valid: Vec::new(),
+            valid,
             elapsed_s: started.elapsed().as_secs_f64(),
             train_s: sums.seconds,
-            valid_s: 0.0,
+            valid_s,
         }
     }
 
@@ -419,7 +433,7 @@ impl<'a> Trainer<'a> {
     /// of the model as it is now. Updates the early-stopping state.
     fn validate(&mut self, epoch: usize, sums: &EpochProgress, started: Instant) -> EpochRecord {
         let (config, data, device) = (self.config, self.data, self.device);
-        let validation = Instant::now();
+        let validation_started = Instant::now();
         self.validated = true;
         let source = data.task_indices(Role::Source);
         let lambda = config.penalty.lambda;
@@ -461,23 +475,9 @@ impl<'a> Trainer<'a> {
             self.since_best += 1;
         }
         self.epochs_run = epoch;
-        let nb = sums.batches.max(1) as f64;
-        EpochRecord {
-            epoch,
-            step: self.step,
-            task_loss: sums.task / nb,
-            penalty: sums.penalty.map_or(f64::NAN, |p| p / nb),
-            objective: (sums.task + sums.penalty.map_or(0.0, |p| lambda * p)) / nb,
-            batches_without_pairs: sums.without_pairs,
-            valid_penalty,
-            valid_mmd2,
-            valid_objective,
-            learning_rate: self.learning_rate,
-            valid,
-            elapsed_s: started.elapsed().as_secs_f64(),
-            train_s: sums.seconds,
-            valid_s: validation.elapsed().as_secs_f64(),
-        }
+        let validation = [valid_penalty, valid_mmd2, valid_objective];
+        let seconds = validation_started.elapsed().as_secs_f64();
+        self.record(epoch, sums, started, validation, valid, seconds)
     }
 
     /// Writes the checkpoint of the epoch just validated, and `checkpoints/best` when its
