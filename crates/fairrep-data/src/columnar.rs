@@ -8,6 +8,7 @@
 
 use crate::columns::TypedColumn;
 use crate::error::DataError;
+use crate::parquet::Cell;
 use crate::source::{ReadOptions, find_column};
 use csv::StringRecord;
 use std::borrow::Cow;
@@ -86,6 +87,14 @@ impl Builder {
         self.intern(cell);
     }
 
+    /// A finite number whose text is its shortest form.
+    fn push_number(&mut self, v: f64) {
+        match self {
+            Builder::Numbers(values) => values.push(v),
+            codes => codes.intern(&v.to_string()),
+        }
+    }
+
     fn intern(&mut self, cell: &str) {
         if let Builder::Codes {
             codes,
@@ -138,6 +147,18 @@ impl Columns {
         }
     }
 
+    /// A cell of column `c` (its rows in order).
+    fn push_cell(&mut self, c: usize, cell: Cell<'_>) {
+        if self.read[c] {
+            match cell {
+                Cell::Text(text) => {
+                    self.builders[c].push(text, self.null.as_deref(), &mut self.buf)
+                }
+                Cell::Number(v) => self.builders[c].push_number(v),
+            }
+        }
+    }
+
     fn push(&mut self, row: &StringRecord, line: u64) {
         for ((b, cell), &read) in self.builders.iter_mut().zip(row).zip(&self.read) {
             if read {
@@ -163,10 +184,10 @@ impl ColumnTable {
         let mut stream = crate::stream::RowStream::open(path, opts, CHUNK_ROWS)?;
         let read = stream.columns().iter().map(|c| used(c)).collect();
         let mut cols = Columns::new(read, nan);
-        while let Some(chunk) = stream.next_chunk(CHUNK_ROWS)? {
-            for (row, &line) in chunk.rows.iter().zip(&chunk.lines) {
-                cols.push(row, line);
-            }
+        while let Some(lines) =
+            stream.next_cells(CHUNK_ROWS, &mut |c, _, cell| cols.push_cell(c, cell))?
+        {
+            cols.lines.extend(lines);
         }
         Ok(Self::finish(
             path,

@@ -185,6 +185,114 @@ impl ParquetRows {
     }
 }
 
+/// One cell of a record batch as [`ParquetRows::next_cells`] gives it: the text the string
+/// reader makes of it ([`ParquetRows::next_batch`]), or, for a finite number whose text that
+/// reader writes as the shortest form of its f64, the number itself (no text made).
+#[derive(Debug, Clone, Copy)]
+pub enum Cell<'a> {
+    /// The cell's text.
+    Text(&'a str),
+    /// A number whose text is `format!("{v}")`.
+    Number(f64),
+}
+
+impl ParquetRows {
+    /// The next batch cell by cell, column by column (`push(table column, row in the batch,
+    /// cell)`), with its rows' 1-based numbers; `None` at the end. The cells are those of
+    /// [`ParquetRows::next_batch`] (the same text, column for column), without a string made
+    /// for a number.
+    pub fn next_cells(
+        &mut self,
+        push: &mut dyn FnMut(usize, usize, Cell<'_>),
+    ) -> Result<Option<Vec<u64>>, DataError> {
+        let batch = match self.pending.take() {
+            Some(b) => b,
+            None => match self.reader.next() {
+                None => return Ok(None),
+                Some(b) => b.map_err(|e| DataError::Parse {
+                    path: self.path.clone(),
+                    line: self.next_row,
+                    message: format!("cannot decode ({e})"),
+                })?,
+            },
+        };
+        let n = batch.num_rows();
+        let first = self.next_row;
+        let mut col = 0;
+        for (layout, array) in self.layouts.iter().zip(batch.columns()) {
+            match layout {
+                Layout::Scalar => {
+                    scalar_into(array.as_ref(), &self.null, &mut |row, cell| {
+                        push(col, row, cell)
+                    });
+                    col += 1;
+                }
+                Layout::Vector(w) => {
+                    let lists =
+                        list_spans(array.as_ref(), *w).map_err(|(row, m)| DataError::Parse {
+                            path: self.path.clone(),
+                            line: first + row as u64,
+                            message: m,
+                        })?;
+                    for j in 0..*w {
+                        vector_into(&lists, j, &self.null, &mut |row, cell| push(col, row, cell));
+                        col += 1;
+                    }
+                }
+                Layout::Unreadable => {
+                    (0..n).for_each(|row| push(col, row, Cell::Text("")));
+                    col += 1;
+                }
+            }
+        }
+        self.next_row += n as u64;
+        Ok(Some((first..first + n as u64).collect()))
+    }
+}
+
+/// The cells of a scalar column, as [`scalar_cells`] writes them, numbers as numbers where
+/// their text is their f64's shortest form.
+fn scalar_into(a: &dyn Array, null: &str, push: &mut dyn FnMut(usize, Cell<'_>)) {
+    fn ints<T: Into<i128> + Copy>(
+        it: impl Iterator<Item = Option<T>>,
+        null: &str,
+        push: &mut dyn FnMut(usize, Cell<'_>),
+    ) {
+        for (row, v) in it.enumerate() {
+            match v.map(Into::into) {
+                None => push(row, Cell::Text(null)),
+                // Exactly an f64 (|v| ≤ 2⁵³): its text is the f64's shortest form.
+                Some(x) if x.unsigned_abs() <= 1 << 53 => push(row, Cell::Number(x as f64)),
+                Some(x) => push(row, Cell::Text(&x.to_string())),
+            }
+        }
+    }
+    match a.data_type() {
+        DataType::Int8 => ints(a.as_primitive::<Int8Type>().iter(), null, push),
+        DataType::Int16 => ints(a.as_primitive::<Int16Type>().iter(), null, push),
+        DataType::Int32 => ints(a.as_primitive::<Int32Type>().iter(), null, push),
+        DataType::Int64 => ints(a.as_primitive::<Int64Type>().iter(), null, push),
+        DataType::UInt8 => ints(a.as_primitive::<UInt8Type>().iter(), null, push),
+        DataType::UInt16 => ints(a.as_primitive::<UInt16Type>().iter(), null, push),
+        DataType::UInt32 => ints(a.as_primitive::<UInt32Type>().iter(), null, push),
+        DataType::UInt64 => ints(a.as_primitive::<UInt64Type>().iter(), null, push),
+        t if is_float(t) => {
+            for (row, v) in floats(a).into_iter().enumerate() {
+                match v {
+                    None => push(row, Cell::Text(null)),
+                    Some(x) if x.is_finite() => push(row, Cell::Number(x)),
+                    Some(x) => push(row, Cell::Text(&x.to_string())),
+                }
+            }
+        }
+        _ => {
+            for (row, text) in scalar_cells(a, null).iter().enumerate() {
+                push(row, Cell::Text(text));
+            }
+        }
+    }
+}
+
 /// The length of the first non-null list of a list column.
 fn list_width(a: &dyn Array) -> Option<usize> {
     let lens: Vec<(usize, bool)> = match a.data_type() {
@@ -267,11 +375,15 @@ fn scalar_cells(a: &dyn Array, null: &str) -> Vec<String> {
     }
 }
 
-/// The `w` cell columns of a vector column; a row whose list is not `w` long is an error
-/// `(row index in the batch, message)`.
-fn vector_cells(a: &dyn Array, w: usize, null: &str) -> Result<Vec<Vec<String>>, (usize, String)> {
+/// Each row's list (offset into the child values, length, null) and the child values, of a
+/// list column; a row whose list is not `w` long is an error `(row index in the batch,
+/// message)`.
+#[allow(clippy::type_complexity)]
+fn list_spans(
+    a: &dyn Array,
+    w: usize,
+) -> Result<(Vec<(usize, usize, bool)>, Vec<Option<f64>>), (usize, String)> {
     let n = a.len();
-    // (offset into the child values, length) of every row.
     let (spans, values): (Vec<(usize, usize, bool)>, _) = match a.data_type() {
         DataType::FixedSizeList(_, _) => {
             let l = a.as_fixed_size_list();
@@ -303,21 +415,48 @@ fn vector_cells(a: &dyn Array, w: usize, null: &str) -> Result<Vec<Vec<String>>,
             )
         }
     };
-    let mut out = vec![Vec::with_capacity(n); w];
-    for (row, &(start, len, is_null)) in spans.iter().enumerate() {
-        if is_null {
-            out.iter_mut().for_each(|c| c.push(null.to_string()));
-            continue;
-        }
-        if len != w {
-            return Err((
-                row,
-                format!("a list of {len} numbers where the column's lists have {w}"),
-            ));
-        }
+    if let Some(row) = spans.iter().position(|&(_, len, null)| !null && len != w) {
+        return Err((
+            row,
+            format!(
+                "a list of {} numbers where the column's lists have {w}",
+                spans[row].1
+            ),
+        ));
+    }
+    Ok((spans, values))
+}
+
+/// The `w` cell columns of a vector column; a row whose list is not `w` long is an error
+/// `(row index in the batch, message)`.
+fn vector_cells(a: &dyn Array, w: usize, null: &str) -> Result<Vec<Vec<String>>, (usize, String)> {
+    let (spans, values) = list_spans(a, w)?;
+    let mut out = vec![Vec::with_capacity(spans.len()); w];
+    for &(start, _, is_null) in &spans {
         for (j, col) in out.iter_mut().enumerate() {
-            col.push(values[start + j].map_or_else(|| null.to_string(), |v| v.to_string()));
+            col.push(match is_null {
+                true => null.to_string(),
+                false => values[start + j].map_or_else(|| null.to_string(), |v| v.to_string()),
+            });
         }
     }
     Ok(out)
+}
+
+/// The cells of a vector column's element `j`, as [`vector_cells`] writes them, numbers as
+/// numbers.
+#[allow(clippy::type_complexity)]
+fn vector_into(
+    (spans, values): &(Vec<(usize, usize, bool)>, Vec<Option<f64>>),
+    j: usize,
+    null: &str,
+    push: &mut dyn FnMut(usize, Cell<'_>),
+) {
+    for (row, &(start, _, is_null)) in spans.iter().enumerate() {
+        match (is_null, values[start + j]) {
+            (true, _) | (false, None) => push(row, Cell::Text(null)),
+            (false, Some(v)) if v.is_finite() => push(row, Cell::Number(v)),
+            (false, Some(v)) => push(row, Cell::Text(&v.to_string())),
+        }
+    }
 }

@@ -2,7 +2,7 @@
 //! input of `fairrep encode` and `fairrep predict`.
 
 use crate::error::DataError;
-use crate::parquet::{ParquetRows, is_parquet};
+use crate::parquet::{Cell, ParquetRows, is_parquet};
 pub use crate::source::Chunk;
 use crate::source::{ReadOptions, csv_error, find_column};
 use csv::StringRecord;
@@ -286,6 +286,54 @@ impl RowStream {
         }
         self.rows_read += chunk.rows.len() as u64;
         Ok(Some(chunk))
+    }
+}
+
+impl RowStream {
+    /// The next rows (up to `max` of a CSV file; a record batch of a Parquet file) cell by
+    /// cell, column by column (`push(column, row in the chunk, cell)`), with their lines; `None`
+    /// at the end. The cells are those of [`RowStream::next_chunk`], except that a Parquet
+    /// number is given as a number ([`Cell::Number`]) rather than its text.
+    pub fn next_cells(
+        &mut self,
+        max: usize,
+        push: &mut dyn FnMut(usize, usize, Cell<'_>),
+    ) -> Result<Option<Vec<u64>>, DataError> {
+        if let Source::Parquet { rows, skip } = &mut self.source {
+            loop {
+                let skipping = *skip;
+                let lines = rows.next_cells(&mut |c, r, cell| {
+                    if r >= skipping {
+                        push(c, r - skipping, cell);
+                    }
+                })?;
+                let Some(mut lines) = lines else {
+                    if self.rows_read == 0 {
+                        return Err(DataError::Empty {
+                            path: self.path.clone(),
+                            what: "no data rows",
+                        });
+                    }
+                    return Ok(None);
+                };
+                let cut = skipping.min(lines.len());
+                *skip -= cut;
+                lines.drain(..cut);
+                if !lines.is_empty() {
+                    self.rows_read += lines.len() as u64;
+                    return Ok(Some(lines));
+                }
+            }
+        }
+        let Some(chunk) = self.next_chunk(max)? else {
+            return Ok(None);
+        };
+        for c in 0..self.columns.len() {
+            for (r, row) in chunk.rows.iter().enumerate() {
+                push(c, r, Cell::Text(&row[c]));
+            }
+        }
+        Ok(Some(chunk.lines))
     }
 }
 

@@ -227,3 +227,124 @@ role = "source"
         .to_string();
     assert!(e.contains("`embedding`") && e.contains("s.parquet"), "{e}");
 }
+
+/// A Parquet file read into typed columns directly (numbers never written as text) gives the
+/// columns its rows of text give (`Table::read`, then typed): numbers, nulls, NaN, ±inf,
+/// integers beyond 2⁵³, strings, dictionaries, booleans, embeddings with a null list, an
+/// unreadable column; with a null token that is a missing value, or none; skipping rows.
+#[test]
+fn typed_parquet_columns_equal_the_text_rows() {
+    use fairrep_data::columnar::ColumnTable;
+    let dir = tempfile::tempdir().unwrap();
+    let mut emb = FixedSizeListBuilder::new(Float32Builder::new(), 2);
+    for (k, (a, b)) in [
+        (0.5f32, -1.0f32),
+        (1.5, f32::NAN),
+        (-0.25, 0.0),
+        (3.0, 1.0),
+        (1.0, 2.0),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        emb.values().append_value(a);
+        emb.values().append_value(b);
+        emb.append(k != 3);
+    }
+    let path = dir.path().join("typed.parquet");
+    let big = (1i64 << 53) + 1;
+    write_parquet(
+        &path,
+        vec![
+            (
+                "i",
+                Arc::new(Int64Array::from(vec![
+                    Some(1),
+                    None,
+                    Some(-3),
+                    Some(4),
+                    Some(5),
+                ])) as ArrayRef,
+            ),
+            ("big", Arc::new(Int64Array::from(vec![1, big, 3, 4, 5]))),
+            (
+                "f",
+                Arc::new(Float64Array::from(vec![
+                    Some(0.1),
+                    Some(f64::NAN),
+                    None,
+                    Some(f64::INFINITY),
+                    Some(1e300),
+                ])),
+            ),
+            (
+                "f32",
+                Arc::new(Float32Array::from(vec![0.1f32, 2.0, 3.5, -0.0, 1e-7])),
+            ),
+            (
+                "s",
+                Arc::new(StringArray::from(vec![
+                    Some(" a"),
+                    None,
+                    Some("3"),
+                    Some("b"),
+                    Some(""),
+                ])),
+            ),
+            (
+                "b",
+                Arc::new(arrow_array::BooleanArray::from(vec![
+                    true, false, true, true, false,
+                ])),
+            ),
+            (
+                "d",
+                Arc::new(
+                    vec![Some("u"), None, Some("v"), Some("u"), Some("w")]
+                        .into_iter()
+                        .collect::<DictionaryArray<Int32Type>>(),
+                ),
+            ),
+            ("emb", Arc::new(emb.finish())),
+            (
+                "day",
+                Arc::new(arrow_array::Date32Array::from(vec![1, 2, 3, 4, 5])),
+            ),
+        ],
+    );
+    for (null, nan) in [("?", Some("?")), ("", None), ("", Some(""))] {
+        for skip in [0, 2] {
+            let o = ReadOptions {
+                skip_rows: skip,
+                ..opts(null)
+            };
+            let typed = ColumnTable::read(&path, &o, nan, &|_| true).unwrap();
+            let t = Table::read(&path, &o).unwrap();
+            let text = ColumnTable::from_rows(
+                &path,
+                t.columns.clone(),
+                t.unreadable.clone(),
+                (t.rows.clone(), &t.lines),
+                nan,
+                &|_| true,
+            );
+            assert_eq!(typed.columns, text.columns);
+            assert_eq!(typed.lines, text.lines);
+            assert_eq!(typed.unreadable, text.unreadable);
+            for (c, name) in typed.columns.iter().enumerate() {
+                if name == "day" {
+                    continue; // unreadable: its cells are never used
+                }
+                for r in 0..typed.n() {
+                    assert_eq!(
+                        typed.cell(r, c),
+                        text.cell(r, c),
+                        "{name} row {r} null {null:?} skip {skip}"
+                    );
+                }
+                let kind = |t: &ColumnTable| matches!(t.values[c], TypedColumn::Numbers(_));
+                assert_eq!(kind(&typed), kind(&text), "{name} null {null:?}");
+            }
+        }
+    }
+}
