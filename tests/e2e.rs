@@ -1806,3 +1806,75 @@ fn validation_every_k_epochs_on_a_subsample_is_reported() {
     let err = String::from_utf8_lossy(&e.get_output().stderr).into_owned();
     assert!(err.contains("training.validate_every"), "{err}");
 }
+
+/// `[data] train` as shards: the Adult training file cut into three CSV.gz shards, named by a
+/// glob pattern and by their directory, trains to the report of the single file (the same rows
+/// in the same order); a pattern with no file is named.
+#[test]
+fn sharded_training_data_trains_as_the_single_file() {
+    use std::io::Write;
+    let tmp = tempfile::tempdir().unwrap();
+    let whole = config_in(tmp.path(), &[SHORT]);
+    let single = tmp.path().join("single");
+    train_cmd(&whole, &single, &[]).assert().success();
+    // Three shards of the header-less training file.
+    let mut text = String::new();
+    use std::io::Read;
+    flate2::read::MultiGzDecoder::new(
+        std::fs::File::open(repo().join("data/adult/adult.data.gz")).unwrap(),
+    )
+    .read_to_string(&mut text)
+    .unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    let shards = tmp.path().join("shards");
+    std::fs::create_dir(&shards).unwrap();
+    for (k, part) in lines.chunks(lines.len() / 3 + 1).enumerate() {
+        let f = std::fs::File::create(shards.join(format!("part-{k}.csv.gz"))).unwrap();
+        let mut gz = flate2::write::GzEncoder::new(f, flate2::Compression::fast());
+        gz.write_all((part.join("\n") + "\n").as_bytes()).unwrap();
+        gz.finish().unwrap();
+    }
+    let data = repo().join("data/adult");
+    let adult = format!("{}/adult.data.gz", data.to_str().unwrap());
+    let strip = |mut r: Value| {
+        for k in ["train_seconds", "total_seconds", "config"] {
+            r.as_object_mut().unwrap().remove(k);
+        }
+        r
+    };
+    for (name, path) in [
+        ("glob", format!("{}/part-*.csv.gz", shards.display())),
+        ("dir", shards.display().to_string()),
+    ] {
+        let dir = tmp.path().join(name);
+        std::fs::create_dir(&dir).unwrap();
+        let cfg = dir.join("config.toml");
+        std::fs::write(
+            &cfg,
+            std::fs::read_to_string(&whole)
+                .unwrap()
+                .replace(&adult, &path),
+        )
+        .unwrap();
+        train_cmd(&cfg, &dir.join("run"), &[]).assert().success();
+        assert_eq!(
+            strip(report(&dir.join("run"))),
+            strip(report(&single)),
+            "{name}"
+        );
+    }
+    // A pattern that matches nothing is named.
+    let cfg = tmp.path().join("bad.toml");
+    std::fs::write(
+        &cfg,
+        std::fs::read_to_string(&whole)
+            .unwrap()
+            .replace(&adult, &format!("{}/nothing-*.csv", shards.display())),
+    )
+    .unwrap();
+    let e = train_cmd(&cfg, &tmp.path().join("bad"), &[])
+        .assert()
+        .failure();
+    let err = String::from_utf8_lossy(&e.get_output().stderr).into_owned();
+    assert!(err.contains("nothing-*.csv: no data file there"), "{err}");
+}

@@ -132,7 +132,7 @@ pub const KEYS: &[Key] = &[
         key: "data.train.path",
         ty: "path",
         default: Shown::Text("required"),
-        meaning: "training CSV (gzip if it ends in .gz) or Parquet (.parquet); relative to the config's directory; $NAME or ${NAME} is an environment variable",
+        meaning: "training CSV (gzip if it ends in .gz) or Parquet (.parquet); relative to the config's directory; $NAME or ${NAME} is an environment variable; a glob pattern (shards/*.parquet) or a directory names the shards of one table, read in name order into memory",
     },
     Key {
         key: "data.train.skip_rows",
@@ -144,7 +144,7 @@ pub const KEYS: &[Key] = &[
         key: "data.test.path",
         ty: "path",
         default: Shown::Text("required unless data.test_fraction"),
-        meaning: "test CSV or Parquet ($NAME / ${NAME}: environment variables, e.g. $FAIRREP_DATA_DIR)",
+        meaning: "test CSV or Parquet ($NAME / ${NAME}: environment variables, e.g. $FAIRREP_DATA_DIR); a glob pattern or a directory names shards, as for data.train.path",
     },
     Key {
         key: "data.test_fraction",

@@ -22,8 +22,10 @@ const CHUNK_ROWS: usize = 65_536;
 /// A table of typed columns, with the source line of every row for error messages.
 #[derive(Debug, Clone)]
 pub struct ColumnTable {
-    /// Where the rows came from.
+    /// Where the rows came from: the file, or the pattern or directory of its shards.
     pub path: PathBuf,
+    /// Each file read and the index of its first row (one entry for a single file).
+    pub sources: Vec<(PathBuf, usize)>,
     /// Column names.
     pub columns: Vec<String>,
     /// One typed column per name.
@@ -181,20 +183,61 @@ impl ColumnTable {
         nan: Option<&str>,
         used: &dyn Fn(&str) -> bool,
     ) -> Result<ColumnTable, DataError> {
-        let mut stream = crate::stream::RowStream::open(path, opts, CHUNK_ROWS)?;
-        let read = stream.columns().iter().map(|c| used(c)).collect();
-        let mut cols = Columns::new(read, nan);
-        while let Some(lines) =
-            stream.next_cells(CHUNK_ROWS, &mut |c, _, cell| cols.push_cell(c, cell))?
-        {
-            cols.lines.extend(lines);
+        Self::read_shards(path, &[path.to_path_buf()], opts, nan, used)
+    }
+
+    /// Reads the files `shards` one after the other into one table (`name`: their pattern or
+    /// directory, for messages about the whole table). Every shard must have the first one's
+    /// columns, in its order; a row's errors name its own file and line ([`Self::origin`]).
+    pub fn read_shards(
+        name: &Path,
+        shards: &[PathBuf],
+        opts: &ReadOptions<'_>,
+        nan: Option<&str>,
+        used: &dyn Fn(&str) -> bool,
+    ) -> Result<ColumnTable, DataError> {
+        // The first shard's columns and unreadable columns, and the typed columns being built.
+        type Reading = (Vec<String>, Vec<(String, String)>, Columns);
+        let mut table: Option<Reading> = None;
+        let mut sources = Vec::with_capacity(shards.len());
+        for path in shards {
+            let mut stream = crate::stream::RowStream::open(path, opts, CHUNK_ROWS)?;
+            let (columns, _, cols) = table.get_or_insert_with(|| {
+                let read = stream.columns().iter().map(|c| used(c)).collect();
+                (
+                    stream.columns().to_vec(),
+                    stream.unreadable().to_vec(),
+                    Columns::new(read, nan),
+                )
+            });
+            if stream.columns() != columns.as_slice() {
+                return Err(DataError::Schema(format!(
+                    "{}: columns {} differ from those of the first shard {} ({})",
+                    path.display(),
+                    stream.columns().join(", "),
+                    shards[0].display(),
+                    columns.join(", ")
+                )));
+            }
+            sources.push((path.clone(), cols.lines.len()));
+            while let Some(lines) =
+                stream.next_cells(CHUNK_ROWS, &mut |c, _, cell| cols.push_cell(c, cell))?
+            {
+                cols.lines.extend(lines);
+            }
         }
-        Ok(Self::finish(
-            path,
-            stream.columns().to_vec(),
-            stream.unreadable().to_vec(),
-            cols,
-        ))
+        let (columns, unreadable, cols) = table
+            .ok_or_else(|| DataError::Schema(format!("{}: no file to read", name.display())))?;
+        let mut t = Self::finish(name, columns, unreadable, cols);
+        t.sources = sources;
+        Ok(t)
+    }
+
+    /// The file and line of row `r`.
+    pub fn origin(&self, r: usize) -> (&Path, u64) {
+        let k = self.sources.partition_point(|(_, first)| *first <= r);
+        let path = (self.sources.get(k.max(1) - 1)).map_or(self.path.as_path(), |(p, _)| p);
+        (path, self.lines[r])
     }
 
     /// Typed columns of rows already read as text (a table with derived columns), each row
@@ -222,6 +265,7 @@ impl ColumnTable {
     ) -> ColumnTable {
         ColumnTable {
             path: path.to_path_buf(),
+            sources: vec![(path.to_path_buf(), 0)],
             columns,
             skipped: cols.read.iter().map(|r| !r).collect(),
             values: cols.builders.into_iter().map(Builder::finish).collect(),
@@ -337,5 +381,44 @@ mod tests {
         let t = ColumnTable::read(&crlf, &opts, Some("?"), &|_| true).unwrap();
         assert_eq!(t.lines, Table::read(&crlf, &opts).unwrap().lines);
         assert_eq!(t.lines, [2, 5, 7]);
+    }
+
+    /// Shards are read one after the other into one table; each row knows its file and line;
+    /// a shard with other columns is an error naming it and the first shard.
+    #[test]
+    fn shards_are_one_table_and_their_rows_name_their_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let (a, b, c) = (
+            dir.path().join("a.csv"),
+            dir.path().join("b.csv"),
+            dir.path().join("c.csv"),
+        );
+        std::fs::write(&a, "x,y\n1,u\n2,v\n").unwrap();
+        std::fs::write(&b, "x,y\n\n3,w\n").unwrap();
+        std::fs::write(&c, "x,z\n4,w\n").unwrap();
+        let opts = ReadOptions::default();
+        let t =
+            ColumnTable::read_shards(dir.path(), &[a.clone(), b.clone()], &opts, None, &|_| true)
+                .unwrap();
+        assert_eq!(t.n(), 3);
+        assert_eq!((t.cell(2, 0), t.cell(2, 1)), ("3".into(), "w".into()));
+        assert_eq!(t.origin(0), (a.as_path(), 2));
+        assert_eq!(t.origin(1), (a.as_path(), 3));
+        assert_eq!(t.origin(2), (b.as_path(), 3));
+        let e =
+            ColumnTable::read_shards(dir.path(), &[a.clone(), c.clone()], &opts, None, &|_| true)
+                .unwrap_err()
+                .to_string();
+        assert!(
+            e.contains("c.csv: columns x, z differ from those of the first shard")
+                && e.contains("a.csv"),
+            "{e}"
+        );
+        // shard_paths: a pattern and a directory, sorted; nothing there is an error.
+        let pattern = crate::spec::shard_paths(&dir.path().join("[ab].csv")).unwrap();
+        assert_eq!(pattern, [a.clone(), b.clone()]);
+        assert_eq!(crate::spec::shard_paths(dir.path()).unwrap(), [a, b, c]);
+        let none = crate::spec::shard_paths(&dir.path().join("*.parquet")).unwrap_err();
+        assert!(none.contains("no data file there"), "{none}");
     }
 }

@@ -322,8 +322,18 @@ pub fn prepare(
         };
         // A missing number is NaN only when the null token is a missing value.
         let nan = (!spec.missing_values.is_empty()).then_some(null);
+        let full = base_dir.join(&path);
+        let shards = crate::spec::shard_paths(&full).map_err(DataError::Schema)?;
         if spec.derived.is_empty() {
-            return ColumnTable::read(&base_dir.join(path), &opts, nan, &used);
+            return ColumnTable::read_shards(&full, &shards, &opts, nan, &used);
+        }
+        if shards.len() > 1 {
+            return Err(DataError::Schema(format!(
+                "{}: [[data.derived]] columns are computed from one file; this path names {} \
+                 shards (merge them, or derive the columns beforehand)",
+                full.display(),
+                shards.len()
+            )));
         }
         let mut t = Table::read(&base_dir.join(path), &opts)?;
         crate::derived::apply(
@@ -665,9 +675,10 @@ fn keep_rows(
                 MissingPolicy::Impute => "task and sensitive columns cannot be imputed",
                 MissingPolicy::Error => "[data].missing = \"error\"",
             };
+            let (path, line) = t.origin(r);
             return Err(DataError::MissingValue {
-                path: t.path.clone(),
-                line: t.lines[r],
+                path: path.to_path_buf(),
+                line,
                 column: t.columns[col].clone(),
                 value: t.cell(r, col).into_owned(),
                 why,
@@ -717,8 +728,8 @@ fn numeric_cell(
     match v.parse::<f64>() {
         Ok(x) if x.is_finite() => Ok(Some(x)),
         _ => Err(DataError::NotNumeric {
-            path: t.path.clone(),
-            line: t.lines[r],
+            path: t.origin(r).0.to_path_buf(),
+            line: t.origin(r).1,
             column: t.columns[c].clone(),
             value: v.to_string(),
         }),
@@ -757,20 +768,27 @@ impl Encoder<'_> {
             tasks: Vec::new(),
         };
         let mut unseen = vec![0u64; k + 1];
-        for (b, block) in rows.chunks(ENCODE_BLOCK_ROWS).enumerate() {
-            let first = b * ENCODE_BLOCK_ROWS;
+        // Blocks of at most ENCODE_BLOCK_ROWS rows of one file (a shard's rows are
+        // consecutive), so that an error names the file.
+        let mut first = 0;
+        while first < n {
+            let path = t.origin(rows[first]).0;
+            let mut end = (first + ENCODE_BLOCK_ROWS).min(n);
+            end = first + rows[first..end].partition_point(|&r| t.origin(r).0 == path);
+            let block = &rows[first..end];
             let columns = t.gather(&feature_cols, block);
-            let out = &mut x[first * self.p..(first + block.len()) * self.p];
+            let out = &mut x[first * self.p..end * self.p];
             let line = |i: usize| t.lines[block[i]];
             // The rows here passed `keep_rows`: none is dropped for a missing value.
             let outcome = (self.preprocessing).encode_columns(
                 &binding,
                 &columns,
-                (&t.path, &line),
+                (path, &line),
                 out,
                 &mut unseen,
             )?;
             debug_assert!(outcome.iter().all(|o| *o == RowOutcome::Encoded));
+            first = end;
         }
         for &r in rows {
             let sv = t.cell(r, c.sensitive);
@@ -779,8 +797,8 @@ impl Encoder<'_> {
                 .iter()
                 .position(|g| g.contains(&sv))
                 .ok_or_else(|| DataError::UnknownGroup {
-                    path: t.path.clone(),
-                    line: t.lines[r],
+                    path: t.origin(r).0.to_path_buf(),
+                    line: t.origin(r).1,
                     column: self.spec.sensitive.column.clone(),
                     value: sv.to_string(),
                 })?;
@@ -789,8 +807,8 @@ impl Encoder<'_> {
                 let cell = t.cell(r, c.tasks[k]);
                 let cell = cell.as_ref();
                 let not_numeric = || DataError::NotNumeric {
-                    path: t.path.clone(),
-                    line: t.lines[r],
+                    path: t.origin(r).0.to_path_buf(),
+                    line: t.origin(r).1,
                     column: task.column.clone(),
                     value: cell.to_string(),
                 };

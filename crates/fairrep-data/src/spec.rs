@@ -93,6 +93,46 @@ fn default_validation_fraction() -> f64 {
     0.1
 }
 
+/// The files a data path names: the file itself; every file a glob pattern (`*`, `?`, `[…]`)
+/// matches; or, for a directory, its CSV, CSV.gz and Parquet files — sorted by name (the shards
+/// of one table, read in that order). No file is an error naming the path.
+pub fn shard_paths(path: &std::path::Path) -> Result<Vec<PathBuf>, String> {
+    let text = path.to_string_lossy();
+    let is_data = |p: &std::path::Path| {
+        let name = p
+            .file_name()
+            .map(|n| n.to_string_lossy().to_lowercase())
+            .unwrap_or_default();
+        p.is_file()
+            && [".csv", ".csv.gz", ".tsv", ".tsv.gz", ".parquet", ".pq"]
+                .iter()
+                .any(|e| name.ends_with(e))
+    };
+    let mut files: Vec<PathBuf> = if path.is_dir() {
+        std::fs::read_dir(path)
+            .map_err(|e| format!("{text}: cannot list the directory ({e})"))?
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| is_data(p))
+            .collect()
+    } else if text.contains(['*', '?', '[']) {
+        glob::glob(&text)
+            .map_err(|e| format!("{text}: not a valid pattern ({e})"))?
+            .filter_map(Result::ok)
+            .filter(|p| p.is_file())
+            .collect()
+    } else {
+        return Ok(vec![path.to_path_buf()]);
+    };
+    files.sort();
+    if files.is_empty() {
+        return Err(format!(
+            "{text}: no data file there (a pattern matches files, a directory holds .csv, \
+             .csv.gz or .parquet files)"
+        ));
+    }
+    Ok(files)
+}
+
 /// `path` with every `$NAME` or `${NAME}` replaced by the environment variable `NAME` (e.g.
 /// `$FAIRREP_DATA_DIR/compas/compas.csv`); an unset variable is an error that names it.
 pub fn expand_path(path: &std::path::Path) -> Result<PathBuf, String> {
@@ -143,7 +183,8 @@ pub fn expand_path(path: &std::path::Path) -> Result<PathBuf, String> {
 #[serde(deny_unknown_fields)]
 pub struct FileSpec {
     /// Path; a relative path is taken from the directory of the config file; `$NAME` and
-    /// `${NAME}` are replaced by environment variables (see [`expand_path`]).
+    /// `${NAME}` are replaced by environment variables (see [`expand_path`]). A glob pattern
+    /// (`shards/*.parquet`) or a directory names the shards of one table ([`shard_paths`]).
     pub path: PathBuf,
     /// Lines to skip at the top of the file (before the header, if any).
     #[serde(default)]
