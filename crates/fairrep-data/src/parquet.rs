@@ -136,18 +136,26 @@ impl ParquetRows {
         })
     }
 
-    /// The next batch of rows with their 1-based row numbers, or `None` at the end.
-    pub fn next_batch(&mut self) -> Result<Option<Chunk>, DataError> {
-        let batch = match self.pending.take() {
-            Some(b) => b,
-            None => match self.reader.next() {
-                None => return Ok(None),
-                Some(b) => b.map_err(|e| DataError::Parse {
+    /// The next record batch (the one read when the file was opened first), or `None`.
+    fn next_record_batch(&mut self) -> Result<Option<RecordBatch>, DataError> {
+        match self.pending.take() {
+            Some(b) => Ok(Some(b)),
+            None => self
+                .reader
+                .next()
+                .transpose()
+                .map_err(|e| DataError::Parse {
                     path: self.path.clone(),
                     line: self.next_row,
                     message: format!("cannot decode ({e})"),
-                })?,
-            },
+                }),
+        }
+    }
+
+    /// The next batch of rows with their 1-based row numbers, or `None` at the end.
+    pub fn next_batch(&mut self) -> Result<Option<Chunk>, DataError> {
+        let Some(batch) = self.next_record_batch()? else {
+            return Ok(None);
         };
         let n = batch.num_rows();
         let first = self.next_row;
@@ -205,16 +213,8 @@ impl ParquetRows {
         &mut self,
         push: &mut dyn FnMut(usize, usize, Cell<'_>),
     ) -> Result<Option<Vec<u64>>, DataError> {
-        let batch = match self.pending.take() {
-            Some(b) => b,
-            None => match self.reader.next() {
-                None => return Ok(None),
-                Some(b) => b.map_err(|e| DataError::Parse {
-                    path: self.path.clone(),
-                    line: self.next_row,
-                    message: format!("cannot decode ({e})"),
-                })?,
-            },
+        let Some(batch) = self.next_record_batch()? else {
+            return Ok(None);
         };
         let n = batch.num_rows();
         let first = self.next_row;
