@@ -294,8 +294,8 @@ impl ColumnTable {
         find_column(&self.path, &self.columns, &self.unreadable, name, used_as)
     }
 
-    /// Columns `cols` at rows `rows` (in that order), owned.
-    pub fn gather(&self, cols: &[usize], rows: &[usize]) -> Vec<TypedColumn<'static>> {
+    /// Columns `cols` at rows `rows` (in that order): the values copied, the levels borrowed.
+    pub fn gather(&self, cols: &[usize], rows: &[usize]) -> Vec<TypedColumn<'_>> {
         cols.iter()
             .map(|&c| match &self.values[c] {
                 TypedColumn::Numbers(v) => {
@@ -303,7 +303,7 @@ impl ColumnTable {
                 }
                 TypedColumn::Codes { codes, levels } => TypedColumn::Codes {
                     codes: Cow::Owned(rows.iter().map(|&r| codes[r]).collect()),
-                    levels: Cow::Owned(levels.to_vec()),
+                    levels: Cow::Borrowed(levels),
                 },
             })
             .collect()

@@ -312,6 +312,12 @@ pub fn check_columns(names: &[String], columns: &[TypedColumn<'_>]) -> Result<()
 /// The typed columns of an Arrow record batch and their names: numbers as numbers (integers,
 /// floats; nulls NaN), strings and booleans (`true`/`false`) as codes, dictionary columns as
 /// their keys and values, a list-of-floats column (an embedding) as `{column}_0 …` numbers.
+///
+/// This is the conversion of data handed over in memory (Python's Arrow input), where a null
+/// or a NaN is a missing value whatever the run's missing-value tokens. A Parquet *file* is
+/// read as its text would read instead ([`crate::parquet::ParquetRows::next_cells`]: a null is
+/// the first missing-value token, a NaN the text `NaN`), so that a file gives the same run as
+/// its CSV; the two conversions differ on purpose.
 /// A column of another type (dates, decimals, structs) is returned in the second list with its
 /// type, so that only using it is an error ([`Preprocessing::bind`]'s `unreadable`).
 #[allow(clippy::type_complexity)]

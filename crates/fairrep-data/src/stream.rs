@@ -17,11 +17,14 @@ use std::sync::{Arc, Mutex};
 /// [`Lines::line`] gives the line of a byte offset, offsets asked in increasing order (the
 /// csv reader's own line count dates a record after blank lines at the first blank line).
 #[derive(Clone, Default)]
-struct Lines {
-    /// Offsets of the line ends read and not yet passed (`\n`, and `\r`: `true` for `\n`).
-    ahead: Arc<Mutex<VecDeque<(u64, bool)>>>,
-    /// Newlines before the last offset asked.
-    passed: Arc<Mutex<u64>>,
+struct Lines(Arc<Mutex<LineEnds>>);
+
+/// The line ends read and not yet passed (`\n`, and `\r`: `true` for `\n`), and the newlines
+/// before the last offset asked.
+#[derive(Default)]
+struct LineEnds {
+    ahead: VecDeque<(u64, bool)>,
+    passed: u64,
 }
 
 impl Lines {
@@ -29,20 +32,19 @@ impl Lines {
     /// line ends right at `at` (the blank lines the record's position includes) are skipped,
     /// as [`crate::table::Table::read`] skips them.
     fn line(&self, at: u64) -> u64 {
-        let mut ahead = self.ahead.lock().unwrap_or_else(|e| e.into_inner());
-        let mut passed = self.passed.lock().unwrap_or_else(|e| e.into_inner());
+        let mut ends = self.0.lock().unwrap_or_else(|e| e.into_inner());
         let mut at = at;
-        while let Some(&(end, newline)) = ahead.front() {
+        while let Some(&(end, newline)) = ends.ahead.front() {
             if end > at {
                 break;
             }
             if end == at {
                 at += 1;
             }
-            ahead.pop_front();
-            *passed += u64::from(newline);
+            ends.ahead.pop_front();
+            ends.passed += u64::from(newline);
         }
-        *passed + 1
+        ends.passed + 1
     }
 }
 
@@ -56,8 +58,8 @@ struct Counting<R> {
 impl<R: Read> Read for Counting<R> {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
         let n = self.inner.read(buf)?;
-        let mut ahead = self.lines.ahead.lock().unwrap_or_else(|e| e.into_inner());
-        ahead.extend(
+        let mut ends = self.lines.0.lock().unwrap_or_else(|e| e.into_inner());
+        ends.ahead.extend(
             buf[..n]
                 .iter()
                 .enumerate()
