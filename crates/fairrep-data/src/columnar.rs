@@ -53,7 +53,9 @@ enum Builder {
 }
 
 impl Builder {
-    fn push(&mut self, cell: &str, null: Option<&str>, buf: &mut String) {
+    /// `by_value`: the column is read for its numbers only ([`ColumnUse::Value`]), so any text of
+    /// a finite number is kept as the number.
+    fn push(&mut self, cell: &str, null: Option<&str>, by_value: bool, buf: &mut String) {
         if let Builder::Numbers(values) = self {
             if Some(cell) == null {
                 values.push(f64::NAN);
@@ -62,6 +64,10 @@ impl Builder {
             if let Ok(v) = cell.parse::<f64>()
                 && v.is_finite()
             {
+                if by_value {
+                    values.push(v);
+                    return;
+                }
                 buf.clear();
                 let _ = write!(buf, "{v}");
                 if buf == cell {
@@ -69,8 +75,9 @@ impl Builder {
                     return;
                 }
             }
-            // Text, or a number written otherwise (`1.50`, `1e3`): the column becomes codes,
-            // its numbers written back as the text they were read from.
+            // Text, or a number written otherwise (`1.50`, `1e3`) in a column read as text: the
+            // column becomes codes, its numbers written back as the text they were read from
+            // (by value: as their shortest form, which parses to the same number).
             let mut codes = Builder::Codes {
                 codes: Vec::with_capacity(values.capacity()),
                 levels: Vec::new(),
@@ -127,9 +134,27 @@ impl Builder {
     }
 }
 
+/// How a column is read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ColumnUse {
+    /// Not read: the run does not use it (its cells read as `""`).
+    Skip,
+    /// Read for its text (a category, a group, a task's label): a column of numbers is kept as
+    /// numbers only when each cell's text is the number's shortest form, so that every cell
+    /// reads back as the file's text.
+    Text,
+    /// Read for its numbers only (a numeric feature): every cell that is a finite number is
+    /// kept as that number whatever its text (`1.0`, `-8e-05`); [`ColumnTable::cell`] gives the
+    /// number's shortest form. A cell that is neither a number nor the null token makes the
+    /// column codes, as [`ColumnUse::Text`] does, so that it is reported as the file has it.
+    Value,
+}
+
 /// Typed columns built from rows of text.
 struct Columns {
     builders: Vec<Builder>,
+    /// How each column is read.
+    uses: Vec<ColumnUse>,
     /// Whether each column is read.
     read: Vec<bool>,
     lines: Vec<u64>,
@@ -139,10 +164,11 @@ struct Columns {
 }
 
 impl Columns {
-    fn new(read: Vec<bool>, null: Option<&str>) -> Self {
+    fn new(uses: Vec<ColumnUse>, null: Option<&str>) -> Self {
         Columns {
-            builders: read.iter().map(|_| Builder::Numbers(Vec::new())).collect(),
-            read,
+            builders: uses.iter().map(|_| Builder::Numbers(Vec::new())).collect(),
+            read: uses.iter().map(|u| *u != ColumnUse::Skip).collect(),
+            uses,
             lines: Vec::new(),
             null: null.map(str::to_string),
             buf: String::new(),
@@ -153,18 +179,22 @@ impl Columns {
     fn push_cell(&mut self, c: usize, cell: Cell<'_>) {
         if self.read[c] {
             match cell {
-                Cell::Text(text) => {
-                    self.builders[c].push(text, self.null.as_deref(), &mut self.buf)
-                }
+                Cell::Text(text) => self.builders[c].push(
+                    text,
+                    self.null.as_deref(),
+                    self.uses[c] == ColumnUse::Value,
+                    &mut self.buf,
+                ),
                 Cell::Number(v) => self.builders[c].push_number(v),
             }
         }
     }
 
     fn push(&mut self, row: &StringRecord, line: u64) {
-        for ((b, cell), &read) in self.builders.iter_mut().zip(row).zip(&self.read) {
-            if read {
-                b.push(cell, self.null.as_deref(), &mut self.buf);
+        for ((b, cell), &using) in self.builders.iter_mut().zip(row).zip(&self.uses) {
+            if using != ColumnUse::Skip {
+                let by_value = using == ColumnUse::Value;
+                b.push(cell, self.null.as_deref(), by_value, &mut self.buf);
             }
         }
         self.lines.push(line);
@@ -175,13 +205,13 @@ impl ColumnTable {
     /// Reads `path` (CSV, CSV.gz or Parquet, as [`crate::table::Table::read`] reads it: the
     /// same columns, rows, lines and errors) a chunk of rows at a time into typed columns.
     /// `nan`: the token that a number column may hold as a missing value (NaN), normally the
-    /// first missing-value token; `None` keeps every such column as text. Only the columns
-    /// `used` accepts are read (the others keep their names and read as empty cells).
+    /// first missing-value token; `None` keeps every such column as text. `used` says how each
+    /// column is read ([`ColumnUse`]; those skipped keep their names and read as empty cells).
     pub fn read(
         path: &Path,
         opts: &ReadOptions<'_>,
         nan: Option<&str>,
-        used: &dyn Fn(&str) -> bool,
+        used: &dyn Fn(&str) -> ColumnUse,
     ) -> Result<ColumnTable, DataError> {
         Self::read_shards(path, &[path.to_path_buf()], opts, nan, used)
     }
@@ -194,7 +224,7 @@ impl ColumnTable {
         shards: &[PathBuf],
         opts: &ReadOptions<'_>,
         nan: Option<&str>,
-        used: &dyn Fn(&str) -> bool,
+        used: &dyn Fn(&str) -> ColumnUse,
     ) -> Result<ColumnTable, DataError> {
         // The first shard's columns and unreadable columns, and the typed columns being built.
         type Reading = (Vec<String>, Vec<(String, String)>, Columns);
@@ -203,11 +233,11 @@ impl ColumnTable {
         for path in shards {
             let mut stream = crate::stream::RowStream::open(path, opts, CHUNK_ROWS)?;
             let (columns, _, cols) = table.get_or_insert_with(|| {
-                let read = stream.columns().iter().map(|c| used(c)).collect();
+                let uses = stream.columns().iter().map(|c| used(c)).collect();
                 (
                     stream.columns().to_vec(),
                     stream.unreadable().to_vec(),
-                    Columns::new(read, nan),
+                    Columns::new(uses, nan),
                 )
             });
             if stream.columns() != columns.as_slice() {
@@ -241,14 +271,14 @@ impl ColumnTable {
     }
 
     /// Typed columns of rows already read as text (a table with derived columns), each row
-    /// freed once read; only the columns `used` accepts are kept.
+    /// freed once read; each column read as `used` says.
     pub fn from_rows(
         path: &Path,
         columns: Vec<String>,
         unreadable: Vec<(String, String)>,
         (rows, lines): (Vec<StringRecord>, &[u64]),
         nan: Option<&str>,
-        used: &dyn Fn(&str) -> bool,
+        used: &dyn Fn(&str) -> ColumnUse,
     ) -> ColumnTable {
         let mut cols = Columns::new(columns.iter().map(|c| used(c)).collect(), nan);
         for (row, &line) in rows.into_iter().zip(lines) {
@@ -344,7 +374,7 @@ mod tests {
             null: "?",
             ..ReadOptions::default()
         };
-        let t = ColumnTable::read(&path, &opts, Some("?"), &|_| true).unwrap();
+        let t = ColumnTable::read(&path, &opts, Some("?"), &|_| ColumnUse::Text).unwrap();
         let text = Table::read(&path, &opts).unwrap();
         assert_eq!(t.columns, text.columns);
         assert_eq!(t.lines, text.lines);
@@ -363,7 +393,14 @@ mod tests {
         assert_eq!(g[0].cell(0, "?"), "39");
         assert_eq!(g[1].cell(1, "?"), "x");
         // Columns not used are not read; from rows of text, the same table.
-        let some = ColumnTable::read(&path, &opts, Some("?"), &|c| c != "c").unwrap();
+        let some = ColumnTable::read(&path, &opts, Some("?"), &|c| {
+            if c == "c" {
+                ColumnUse::Skip
+            } else {
+                ColumnUse::Text
+            }
+        })
+        .unwrap();
         assert!(some.values[2].is_empty() && some.cell(0, 2).is_empty() && some.cell(1, 3) == "3");
         let rows = ColumnTable::from_rows(
             &path,
@@ -371,16 +408,52 @@ mod tests {
             Vec::new(),
             (text.rows.clone(), &text.lines),
             Some("?"),
-            &|_| true,
+            &|_| ColumnUse::Text,
         );
         assert_eq!(rows.values, t.values);
         // Line numbers as the whole-file reader counts them: CRLF, several blank lines, a last
         // line without its newline.
         let crlf = dir.path().join("crlf.csv");
         std::fs::write(&crlf, "a,b\r\n1,x\r\n\r\n\r\n2,y\r\n\n3,z").unwrap();
-        let t = ColumnTable::read(&crlf, &opts, Some("?"), &|_| true).unwrap();
+        let t = ColumnTable::read(&crlf, &opts, Some("?"), &|_| ColumnUse::Text).unwrap();
         assert_eq!(t.lines, Table::read(&crlf, &opts).unwrap().lines);
         assert_eq!(t.lines, [2, 5, 7]);
+    }
+
+    /// A column read by value keeps every finite number as a number whatever its text
+    /// (`1.0`, `-8e-05`, `0.50`): no code and no level per distinct text; the null token is NaN;
+    /// a text that is no number makes it codes, as a text column, each cell then the text of
+    /// its number.
+    #[test]
+    fn a_column_read_by_value_keeps_numbers_whatever_their_text() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.csv");
+        std::fs::write(
+            &path,
+            "a,b,c\n1.0,1.0,1.0\n-8e-05,-8e-05,x\n0.50,0.50,?\n?,?,2\n",
+        )
+        .unwrap();
+        let opts = ReadOptions {
+            null: "?",
+            ..ReadOptions::default()
+        };
+        let uses = |c: &str| match c {
+            "a" => ColumnUse::Text,
+            _ => ColumnUse::Value,
+        };
+        let t = ColumnTable::read(&path, &opts, Some("?"), &uses).unwrap();
+        assert!(matches!(t.values[0], TypedColumn::Codes { .. }));
+        match &t.values[1] {
+            TypedColumn::Numbers(v) => {
+                assert_eq!(&v[..3], [1.0, -8e-5, 0.5]);
+                assert!(v[3].is_nan());
+            }
+            other => panic!("{other:?}"),
+        }
+        let cells: Vec<_> = (0..4).map(|r| t.cell(r, 2).into_owned()).collect();
+        assert!(matches!(t.values[2], TypedColumn::Codes { .. }));
+        assert_eq!(cells, ["1", "x", "?", "2"]);
+        assert_eq!(t.cell(1, 1), "-0.00008");
     }
 
     /// Shards are read one after the other into one table; each row knows its file and line;
@@ -397,18 +470,20 @@ mod tests {
         std::fs::write(&b, "x,y\n\n3,w\n").unwrap();
         std::fs::write(&c, "x,z\n4,w\n").unwrap();
         let opts = ReadOptions::default();
-        let t =
-            ColumnTable::read_shards(dir.path(), &[a.clone(), b.clone()], &opts, None, &|_| true)
-                .unwrap();
+        let t = ColumnTable::read_shards(dir.path(), &[a.clone(), b.clone()], &opts, None, &|_| {
+            ColumnUse::Text
+        })
+        .unwrap();
         assert_eq!(t.n(), 3);
         assert_eq!((t.cell(2, 0), t.cell(2, 1)), ("3".into(), "w".into()));
         assert_eq!(t.origin(0), (a.as_path(), 2));
         assert_eq!(t.origin(1), (a.as_path(), 3));
         assert_eq!(t.origin(2), (b.as_path(), 3));
-        let e =
-            ColumnTable::read_shards(dir.path(), &[a.clone(), c.clone()], &opts, None, &|_| true)
-                .unwrap_err()
-                .to_string();
+        let e = ColumnTable::read_shards(dir.path(), &[a.clone(), c.clone()], &opts, None, &|_| {
+            ColumnUse::Text
+        })
+        .unwrap_err()
+        .to_string();
         assert!(
             e.contains("c.csv: columns x, z differ from those of the first shard")
                 && e.contains("a.csv"),

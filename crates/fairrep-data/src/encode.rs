@@ -1,7 +1,7 @@
 //! From two tables to encoded splits: missing values, the seeded validation split, encoders fitted
 //! on the training split only, sensitive groups and task labels.
 
-use crate::columnar::ColumnTable;
+use crate::columnar::{ColumnTable, ColumnUse};
 use crate::columns::TypedColumn;
 use crate::error::DataError;
 use crate::fitted::{Binding, FittedSensitive, Preprocessing, Reading, RowOutcome, VectorGroup};
@@ -70,8 +70,9 @@ pub struct Prepared {
     pub groups: Vec<String>,
     /// The tasks, in config order.
     pub tasks: Vec<TaskInfo>,
-    /// Training split (the training file minus the validation rows).
-    pub train: Split,
+    /// Training split (the training file minus the validation rows); shared, so that the
+    /// trainer's batcher holds it without a copy.
+    pub train: std::sync::Arc<Split>,
     /// Validation split (a seeded random part of the training file).
     pub valid: Split,
     /// Test split (the test file).
@@ -297,16 +298,23 @@ pub fn prepare(
     }
     let missing: HashSet<&str> = spec.missing_values.iter().map(String::as_str).collect();
     // The columns the run uses: features (a vector's `{name}_…` columns), the sensitive
-    // attribute, the tasks'. Only they are read.
+    // attribute, the tasks'. Only they are read; those used only as numbers (numeric features,
+    // vectors' elements) by value, the others for their text.
     let used = |c: &str| {
         let f = &spec.features;
-        f.categorical.iter().chain(&f.numeric).any(|x| x == c)
+        let as_number = f.numeric.iter().any(|x| x == c)
             || (f.vectors.iter()).any(|v| {
                 c.strip_prefix(v.as_str())
                     .is_some_and(|r| r.starts_with('_'))
-            })
+            });
+        let as_text = f.categorical.iter().any(|x| x == c)
             || c == spec.sensitive.column
-            || tasks.iter().any(|t| t.column == c)
+            || tasks.iter().any(|t| t.column == c);
+        match (as_text, as_number) {
+            (true, _) => ColumnUse::Text,
+            (false, true) => ColumnUse::Value,
+            (false, false) => ColumnUse::Skip,
+        }
     };
     // Typed columns, read a chunk at a time; with derived columns (computed from the text of
     // each row) the file is read as text first.
@@ -623,7 +631,7 @@ pub fn prepare(
         encoders,
         groups: group_names,
         tasks,
-        train,
+        train: std::sync::Arc::new(train),
         valid,
         test,
         dropped,

@@ -320,3 +320,65 @@ fn groups_may_be_numeric_ranges() {
         assert!(e.contains(needle), "{groups}: {e}");
     }
 }
+
+/// A numeric feature's numbers written otherwise (`10.0`, `2e1`, `030`, `+40`) encode to the
+/// same bits as in their shortest form: such a column is read by value, so what is fitted and
+/// encoded is the number, never a level per distinct text. Text in it is still named by its
+/// line and column.
+#[test]
+fn numbers_written_otherwise_encode_to_the_same_bits() {
+    let d = setup();
+    let (mut spec, tasks) = config("");
+    spec.validation_fraction = 0.25;
+    let body = |other: bool| {
+        (0..40)
+            .map(|i| {
+                let age = if other {
+                    match i % 4 {
+                        0 => format!("{i}.0"),
+                        1 => format!("{}e-1", i * 10),
+                        2 => format!("0{i}"),
+                        _ => format!("+{i}.500"),
+                    }
+                } else if i % 4 == 3 {
+                    format!("{i}.5")
+                } else {
+                    i.to_string()
+                };
+                let income = ["high", "low"][i % 5 % 2];
+                format!(
+                    "{age},{},{},{income},{}\n",
+                    ["a", "b"][i % 2],
+                    ["F", "M"][i % 3 % 2],
+                    30 + i
+                )
+            })
+            .collect::<String>()
+    };
+    let header = "age,job,sex,income,hours\n";
+    write(d.path(), "train.csv", &format!("{header}{}", body(false)));
+    let plain = prepare(&spec, &tasks, d.path(), 3).unwrap();
+    write(d.path(), "train.csv", &format!("{header}{}", body(true)));
+    let other = prepare(&spec, &tasks, d.path(), 3).unwrap();
+    assert_eq!(plain.features, other.features);
+    assert_eq!(plain.encoders, other.encoders);
+    for (a, b) in [
+        (&*plain.train, &*other.train),
+        (&plain.valid, &other.valid),
+        (&plain.test, &other.test),
+    ] {
+        let bits = |s: &Split| s.x.iter().map(|v| v.to_bits()).collect::<Vec<_>>();
+        assert_eq!(bits(a), bits(b));
+        assert_eq!(a.s, b.s);
+    }
+    write(
+        d.path(),
+        "train.csv",
+        &format!("{header}{}", body(true).replace("\n02,", "\n2x,")),
+    );
+    let e = prepare(&spec, &tasks, d.path(), 3).unwrap_err().to_string();
+    assert!(
+        e.contains("line 4") && e.contains("`age`") && e.contains("2x"),
+        "{e}"
+    );
+}

@@ -234,7 +234,7 @@ role = "source"
 /// unreadable column; with a null token that is a missing value, or none; skipping rows.
 #[test]
 fn typed_parquet_columns_equal_the_text_rows() {
-    use fairrep_data::columnar::ColumnTable;
+    use fairrep_data::columnar::{ColumnTable, ColumnUse};
     let dir = tempfile::tempdir().unwrap();
     let mut emb = FixedSizeListBuilder::new(Float32Builder::new(), 2);
     for (k, (a, b)) in [
@@ -318,7 +318,7 @@ fn typed_parquet_columns_equal_the_text_rows() {
                 skip_rows: skip,
                 ..opts(null)
             };
-            let typed = ColumnTable::read(&path, &o, nan, &|_| true).unwrap();
+            let typed = ColumnTable::read(&path, &o, nan, &|_| ColumnUse::Text).unwrap();
             let t = Table::read(&path, &o).unwrap();
             let text = ColumnTable::from_rows(
                 &path,
@@ -326,7 +326,7 @@ fn typed_parquet_columns_equal_the_text_rows() {
                 t.unreadable.clone(),
                 (t.rows.clone(), &t.lines),
                 nan,
-                &|_| true,
+                &|_| ColumnUse::Text,
             );
             assert_eq!(typed.columns, text.columns);
             assert_eq!(typed.lines, text.lines);

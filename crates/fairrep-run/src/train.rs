@@ -186,7 +186,7 @@ impl<'a> Trainer<'a> {
             config,
             data,
             device,
-            batcher: FairBatcher::new(Arc::new(data.train.clone()), source),
+            batcher: FairBatcher::new(Arc::clone(&data.train), source),
             train_device,
             model,
             optim: adam.init(),
