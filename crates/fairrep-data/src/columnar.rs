@@ -19,6 +19,38 @@ use std::path::{Path, PathBuf};
 /// Rows read at a time.
 const CHUNK_ROWS: usize = 65_536;
 
+/// Rows per block of a column. A table is held in blocks: reading never copies a whole column
+/// to grow it, and the splits are encoded in file order, a block's feature values freed once its
+/// rows are encoded ([`ColumnTable::release`]), so that the table and the encoded splits are not
+/// held whole at the same time.
+pub const BLOCK_ROWS: usize = 65_536;
+
+/// A column's values in blocks of [`BLOCK_ROWS`] rows (the last may be shorter; a released
+/// block is empty).
+#[derive(Debug, Clone, PartialEq)]
+enum Blocks {
+    /// Numbers; NaN: the null token.
+    Numbers(Vec<Vec<f64>>),
+    /// Codes into `levels` (32 bits: a column cannot hold 2³² distinct texts in memory).
+    Codes {
+        blocks: Vec<Vec<u32>>,
+        levels: Vec<String>,
+    },
+}
+
+/// Appends `v` to the last block, or to a new one when it is full.
+fn push_block<T>(blocks: &mut Vec<Vec<T>>, v: T) {
+    match blocks.last_mut() {
+        Some(b) if b.len() < BLOCK_ROWS => b.push(v),
+        _ => {
+            // The first block grows as a vector does (a small table stays small).
+            let mut b = Vec::with_capacity(if blocks.is_empty() { 0 } else { BLOCK_ROWS });
+            b.push(v);
+            blocks.push(b);
+        }
+    }
+}
+
 /// A table of typed columns, with the source line of every row for error messages.
 #[derive(Debug, Clone)]
 pub struct ColumnTable {
@@ -28,8 +60,8 @@ pub struct ColumnTable {
     pub sources: Vec<(PathBuf, usize)>,
     /// Column names.
     pub columns: Vec<String>,
-    /// One typed column per name.
-    pub values: Vec<TypedColumn<'static>>,
+    /// One typed column per name, in blocks ([`ColumnTable::values`] for a column whole).
+    data: Vec<Blocks>,
     /// 1-based line number of each row in the file (a Parquet file: its row number).
     pub lines: Vec<u64>,
     /// Columns of a Parquet file whose type cannot be read, with the type.
@@ -40,15 +72,15 @@ pub struct ColumnTable {
     skipped: Vec<bool>,
 }
 
-/// One column being read.
+/// One column being read, in blocks of [`BLOCK_ROWS`] rows.
 enum Builder {
     /// Every cell so far a number written in its shortest form, or the null token (NaN).
-    Numbers(Vec<f64>),
+    Numbers(Vec<Vec<f64>>),
     /// Codes into the distinct texts.
     Codes {
-        codes: Vec<i64>,
+        codes: Vec<Vec<u32>>,
         levels: Vec<String>,
-        index: HashMap<String, i64>,
+        index: HashMap<String, u32>,
     },
 }
 
@@ -58,20 +90,20 @@ impl Builder {
     fn push(&mut self, cell: &str, null: Option<&str>, by_value: bool, buf: &mut String) {
         if let Builder::Numbers(values) = self {
             if Some(cell) == null {
-                values.push(f64::NAN);
+                push_block(values, f64::NAN);
                 return;
             }
             if let Ok(v) = cell.parse::<f64>()
                 && v.is_finite()
             {
                 if by_value {
-                    values.push(v);
+                    push_block(values, v);
                     return;
                 }
                 buf.clear();
                 let _ = write!(buf, "{v}");
                 if buf == cell {
-                    values.push(v);
+                    push_block(values, v);
                     return;
                 }
             }
@@ -79,11 +111,11 @@ impl Builder {
             // column becomes codes, its numbers written back as the text they were read from
             // (by value: as their shortest form, which parses to the same number).
             let mut codes = Builder::Codes {
-                codes: Vec::with_capacity(values.capacity()),
+                codes: Vec::with_capacity(values.len()),
                 levels: Vec::new(),
                 index: HashMap::new(),
             };
-            for v in values.iter() {
+            for v in values.iter().flatten() {
                 let text = if v.is_nan() {
                     null.unwrap_or_default().to_string()
                 } else {
@@ -99,7 +131,7 @@ impl Builder {
     /// A finite number whose text is its shortest form.
     fn push_number(&mut self, v: f64) {
         match self {
-            Builder::Numbers(values) => values.push(v),
+            Builder::Numbers(values) => push_block(values, v),
             codes => codes.intern(&v.to_string()),
         }
     }
@@ -115,20 +147,21 @@ impl Builder {
                 Some(&c) => c,
                 None => {
                     levels.push(cell.to_string());
-                    index.insert(cell.to_string(), levels.len() as i64 - 1);
-                    levels.len() as i64 - 1
+                    let code = (levels.len() - 1) as u32;
+                    index.insert(cell.to_string(), code);
+                    code
                 }
             };
-            codes.push(code);
+            push_block(codes, code);
         }
     }
 
-    fn finish(self) -> TypedColumn<'static> {
+    fn finish(self) -> Blocks {
         match self {
-            Builder::Numbers(v) => TypedColumn::Numbers(Cow::Owned(v)),
-            Builder::Codes { codes, levels, .. } => TypedColumn::Codes {
-                codes: Cow::Owned(codes),
-                levels: Cow::Owned(levels),
+            Builder::Numbers(v) => Blocks::Numbers(v),
+            Builder::Codes { codes, levels, .. } => Blocks::Codes {
+                blocks: codes,
+                levels,
             },
         }
     }
@@ -298,7 +331,7 @@ impl ColumnTable {
             sources: vec![(path.to_path_buf(), 0)],
             columns,
             skipped: cols.read.iter().map(|r| !r).collect(),
-            values: cols.builders.into_iter().map(Builder::finish).collect(),
+            data: cols.builders.into_iter().map(Builder::finish).collect(),
             lines: cols.lines,
             unreadable,
             null: cols.null.unwrap_or_default(),
@@ -316,7 +349,62 @@ impl ColumnTable {
         if self.skipped[c] {
             return Cow::Borrowed("");
         }
-        self.values[c].cell(r, &self.null)
+        match (self.number(r, c), self.code(r, c)) {
+            (Some(v), _) if v.is_nan() => Cow::Borrowed(&self.null),
+            (Some(v), _) => Cow::Owned(v.to_string()),
+            (None, Some(code)) => match (usize::try_from(code), self.levels(c)) {
+                (Ok(k), Some(levels)) => Cow::Borrowed(levels[k].as_str()),
+                _ => Cow::Borrowed(&self.null),
+            },
+            (None, None) => Cow::Borrowed(""),
+        }
+    }
+
+    /// Row `r`'s number in column `c`, when the column holds numbers (NaN: missing).
+    pub fn number(&self, r: usize, c: usize) -> Option<f64> {
+        match &self.data[c] {
+            Blocks::Numbers(b) => Some(b[r / BLOCK_ROWS][r % BLOCK_ROWS]),
+            Blocks::Codes { .. } => None,
+        }
+    }
+
+    /// Row `r`'s code in column `c`, when the column holds codes (negative: missing).
+    pub fn code(&self, r: usize, c: usize) -> Option<i64> {
+        match &self.data[c] {
+            Blocks::Codes { blocks, .. } => Some(i64::from(blocks[r / BLOCK_ROWS][r % BLOCK_ROWS])),
+            Blocks::Numbers(_) => None,
+        }
+    }
+
+    /// The levels of column `c`, when it holds codes.
+    pub fn levels(&self, c: usize) -> Option<&[String]> {
+        match &self.data[c] {
+            Blocks::Codes { levels, .. } => Some(levels),
+            Blocks::Numbers(_) => None,
+        }
+    }
+
+    /// Column `c` whole: numbers borrowed when they are one block, else copied into one column
+    /// (for tests and small tables; the run reads blocks and cells).
+    pub fn values(&self, c: usize) -> TypedColumn<'_> {
+        match &self.data[c] {
+            Blocks::Numbers(b) if b.len() == 1 => TypedColumn::Numbers(Cow::Borrowed(&b[0])),
+            Blocks::Numbers(b) => TypedColumn::Numbers(Cow::Owned(b.concat())),
+            Blocks::Codes { blocks, levels } => TypedColumn::Codes {
+                codes: Cow::Owned(blocks.iter().flatten().map(|&c| i64::from(c)).collect()),
+                levels: Cow::Borrowed(levels),
+            },
+        }
+    }
+
+    /// Frees block `b` (rows `b · BLOCK_ROWS ..`) of column `c`: its cells must not be read
+    /// again (the encoder frees the feature columns' blocks as it encodes them in file order).
+    pub fn release(&mut self, c: usize, b: usize) {
+        let block = match &mut self.data[c] {
+            Blocks::Numbers(v) => v.get_mut(b).map(std::mem::take).map(drop),
+            Blocks::Codes { blocks, .. } => blocks.get_mut(b).map(std::mem::take).map(drop),
+        };
+        debug_assert!(block.is_some() || self.skipped[c] || b == 0);
     }
 
     /// Index of column `name`, or an error naming it, how it is used and the file's columns.
@@ -326,13 +414,26 @@ impl ColumnTable {
 
     /// Columns `cols` at rows `rows` (in that order): the values copied, the levels borrowed.
     pub fn gather(&self, cols: &[usize], rows: &[usize]) -> Vec<TypedColumn<'_>> {
+        let at = |r: usize| (r / BLOCK_ROWS, r % BLOCK_ROWS);
         cols.iter()
-            .map(|&c| match &self.values[c] {
-                TypedColumn::Numbers(v) => {
-                    TypedColumn::Numbers(Cow::Owned(rows.iter().map(|&r| v[r]).collect()))
-                }
-                TypedColumn::Codes { codes, levels } => TypedColumn::Codes {
-                    codes: Cow::Owned(rows.iter().map(|&r| codes[r]).collect()),
+            .map(|&c| match &self.data[c] {
+                Blocks::Numbers(b) => TypedColumn::Numbers(Cow::Owned(
+                    rows.iter()
+                        .map(|&r| {
+                            let (k, i) = at(r);
+                            b[k][i]
+                        })
+                        .collect(),
+                )),
+                Blocks::Codes { blocks, levels } => TypedColumn::Codes {
+                    codes: Cow::Owned(
+                        rows.iter()
+                            .map(|&r| {
+                                let (k, i) = at(r);
+                                i64::from(blocks[k][i])
+                            })
+                            .collect(),
+                    ),
                     levels: Cow::Borrowed(levels),
                 },
             })
@@ -342,11 +443,12 @@ impl ColumnTable {
     /// The bytes its columns hold (values, codes, levels' text, lines): what reading the file
     /// costs in memory.
     pub fn heap_bytes(&self) -> usize {
-        let cols: usize = (self.values.iter())
+        let cols: usize = (self.data.iter())
             .map(|c| match c {
-                TypedColumn::Numbers(v) => v.len() * 8,
-                TypedColumn::Codes { codes, levels } => {
-                    codes.len() * 8 + levels.iter().map(|l| l.len() + 24).sum::<usize>()
+                Blocks::Numbers(b) => b.iter().map(|v| v.capacity() * 8).sum::<usize>(),
+                Blocks::Codes { blocks, levels } => {
+                    blocks.iter().map(|v| v.capacity() * 4).sum::<usize>()
+                        + levels.iter().map(|l| l.len() + 24).sum::<usize>()
                 }
             })
             .sum();
@@ -383,8 +485,8 @@ mod tests {
                 assert_eq!(t.cell(r, c), &text.rows[r][c], "row {r} column {c}");
             }
         }
-        let kinds: Vec<bool> = (t.values.iter())
-            .map(|c| matches!(c, TypedColumn::Numbers(_)))
+        let kinds: Vec<bool> = (0..t.columns.len())
+            .map(|c| matches!(t.values(c), TypedColumn::Numbers(_)))
             .collect();
         // a: numbers; b: an empty cell is not the null token `?`; c: text; d: `1.50`; e: `?`
         // (null) and `` (a second token) and 4.
@@ -401,7 +503,7 @@ mod tests {
             }
         })
         .unwrap();
-        assert!(some.values[2].is_empty() && some.cell(0, 2).is_empty() && some.cell(1, 3) == "3");
+        assert!(some.values(2).is_empty() && some.cell(0, 2).is_empty() && some.cell(1, 3) == "3");
         let rows = ColumnTable::from_rows(
             &path,
             text.columns.clone(),
@@ -410,7 +512,7 @@ mod tests {
             Some("?"),
             &|_| ColumnUse::Text,
         );
-        assert_eq!(rows.values, t.values);
+        assert_eq!(rows.data, t.data);
         // Line numbers as the whole-file reader counts them: CRLF, several blank lines, a last
         // line without its newline.
         let crlf = dir.path().join("crlf.csv");
@@ -442,8 +544,8 @@ mod tests {
             _ => ColumnUse::Value,
         };
         let t = ColumnTable::read(&path, &opts, Some("?"), &uses).unwrap();
-        assert!(matches!(t.values[0], TypedColumn::Codes { .. }));
-        match &t.values[1] {
+        assert!(matches!(t.values(0), TypedColumn::Codes { .. }));
+        match t.values(1) {
             TypedColumn::Numbers(v) => {
                 assert_eq!(&v[..3], [1.0, -8e-5, 0.5]);
                 assert!(v[3].is_nan());
@@ -451,7 +553,7 @@ mod tests {
             other => panic!("{other:?}"),
         }
         let cells: Vec<_> = (0..4).map(|r| t.cell(r, 2).into_owned()).collect();
-        assert!(matches!(t.values[2], TypedColumn::Codes { .. }));
+        assert!(matches!(t.values(2), TypedColumn::Codes { .. }));
         assert_eq!(cells, ["1", "x", "?", "2"]);
         assert_eq!(t.cell(1, 1), "-0.00008");
     }

@@ -1,8 +1,7 @@
 //! From two tables to encoded splits: missing values, the seeded validation split, encoders fitted
 //! on the training split only, sensitive groups and task labels.
 
-use crate::columnar::{ColumnTable, ColumnUse};
-use crate::columns::TypedColumn;
+use crate::columnar::{BLOCK_ROWS, ColumnTable, ColumnUse};
 use crate::error::DataError;
 use crate::fitted::{Binding, FittedSensitive, Preprocessing, Reading, RowOutcome, VectorGroup};
 pub use crate::fitted::{ColumnEncoder, MISSING_CATEGORY, TaskInfo};
@@ -362,7 +361,7 @@ pub fn prepare(
             &used,
         ))
     };
-    let train_t = read(&spec.train)?;
+    let mut train_t = read(&spec.train)?;
     // `[data.features] vectors`: each name stands for its columns `{name}_0 …` (a Parquet list
     // column reads as those), numeric features after the numeric ones.
     let mut vectors = Vec::new();
@@ -388,17 +387,17 @@ pub fn prepare(
     let train_c = Cols::resolve(&train_t, spec, &numeric, tasks)?;
     let mut keep_train = keep_rows(&train_t, &train_c, spec, &missing)?;
     // The test split: its own file, or a seeded `test_fraction` of the one file.
-    let test_owned;
-    let (test_t, test_c, keep_test, dropped) = match &spec.test {
+    // The test file's table, when it has its own (else the test rows are the training table's).
+    let (mut test_own, test_c, keep_test, dropped) = match &spec.test {
         Some(f) => {
-            test_owned = read(f)?;
+            let test_owned = read(f)?;
             let test_c = Cols::resolve(&test_owned, spec, &numeric, tasks)?;
             let keep_test = keep_rows(&test_owned, &test_c, spec, &missing)?;
             let dropped = Dropped {
                 train: train_t.n() - keep_train.len(),
                 test: test_owned.n() - keep_test.len(),
             };
-            (&test_owned, test_c, keep_test, dropped)
+            (Some(test_owned), test_c, keep_test, dropped)
         }
         None => {
             let fraction = spec.test_fraction.unwrap_or(0.0);
@@ -414,7 +413,7 @@ pub fn prepare(
                 test: 0,
             };
             (
-                &train_t,
+                None,
                 Cols::resolve(&train_t, spec, &numeric, tasks)?,
                 test_rows,
                 dropped,
@@ -449,6 +448,7 @@ pub fn prepare(
     }
     let mut valid_rows = order[..n_val].to_vec();
     let mut train_rows = order[n_val..].to_vec();
+    drop((order, keep_train));
     valid_rows.sort_unstable();
     train_rows.sort_unstable();
     if train_rows.is_empty() {
@@ -558,9 +558,26 @@ pub fn prepare(
         groups: &groups,
         p: features.len(),
     };
-    let train = enc.encode(&train_t, &train_c, &train_rows)?;
-    let valid = enc.encode(&train_t, &train_c, &valid_rows)?;
-    let test = enc.encode(test_t, &test_c, &keep_test)?;
+    // The features in file order, each table's feature blocks freed once encoded.
+    let mut xs = [&train_rows, &valid_rows, &keep_test].map(|rows| enc.zeros(rows));
+    let test_t = match test_own.as_mut() {
+        Some(test_t) => {
+            let (ours, theirs) = xs.split_at_mut(2);
+            let both = [&train_rows[..], &valid_rows];
+            enc.encode_features(&mut train_t, &train_c, &both, ours, true)?;
+            enc.encode_features(test_t, &test_c, &[&keep_test], theirs, true)?;
+            &*test_t
+        }
+        None => {
+            let all = [&train_rows[..], &valid_rows, &keep_test];
+            enc.encode_features(&mut train_t, &train_c, &all, &mut xs, true)?;
+            &train_t
+        }
+    };
+    let [x_train, x_valid, x_test] = xs;
+    let train = enc.labels(&train_t, &train_c, &train_rows, x_train)?;
+    let valid = enc.labels(&train_t, &train_c, &valid_rows, x_valid)?;
+    let test = enc.labels(test_t, &test_c, &keep_test, x_test)?;
 
     // The training split must support the run.
     for (g, count) in train.group_counts(group_names.len()).iter().enumerate() {
@@ -653,23 +670,22 @@ fn keep_rows(
         .collect();
     let mut keep = Vec::with_capacity(t.n());
     // Per column, whether each code's text is a missing token (a number never is).
-    let missing_codes: Vec<Option<Vec<bool>>> = (t.values.iter())
-        .map(|v| match v {
-            TypedColumn::Codes { levels, .. } => Some(
+    let missing_codes: Vec<Option<Vec<bool>>> = (0..t.columns.len())
+        .map(|c| {
+            let levels = t.levels(c)?;
+            Some(
                 levels
                     .iter()
                     .map(|l| missing.contains(l.as_str()))
                     .collect(),
-            ),
-            TypedColumn::Numbers(_) => None,
+            )
         })
         .collect();
-    let is_missing = |r: usize, col: usize| match (&t.values[col], &missing_codes[col]) {
-        (TypedColumn::Numbers(v), _) => v[r].is_nan(),
-        (TypedColumn::Codes { codes, .. }, Some(m)) => {
-            usize::try_from(codes[r]).map_or(true, |c| m[c])
-        }
-        _ => false,
+    let is_missing = |r: usize, col: usize| match (t.number(r, col), t.code(r, col)) {
+        (Some(v), _) => v.is_nan(),
+        (None, Some(code)) => usize::try_from(code)
+            .map_or(true, |k| missing_codes[col].as_ref().is_some_and(|m| m[k])),
+        (None, None) => false,
     };
     'rows: for r in 0..t.n() {
         for &col in label_cols.iter().chain(&feature_cols) {
@@ -726,8 +742,8 @@ fn numeric_cell(
     c: usize,
     missing: &HashSet<&str>,
 ) -> Result<Option<f64>, DataError> {
-    if let TypedColumn::Numbers(v) = &t.values[c] {
-        return Ok(Some(v[r]).filter(|x| !x.is_nan()));
+    if let Some(v) = t.number(r, c) {
+        return Ok(Some(v).filter(|x| !x.is_nan()));
     }
     let v = t.cell(r, c);
     if missing.contains(v.as_ref()) {
@@ -744,9 +760,6 @@ fn numeric_cell(
     }
 }
 
-/// Rows encoded at a time when a split is built.
-const ENCODE_BLOCK_ROWS: usize = 65_536;
-
 struct Encoder<'a> {
     spec: &'a DataSpec,
     tasks: &'a [TaskSpec],
@@ -756,14 +769,28 @@ struct Encoder<'a> {
 }
 
 impl Encoder<'_> {
-    fn encode(&self, t: &ColumnTable, c: &Cols, rows: &[usize]) -> Result<Split, DataError> {
-        let n = rows.len();
-        let mut x = vec![0f32; n * self.p];
-        let mut labels = vec![Vec::with_capacity(n); self.tasks.len()];
-        let mut targets = vec![Vec::with_capacity(n); self.tasks.len()];
-        let mut s = Vec::with_capacity(n);
-        // The features a block of rows at a time, column by column: gathered into their own
-        // columns (the encoders', then the sensitive one), bound in that order.
+    /// An empty feature matrix with room for `rows`: allocated, not written (its pages are
+    /// touched only as it is filled, a block at a time).
+    fn zeros(&self, rows: &[usize]) -> Vec<f32> {
+        Vec::with_capacity(rows.len() * self.p)
+    }
+
+    /// Encodes the features of the rows `splits` (each sorted) of `t` into `xs` (one
+    /// [`Encoder::zeros`] each), in file order, a block of the table at a time; with `release`
+    /// each block of the feature columns is freed once encoded (columns that are also the
+    /// sensitive attribute or a task's are kept: the labels are read after, and an error may
+    /// quote them), so that the whole table and the whole encoded splits are not held at once.
+    fn encode_features(
+        &self,
+        t: &mut ColumnTable,
+        c: &Cols,
+        splits: &[&[usize]],
+        xs: &mut [Vec<f32>],
+        release: bool,
+    ) -> Result<(), DataError> {
+        let p = self.p;
+        // The features, column by column: gathered into their own columns (the encoders', then
+        // the sensitive one), bound in that order.
         let feature_cols: Vec<usize> = (c.categorical.iter())
             .chain(&c.numeric)
             .chain(std::iter::once(&c.sensitive))
@@ -775,29 +802,66 @@ impl Encoder<'_> {
             sensitive: Some(k),
             tasks: Vec::new(),
         };
+        let kept: Vec<usize> = std::iter::once(c.sensitive)
+            .chain(c.tasks.iter().copied())
+            .collect();
+        let freed: BTreeSet<usize> = (c.categorical.iter().chain(&c.numeric))
+            .copied()
+            .filter(|col| !kept.contains(col))
+            .collect();
         let mut unseen = vec![0u64; k + 1];
-        // Blocks of at most ENCODE_BLOCK_ROWS rows of one file (a shard's rows are
-        // consecutive), so that an error names the file.
-        let mut first = 0;
-        while first < n {
-            let path = t.origin(rows[first]).0;
-            let mut end = (first + ENCODE_BLOCK_ROWS).min(n);
-            end = first + rows[first..end].partition_point(|&r| t.origin(r).0 == path);
-            let block = &rows[first..end];
-            let columns = t.gather(&feature_cols, block);
-            let out = &mut x[first * self.p..end * self.p];
-            let line = |i: usize| t.lines[block[i]];
-            // The rows here passed `keep_rows`: none is dropped for a missing value.
-            let outcome = (self.preprocessing).encode_columns(
-                &binding,
-                &columns,
-                (path, &line),
-                out,
-                &mut unseen,
-            )?;
-            debug_assert!(outcome.iter().all(|o| *o == RowOutcome::Encoded));
-            first = end;
+        let mut cursor = vec![0usize; splits.len()];
+        for block in 0..t.n().div_ceil(BLOCK_ROWS) {
+            let block_end = ((block + 1) * BLOCK_ROWS).min(t.n());
+            for (s, rows) in splits.iter().enumerate() {
+                let first = cursor[s];
+                let end = first + rows[first..].partition_point(|&r| r < block_end);
+                // Runs of rows of one file (a shard's rows are consecutive), so that an error
+                // names the file.
+                let mut i = first;
+                while i < end {
+                    let path = t.origin(rows[i]).0;
+                    let j = i + rows[i..end].partition_point(|&r| t.origin(r).0 == path);
+                    let run = &rows[i..j];
+                    let columns = t.gather(&feature_cols, run);
+                    let line = |q: usize| t.lines[run[q]];
+                    let x = &mut xs[s];
+                    debug_assert_eq!(x.len(), i * p);
+                    x.resize(j * p, 0.0);
+                    // The rows here passed `keep_rows`: none is dropped for a missing value.
+                    let outcome = (self.preprocessing).encode_columns(
+                        &binding,
+                        &columns,
+                        (path, &line),
+                        &mut x[i * p..],
+                        &mut unseen,
+                    )?;
+                    debug_assert!(outcome.iter().all(|o| *o == RowOutcome::Encoded));
+                    i = j;
+                }
+                cursor[s] = end;
+            }
+            if release {
+                for &col in &freed {
+                    t.release(col, block);
+                }
+            }
         }
+        Ok(())
+    }
+
+    /// The split of `rows` with features `x`: its group ids, labels and targets.
+    fn labels(
+        &self,
+        t: &ColumnTable,
+        c: &Cols,
+        rows: &[usize],
+        x: Vec<f32>,
+    ) -> Result<Split, DataError> {
+        let n = rows.len();
+        let mut labels = vec![Vec::with_capacity(n); self.tasks.len()];
+        let mut targets = vec![Vec::with_capacity(n); self.tasks.len()];
+        let mut s = Vec::with_capacity(n);
         for &r in rows {
             let sv = t.cell(r, c.sensitive);
             let g = self

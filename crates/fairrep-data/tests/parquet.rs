@@ -342,7 +342,7 @@ fn typed_parquet_columns_equal_the_text_rows() {
                         "{name} row {r} null {null:?} skip {skip}"
                     );
                 }
-                let kind = |t: &ColumnTable| matches!(t.values[c], TypedColumn::Numbers(_));
+                let kind = |t: &ColumnTable| matches!(t.values(c), TypedColumn::Numbers(_));
                 assert_eq!(kind(&typed), kind(&text), "{name} null {null:?}");
             }
         }
