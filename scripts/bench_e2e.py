@@ -25,7 +25,9 @@ split is internal to fairrep); the times per row are compared.
 thread settings.
 
 `--scaling 30000,200000,2000000` also times fairrep alone on a seeded synthetic table of each
-size (peak RSS from /usr/bin/time): the cost per epoch must grow linearly in the rows.
+size (peak RSS from /usr/bin/time): the cost per epoch must grow linearly in the rows; a second
+run of each samples its RSS every 50 ms and reports the peak of each phase (prepare, training,
+evaluation; the phases from the `-v` log's `data prepared` and last `epoch done`).
 """
 import argparse, csv, gzip, json, os, statistics, subprocess, sys, tempfile, time
 
@@ -60,6 +62,39 @@ def peak_rss_cmd(cmd):
         return out.stdout, int(peak[-1].split()[1]) / 1024 if peak else None
     out = subprocess.run(cmd, check=True, capture_output=True, text=True, env=FAIRREP_ENV)
     return out.stdout, None
+
+
+def phase_peaks(cmd):
+    """Runs cmd (a `fairrep -v train`), sampling its RSS every 50 ms; returns the peak RSS in
+    MiB of each phase: reading and encoding the data (up to the log's `data prepared`), training
+    (up to the last `epoch done`), and evaluation and the report (the rest)."""
+    from datetime import datetime
+    with tempfile.TemporaryFile("w+") as err:
+        started = time.time()
+        proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=err, env=FAIRREP_ENV)
+        samples = []
+        while proc.poll() is None:
+            try:
+                with open(f"/proc/{proc.pid}/status") as f:
+                    kib = next(int(l.split()[1]) for l in f if l.startswith("VmRSS"))
+                samples.append((time.time(), kib / 1024))
+            except (OSError, StopIteration):
+                pass
+            time.sleep(0.05)
+        if proc.returncode != 0:
+            raise SystemExit(f"{cmd}: exit {proc.returncode}")
+        err.seek(0)
+        marks = {}
+        for line in err:
+            for key, text in (("prepared", "data prepared"), ("trained", "epoch done")):
+                if text in line:
+                    stamp = line.split()[0].rstrip("Z")[:26]
+                    marks[key] = datetime.fromisoformat(stamp + "+00:00").timestamp()
+    peak = lambda a, b: max((m for t, m in samples if a <= t < b), default=None)
+    return {"prepare": peak(0, marks["prepared"]),
+            "training": peak(marks["prepared"], marks["trained"]),
+            "evaluation": peak(marks["trained"], float("inf")),
+            "prepare_s": marks["prepared"] - started}
 
 
 def epoch_seconds(run):
@@ -242,7 +277,7 @@ def main():
     print("|---|---|---|---|---|---|---|---|---|")
     data = None
     raw = {"command": " ".join(sys.argv), "threads": THREADS,
-           "env": {k: os.environ.get(k) for k in ["OMP_NUM_THREADS", "MKL_NUM_THREADS"]},
+           "env": {k: os.environ.get(k) for k in ["OMP_NUM_THREADS", "MKL_NUM_THREADS", "MIMALLOC_PURGE_DELAY"]},
            "fairrep_env": {"RAYON_NUM_THREADS": FAIRREP_ENV["RAYON_NUM_THREADS"]},
            "torch": torch.__version__, "machine": {"cpus": os.cpu_count()},
            "commit": subprocess.run(["git", "-C", REPO, "rev-parse", "HEAD"], capture_output=True,
@@ -277,8 +312,8 @@ def main():
     if args.scaling:
         print()
         print("| rows in the file | training rows | steps s/epoch | µs per row | whole epoch s "
-              "| peak RSS (MiB) |")
-        print("|---|---|---|---|---|---|")
+              "| peak RSS (MiB) | peak RSS by phase: prepare / training / evaluation (MiB) |")
+        print("|---|---|---|---|---|---|---|")
         for n in [int(v) for v in args.scaling.split(",")]:
             path = os.path.join(work, f"synthetic-{n}.csv")
             synthetic(path, n, 1)
@@ -288,10 +323,17 @@ def main():
             (sec, whole), rows, peak = fairrep_train(args.fairrep, cfg,
                                                      os.path.join(work, f"syn-{n}"), MODEL)
             peak = "?" if peak is None else f"{peak:.0f}"
-            print(f"| {n} | {rows} | {sec:.3f} | {1e6 * sec / rows:.2f} | {whole:.3f} | {peak} |",
-                  flush=True)
+            # Once more, its RSS sampled by phase (a second run: the same work).
+            phases = phase_peaks([args.fairrep, "-v", "train", "--config", cfg, "--out",
+                                  os.path.join(work, f"syn-{n}-phases"), "--force"] + MODEL)
+            ph = " / ".join("?" if phases[k] is None else f"{phases[k]:.0f}"
+                            for k in ("prepare", "training", "evaluation"))
+            ph += f" (prepared in {phases['prepare_s']:.1f} s)"
+            print(f"| {n} | {rows} | {sec:.3f} | {1e6 * sec / rows:.2f} | {whole:.3f} | {peak} "
+                  f"| {ph} |", flush=True)
             raw["scaling"].append({"rows_in_file": n, "training_rows": rows, "steps_s": sec,
-                                   "whole_epoch_s": whole, "peak_rss_mib": peak})
+                                   "whole_epoch_s": whole, "peak_rss_mib": peak,
+                                   "peak_rss_mib_by_phase": phases})
             os.remove(path)
     if args.json:
         with open(args.json, "w") as f:
