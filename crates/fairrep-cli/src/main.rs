@@ -20,6 +20,25 @@ use std::process::ExitCode;
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
+/// mimalloc's option `purge_delay`: its value in the `mi_option_e` enum of both mimalloc v2 and
+/// v3 (libmimalloc-sys 0.1.49 does not name it; a test checks the value against the environment
+/// variable mimalloc reads for it).
+const MI_OPTION_PURGE_DELAY: libmimalloc_sys::mi_option_t = 15;
+
+/// Freed memory goes back to the system at once (mimalloc's purge delay 0; by default it waits
+/// 10 ms, 100 ms in its arenas, and only when it next allocates on that thread): a large training
+/// table's blocks, freed as the splits are encoded, no longer count in the peak RSS of the
+/// training that follows (2,000,000 rows: 458 → 349 MiB; the steps measured no slower). A
+/// `MIMALLOC_PURGE_DELAY` in the environment is left to decide.
+#[allow(unsafe_code)] // the one FFI call; the workspace denies `unsafe` elsewhere
+fn return_freed_memory_promptly() {
+    if std::env::var_os("MIMALLOC_PURGE_DELAY").is_none() {
+        // SAFETY: sets one of mimalloc's options, an integer it reads when it purges; any value
+        // is valid (0: purge at once).
+        unsafe { libmimalloc_sys::mi_option_set(MI_OPTION_PURGE_DELAY, 0) }
+    }
+}
+
 /// Fair, transferable representation learning: train an encoder on several tasks under a
 /// fairness penalty (MMD², Sinkhorn or adversarial), then test it on tasks it never saw.
 #[derive(Parser, Debug)]
@@ -85,6 +104,7 @@ enum Command {
 }
 
 fn main() -> ExitCode {
+    return_freed_memory_promptly();
     device_boundary::install();
     match std::panic::catch_unwind(run) {
         Ok(Ok(())) => ExitCode::SUCCESS,
@@ -158,5 +178,40 @@ mod tests {
              does (cargo test --release --workspace --all-features)"
         );
         assert!(super::LONG_VERSION.contains("backends: flex, ndarray, wgpu"));
+    }
+
+    /// `MI_OPTION_PURGE_DELAY` is the option mimalloc reads from `MIMALLOC_PURGE_DELAY`: this
+    /// test binary, run again with the variable at 7, reads 7 there (the ignored test below);
+    /// here, without it, the binary's setting leaves 0.
+    #[test]
+    #[allow(unsafe_code)]
+    fn the_purge_delay_is_the_option_mimalloc_reads_from_its_environment() {
+        let child = std::process::Command::new(std::env::current_exe().unwrap())
+            .args([
+                "--exact",
+                "--ignored",
+                "tests::purge_delay_from_the_environment",
+            ])
+            .env("MIMALLOC_PURGE_DELAY", "7")
+            .output()
+            .unwrap();
+        let out = String::from_utf8_lossy(&child.stdout);
+        assert!(child.status.success() && out.contains("1 passed"), "{out}");
+        if std::env::var_os("MIMALLOC_PURGE_DELAY").is_none() {
+            super::return_freed_memory_promptly();
+            // SAFETY: reads one of mimalloc's integer options.
+            let now = unsafe { libmimalloc_sys::mi_option_get(super::MI_OPTION_PURGE_DELAY) };
+            assert_eq!(now, 0);
+        }
+    }
+
+    /// Run by the test above with `MIMALLOC_PURGE_DELAY=7`.
+    #[test]
+    #[ignore = "run by the_purge_delay_is_the_option_mimalloc_reads_from_its_environment"]
+    #[allow(unsafe_code)]
+    fn purge_delay_from_the_environment() {
+        // SAFETY: reads one of mimalloc's integer options.
+        let v = unsafe { libmimalloc_sys::mi_option_get(super::MI_OPTION_PURGE_DELAY) };
+        assert_eq!(v, 7);
     }
 }
