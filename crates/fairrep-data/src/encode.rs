@@ -559,18 +559,18 @@ pub fn prepare(
         p: features.len(),
     };
     // The features in file order, each table's feature blocks freed once encoded.
-    let mut xs = [&train_rows, &valid_rows, &keep_test].map(|rows| enc.zeros(rows));
+    let mut xs = [&train_rows, &valid_rows, &keep_test].map(|rows| enc.with_room(rows));
     let test_t = match test_own.as_mut() {
         Some(test_t) => {
             let (ours, theirs) = xs.split_at_mut(2);
             let both = [&train_rows[..], &valid_rows];
-            enc.encode_features(&mut train_t, &train_c, &both, ours, true)?;
-            enc.encode_features(test_t, &test_c, &[&keep_test], theirs, true)?;
+            enc.encode_features(&mut train_t, &train_c, &both, ours)?;
+            enc.encode_features(test_t, &test_c, &[&keep_test], theirs)?;
             &*test_t
         }
         None => {
             let all = [&train_rows[..], &valid_rows, &keep_test];
-            enc.encode_features(&mut train_t, &train_c, &all, &mut xs, true)?;
+            enc.encode_features(&mut train_t, &train_c, &all, &mut xs)?;
             &train_t
         }
     };
@@ -771,22 +771,21 @@ struct Encoder<'a> {
 impl Encoder<'_> {
     /// An empty feature matrix with room for `rows`: allocated, not written (its pages are
     /// touched only as it is filled, a block at a time).
-    fn zeros(&self, rows: &[usize]) -> Vec<f32> {
+    fn with_room(&self, rows: &[usize]) -> Vec<f32> {
         Vec::with_capacity(rows.len() * self.p)
     }
 
     /// Encodes the features of the rows `splits` (each sorted) of `t` into `xs` (one
-    /// [`Encoder::zeros`] each), in file order, a block of the table at a time; with `release`
-    /// each block of the feature columns is freed once encoded (columns that are also the
-    /// sensitive attribute or a task's are kept: the labels are read after, and an error may
-    /// quote them), so that the whole table and the whole encoded splits are not held at once.
+    /// [`Encoder::with_room`] each), in file order, a block of the table at a time, each block of
+    /// the feature columns freed once encoded (columns that are also the sensitive attribute or a
+    /// task's are kept: the labels are read after, and an error may quote them), so that the
+    /// whole table and the whole encoded splits are not held at once.
     fn encode_features(
         &self,
         t: &mut ColumnTable,
         c: &Cols,
         splits: &[&[usize]],
         xs: &mut [Vec<f32>],
-        release: bool,
     ) -> Result<(), DataError> {
         let p = self.p;
         // The features, column by column: gathered into their own columns (the encoders', then
@@ -841,10 +840,8 @@ impl Encoder<'_> {
                 }
                 cursor[s] = end;
             }
-            if release {
-                for &col in &freed {
-                    t.release(col, block);
-                }
+            for &col in &freed {
+                t.release(col, block);
             }
         }
         Ok(())
