@@ -180,38 +180,28 @@ mod tests {
         assert!(super::LONG_VERSION.contains("backends: flex, ndarray, wgpu"));
     }
 
-    /// `MI_OPTION_PURGE_DELAY` is the option mimalloc reads from `MIMALLOC_PURGE_DELAY`: this
-    /// test binary, run again with the variable at 7, reads 7 there (the ignored test below);
-    /// here, without it, the binary's setting leaves 0.
+    /// `MI_OPTION_PURGE_DELAY` is the option mimalloc reads from `MIMALLOC_PURGE_DELAY`: with the
+    /// variable set, the option reads its value (the binary leaves it); without it, the binary's
+    /// setting leaves 0, and this test binary, run again on this test with the variable at 7,
+    /// passes the first branch.
     #[test]
     #[allow(unsafe_code)]
     fn the_purge_delay_is_the_option_mimalloc_reads_from_its_environment() {
+        super::return_freed_memory_promptly();
+        // SAFETY: reads one of mimalloc's integer options.
+        let now = unsafe { libmimalloc_sys::mi_option_get(super::MI_OPTION_PURGE_DELAY) };
+        if let Some(v) = std::env::var_os("MIMALLOC_PURGE_DELAY") {
+            assert_eq!(now.to_string(), v.to_string_lossy());
+            return;
+        }
+        assert_eq!(now, 0);
+        let name = "tests::the_purge_delay_is_the_option_mimalloc_reads_from_its_environment";
         let child = std::process::Command::new(std::env::current_exe().unwrap())
-            .args([
-                "--exact",
-                "--ignored",
-                "tests::purge_delay_from_the_environment",
-            ])
+            .args(["--exact", name])
             .env("MIMALLOC_PURGE_DELAY", "7")
             .output()
             .unwrap();
         let out = String::from_utf8_lossy(&child.stdout);
         assert!(child.status.success() && out.contains("1 passed"), "{out}");
-        if std::env::var_os("MIMALLOC_PURGE_DELAY").is_none() {
-            super::return_freed_memory_promptly();
-            // SAFETY: reads one of mimalloc's integer options.
-            let now = unsafe { libmimalloc_sys::mi_option_get(super::MI_OPTION_PURGE_DELAY) };
-            assert_eq!(now, 0);
-        }
-    }
-
-    /// Run by the test above with `MIMALLOC_PURGE_DELAY=7`.
-    #[test]
-    #[ignore = "run by the_purge_delay_is_the_option_mimalloc_reads_from_its_environment"]
-    #[allow(unsafe_code)]
-    fn purge_delay_from_the_environment() {
-        // SAFETY: reads one of mimalloc's integer options.
-        let v = unsafe { libmimalloc_sys::mi_option_get(super::MI_OPTION_PURGE_DELAY) };
-        assert_eq!(v, 7);
     }
 }
