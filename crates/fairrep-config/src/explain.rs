@@ -46,7 +46,8 @@ role = "source"
 "#;
 
 /// The document of every default: the minimal config as parsed (serde's defaults), with the
-/// options of every penalty kind resolved and the MLP transfer head's defaults.
+/// options of every penalty kind resolved, the MLP transfer head's and `[data.stream]`'s
+/// defaults.
 fn defaults_document() -> toml::Value {
     let config: Config = toml::from_str(MINIMAL).expect("the minimal config parses");
     let mut doc = toml::Value::try_from(&config).expect("a config serialises");
@@ -67,6 +68,13 @@ fn defaults_document() -> toml::Value {
         if let toml::Value::Table(t) = toml::Value::try_from(resolved).expect("serialises") {
             penalty.extend(t);
         }
+    }
+    if let Some(toml::Value::Table(data)) = doc.get_mut("data") {
+        let stream = fairrep_data::StreamSpec::default();
+        data.insert(
+            "stream".into(),
+            toml::Value::try_from(stream).expect("serialises"),
+        );
     }
     if let Some(toml::Value::Table(transfer)) = doc.get_mut("transfer") {
         transfer.insert(
@@ -187,6 +195,40 @@ pub const KEYS: &[Key] = &[
         ty: "number in (0, 1)",
         default: Shown::Default,
         meaning: "share of the training file held out for validation (seeded)",
+    },
+    Key {
+        key: "data.stream",
+        ty: "table",
+        default: Shown::Text("none (in memory)"),
+        meaning: "train from the training shards a window of rows at a time (tables larger than \
+                  memory); validation/test rows held out by a seeded hash of (file name, row); \
+                  docs/guide/streaming.md",
+    },
+    Key {
+        key: "data.stream.mode",
+        ty: "\"auto\" | \"always\"",
+        default: Shown::Default,
+        meaning: "auto: stream only when rows × used columns × 4 bytes exceeds above_mib",
+    },
+    Key {
+        key: "data.stream.above_mib",
+        ty: "number",
+        default: Shown::Default,
+        meaning: "mode = \"auto\": the training table's size above which it is streamed",
+    },
+    Key {
+        key: "data.stream.shuffle_rows",
+        ty: "integer ≥ 1",
+        default: Shown::Default,
+        meaning: "rows shuffled together (rounded up to a multiple of the batch size); shards \
+                  are read in a seeded order each epoch",
+    },
+    Key {
+        key: "data.stream.fit_rows",
+        ty: "integer ≥ 1",
+        default: Shown::Default,
+        meaning: "most training rows (a seeded sample) the preprocessing is fitted on; also the \
+                  evaluation's training split",
     },
     Key {
         key: "data.features.categorical",

@@ -356,6 +356,12 @@ fn context_of(key: &str) -> Vec<String> {
         vec!["penalty.kind=adversarial".into()]
     } else if key.starts_with("transfer.mlp.") {
         vec!["transfer.head=mlp".into()]
+    } else if key == "data.stream.mode" {
+        // `[data.stream]` present (another of its keys at its default), so that only the key
+        // differs.
+        vec!["data.stream.fit_rows=100000".into()]
+    } else if key.starts_with("data.stream.") {
+        vec!["data.stream.mode=\"auto\"".into()]
     } else {
         vec![]
     }

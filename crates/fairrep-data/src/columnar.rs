@@ -234,6 +234,58 @@ impl Columns {
     }
 }
 
+/// A table built from rows of other tables with the same columns (the rows a streamed run
+/// holds: its fitting sample, validation and test rows), each cell kept as reading it gave it.
+pub(crate) struct Gathered {
+    path: PathBuf,
+    columns: Vec<String>,
+    unreadable: Vec<(String, String)>,
+    cols: Columns,
+    sources: Vec<(PathBuf, usize)>,
+}
+
+impl Gathered {
+    /// An empty table with `like`'s columns, each read as `uses` says.
+    pub(crate) fn new(name: &Path, like: &ColumnTable, uses: &[ColumnUse]) -> Self {
+        let nan = (!like.null.is_empty()).then_some(like.null.as_str());
+        Gathered {
+            path: name.to_path_buf(),
+            columns: like.columns.clone(),
+            unreadable: like.unreadable.clone(),
+            cols: Columns::new(uses.to_vec(), nan),
+            sources: Vec::new(),
+        }
+    }
+
+    /// Appends row `r` of `t` (a table with the same columns).
+    pub(crate) fn push(&mut self, t: &ColumnTable, r: usize) {
+        let (path, line) = t.origin(r);
+        if self.sources.last().is_none_or(|(p, _)| p != path) {
+            self.sources
+                .push((path.to_path_buf(), self.cols.lines.len()));
+        }
+        for c in 0..t.columns.len() {
+            if t.skipped[c] {
+                continue;
+            }
+            match t.number(r, c) {
+                Some(v) if v.is_finite() => self.cols.push_cell(c, Cell::Number(v)),
+                _ => self.cols.push_cell(c, Cell::Text(&t.cell(r, c))),
+            }
+        }
+        self.cols.lines.push(line);
+    }
+
+    /// The table.
+    pub(crate) fn finish(self) -> ColumnTable {
+        let mut t = ColumnTable::finish(&self.path, self.columns, self.unreadable, self.cols);
+        if !self.sources.is_empty() {
+            t.sources = self.sources;
+        }
+        t
+    }
+}
+
 impl ColumnTable {
     /// Reads `path` (CSV, CSV.gz or Parquet, as [`crate::table::Table::read`] reads it: the
     /// same columns, rows, lines and errors) a chunk of rows at a time into typed columns.
@@ -294,6 +346,24 @@ impl ColumnTable {
         let mut t = Self::finish(name, columns, unreadable, cols);
         t.sources = sources;
         Ok(t)
+    }
+
+    /// The next rows of `stream` (up to `max` of a CSV file, a record batch of a Parquet file)
+    /// as a table of their own, each column read as `uses` says (one per column of the
+    /// stream); `None` at the stream's end.
+    pub(crate) fn next_window(
+        stream: &mut crate::stream::RowStream,
+        max: usize,
+        nan: Option<&str>,
+        uses: &[ColumnUse],
+    ) -> Result<Option<ColumnTable>, DataError> {
+        let mut cols = Columns::new(uses.to_vec(), nan);
+        let Some(lines) = stream.next_cells(max, &mut |c, _, cell| cols.push_cell(c, cell))? else {
+            return Ok(None);
+        };
+        cols.lines = lines;
+        let (columns, unreadable) = (stream.columns().to_vec(), stream.unreadable().to_vec());
+        Ok(Some(Self::finish(stream.path(), columns, unreadable, cols)))
     }
 
     /// The file and line of row `r`.

@@ -82,6 +82,68 @@ pub struct Prepared {
     pub sensitive_is_feature: bool,
     /// The fitted preprocessing, as written to `preprocessing.json`.
     pub preprocessing: Preprocessing,
+    /// `[data.stream]` when the run streams its training rows: `train` is then the seeded
+    /// sample the preprocessing was fitted on (what the evaluation uses), and the trainer reads
+    /// every training row from here, a window at a time.
+    pub streamed: Option<std::sync::Arc<dyn TrainStream>>,
+}
+
+/// Where a window of streamed training rows starts: its index in the epoch, the position of
+/// its shard in the epoch's shard order, and the row of its first row in that shard (counting
+/// every data row of the file from 0). A checkpoint within an epoch stores the window of its
+/// last batch; a resume reads the shards again from there.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct WindowStart {
+    /// The window's index in its epoch (0-based).
+    pub window: usize,
+    /// The position of its first row's shard in the epoch's shard order.
+    pub shard: usize,
+    /// Its first row's row in that shard.
+    pub row: u64,
+}
+
+/// One window of streamed training rows, encoded, in the order the shards give them.
+#[derive(Debug)]
+pub struct Window {
+    /// Where it starts.
+    pub start: WindowStart,
+    /// Its rows.
+    pub split: Split,
+}
+
+/// The training rows of a streamed run: read from the shards a window at a time.
+pub trait TrainStream: std::fmt::Debug + Send + Sync {
+    /// Training rows per epoch.
+    fn rows(&self) -> usize;
+    /// Rows per shuffle window, as configured (the trainer rounds it up to a multiple of the
+    /// batch size).
+    fn shuffle_rows(&self) -> usize;
+    /// How the stream is set up, for the report.
+    fn summary(&self) -> StreamSummary;
+    /// The windows of `size` rows (the last may be shorter) of epoch `epoch` (1-based) in
+    /// order, from `from` (a checkpoint's window) or the epoch's start, given to `each` until it
+    /// returns `false`. The shard order of an epoch is a seeded shuffle (the run's seed and the
+    /// epoch).
+    fn windows(
+        &self,
+        epoch: usize,
+        size: usize,
+        from: Option<WindowStart>,
+        each: &mut dyn FnMut(Window) -> bool,
+    ) -> Result<(), DataError>;
+}
+
+/// How a streamed run read its training rows (report.json's `splits.streamed`).
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct StreamSummary {
+    /// Training rows streamed each epoch.
+    pub train_rows: usize,
+    /// The shards.
+    pub shards: usize,
+    /// Rows per shuffle window, as configured.
+    pub shuffle_rows: usize,
+    /// Training rows the preprocessing was fitted on (the evaluation's training split).
+    pub fit_rows: usize,
 }
 
 impl Prepared {
@@ -94,7 +156,7 @@ impl Prepared {
 }
 
 /// Resolved column indices of one table.
-struct Cols {
+pub(crate) struct Cols {
     categorical: Vec<usize>,
     numeric: Vec<usize>,
     sensitive: usize,
@@ -103,7 +165,7 @@ struct Cols {
 
 impl Cols {
     /// `numeric`: the numeric feature columns, the expanded vector columns after them.
-    fn resolve(
+    pub(crate) fn resolve(
         t: &ColumnTable,
         spec: &DataSpec,
         numeric: &[String],
@@ -280,115 +342,24 @@ pub fn validate_schema(spec: &DataSpec, tasks: &[TaskSpec]) -> Result<(), DataEr
 }
 
 /// Reads the train and test files and encodes them (see the module docs). Relative paths are
-/// taken from `base_dir`; `seed` drives the validation split.
-pub fn prepare(
+/// taken from `base_dir`; `seed` drives the validation split. The training rows are held in
+/// memory; [`crate::shards::prepare`] streams them when `[data.stream]` asks.
+pub fn prepare_in_memory(
     spec: &DataSpec,
     tasks: &[TaskSpec],
     base_dir: &Path,
     seed: u64,
 ) -> Result<Prepared, DataError> {
-    let spec = &spec.resolved().map_err(DataError::Schema)?;
-    validate_schema(spec, tasks)?;
-    if !spec.delimiter.is_ascii() {
-        return Err(DataError::Schema(format!(
-            "[data].delimiter `{}` must be one ASCII character",
-            spec.delimiter
-        )));
-    }
+    let spec = &checked(spec, tasks)?;
     let missing: HashSet<&str> = spec.missing_values.iter().map(String::as_str).collect();
-    // The columns the run uses: features (a vector's `{name}_…` columns), the sensitive
-    // attribute, the tasks'. Only they are read; those used only as numbers (numeric features,
-    // vectors' elements) by value, the others for their text.
-    let used = |c: &str| {
-        let f = &spec.features;
-        let as_number = f.numeric.iter().any(|x| x == c)
-            || (f.vectors.iter()).any(|v| {
-                c.strip_prefix(v.as_str())
-                    .is_some_and(|r| r.starts_with('_'))
-            });
-        let as_text = f.categorical.iter().any(|x| x == c)
-            || c == spec.sensitive.column
-            || tasks.iter().any(|t| t.column == c);
-        match (as_text, as_number) {
-            (true, _) => ColumnUse::Text,
-            (false, true) => ColumnUse::Value,
-            (false, false) => ColumnUse::Skip,
-        }
-    };
-    // Typed columns, read a chunk at a time; with derived columns (computed from the text of
-    // each row) the file is read as text first.
-    let read = |f: &crate::spec::FileSpec| {
-        let path = crate::spec::expand_path(&f.path).map_err(DataError::Schema)?;
-        let null = spec.missing_values.first().map_or("", String::as_str);
-        let opts = ReadOptions {
-            delimiter: spec.delimiter as u8,
-            skip_rows: f.skip_rows,
-            columns: spec.columns.as_deref(),
-            header: spec.columns.is_none(),
-            null,
-        };
-        // A missing number is NaN only when the null token is a missing value.
-        let nan = (!spec.missing_values.is_empty()).then_some(null);
-        let full = base_dir.join(&path);
-        let shards = crate::spec::shard_paths(&full).map_err(DataError::Schema)?;
-        if spec.derived.is_empty() {
-            return ColumnTable::read_shards(&full, &shards, &opts, nan, &used);
-        }
-        if shards.len() > 1 {
-            return Err(DataError::Schema(format!(
-                "{}: [[data.derived]] columns are computed from one file; this path names {} \
-                 shards (merge them, or derive the columns beforehand)",
-                full.display(),
-                shards.len()
-            )));
-        }
-        let mut t = Table::read(&base_dir.join(path), &opts)?;
-        crate::derived::apply(
-            &spec.derived,
-            &t.path,
-            &mut t.columns,
-            &mut t.rows,
-            &t.lines,
-            &missing,
-            true,
-        )?;
-        Ok::<ColumnTable, DataError>(ColumnTable::from_rows(
-            &t.path,
-            t.columns,
-            t.unreadable,
-            (t.rows, &t.lines),
-            nan,
-            &used,
-        ))
-    };
+    let read = |f: &crate::spec::FileSpec| read_file(spec, tasks, base_dir, f);
     let mut train_t = read(&spec.train)?;
-    // `[data.features] vectors`: each name stands for its columns `{name}_0 …` (a Parquet list
-    // column reads as those), numeric features after the numeric ones.
-    let mut vectors = Vec::new();
-    let mut numeric = spec.features.numeric.clone();
-    for v in &spec.features.vectors {
-        let width = (0..)
-            .take_while(|j| train_t.columns.contains(&format!("{v}_{j}")))
-            .count();
-        if width == 0 {
-            train_t.column(v, "a vector feature (its elements `{name}_0 …`)")?;
-            return Err(DataError::Schema(format!(
-                "{}: [data.features] vectors names `{v}`, which is not a list of floats (nor \
-                 are there columns `{v}_0`, `{v}_1`, …)",
-                train_t.path.display()
-            )));
-        }
-        numeric.extend((0..width).map(|j| format!("{v}_{j}")));
-        vectors.push(VectorGroup {
-            column: v.clone(),
-            width,
-        });
-    }
+    let (numeric, vectors) = vector_columns(&mut train_t, spec)?;
     let train_c = Cols::resolve(&train_t, spec, &numeric, tasks)?;
     let mut keep_train = keep_rows(&train_t, &train_c, spec, &missing)?;
     // The test split: its own file, or a seeded `test_fraction` of the one file.
     // The test file's table, when it has its own (else the test rows are the training table's).
-    let (mut test_own, test_c, keep_test, dropped) = match &spec.test {
+    let (test_own, test_c, keep_test, dropped) = match &spec.test {
         Some(f) => {
             let test_owned = read(f)?;
             let test_c = Cols::resolve(&test_owned, spec, &numeric, tasks)?;
@@ -454,7 +425,165 @@ pub fn prepare(
     if train_rows.is_empty() {
         return Err(DataError::Degenerate("the training split is empty".into()));
     }
+    let tables = Tables {
+        train_t,
+        train_c,
+        test_own,
+        test_c,
+        numeric,
+        vectors,
+        train_rows,
+        valid_rows,
+        keep_test,
+        dropped,
+        missing: &missing,
+    };
+    fit_and_encode(spec, tasks, tables)
+}
 
+/// The spec resolved ([`DataSpec::resolved`]) and checked ([`validate_schema`], the delimiter).
+pub(crate) fn checked(spec: &DataSpec, tasks: &[TaskSpec]) -> Result<DataSpec, DataError> {
+    let spec = spec.resolved().map_err(DataError::Schema)?;
+    validate_schema(&spec, tasks)?;
+    if !spec.delimiter.is_ascii() {
+        return Err(DataError::Schema(format!(
+            "[data].delimiter `{}` must be one ASCII character",
+            spec.delimiter
+        )));
+    }
+    Ok(spec)
+}
+
+/// The reading options of file `f` (its `skip_rows`, the spec's delimiter, names and null
+/// token).
+pub(crate) fn read_options<'a>(spec: &'a DataSpec, f: &crate::spec::FileSpec) -> ReadOptions<'a> {
+    ReadOptions {
+        delimiter: spec.delimiter as u8,
+        skip_rows: f.skip_rows,
+        columns: spec.columns.as_deref(),
+        header: spec.columns.is_none(),
+        null: spec.missing_values.first().map_or("", String::as_str),
+    }
+}
+
+/// The token a number column may hold as a missing value (NaN): the first missing-value
+/// token, when there is one.
+pub(crate) fn nan_token(spec: &DataSpec) -> Option<&str> {
+    (!spec.missing_values.is_empty()).then(|| spec.missing_values[0].as_str())
+}
+
+/// Reads file `f` (a file, or the shards its pattern or directory names) into typed columns, a
+/// chunk at a time; with derived columns (computed from the text of each row) the file is read
+/// as text first.
+pub(crate) fn read_file(
+    spec: &DataSpec,
+    tasks: &[TaskSpec],
+    base_dir: &Path,
+    f: &crate::spec::FileSpec,
+) -> Result<ColumnTable, DataError> {
+    let missing: HashSet<&str> = spec.missing_values.iter().map(String::as_str).collect();
+    let used = |c: &str| column_use(spec, tasks, c);
+    let path = crate::spec::expand_path(&f.path).map_err(DataError::Schema)?;
+    let opts = read_options(spec, f);
+    let nan = nan_token(spec);
+    let full = base_dir.join(&path);
+    let shards = crate::spec::shard_paths(&full).map_err(DataError::Schema)?;
+    if spec.derived.is_empty() {
+        return ColumnTable::read_shards(&full, &shards, &opts, nan, &used);
+    }
+    if shards.len() > 1 {
+        return Err(DataError::Schema(format!(
+            "{}: [[data.derived]] columns are computed from one file; this path names {} \
+             shards (merge them, or derive the columns beforehand)",
+            full.display(),
+            shards.len()
+        )));
+    }
+    let mut t = Table::read(&base_dir.join(path), &opts)?;
+    crate::derived::apply(
+        &spec.derived,
+        &t.path,
+        &mut t.columns,
+        &mut t.rows,
+        &t.lines,
+        &missing,
+        true,
+    )?;
+    Ok(ColumnTable::from_rows(
+        &t.path,
+        t.columns,
+        t.unreadable,
+        (t.rows, &t.lines),
+        nan,
+        &used,
+    ))
+}
+
+/// `[data.features] vectors`: each name stands for its columns `{name}_0 …` (a Parquet list
+/// column reads as those), numeric features after the numeric ones. The numeric feature
+/// columns and the vectors' widths.
+pub(crate) fn vector_columns(
+    train_t: &mut ColumnTable,
+    spec: &DataSpec,
+) -> Result<(Vec<String>, Vec<VectorGroup>), DataError> {
+    let mut vectors = Vec::new();
+    let mut numeric = spec.features.numeric.clone();
+    for v in &spec.features.vectors {
+        let width = (0..)
+            .take_while(|j| train_t.columns.contains(&format!("{v}_{j}")))
+            .count();
+        if width == 0 {
+            train_t.column(v, "a vector feature (its elements `{name}_0 …`)")?;
+            return Err(DataError::Schema(format!(
+                "{}: [data.features] vectors names `{v}`, which is not a list of floats (nor \
+                 are there columns `{v}_0`, `{v}_1`, …)",
+                train_t.path.display()
+            )));
+        }
+        numeric.extend((0..width).map(|j| format!("{v}_{j}")));
+        vectors.push(VectorGroup {
+            column: v.clone(),
+            width,
+        });
+    }
+    Ok((numeric, vectors))
+}
+
+/// What [`fit_and_encode`] fits and encodes: the training table (and the test file's, when
+/// it has its own), their columns, and the rows of each split.
+pub(crate) struct Tables<'a> {
+    pub(crate) train_t: ColumnTable,
+    pub(crate) train_c: Cols,
+    pub(crate) test_own: Option<ColumnTable>,
+    pub(crate) test_c: Cols,
+    pub(crate) numeric: Vec<String>,
+    pub(crate) vectors: Vec<VectorGroup>,
+    pub(crate) train_rows: Vec<usize>,
+    pub(crate) valid_rows: Vec<usize>,
+    pub(crate) keep_test: Vec<usize>,
+    pub(crate) dropped: Dropped,
+    pub(crate) missing: &'a HashSet<&'a str>,
+}
+
+/// Fits the encoders, groups and task scales on the training rows and encodes the three splits.
+pub(crate) fn fit_and_encode(
+    spec: &DataSpec,
+    tasks: &[TaskSpec],
+    t: Tables<'_>,
+) -> Result<Prepared, DataError> {
+    let Tables {
+        mut train_t,
+        train_c,
+        mut test_own,
+        test_c,
+        numeric,
+        vectors,
+        train_rows,
+        valid_rows,
+        keep_test,
+        dropped,
+        missing,
+    } = t;
     // Fit on the training split only.
     let mut encoders = Vec::new();
     for (name, &c) in spec.features.categorical.iter().zip(&train_c.categorical) {
@@ -475,7 +604,7 @@ pub fn prepare(
     for (name, &c) in numeric.iter().zip(&train_c.numeric) {
         let mut values = Vec::with_capacity(train_rows.len());
         for &r in &train_rows {
-            if let Some(v) = numeric_cell(&train_t, r, c, &missing)? {
+            if let Some(v) = numeric_cell(&train_t, r, c, missing)? {
                 values.push(v);
             }
         }
@@ -654,11 +783,32 @@ pub fn prepare(
         dropped,
         sensitive_is_feature: spec.sensitive.include_as_feature,
         preprocessing,
+        streamed: None,
     })
 }
 
+/// How column `c` is read: the columns the run uses are features (a vector's `{name}_…`
+/// columns), the sensitive attribute and the tasks'; those used only as numbers (numeric
+/// features, vectors' elements) by value, the others for their text.
+pub(crate) fn column_use(spec: &DataSpec, tasks: &[TaskSpec], c: &str) -> ColumnUse {
+    let f = &spec.features;
+    let as_number = f.numeric.iter().any(|x| x == c)
+        || (f.vectors.iter()).any(|v| {
+            c.strip_prefix(v.as_str())
+                .is_some_and(|r| r.starts_with('_'))
+        });
+    let as_text = f.categorical.iter().any(|x| x == c)
+        || c == spec.sensitive.column
+        || tasks.iter().any(|t| t.column == c);
+    match (as_text, as_number) {
+        (true, _) => ColumnUse::Text,
+        (false, true) => ColumnUse::Value,
+        (false, false) => ColumnUse::Skip,
+    }
+}
+
 /// Rows to keep under the missing-value policy.
-fn keep_rows(
+pub(crate) fn keep_rows(
     t: &ColumnTable,
     c: &Cols,
     spec: &DataSpec,
@@ -760,15 +910,39 @@ fn numeric_cell(
     }
 }
 
-struct Encoder<'a> {
-    spec: &'a DataSpec,
-    tasks: &'a [TaskSpec],
-    preprocessing: &'a Preprocessing,
-    groups: &'a [GroupSpec],
-    p: usize,
+/// Encodes rows of a table with a fitted preprocessing.
+pub(crate) struct Encoder<'a> {
+    pub(crate) spec: &'a DataSpec,
+    pub(crate) tasks: &'a [TaskSpec],
+    pub(crate) preprocessing: &'a Preprocessing,
+    pub(crate) groups: &'a [GroupSpec],
+    pub(crate) p: usize,
 }
 
 impl Encoder<'_> {
+    /// The split of `rows` (sorted) of `t`, its regression targets standardised with the
+    /// preprocessing's task scales (the feature blocks of `t` are freed as they are encoded).
+    pub(crate) fn encode_split(
+        &self,
+        t: &mut ColumnTable,
+        c: &Cols,
+        rows: &[usize],
+    ) -> Result<Split, DataError> {
+        let mut x = [self.with_room(rows)];
+        self.encode_features(t, c, &[rows], &mut x)?;
+        let [x] = x;
+        let mut split = self.labels(t, c, rows, x)?;
+        for (task, targets) in self.preprocessing.tasks.iter().zip(&mut split.targets) {
+            if task.kind == crate::spec::TaskKind::Regression {
+                let (mean, std) = task.scale;
+                for a in targets.iter_mut() {
+                    *a = ((f64::from(*a) - mean) / std) as f32;
+                }
+            }
+        }
+        Ok(split)
+    }
+
     /// An empty feature matrix with room for `rows`: allocated, not written (its pages are
     /// touched only as it is filled, a block at a time).
     fn with_room(&self, rows: &[usize]) -> Vec<f32> {

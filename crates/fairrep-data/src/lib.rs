@@ -19,6 +19,7 @@ pub mod encode;
 pub mod error;
 pub mod fitted;
 pub mod parquet;
+pub mod shards;
 pub mod sink;
 pub mod source;
 pub mod spec;
@@ -26,10 +27,16 @@ pub mod stream;
 pub mod table;
 
 pub use columns::TypedColumn;
-pub use encode::{ColumnEncoder, Prepared, Split, TaskInfo, prepare, validate_schema};
+pub use encode::{
+    ColumnEncoder, Prepared, Split, StreamSummary, TaskInfo, TrainStream, Window, WindowStart,
+    validate_schema,
+};
 pub use error::DataError;
 pub use fitted::{Binding, Preprocessing, RowOutcome};
-pub use spec::{DataSpec, MissingPolicy, Predicate, Role, TaskKind, TaskSpec};
+pub use shards::prepare;
+pub use spec::{
+    DataSpec, MissingPolicy, Predicate, Role, StreamMode, StreamSpec, TaskKind, TaskSpec,
+};
 
 #[cfg(test)]
 mod tests {

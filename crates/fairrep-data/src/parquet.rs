@@ -52,6 +52,20 @@ fn is_scalar(t: &DataType) -> bool {
     }
 }
 
+/// The number of rows of a Parquet file, from its metadata (nothing decoded).
+pub fn row_count(path: &Path) -> Result<u64, DataError> {
+    let file = File::open(path).map_err(|source| DataError::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let builder = ParquetRecordBatchReaderBuilder::try_new(file).map_err(|e| DataError::Parse {
+        path: path.to_path_buf(),
+        line: 0,
+        message: format!("not a readable Parquet file ({e})"),
+    })?;
+    Ok(u64::try_from(builder.metadata().file_metadata().num_rows()).unwrap_or(0))
+}
+
 /// The rows of a Parquet file, a record batch at a time.
 pub struct ParquetRows {
     path: PathBuf,

@@ -42,6 +42,70 @@ pub struct DataSpec {
     /// column.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub derived: Vec<crate::derived::DerivedSpec>,
+    /// `[data.stream]`: train from the training shards a window at a time instead of holding
+    /// them in memory (absent: in memory).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stream: Option<StreamSpec>,
+}
+
+/// `[data.stream]`: training streamed from the shards of `[data] train`, a window of rows at a
+/// time, so a table larger than memory can be trained on. The validation (and, without a test
+/// file, test) rows are held out by a seeded hash of each row's key (its shard's file name and
+/// its row in the shard) and held in memory; the preprocessing statistics are fitted on a seeded
+/// sample of at most `fit_rows` training rows, which is also the training split the evaluation
+/// (transfer heads, audits, baselines) uses. See docs/guide/streaming.md.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct StreamSpec {
+    /// When to stream.
+    #[serde(default)]
+    pub mode: StreamMode,
+    /// `mode = "auto"`: stream when the training table's encoded size (rows × used columns ×
+    /// 4 bytes, rows from the Parquet metadata or the CSV's lines) is above this many MiB.
+    #[serde(default = "default_above_mib")]
+    pub above_mib: f64,
+    /// The shuffle window: the training rows, in the epoch's (seeded) shard order, are cut into
+    /// windows of this many rows (rounded up to a multiple of the batch size), each shuffled
+    /// (seeded by epoch and window) and cut into batches.
+    #[serde(default = "default_shuffle_rows")]
+    pub shuffle_rows: usize,
+    /// The most training rows the preprocessing statistics are fitted on (a seeded sample; all
+    /// of them when there are fewer).
+    #[serde(default = "default_fit_rows")]
+    pub fit_rows: usize,
+}
+
+/// `[data.stream] mode`.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum StreamMode {
+    /// Stream only when the training table is larger than `above_mib`.
+    #[default]
+    Auto,
+    /// Always stream.
+    Always,
+}
+
+impl Default for StreamSpec {
+    /// What an empty `[data.stream]` table parses to.
+    fn default() -> Self {
+        StreamSpec {
+            mode: StreamMode::default(),
+            above_mib: default_above_mib(),
+            shuffle_rows: default_shuffle_rows(),
+            fit_rows: default_fit_rows(),
+        }
+    }
+}
+
+fn default_above_mib() -> f64 {
+    2048.0
+}
+fn default_shuffle_rows() -> usize {
+    65_536
+}
+fn default_fit_rows() -> usize {
+    100_000
 }
 
 impl DataSpec {

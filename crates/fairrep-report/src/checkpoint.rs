@@ -39,4 +39,8 @@ pub struct EpochProgress {
     pub without_pairs: usize,
     /// Seconds of their steps.
     pub seconds: f64,
+    /// A streamed run (`[data.stream]`): the window of the last batch done (a resume reads the
+    /// shards again from its start and skips its batches done).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub window: Option<fairrep_data::WindowStart>,
 }

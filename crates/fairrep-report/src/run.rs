@@ -186,6 +186,11 @@ pub struct SplitSizes {
     pub test: usize,
     /// Rows dropped for missing values (train file, test file).
     pub dropped: [usize; 2],
+    /// A streamed run (`[data.stream]`): the rows trained on each epoch, read from the shards;
+    /// `train` is then the seeded sample the preprocessing was fitted on, which the evaluation
+    /// (transfer heads, baselines, audits) uses.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub streamed: Option<fairrep_data::StreamSummary>,
 }
 
 /// How much the representation still reveals the group, on the test split.
@@ -430,7 +435,7 @@ impl Report {
         format!(
             "# fairrep run\n\n\
              - config: `{}`\n- seed: {}\n- backend: {} ({}; fairrep {}, burn {})\n- penalty: {} (λ = {}, condition: {:?})\n\
-             - groups: {}\n- splits: train {}, validation {}, test {} ({} + {} rows dropped for missing values)\n\
+             - groups: {}\n- splits: train {}, validation {}, test {} ({} + {} rows dropped for missing values){}\n\
              - epochs: {}, training time {:.1} s, total {:.1} s{}\n\
              - representation bias on test: MMD² between groups = {:.5} (σ = {:.4}, {} rows)\n\n\
              ## Test metrics\n\n{}\n\
@@ -454,6 +459,11 @@ impl Report {
             self.splits.test,
             self.splits.dropped[0],
             self.splits.dropped[1],
+            self.splits.streamed.as_ref().map_or(String::new(), |s| format!(
+                "; streamed: {} training rows from {} shards in windows of {} rows, the \
+                 evaluation's training split the {}-row sample the preprocessing was fitted on",
+                s.train_rows, s.shards, s.shuffle_rows, s.fit_rows
+            )),
             self.epochs,
             self.train_seconds,
             self.total_seconds,

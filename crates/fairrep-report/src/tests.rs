@@ -49,6 +49,7 @@ fn sample_report() -> Report {
             valid: 2,
             test: 6,
             dropped: [0, 1],
+            streamed: None,
         },
         epochs: 2,
         train_seconds: 0.25,
@@ -244,6 +245,11 @@ fn a_checkpoint_state_round_trips() {
             penalty: None,
             without_pairs: 1,
             seconds: 0.25,
+            window: Some(fairrep_data::WindowStart {
+                window: 2,
+                shard: 1,
+                row: 4_096,
+            }),
         }),
         ..s.clone()
     };

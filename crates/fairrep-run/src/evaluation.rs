@@ -138,6 +138,7 @@ impl Evaluation<'_> {
                 valid: data.valid.n,
                 test: data.test.n,
                 dropped: [data.dropped.train, data.dropped.test],
+                streamed: data.streamed.as_ref().map(|s| s.summary()),
             },
             epochs,
             train_seconds,

@@ -22,6 +22,8 @@ pub enum Stream {
     Probe(usize),
     /// The rows a whole-split penalty is measured on when the split is larger than the cap.
     EvalRows,
+    /// A streamed run's shuffle of window `w` (0-based) of epoch `e` (1-based): `(e, w)`.
+    Window(usize, usize),
 }
 
 /// The seed of `stream` in a run seeded with `base`.
@@ -35,6 +37,9 @@ pub fn derive_seed(base: u64, stream: Stream) -> u64 {
         Stream::MlpHead(t) => base ^ (t as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15),
         Stream::Probe(g) => base ^ g as u64,
         Stream::EvalRows => base,
+        Stream::Window(e, w) => (base ^ 0x3A1D_0B5E_0000_0000)
+            .wrapping_add((e as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15))
+            .wrapping_add((w as u64).wrapping_mul(0xC2B2_AE3D_27D4_EB4F)),
     }
 }
 
@@ -58,6 +63,12 @@ mod tests {
         );
         assert_eq!(derive_seed(b, Stream::Probe(1)), 6);
         assert_eq!(derive_seed(b, Stream::EvalRows), 7);
+        assert_eq!(
+            derive_seed(b, Stream::Window(1, 2)),
+            (7 ^ 0x3A1D_0B5E_0000_0000u64)
+                .wrapping_add(0x9E37_79B9_7F4A_7C15)
+                .wrapping_add(0xC2B2_AE3D_27D4_EB4Fu64.wrapping_mul(2))
+        );
         assert_eq!(derive_seed(u64::MAX, Stream::Dropout(1)), 0);
     }
 }

@@ -24,7 +24,7 @@ use burn::optim::grad_clipping::GradientClippingConfig;
 use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer};
 use burn::tensor::Device;
 use fairrep_config::Config;
-use fairrep_data::{Prepared, Role, TaskKind};
+use fairrep_data::{Prepared, Role, TaskKind, Window};
 use fairrep_losses::{GroupPenalty, PenaltyValue};
 use fairrep_model::multitask_loss;
 use fairrep_report::{CheckpointState, EpochProgress, EpochRecord, TaskMetrics};
@@ -74,6 +74,33 @@ enum Penalty {
     Divergence(GroupPenalty),
     /// An adversary's advantage.
     Adversary(Box<Adversary>),
+}
+
+/// Where an epoch is, for its steps and checkpoints.
+struct Position {
+    epoch: usize,
+    /// When its steps began (earlier, by the seconds done, after a resume).
+    started: Instant,
+    /// The batch-order generator's position before the epoch's shuffle.
+    rng_before_shuffle: u128,
+    /// Whether the penalty is computed (λ ≠ 0, or an adversary).
+    penalised: bool,
+}
+
+/// A streamed run's rows per shuffle window: `shuffle_rows` rounded up to a multiple of the
+/// batch size, so that only an epoch's last window has a short batch.
+pub fn window_rows(shuffle_rows: usize, batch_size: usize) -> usize {
+    let bs = batch_size.max(1);
+    shuffle_rows.max(1).div_ceil(bs) * bs
+}
+
+/// The batches of a streamed epoch of `rows` training rows in windows of `size` rows (a
+/// multiple of `batch_size`): a window's last batch of a single row is left out, as the
+/// in-memory epoch leaves out its last one.
+pub fn streamed_batches(rows: usize, size: usize, batch_size: usize) -> usize {
+    let bs = batch_size.max(1);
+    let (full, rest) = (rows / size.max(1), rows % size.max(1));
+    full * (size / bs) + rest / bs + usize::from(rest % bs >= 2)
 }
 
 /// What changes from step to step of a training run.
@@ -181,7 +208,10 @@ impl<'a> Trainer<'a> {
         let trivial_loss = constant_predictor_loss(data, &source).max(std::f64::consts::LN_2);
         let bs = t.batch_size;
         // Batches of at least two rows per epoch, for the learning-rate schedule.
-        let per_epoch = data.train.n / bs + usize::from(data.train.n % bs >= 2);
+        let per_epoch = match &data.streamed {
+            None => data.train.n / bs + usize::from(data.train.n % bs >= 2),
+            Some(s) => streamed_batches(s.rows(), window_rows(s.shuffle_rows(), bs), bs),
+        };
         Ok(Self {
             config,
             data,
@@ -249,11 +279,14 @@ impl<'a> Trainer<'a> {
         Ok(())
     }
 
-    /// One pass over the training split in a seeded order.
+    /// One pass over the training split in a seeded order: the whole split shuffled, or, for a
+    /// streamed run (`[data.stream]`), each window of rows shuffled as the shards give it (read
+    /// by a second thread while the steps run).
     ///
     /// With `checkpoints` and `training.checkpoint_every_steps` or `_seconds`, a checkpoint is
     /// also written within the epoch when one is due; after [`Trainer::resume`] from such a
-    /// checkpoint, the epoch shuffles again, skips the batches done and goes on from their sums.
+    /// checkpoint, the epoch shuffles again (a streamed one reads its shards again from the
+    /// checkpoint's window), skips the batches done and goes on from their sums.
     fn train_epoch(
         &mut self,
         epoch: usize,
@@ -261,15 +294,8 @@ impl<'a> Trainer<'a> {
         checkpoints: Option<&Checkpoints>,
     ) -> Result<EpochProgress, TrainError> {
         let (config, data) = (self.config, self.data);
+        let bs = config.training.batch_size;
         let rng_before_shuffle = self.rng.get_word_pos();
-        let mut order: Vec<usize> = (0..data.train.n).collect();
-        order.shuffle(&mut self.rng);
-        let batches: Vec<&[usize]> = order
-            .chunks(config.training.batch_size)
-            .filter(|c| c.len() >= 2)
-            .collect();
-        observer.epoch_start(epoch, config.training.epochs, batches.len());
-        let condition_labels = self.condition_task.map(|t| &data.train.labels[t]);
         // At λ = 0 a divergence cannot change a weight: it is not computed, which leaves the
         // model bit-identical and the step a third cheaper. An adversary still trains (its
         // advantage on the validation split is the run's `valid_penalty`).
@@ -279,77 +305,64 @@ impl<'a> Trainer<'a> {
             penalty: penalised.then_some(0.0),
             ..EpochProgress::default()
         });
-        let (done, total) = (sums.batches, batches.len());
+        let done = sums.batches;
         // Seconds of the steps before a resume count too.
         let started = Instant::now() - std::time::Duration::from_secs_f64(sums.seconds);
-        for (k, rows) in batches.into_iter().enumerate().skip(done) {
-            self.step += 1;
-            // Dropout masks: seeded per step, so a run resumed at any step draws the same ones.
-            self.train_device
-                .seed(derive_seed(config.seed, Stream::Dropout(self.step)));
-            let batch = self.batcher.batch(rows.to_vec(), &self.train_device);
-            let z = self.model.encoder.forward(batch.x); // [b, r]
-            let outputs = self.model.heads.forward(z.clone()); // [b, t]
-            let task_loss = multitask_loss(outputs, batch.y, &self.regression); // [1]
-            let y_cond: Option<Vec<bool>> =
-                condition_labels.map(|l| batch.rows.iter().map(|&r| l[r]).collect());
-            let pen = penalised.then(|| match &mut self.penalty {
-                Penalty::Divergence(p) => p.forward(z, &batch.s, y_cond.as_deref()),
-                Penalty::Adversary(adv) => adv.step_and_penalty(z, &batch.s, y_cond.as_deref()),
-            });
-            let tl = task_loss.clone().into_scalar::<f64>();
-            let pv = pen.as_ref().map(|p| p.value.clone().into_scalar::<f64>());
-            for (term, v) in [("task loss", Some(tl)), ("penalty", pv)] {
-                match v {
-                    Some(v) if !v.is_finite() => {
-                        return Err(self.diverged(epoch, format!("the {term} is {v}")));
+        let at = Position {
+            epoch,
+            started,
+            rng_before_shuffle,
+            penalised,
+        };
+        match data.streamed.clone() {
+            None => {
+                let mut order: Vec<usize> = (0..data.train.n).collect();
+                order.shuffle(&mut self.rng);
+                let batches: Vec<&[usize]> = order.chunks(bs).filter(|c| c.len() >= 2).collect();
+                let total = batches.len();
+                observer.epoch_start(epoch, config.training.epochs, total);
+                let batcher = self.batcher.clone();
+                for (k, rows) in batches.into_iter().enumerate().skip(done) {
+                    self.step_on(&batcher, rows, &at, &mut sums, observer)?;
+                    self.checkpoint_within(checkpoints, k + 1 < total, &at, &mut sums)?;
+                }
+            }
+            Some(stream) => {
+                let size = window_rows(stream.shuffle_rows(), bs);
+                let total = streamed_batches(stream.rows(), size, bs);
+                observer.epoch_start(epoch, config.training.epochs, total);
+                let (per_window, from) = (size / bs, sums.window);
+                let source = data.task_indices(Role::Source);
+                std::thread::scope(|scope| -> Result<(), TrainError> {
+                    let (tx, rx) = std::sync::mpsc::sync_channel(1);
+                    let reader = Arc::clone(&stream);
+                    scope.spawn(move || {
+                        let sent =
+                            reader.windows(epoch, size, from, &mut |w| tx.send(Ok(w)).is_ok());
+                        if let Err(e) = sent {
+                            let _ = tx.send(Err(e));
+                        }
+                    });
+                    for window in rx {
+                        let window: Window = window?;
+                        let first = window.start.window * per_window;
+                        let mut order: Vec<usize> = (0..window.split.n).collect();
+                        let seed =
+                            derive_seed(config.seed, Stream::Window(epoch, window.start.window));
+                        order.shuffle(&mut ChaCha8Rng::seed_from_u64(seed));
+                        let batcher = FairBatcher::new(Arc::new(window.split), source.clone());
+                        let batches = order.chunks(bs).filter(|c| c.len() >= 2);
+                        for (k, rows) in batches.enumerate().map(|(j, r)| (first + j, r)) {
+                            if k < done {
+                                continue;
+                            }
+                            sums.window = Some(window.start);
+                            self.step_on(&batcher, rows, &at, &mut sums, observer)?;
+                            self.checkpoint_within(checkpoints, k + 1 < total, &at, &mut sums)?;
+                        }
                     }
-                    _ => {}
-                }
-            }
-            if tl > DIVERGED_FACTOR * self.trivial_loss {
-                return Err(self.diverged(
-                    epoch,
-                    format!(
-                        "the batch's mean task loss is {tl:.4e}, more than {DIVERGED_FACTOR} × \
-                         the constant predictor's ({:.4})",
-                        self.trivial_loss
-                    ),
-                ));
-            }
-            sums.task += tl;
-            sums.batches += 1;
-            let loss = match (pen, pv) {
-                (Some(pen), Some(pv)) => {
-                    sums.without_pairs += usize::from(pen.pairs == 0);
-                    sums.penalty = sums.penalty.map(|s| s + pv);
-                    task_loss + pen.value.mul_scalar(config.penalty.lambda)
-                }
-                _ => task_loss,
-            };
-            let grads = GradientsParams::from_grads(loss.backward(), &self.model);
-            self.learning_rate = config
-                .training
-                .learning_rate_at(self.step, self.total_steps);
-            self.model = self
-                .optim
-                .step(self.learning_rate, self.model.clone(), grads);
-            observer.step(tl, pv);
-            if observer.interrupted() {
-                return Err(TrainError::Interrupted {
-                    resume: String::new(),
-                });
-            }
-            // Within the epoch only: its last step is followed by the epoch's checkpoint.
-            if let Some(ck) = checkpoints
-                && k + 1 < total
-                && self.checkpoint_due()
-            {
-                sums.seconds = started.elapsed().as_secs_f64();
-                let state = self.state(rng_before_shuffle, Some(sums.clone()));
-                ck.write(&state, |dir| self.save_to(dir))?;
-                self.last_checkpoint = Instant::now();
-                self.last_written = Some((self.epochs_run, Some(self.step)));
+                    Ok(())
+                })?;
             }
         }
         sums.seconds = started.elapsed().as_secs_f64();
@@ -361,6 +374,99 @@ impl<'a> Trainer<'a> {
             );
         }
         Ok(sums)
+    }
+
+    /// One optimiser step on `rows` of the batcher's split; adds its losses to `sums`.
+    fn step_on(
+        &mut self,
+        batcher: &FairBatcher,
+        rows: &[usize],
+        at: &Position,
+        sums: &mut EpochProgress,
+        observer: &mut dyn Observer,
+    ) -> Result<(), TrainError> {
+        let (config, epoch) = (self.config, at.epoch);
+        self.step += 1;
+        // Dropout masks: seeded per step, so a run resumed at any step draws the same ones.
+        self.train_device
+            .seed(derive_seed(config.seed, Stream::Dropout(self.step)));
+        let batch = batcher.batch(rows.to_vec(), &self.train_device);
+        let z = self.model.encoder.forward(batch.x); // [b, r]
+        let outputs = self.model.heads.forward(z.clone()); // [b, t]
+        let task_loss = multitask_loss(outputs, batch.y, &self.regression); // [1]
+        let condition_labels = self.condition_task.map(|t| &batcher.split().labels[t]);
+        let y_cond: Option<Vec<bool>> =
+            condition_labels.map(|l| batch.rows.iter().map(|&r| l[r]).collect());
+        let pen = at.penalised.then(|| match &mut self.penalty {
+            Penalty::Divergence(p) => p.forward(z, &batch.s, y_cond.as_deref()),
+            Penalty::Adversary(adv) => adv.step_and_penalty(z, &batch.s, y_cond.as_deref()),
+        });
+        let tl = task_loss.clone().into_scalar::<f64>();
+        let pv = pen.as_ref().map(|p| p.value.clone().into_scalar::<f64>());
+        for (term, v) in [("task loss", Some(tl)), ("penalty", pv)] {
+            match v {
+                Some(v) if !v.is_finite() => {
+                    return Err(self.diverged(epoch, format!("the {term} is {v}")));
+                }
+                _ => {}
+            }
+        }
+        if tl > DIVERGED_FACTOR * self.trivial_loss {
+            return Err(self.diverged(
+                epoch,
+                format!(
+                    "the batch's mean task loss is {tl:.4e}, more than {DIVERGED_FACTOR} × \
+                     the constant predictor's ({:.4})",
+                    self.trivial_loss
+                ),
+            ));
+        }
+        sums.task += tl;
+        sums.batches += 1;
+        let loss = match (pen, pv) {
+            (Some(pen), Some(pv)) => {
+                sums.without_pairs += usize::from(pen.pairs == 0);
+                sums.penalty = sums.penalty.map(|s| s + pv);
+                task_loss + pen.value.mul_scalar(config.penalty.lambda)
+            }
+            _ => task_loss,
+        };
+        let grads = GradientsParams::from_grads(loss.backward(), &self.model);
+        self.learning_rate = config
+            .training
+            .learning_rate_at(self.step, self.total_steps);
+        self.model = self
+            .optim
+            .step(self.learning_rate, self.model.clone(), grads);
+        observer.step(tl, pv);
+        if observer.interrupted() {
+            return Err(TrainError::Interrupted {
+                resume: String::new(),
+            });
+        }
+        Ok(())
+    }
+
+    /// Writes a checkpoint within the epoch when one is due and `more` batches follow (the
+    /// epoch's last step is followed by the epoch's checkpoint).
+    fn checkpoint_within(
+        &mut self,
+        checkpoints: Option<&Checkpoints>,
+        more: bool,
+        at: &Position,
+        sums: &mut EpochProgress,
+    ) -> Result<(), TrainError> {
+        if let Some(ck) = checkpoints
+            && more
+            && self.checkpoint_due()
+        {
+            sums.seconds = at.started.elapsed().as_secs_f64();
+            let state = self.state(at.rng_before_shuffle, Some(sums.clone()));
+            ck.write(&state, |dir| self.save_to(dir))?;
+            self.last_checkpoint = Instant::now();
+            self.last_written = Some((self.epochs_run, Some(self.step)));
+        }
+        Ok(())
     }
 
     /// The run's own penalty between the groups of the validation representation `z` (on
