@@ -208,6 +208,16 @@ impl Columns {
         }
     }
 
+    /// Room for `rows` values in each number column read (a window's size is known: its
+    /// columns need not grow as vectors do).
+    fn reserve(&mut self, rows: usize) {
+        for (b, &read) in self.builders.iter_mut().zip(&self.read) {
+            if let (Builder::Numbers(blocks), true) = (b, read) {
+                blocks.push(Vec::with_capacity(rows));
+            }
+        }
+    }
+
     /// A cell of column `c` (its rows in order).
     fn push_cell(&mut self, c: usize, cell: Cell<'_>) {
         if self.read[c] {
@@ -358,6 +368,7 @@ impl ColumnTable {
         uses: &[ColumnUse],
     ) -> Result<Option<ColumnTable>, DataError> {
         let mut cols = Columns::new(uses.to_vec(), nan);
+        cols.reserve(max.min(BLOCK_ROWS));
         let Some(lines) = stream.next_cells(max, &mut |c, _, cell| cols.push_cell(c, cell))? else {
             return Ok(None);
         };
@@ -443,6 +454,14 @@ impl ColumnTable {
         match &self.data[c] {
             Blocks::Codes { blocks, .. } => Some(i64::from(blocks[r / BLOCK_ROWS][r % BLOCK_ROWS])),
             Blocks::Numbers(_) => None,
+        }
+    }
+
+    /// Whether column `c` holds numbers of which one is NaN (a missing number).
+    pub fn has_nan(&self, c: usize) -> bool {
+        match &self.data[c] {
+            Blocks::Numbers(b) => b.iter().flatten().any(|v| v.is_nan()),
+            Blocks::Codes { .. } => false,
         }
     }
 

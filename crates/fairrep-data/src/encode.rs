@@ -837,8 +837,22 @@ pub(crate) fn keep_rows(
             .map_or(true, |k| missing_codes[col].as_ref().is_some_and(|m| m[k])),
         (None, None) => false,
     };
+    // A column with no missing cell need not be looked at row by row (an embedding's hundreds
+    // of columns usually have none).
+    let may_miss = |col: usize| match &missing_codes[col] {
+        Some(m) => m.iter().any(|&x| x),
+        None => t.has_nan(col),
+    };
+    let label_cols: Vec<usize> = label_cols.into_iter().filter(|&c| may_miss(c)).collect();
+    let checked: Vec<usize> = (label_cols.iter().chain(&feature_cols))
+        .copied()
+        .filter(|&c| may_miss(c))
+        .collect();
+    if checked.is_empty() {
+        return Ok((0..t.n()).collect());
+    }
     'rows: for r in 0..t.n() {
-        for &col in label_cols.iter().chain(&feature_cols) {
+        for &col in &checked {
             if !is_missing(r, col) {
                 continue;
             }

@@ -248,10 +248,10 @@ impl ParquetRows {
                             line: first + row as u64,
                             message: m,
                         })?;
-                    for j in 0..*w {
-                        vector_into(&lists, j, &self.null, &mut |row, cell| push(col, row, cell));
-                        col += 1;
-                    }
+                    vector_into(&lists, *w, &self.null, &mut |j, row, cell| {
+                        push(col + j, row, cell)
+                    });
+                    col += *w;
                 }
                 Layout::Unreadable => {
                     (0..n).for_each(|row| push(col, row, Cell::Text("")));
@@ -396,7 +396,7 @@ fn scalar_cells(a: &dyn Array, null: &str) -> Vec<String> {
 fn list_spans(
     a: &dyn Array,
     w: usize,
-) -> Result<(Vec<(usize, usize, bool)>, Vec<Option<f64>>), (usize, String)> {
+) -> Result<(Vec<(usize, usize, bool)>, Floats<'_>), (usize, String)> {
     let n = a.len();
     let (spans, values): (Vec<(usize, usize, bool)>, _) = match a.data_type() {
         DataType::FixedSizeList(_, _) => {
@@ -405,7 +405,7 @@ fn list_spans(
                 (0..n)
                     .map(|i| (l.value_offset_at(i), w, l.is_null(i)))
                     .collect(),
-                floats(l.values().as_ref()),
+                Floats::of(l.values().as_ref()),
             )
         }
         DataType::List(_) => {
@@ -415,7 +415,7 @@ fn list_spans(
                 (0..n)
                     .map(|i| (o[i] as usize, (o[i + 1] - o[i]) as usize, l.is_null(i)))
                     .collect(),
-                floats(l.values().as_ref()),
+                Floats::of(l.values().as_ref()),
             )
         }
         _ => {
@@ -425,7 +425,7 @@ fn list_spans(
                 (0..n)
                     .map(|i| (o[i] as usize, (o[i + 1] - o[i]) as usize, l.is_null(i)))
                     .collect(),
-                floats(l.values().as_ref()),
+                Floats::of(l.values().as_ref()),
             )
         }
     };
@@ -450,27 +450,64 @@ fn vector_cells(a: &dyn Array, w: usize, null: &str) -> Result<Vec<Vec<String>>,
         for (j, col) in out.iter_mut().enumerate() {
             col.push(match is_null {
                 true => null.to_string(),
-                false => values[start + j].map_or_else(|| null.to_string(), |v| v.to_string()),
+                false => {
+                    (values.get(start + j)).map_or_else(|| null.to_string(), |v| v.to_string())
+                }
             });
         }
     }
     Ok(out)
 }
 
-/// The cells of a vector column's element `j`, as [`vector_cells`] writes them, numbers as
-/// numbers.
+/// The cells of a vector column, as [`vector_cells`] writes them, numbers as numbers
+/// (`push(element j, row, cell)`; each element's rows in order).
 #[allow(clippy::type_complexity)]
 fn vector_into(
-    (spans, values): &(Vec<(usize, usize, bool)>, Vec<Option<f64>>),
-    j: usize,
+    (spans, values): &(Vec<(usize, usize, bool)>, Floats<'_>),
+    w: usize,
     null: &str,
-    push: &mut dyn FnMut(usize, Cell<'_>),
+    push: &mut dyn FnMut(usize, usize, Cell<'_>),
 ) {
-    for (row, &(start, _, is_null)) in spans.iter().enumerate() {
-        match (is_null, values[start + j]) {
-            (true, _) | (false, None) => push(row, Cell::Text(null)),
-            (false, Some(v)) if v.is_finite() => push(row, Cell::Number(v)),
-            (false, Some(v)) => push(row, Cell::Text(&v.to_string())),
+    // In tiles of rows: a tile's values stay in cache while each element's column takes its
+    // rows, in order.
+    const TILE: usize = 32;
+    for first in (0..spans.len()).step_by(TILE) {
+        let tile = &spans[first..(first + TILE).min(spans.len())];
+        for j in 0..w {
+            for (i, &(start, _, is_null)) in tile.iter().enumerate() {
+                // A null list (of any length) is `w` missing cells.
+                match (!is_null).then(|| values.get(start + j)).flatten() {
+                    None => push(j, first + i, Cell::Text(null)),
+                    Some(v) if v.is_finite() => push(j, first + i, Cell::Number(v)),
+                    Some(v) => push(j, first + i, Cell::Text(&v.to_string())),
+                }
+            }
+        }
+    }
+}
+
+/// A float array's values: borrowed when they are f32 or f64, else copied as f64.
+enum Floats<'a> {
+    F32(&'a arrow_array::PrimitiveArray<Float32Type>),
+    F64(&'a arrow_array::PrimitiveArray<Float64Type>),
+    Copied(Vec<Option<f64>>),
+}
+
+impl Floats<'_> {
+    fn of(a: &dyn Array) -> Floats<'_> {
+        match a.data_type() {
+            DataType::Float32 => Floats::F32(a.as_primitive::<Float32Type>()),
+            DataType::Float64 => Floats::F64(a.as_primitive::<Float64Type>()),
+            _ => Floats::Copied(floats(a)),
+        }
+    }
+
+    /// Value `i` as f64 (`None`: null).
+    fn get(&self, i: usize) -> Option<f64> {
+        match self {
+            Floats::F32(a) => (!a.is_null(i)).then(|| f64::from(a.value(i))),
+            Floats::F64(a) => (!a.is_null(i)).then(|| a.value(i)),
+            Floats::Copied(v) => v[i],
         }
     }
 }
