@@ -361,15 +361,21 @@ impl ColumnTable {
     /// The next rows of `stream` (up to `max` of a CSV file, a record batch of a Parquet file)
     /// as a table of their own, each column read as `uses` says (one per column of the
     /// stream); `None` at the stream's end.
+    ///
+    /// With `vectors`, a Parquet file's vector columns are given to it whole
+    /// ([`crate::stream::RowStream::next_cells_or_vectors`]), not as cells (`uses` should skip
+    /// them then).
     pub(crate) fn next_window(
         stream: &mut crate::stream::RowStream,
         max: usize,
         nan: Option<&str>,
         uses: &[ColumnUse],
+        vectors: Option<crate::parquet::GiveVectors<'_>>,
     ) -> Result<Option<ColumnTable>, DataError> {
         let mut cols = Columns::new(uses.to_vec(), nan);
         cols.reserve(max.min(BLOCK_ROWS));
-        let Some(lines) = stream.next_cells(max, &mut |c, _, cell| cols.push_cell(c, cell))? else {
+        let push = &mut |c: usize, _: usize, cell: Cell<'_>| cols.push_cell(c, cell);
+        let Some(lines) = stream.next_cells_or_vectors(max, push, vectors)? else {
             return Ok(None);
         };
         cols.lines = lines;

@@ -123,12 +123,14 @@ pub trait TrainStream: std::fmt::Debug + Send + Sync {
     /// The windows of `size` rows (the last may be shorter) of epoch `epoch` (1-based) in
     /// order, from `from` (a checkpoint's window) or the epoch's start, given to `each` until it
     /// returns `false`. The shard order of an epoch is a seeded shuffle (the run's seed and the
-    /// epoch).
+    /// epoch). `spare` may give back a split `each` is done with, to be filled again (its
+    /// contents are cleared).
     fn windows(
         &self,
         epoch: usize,
         size: usize,
         from: Option<WindowStart>,
+        spare: &mut dyn FnMut() -> Option<Split>,
         each: &mut dyn FnMut(Window) -> bool,
     ) -> Result<(), DataError>;
 }
@@ -144,6 +146,10 @@ pub struct StreamSummary {
     pub shuffle_rows: usize,
     /// Training rows the preprocessing was fitted on (the evaluation's training split).
     pub fit_rows: usize,
+    /// Whether the vector columns are standardised straight from the Parquet values (every
+    /// shard Parquet) rather than read as cells.
+    #[serde(default)]
+    pub vectors_direct: bool,
 }
 
 impl Prepared {

@@ -150,6 +150,22 @@ impl ParquetRows {
         })
     }
 
+    /// Its vector columns: the table column of each one's element 0, and its width.
+    pub fn vector_columns(&self) -> Vec<(usize, usize)> {
+        let mut col = 0;
+        let mut out = Vec::new();
+        for layout in &self.layouts {
+            match layout {
+                Layout::Vector(w) => {
+                    out.push((col, *w));
+                    col += w;
+                }
+                _ => col += 1,
+            }
+        }
+        out
+    }
+
     /// The next record batch (the one read when the file was opened first), or `None`.
     fn next_record_batch(&mut self) -> Result<Option<RecordBatch>, DataError> {
         match self.pending.take() {
@@ -227,6 +243,17 @@ impl ParquetRows {
         &mut self,
         push: &mut dyn FnMut(usize, usize, Cell<'_>),
     ) -> Result<Option<Vec<u64>>, DataError> {
+        self.next_cells_or_vectors(push, None)
+    }
+
+    /// [`ParquetRows::next_cells`], except that with `vectors` each vector column is given
+    /// whole (`vectors(its first table column, its values)`) instead of cell by cell: a reader
+    /// that standardises an embedding straight into its matrix skips the cells.
+    pub fn next_cells_or_vectors(
+        &mut self,
+        push: &mut dyn FnMut(usize, usize, Cell<'_>),
+        mut vectors: Option<GiveVectors<'_>>,
+    ) -> Result<Option<Vec<u64>>, DataError> {
         let Some(batch) = self.next_record_batch()? else {
             return Ok(None);
         };
@@ -248,9 +275,19 @@ impl ParquetRows {
                             line: first + row as u64,
                             message: m,
                         })?;
-                    vector_into(&lists, *w, &self.null, &mut |j, row, cell| {
-                        push(col + j, row, cell)
-                    });
+                    match vectors.as_mut() {
+                        Some(give) => give(
+                            col,
+                            &VectorValues {
+                                spans: &lists.0,
+                                values: &lists.1,
+                                width: *w,
+                            },
+                        ),
+                        None => vector_into(&lists, *w, &self.null, &mut |j, row, cell| {
+                            push(col + j, row, cell)
+                        }),
+                    }
                     col += *w;
                 }
                 Layout::Unreadable => {
@@ -483,6 +520,34 @@ fn vector_into(
                 }
             }
         }
+    }
+}
+
+/// Takes each vector column of a batch whole: `(its first table column, its values)`.
+pub type GiveVectors<'f> = &'f mut dyn FnMut(usize, &VectorValues<'_>);
+
+/// A vector column's values in one record batch ([`ParquetRows::next_cells_or_vectors`]).
+pub struct VectorValues<'a> {
+    spans: &'a [(usize, usize, bool)],
+    values: &'a Floats<'a>,
+    width: usize,
+}
+
+impl VectorValues<'_> {
+    /// Its rows.
+    pub fn rows(&self) -> usize {
+        self.spans.len()
+    }
+
+    /// Its width (every list's length).
+    pub fn width(&self) -> usize {
+        self.width
+    }
+
+    /// Element `j` of row `row`; `None` when the list or the element is null.
+    pub fn get(&self, row: usize, j: usize) -> Option<f64> {
+        let (start, _, is_null) = self.spans[row];
+        (!is_null).then(|| self.values.get(start + j)).flatten()
     }
 }
 

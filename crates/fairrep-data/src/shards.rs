@@ -30,6 +30,7 @@ use crate::encode::{
 };
 use crate::error::DataError;
 use crate::fitted::Preprocessing;
+use crate::parquet::VectorValues;
 use crate::spec::{DataSpec, GroupSpec, StreamMode, StreamSpec, TaskSpec};
 use crate::stream::RowStream;
 use rand::SeedableRng;
@@ -184,6 +185,8 @@ struct Shards {
     shards: Vec<PathBuf>,
     columns: Vec<String>,
     uses: Vec<ColumnUse>,
+    /// The vector columns read straight into the matrix (Parquet shards).
+    direct: Option<Direct>,
     assign: Assign,
     rows: usize,
     shuffle_rows: usize,
@@ -191,31 +194,117 @@ struct Shards {
 }
 
 impl Shards {
-    /// Every window of `shards[k]` in row order: `each(first row, table)`.
-    fn read_shard(
+    /// The training rows (`train(row in the window)`) of a window that pass the missing-value
+    /// policy, encoded (`None`: none); with `vectors` (the direct path) the vector values are
+    /// those given, the rest of each row encoded from its cells.
+    fn encode_window<'v>(
         &self,
-        k: usize,
-        each: &mut dyn FnMut(u64, ColumnTable) -> Result<bool, DataError>,
-    ) -> Result<bool, DataError> {
+        enc: &Encoder<'_>,
+        w: &mut ColumnTable,
+        vectors: Option<&'v Vectors>,
+        train: &dyn Fn(usize) -> bool,
+    ) -> Result<Option<(Vec<usize>, Piece<'v>)>, DataError> {
+        let missing: HashSet<&str> = self
+            .spec
+            .missing_values
+            .iter()
+            .map(String::as_str)
+            .collect();
+        let (Some(d), Some(v)) = (self.direct.as_ref(), vectors) else {
+            let c = Cols::resolve(w, &self.spec, &self.numeric, &self.tasks)?;
+            let rows: Vec<usize> = (keep_rows(w, &c, &self.spec, &missing)?.into_iter())
+                .filter(|&r| train(r))
+                .collect();
+            if rows.is_empty() {
+                return Ok(None);
+            }
+            let split = enc.encode_split(w, &c, &rows)?;
+            return Ok(Some((rows, Piece::Rows(split))));
+        };
+        if let Some((r, column, value)) = &v.bad {
+            return Err(DataError::NotNumeric {
+                path: w.origin(*r).0.to_path_buf(),
+                line: w.origin(*r).1,
+                column: column.clone(),
+                value: value.to_string(),
+            });
+        }
+        let c = Cols::resolve(w, &self.spec, &d.numeric, &self.tasks)?;
+        let mut rows: Vec<usize> = keep_rows(w, &c, &self.spec, &missing)?;
+        if let Some(&r) = rows.iter().find(|&&r| v.missing.get(r) == Some(&true)) {
+            let null = self.spec.missing_values.first();
+            match (self.spec.missing, null) {
+                (crate::spec::MissingPolicy::DropRows, Some(_)) => {
+                    rows.retain(|&r| v.missing.get(r) != Some(&true));
+                }
+                (crate::spec::MissingPolicy::Impute, Some(_)) => {}
+                (policy, _) => {
+                    let (path, line) = w.origin(r);
+                    let name = &d.groups[0].name;
+                    let value = null.cloned().unwrap_or_default();
+                    return Err(match (policy, null) {
+                        (crate::spec::MissingPolicy::Error, Some(_)) => DataError::MissingValue {
+                            path: path.to_path_buf(),
+                            line,
+                            column: format!("{name} (a vector)"),
+                            value,
+                            why: "[data].missing = \"error\"",
+                        },
+                        _ => DataError::NotNumeric {
+                            path: path.to_path_buf(),
+                            line,
+                            column: format!("{name} (a vector)"),
+                            value,
+                        },
+                    });
+                }
+            }
+        }
+        rows.retain(|&r| train(r));
+        if rows.is_empty() {
+            return Ok(None);
+        }
+        let scalar = Encoder {
+            preprocessing: &d.scalar,
+            p: d.scalar.features.len(),
+            ..*enc
+        };
+        let cells = scalar.encode_split(w, &c, &rows)?;
+        let piece = Piece::Direct {
+            cells,
+            vectors: v,
+            rows: rows.clone(),
+            at: d.at,
+            p: enc.p,
+        };
+        Ok(Some((rows, piece)))
+    }
+
+    /// Every window of `shards[k]` in row order: `each(first row, table)`.
+    fn read_shard(&self, k: usize, each: EachRead<'_>) -> Result<bool, DataError> {
+        let direct = self.direct.as_ref();
         read_shard(
             &self.spec,
             &self.shards,
             k,
             (&self.columns, &self.uses),
+            direct,
             each,
         )
     }
 }
 
-/// Reads `shards[k]` a window at a time: `each(first row, table)`, until it returns `false`
-/// (then `Ok(false)`). Its columns must be `columns` (the first shard's), each read as `uses`
-/// says.
+/// Reads `shards[k]` a window at a time: `each(first row, table, its vectors)`, until it
+/// returns `false` (then `Ok(false)`). Its columns must be `columns` (the first shard's), each
+/// read as `uses` says; with `direct`, its vector columns are standardised straight into a
+/// matrix ([`Direct`]) instead of read as cells.
 fn read_shard(
     spec: &DataSpec,
     shards: &[PathBuf],
     k: usize,
     (columns, uses): (&[String], &[ColumnUse]),
-    each: &mut dyn FnMut(u64, ColumnTable) -> Result<bool, DataError>,
+    direct: Option<&Direct>,
+    each: EachRead<'_>,
 ) -> Result<bool, DataError> {
     let opts = read_options(spec, &spec.train);
     let mut stream = RowStream::open(&shards[k], &opts, READ_ROWS)?;
@@ -228,21 +317,283 @@ fn read_shard(
             columns.join(", ")
         )));
     }
+    if let Some(d) = direct {
+        let given = stream.vector_columns();
+        if let Some(g) = (d.groups.iter()).find(|g| !given.contains(&(g.column, g.width))) {
+            return Err(DataError::Schema(format!(
+                "{}: column `{}` is not a list of {} floats, as in the first shard {}",
+                shards[k].display(),
+                g.name,
+                g.width,
+                shards[0].display()
+            )));
+        }
+    }
+    let uses = direct.map_or(uses, |d| &d.uses);
     let mut at = 0u64;
-    while let Some(w) = ColumnTable::next_window(&mut stream, READ_ROWS, nan_token(spec), uses)? {
+    // One buffer for every read of the shard (fresh pages cost more than the values).
+    let mut vectors = direct.map(|d| Vectors::new(d.width));
+    loop {
+        if let Some(v) = vectors.as_mut() {
+            v.reset();
+        }
+        let window = match (direct, vectors.as_mut()) {
+            (Some(d), Some(v)) => {
+                let give = &mut |col: usize, values: &VectorValues<'_>| v.fill(d, col, values);
+                ColumnTable::next_window(&mut stream, READ_ROWS, nan_token(spec), uses, Some(give))?
+            }
+            _ => ColumnTable::next_window(&mut stream, READ_ROWS, nan_token(spec), uses, None)?,
+        };
+        let Some(w) = window else {
+            return Ok(true);
+        };
         let n = w.n() as u64;
-        if !each(at, w)? {
+        if !each(at, w, vectors.as_ref())? {
             return Ok(false);
         }
         at += n;
     }
-    Ok(true)
+}
+
+/// Takes each read of a shard: `(its first row, its table, its vectors)`; `false` stops.
+type EachRead<'f> =
+    &'f mut dyn FnMut(u64, ColumnTable, Option<&Vectors>) -> Result<bool, DataError>;
+
+/// Encoding a Parquet shard's vector columns straight into the feature matrix: decoded floats
+/// standardised as they are read, never held as cells (the rest of the row is read and encoded
+/// as always). The same values, bit for bit, as the cell path (tested).
+#[derive(Debug)]
+struct Direct {
+    /// How each column is read: as [`Shards::uses`], the vector columns skipped.
+    uses: Vec<ColumnUse>,
+    /// The numeric feature columns that are not a vector's.
+    numeric: Vec<String>,
+    /// The preprocessing without the vectors' encoders (what the cells encode).
+    scalar: Preprocessing,
+    /// The vector columns.
+    groups: Vec<DirectGroup>,
+    /// Their total width.
+    width: usize,
+    /// Where their values go in a row: after this many features of the scalar encoding.
+    at: usize,
+}
+
+/// One vector column of [`Direct`].
+#[derive(Debug)]
+struct DirectGroup {
+    /// Its name (`[data.features] vectors`).
+    name: String,
+    /// The table column of its element 0.
+    column: usize,
+    width: usize,
+    /// Its first value's place in a row of [`Vectors`].
+    offset: usize,
+    /// Each element's mean and standard deviation.
+    scales: Vec<(f64, f64)>,
+}
+
+impl Direct {
+    /// The direct path for `shards`, when every one is Parquet, the first gives every vector of
+    /// the run as a list column, and the training file has no lines to skip.
+    fn new(
+        spec: &DataSpec,
+        shards: &[PathBuf],
+        (columns, uses): (&[String], &[ColumnUse]),
+        numeric: &[String],
+        preprocessing: &Preprocessing,
+    ) -> Result<Option<Direct>, DataError> {
+        let parquet = shards.iter().all(|p| crate::parquet::is_parquet(p));
+        if preprocessing.vectors.is_empty() || !parquet || spec.train.skip_rows > 0 {
+            return Ok(None);
+        }
+        let given =
+            RowStream::open(&shards[0], &read_options(spec, &spec.train), 1)?.vector_columns();
+        let mut groups = Vec::new();
+        let mut offset = 0;
+        let element = |name: &str| -> Option<(f64, f64)> {
+            preprocessing.encoders.iter().find_map(|e| match e {
+                crate::fitted::ColumnEncoder::Standardize { column, mean, std }
+                    if column == name =>
+                {
+                    Some((*mean, *std))
+                }
+                _ => None,
+            })
+        };
+        for v in &preprocessing.vectors {
+            let first = format!("{}_0", v.column);
+            let Some(column) = columns.iter().position(|c| *c == first) else {
+                return Ok(None);
+            };
+            if !given.contains(&(column, v.width)) {
+                return Ok(None);
+            }
+            let scales: Option<Vec<(f64, f64)>> = (0..v.width)
+                .map(|j| element(&format!("{}_{j}", v.column)))
+                .collect();
+            let Some(scales) = scales else {
+                return Ok(None);
+            };
+            groups.push(DirectGroup {
+                name: v.column.clone(),
+                column,
+                width: v.width,
+                offset,
+                scales,
+            });
+            offset += v.width;
+        }
+        let in_vector = |c: &str| {
+            (preprocessing.vectors.iter()).any(|v| {
+                c.strip_prefix(v.column.as_str())
+                    .and_then(|r| r.strip_prefix('_'))
+                    .is_some_and(|j| j.parse::<usize>().is_ok_and(|j| j < v.width))
+            })
+        };
+        let mut scalar = preprocessing.clone();
+        let kept: Vec<bool> = (scalar.encoders.iter())
+            .map(|e| match e {
+                crate::fitted::ColumnEncoder::Standardize { column, .. } => !in_vector(column),
+                crate::fitted::ColumnEncoder::OneHot { .. } => true,
+            })
+            .collect();
+        let mut keep = kept.iter();
+        scalar.encoders.retain(|_| *keep.next().unwrap_or(&true));
+        scalar.features.retain(|f| !in_vector(f));
+        scalar.vectors.clear();
+        let at = (scalar.encoders.iter())
+            .map(|e| match e {
+                crate::fitted::ColumnEncoder::OneHot { categories, .. } => categories.len(),
+                crate::fitted::ColumnEncoder::Standardize { .. } => 1,
+            })
+            .sum();
+        Ok(Some(Direct {
+            uses: (columns.iter().zip(uses))
+                .map(|(c, &u)| if in_vector(c) { ColumnUse::Skip } else { u })
+                .collect(),
+            numeric: numeric.iter().filter(|c| !in_vector(c)).cloned().collect(),
+            scalar,
+            groups,
+            width: offset,
+            at,
+        }))
+    }
+}
+
+/// A window's vector values, standardised ([`Direct`]).
+#[derive(Debug, Default)]
+struct Vectors {
+    /// `[rows, width]`, row-major; a missing value's place 0 (the mean, standardised).
+    values: Vec<f32>,
+    width: usize,
+    /// Rows with a missing (null) value.
+    missing: Vec<bool>,
+    /// The first value that is not a finite number: (row, column name, value).
+    bad: Option<(usize, String, f64)>,
+}
+
+impl Vectors {
+    fn new(width: usize) -> Self {
+        Vectors {
+            width,
+            ..Vectors::default()
+        }
+    }
+
+    /// Empty, for the next read (its room kept).
+    fn reset(&mut self) {
+        self.values.clear();
+        self.missing.clear();
+        self.bad = None;
+    }
+
+    /// The values of the vector column whose element 0 is table column `col`.
+    fn fill(&mut self, d: &Direct, col: usize, values: &VectorValues<'_>) {
+        let Some(g) = d.groups.iter().find(|g| g.column == col) else {
+            return;
+        };
+        let n = values.rows();
+        // A missing value's place keeps 0 (the first vector column to come sizes the rows).
+        self.values.resize(n * self.width, 0.0);
+        self.missing.resize(n, false);
+        for r in 0..n {
+            let row = &mut self.values[r * self.width + g.offset..][..g.width];
+            for (j, (out, &(mean, std))) in row.iter_mut().zip(&g.scales).enumerate() {
+                match values.get(r, j) {
+                    Some(v) if v.is_finite() => *out = ((v - mean) / std) as f32,
+                    Some(v) => {
+                        self.bad
+                            .get_or_insert_with(|| (r, format!("{}_{j}", g.name), v));
+                    }
+                    None => self.missing[r] = true,
+                }
+            }
+        }
+    }
+}
+
+/// A window's training rows, encoded: a split, or (the direct path) the rows' cells encoded
+/// and their vectors standardised, put together as they are appended.
+enum Piece<'v> {
+    Rows(Split),
+    Direct {
+        /// The features from the cells (the vectors left out), labels, groups.
+        cells: Split,
+        vectors: &'v Vectors,
+        /// Each row's row in the read (its place in `vectors`).
+        rows: Vec<usize>,
+        /// Where the vectors go in a row.
+        at: usize,
+        /// Features a row.
+        p: usize,
+    },
+}
+
+impl Piece<'_> {
+    fn n(&self) -> usize {
+        match self {
+            Piece::Rows(s) | Piece::Direct { cells: s, .. } => s.n,
+        }
+    }
+
+    /// Appends its rows `from..to` to `window`.
+    fn append_to(&self, window: &mut Split, from: usize, to: usize) {
+        match self {
+            Piece::Rows(split) => append(window, split, from, to),
+            Piece::Direct {
+                cells,
+                vectors,
+                rows,
+                at,
+                p,
+            } => {
+                let (q, width) = (cells.p, vectors.width);
+                debug_assert_eq!(q + width, *p);
+                window.x.reserve((to - from) * p);
+                for (i, &r) in rows.iter().enumerate().take(to).skip(from) {
+                    let row = &cells.x[i * q..(i + 1) * q];
+                    window.x.extend_from_slice(&row[..*at]);
+                    window
+                        .x
+                        .extend_from_slice(&vectors.values[r * width..(r + 1) * width]);
+                    window.x.extend_from_slice(&row[*at..]);
+                }
+                append_labels(window, cells, from, to);
+            }
+        }
+    }
 }
 
 /// Appends rows `from..to` of `piece` to `window`.
 fn append(window: &mut Split, piece: &Split, from: usize, to: usize) {
     let p = piece.p;
     window.x.extend_from_slice(&piece.x[from * p..to * p]);
+    append_labels(window, piece, from, to);
+}
+
+/// Appends the labels, targets and groups of rows `from..to` of `piece` to `window` (and
+/// counts them).
+fn append_labels(window: &mut Split, piece: &Split, from: usize, to: usize) {
     for (w, q) in window.labels.iter_mut().zip(&piece.labels) {
         w.extend_from_slice(&q[from..to]);
     }
@@ -280,6 +631,7 @@ impl TrainStream for Shards {
             shards: self.shards.len(),
             shuffle_rows: self.shuffle_rows,
             fit_rows: self.fit_rows,
+            vectors_direct: self.direct.is_some(),
         }
     }
 
@@ -288,6 +640,7 @@ impl TrainStream for Shards {
         epoch: usize,
         size: usize,
         from: Option<WindowStart>,
+        spare: &mut dyn FnMut() -> Option<Split>,
         each: &mut dyn FnMut(Window) -> bool,
     ) -> Result<(), DataError> {
         let size = size.max(1);
@@ -301,37 +654,38 @@ impl TrainStream for Shards {
             groups: &self.groups,
             p: self.preprocessing.features.len(),
         };
-        let missing: HashSet<&str> = self
-            .spec
-            .missing_values
-            .iter()
-            .map(String::as_str)
-            .collect();
         let from = from.unwrap_or_default();
         let tasks = self.tasks.len();
-        let mut window = empty_split(size, enc.p, tasks);
+        // A window given back is filled again: its pages are not faulted in anew.
+        let mut fresh = || match spare() {
+            Some(mut s) if s.p == enc.p && s.labels.len() == tasks => {
+                s.n = 0;
+                s.x.clear();
+                s.labels.iter_mut().for_each(Vec::clear);
+                s.targets.iter_mut().for_each(Vec::clear);
+                s.s.clear();
+                s
+            }
+            _ => empty_split(size, enc.p, tasks),
+        };
+        let mut window = fresh();
         let (mut start, mut index) = (from, from.window);
         for (position, &k) in order.iter().enumerate().skip(from.shard) {
             let skip_below = if position == from.shard { from.row } else { 0 };
             let key = shard_key(&self.shards[k]);
-            let go_on = self.read_shard(k, &mut |at, mut w| {
+            let go_on = self.read_shard(k, &mut |at, mut w, vectors| {
                 if at + (w.n() as u64) <= skip_below {
                     return Ok(true);
                 }
-                let c = Cols::resolve(&w, &self.spec, &self.numeric, &self.tasks)?;
-                let rows: Vec<usize> = keep_rows(&w, &c, &self.spec, &missing)?
-                    .into_iter()
-                    .filter(|&r| {
-                        let row = at + r as u64;
-                        row >= skip_below && matches!(self.assign.class(key, row), Class::Train(_))
-                    })
-                    .collect();
-                if rows.is_empty() {
+                let train = |r: usize| {
+                    let row = at + r as u64;
+                    row >= skip_below && matches!(self.assign.class(key, row), Class::Train(_))
+                };
+                let Some((rows, piece)) = self.encode_window(&enc, &mut w, vectors, &train)? else {
                     return Ok(true);
-                }
-                let piece = enc.encode_split(&mut w, &c, &rows)?;
+                };
                 let mut i = 0;
-                while i < piece.n {
+                while i < piece.n() {
                     if window.n == 0 {
                         start = WindowStart {
                             window: index,
@@ -339,11 +693,11 @@ impl TrainStream for Shards {
                             row: at + rows[i] as u64,
                         };
                     }
-                    let take = (size - window.n).min(piece.n - i);
-                    append(&mut window, &piece, i, i + take);
+                    let take = (size - window.n).min(piece.n() - i);
+                    piece.append_to(&mut window, i, i + take);
                     i += take;
                     if window.n == size {
-                        let full = std::mem::replace(&mut window, empty_split(size, enc.p, tasks));
+                        let full = std::mem::replace(&mut window, fresh());
                         if !each(Window { start, split: full }) {
                             return Ok(false);
                         }
@@ -419,28 +773,35 @@ fn prepare_streamed(
     let mut numeric: Option<(Vec<String>, Vec<crate::fitted::VectorGroup>)> = None;
     for k in 0..shards.len() {
         let key = shard_key(&shards[k]);
-        read_shard(spec, &shards, k, (&columns, &uses), &mut |at, mut w| {
-            if numeric.is_none() {
-                numeric = Some(vector_columns(&mut w, spec)?);
-            }
-            let names = numeric.as_ref().map_or(&[][..], |(n, _)| n);
-            let c = Cols::resolve(&w, spec, names, tasks)?;
-            let keep = keep_rows(&w, &c, spec, &missing)?;
-            dropped += w.n() - keep.len();
-            let table = kept.get_or_insert_with(|| Gathered::new(&name, &w, &uses));
-            for r in keep {
-                let class = assign.class(key, at + r as u64);
-                if let Class::Train(in_sample) = class {
-                    train_rows += 1;
-                    if !in_sample {
-                        continue;
-                    }
+        read_shard(
+            spec,
+            &shards,
+            k,
+            (&columns, &uses),
+            None,
+            &mut |at, mut w, _| {
+                if numeric.is_none() {
+                    numeric = Some(vector_columns(&mut w, spec)?);
                 }
-                table.push(&w, r);
-                classes.push(class);
-            }
-            Ok(true)
-        })?;
+                let names = numeric.as_ref().map_or(&[][..], |(n, _)| n);
+                let c = Cols::resolve(&w, spec, names, tasks)?;
+                let keep = keep_rows(&w, &c, spec, &missing)?;
+                dropped += w.n() - keep.len();
+                let table = kept.get_or_insert_with(|| Gathered::new(&name, &w, &uses));
+                for r in keep {
+                    let class = assign.class(key, at + r as u64);
+                    if let Class::Train(in_sample) = class {
+                        train_rows += 1;
+                        if !in_sample {
+                            continue;
+                        }
+                    }
+                    table.push(&w, r);
+                    classes.push(class);
+                }
+                Ok(true)
+            },
+        )?;
     }
     let (Some(table), Some((numeric, vectors))) = (kept, numeric) else {
         return Err(DataError::Empty {
@@ -512,7 +873,15 @@ fn prepare_streamed(
         missing: &missing,
     };
     let mut prepared = fit_and_encode(spec, tasks, tables)?;
+    let direct = Direct::new(
+        spec,
+        &shards,
+        (&columns, &uses),
+        &numeric,
+        &prepared.preprocessing,
+    )?;
     let stream = Shards {
+        direct,
         spec: spec.clone(),
         tasks: tasks.to_vec(),
         groups: prepared.preprocessing.sensitive.groups.clone(),

@@ -301,6 +301,42 @@ impl RowStream {
         max: usize,
         push: &mut dyn FnMut(usize, usize, Cell<'_>),
     ) -> Result<Option<Vec<u64>>, DataError> {
+        self.next_cells_or_vectors(max, push, None)
+    }
+
+    /// The columns [`RowStream::next_cells_or_vectors`] gives whole: a Parquet file's vector
+    /// columns (the table column of element 0, the width) when it is read from its first row;
+    /// none otherwise.
+    pub fn vector_columns(&self) -> Vec<(usize, usize)> {
+        match &self.source {
+            Source::Parquet { rows, skip: 0 } => rows.vector_columns(),
+            _ => Vec::new(),
+        }
+    }
+
+    /// [`RowStream::next_cells`]; with `vectors`, and when [`RowStream::gives_vectors`], each
+    /// vector column of a Parquet batch given whole ([`ParquetRows::next_cells_or_vectors`]).
+    pub fn next_cells_or_vectors(
+        &mut self,
+        max: usize,
+        push: &mut dyn FnMut(usize, usize, Cell<'_>),
+        vectors: Option<crate::parquet::GiveVectors<'_>>,
+    ) -> Result<Option<Vec<u64>>, DataError> {
+        if let Source::Parquet { rows, skip: 0 } = &mut self.source
+            && let Some(give) = vectors
+        {
+            let Some(lines) = rows.next_cells_or_vectors(push, Some(give))? else {
+                if self.rows_read == 0 {
+                    return Err(DataError::Empty {
+                        path: self.path.clone(),
+                        what: "no data rows",
+                    });
+                }
+                return Ok(None);
+            };
+            self.rows_read += lines.len() as u64;
+            return Ok(Some(lines));
+        }
         if let Source::Parquet { rows, skip } = &mut self.source {
             loop {
                 let skipping = *skip;

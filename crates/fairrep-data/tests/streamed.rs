@@ -114,7 +114,7 @@ fn rows_of(s: &Split) -> Vec<RowBits> {
 fn windows(stream: &dyn TrainStream, epoch: usize, from: Option<WindowStart>) -> Vec<Window> {
     let mut out = Vec::new();
     stream
-        .windows(epoch, 128, from, &mut |w| {
+        .windows(epoch, 128, from, &mut || None, &mut |w| {
             out.push(w);
             true
         })
@@ -176,6 +176,22 @@ fn windows_cover_every_training_row_once_and_a_resume_reads_the_same_windows() {
             assert_eq!(rows_of(&a.split), rows_of(&b.split));
         }
     }
+    // Windows given back (`spare`, dirty) are filled again to the same rows.
+    let mut pool: Vec<Split> = epoch1.into_iter().map(|w| w.split).collect();
+    let mut again = Vec::new();
+    stream
+        .windows(2, 128, None, &mut || pool.pop(), &mut |w| {
+            again.push(w);
+            true
+        })
+        .unwrap();
+    assert_eq!(again.len(), epoch2.len());
+    for (a, b) in again.iter().zip(&epoch2) {
+        assert_eq!(rows_of(&a.split), rows_of(&b.split));
+    }
+    // The embedding was standardised straight from the Parquet values, the same bits as the
+    // cells (`held`, the sample, is encoded from cells).
+    assert!(stream.summary().vectors_direct);
     // The shard order changes from epoch to epoch (seeded): not every epoch starts alike.
     let firsts: Vec<Vec<RowBits>> = (1..=6)
         .map(|e| rows_of(&windows(stream.as_ref(), e, None)[0].split))
@@ -184,7 +200,7 @@ fn windows_cover_every_training_row_once_and_a_resume_reads_the_same_windows() {
     // Stopping early: `each` returning false ends the pass.
     let mut seen = 0;
     stream
-        .windows(1, 128, None, &mut |_| {
+        .windows(1, 128, None, &mut || None, &mut |_| {
             seen += 1;
             seen < 2
         })
@@ -244,6 +260,7 @@ fn held_out_rows_follow_the_file_name_and_row_and_the_sample_is_bounded() {
         "every row is in one split"
     );
     let total: usize = windows(s.as_ref(), 1, None).iter().map(|w| w.split.n).sum();
+    assert!(!s.summary().vectors_direct, "CSV shards are read as cells");
     assert_eq!(total, s.rows());
 }
 

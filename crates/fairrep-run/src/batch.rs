@@ -44,6 +44,11 @@ impl FairBatcher {
     pub fn split(&self) -> &Split {
         &self.split
     }
+
+    /// The split, given back.
+    pub fn into_split(self) -> Arc<Split> {
+        self.split
+    }
 }
 
 impl Batcher<usize, FairBatch> for FairBatcher {

@@ -335,10 +335,13 @@ impl<'a> Trainer<'a> {
                 let source = data.task_indices(Role::Source);
                 std::thread::scope(|scope| -> Result<(), TrainError> {
                     let (tx, rx) = std::sync::mpsc::sync_channel(1);
+                    // Windows trained on go back to the reader, to be filled again.
+                    let (done_tx, done_rx) = std::sync::mpsc::channel::<fairrep_data::Split>();
                     let reader = Arc::clone(&stream);
                     scope.spawn(move || {
-                        let sent =
-                            reader.windows(epoch, size, from, &mut |w| tx.send(Ok(w)).is_ok());
+                        let spare = &mut || done_rx.try_recv().ok();
+                        let give = &mut |w| tx.send(Ok(w)).is_ok();
+                        let sent = reader.windows(epoch, size, from, spare, give);
                         if let Err(e) = sent {
                             let _ = tx.send(Err(e));
                         }
@@ -359,6 +362,9 @@ impl<'a> Trainer<'a> {
                             sums.window = Some(window.start);
                             self.step_on(&batcher, rows, &at, &mut sums, observer)?;
                             self.checkpoint_within(checkpoints, k + 1 < total, &at, &mut sums)?;
+                        }
+                        if let Ok(split) = Arc::try_unwrap(batcher.into_split()) {
+                            let _ = done_tx.send(split);
                         }
                     }
                     Ok(())
