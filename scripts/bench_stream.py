@@ -19,7 +19,8 @@ rows (its typed table alone is rows × 768 × 8 bytes).
     target/py-venv/bin/python scripts/bench_stream.py --fairrep target/release/fairrep \
         --dir /var/tmp/emb --rows 200000,2000000 --json docs/evidence/benchmarks/stream.json
 
-`--json OUT` writes every number, the commands, the commit and the machine.
+`--json OUT` writes every number, the commands, the commit and the machine; `--env K=V` sets a
+variable for fairrep (e.g. `MIMALLOC_PURGE_DELAY=100`, see docs/guide/streaming.md).
 """
 import argparse, json, os, platform, subprocess, sys
 
@@ -140,8 +141,13 @@ def main():
     ap.add_argument("--dir", required=True, help="where the shards are written (≈ 3.1 KB a row)")
     ap.add_argument("--rows", default="200000,2000000")
     ap.add_argument("--memory-max", type=int, default=200_000)
+    ap.add_argument("--env", action="append", default=[],
+                    help="KEY=VALUE for fairrep's environment (e.g. MIMALLOC_PURGE_DELAY=100)")
     ap.add_argument("--json")
     a = ap.parse_args()
+    for kv in a.env:
+        k, v = kv.split("=", 1)
+        ENV[k] = v
     rows = [int(r) for r in a.rows.split(",")]
     generate(a.dir, rows)
     results = []
@@ -166,7 +172,8 @@ def main():
         commit = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True).stdout.strip()
         with open(a.json, "w") as f:
             json.dump({"results": results, "commit": commit, "machine": platform.platform(),
-                       "cpus": os.cpu_count(), "threads": ENV["RAYON_NUM_THREADS"]}, f, indent=1)
+                       "cpus": os.cpu_count(), "threads": ENV["RAYON_NUM_THREADS"],
+                       "env": a.env}, f, indent=1)
 
 
 if __name__ == "__main__":
