@@ -1807,6 +1807,25 @@ fn validation_every_k_epochs_on_a_subsample_is_reported() {
     assert!(err.contains("training.validate_every"), "{err}");
 }
 
+/// The header-less Adult training file cut into three shards `dir/shards/part-{k}`, each written
+/// by `write(path without extension, its text)`; the shards' directory.
+fn adult_shards(dir: &Path, write: impl Fn(&Path, String)) -> PathBuf {
+    use std::io::Read;
+    let mut text = String::new();
+    flate2::read::MultiGzDecoder::new(
+        std::fs::File::open(repo().join("data/adult/adult.data.gz")).unwrap(),
+    )
+    .read_to_string(&mut text)
+    .unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    let shards = dir.join("shards");
+    std::fs::create_dir(&shards).unwrap();
+    for (k, part) in lines.chunks(lines.len() / 3 + 1).enumerate() {
+        write(&shards.join(format!("part-{k}")), part.join("\n") + "\n");
+    }
+    shards
+}
+
 /// `[data] train` as shards: the Adult training file cut into three CSV.gz shards, named by a
 /// glob pattern and by their directory, trains to the report of the single file (the same rows
 /// in the same order); a pattern with no file is named.
@@ -1818,22 +1837,12 @@ fn sharded_training_data_trains_as_the_single_file() {
     let single = tmp.path().join("single");
     train_cmd(&whole, &single, &[]).assert().success();
     // Three shards of the header-less training file.
-    let mut text = String::new();
-    use std::io::Read;
-    flate2::read::MultiGzDecoder::new(
-        std::fs::File::open(repo().join("data/adult/adult.data.gz")).unwrap(),
-    )
-    .read_to_string(&mut text)
-    .unwrap();
-    let lines: Vec<&str> = text.lines().collect();
-    let shards = tmp.path().join("shards");
-    std::fs::create_dir(&shards).unwrap();
-    for (k, part) in lines.chunks(lines.len() / 3 + 1).enumerate() {
-        let f = std::fs::File::create(shards.join(format!("part-{k}.csv.gz"))).unwrap();
+    let shards = adult_shards(tmp.path(), |path, text| {
+        let f = std::fs::File::create(path.with_extension("csv.gz")).unwrap();
         let mut gz = flate2::write::GzEncoder::new(f, flate2::Compression::fast());
-        gz.write_all((part.join("\n") + "\n").as_bytes()).unwrap();
+        gz.write_all(text.as_bytes()).unwrap();
         gz.finish().unwrap();
-    }
+    });
     let data = repo().join("data/adult");
     let adult = format!("{}/adult.data.gz", data.to_str().unwrap());
     let strip = |mut r: Value| {
@@ -1886,19 +1895,9 @@ fn sharded_training_data_trains_as_the_single_file() {
 #[test]
 fn a_streamed_run_killed_within_a_shard_resumes_to_the_same_results() {
     let tmp = tempfile::tempdir().unwrap();
-    let mut text = String::new();
-    use std::io::Read;
-    flate2::read::MultiGzDecoder::new(
-        std::fs::File::open(repo().join("data/adult/adult.data.gz")).unwrap(),
-    )
-    .read_to_string(&mut text)
-    .unwrap();
-    let lines: Vec<&str> = text.lines().collect();
-    let shards = tmp.path().join("shards");
-    std::fs::create_dir(&shards).unwrap();
-    for (k, part) in lines.chunks(lines.len() / 3 + 1).enumerate() {
-        std::fs::write(shards.join(format!("part-{k}.csv")), part.join("\n") + "\n").unwrap();
-    }
+    let shards = adult_shards(tmp.path(), |path, text| {
+        std::fs::write(path.with_extension("csv"), text).unwrap()
+    });
     let adult = format!("{}/adult.data.gz", repo().join("data/adult").display());
     let base = config_in(tmp.path(), &[("epochs = 20", "epochs = 3")]);
     let cfg = tmp.path().join("streamed.toml");

@@ -326,7 +326,7 @@ impl ColumnTable {
         let mut table: Option<Reading> = None;
         let mut sources = Vec::with_capacity(shards.len());
         for path in shards {
-            let mut stream = crate::stream::RowStream::open(path, opts, CHUNK_ROWS)?;
+            let mut stream = crate::stream::RowStream::open_sized(path, opts, CHUNK_ROWS)?;
             let (columns, _, cols) = table.get_or_insert_with(|| {
                 let uses = stream.columns().iter().map(|c| used(c)).collect();
                 (

@@ -41,7 +41,8 @@ use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-/// Rows read from a shard at a time (a CSV chunk, a Parquet record batch).
+/// Rows read from a shard at a time: a CSV chunk; a Parquet record batch, fewer for a wide
+/// table ([`RowStream::open_sized`]).
 const READ_ROWS: usize = 16_384;
 
 /// Reads and encodes the data as `[data]` says: in memory ([`prepare_in_memory`]), or, with
@@ -307,7 +308,7 @@ fn read_shard(
     each: EachRead<'_>,
 ) -> Result<bool, DataError> {
     let opts = read_options(spec, &spec.train);
-    let mut stream = RowStream::open(&shards[k], &opts, READ_ROWS)?;
+    let mut stream = RowStream::open_sized(&shards[k], &opts, READ_ROWS)?;
     if stream.columns() != columns {
         return Err(DataError::Schema(format!(
             "{}: columns {} differ from those of the first shard {} ({})",

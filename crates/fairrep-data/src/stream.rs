@@ -85,6 +85,12 @@ enum Source {
     },
 }
 
+/// The bytes of values a Parquet record batch is sized for ([`RowStream::open_sized`]): at least
+/// 8 MiB, the rows rounded up to a power of two (4,096 rows of 768 floats, 12 MiB: in one series
+/// of runs of a 200,000 × 768 streamed epoch, 2.45 s against 3.05 at 2,048 rows, 4.2–4.3 at 8,192
+/// and 4.2–4.7 at 16,384).
+pub const BATCH_BYTES: usize = 8 << 20;
+
 /// A file's rows, read on demand.
 pub struct RowStream {
     path: PathBuf,
@@ -95,6 +101,30 @@ pub struct RowStream {
 }
 
 impl RowStream {
+    /// Opens `path` to be read `chunk_rows` rows at a time, or, for a Parquet file, in record
+    /// batches of about [`BATCH_BYTES`] of values (`chunk_rows` at most, 1,024 at least): a
+    /// batch of a wide table (an embedding's 768 floats a row) is then small enough for the
+    /// allocator to reuse its memory for the next one, instead of having fresh pages faulted in
+    /// (65,536 rows × 768 floats is 201 MB a batch).
+    pub fn open_sized(
+        path: &Path,
+        opts: &ReadOptions<'_>,
+        chunk_rows: usize,
+    ) -> Result<Self, DataError> {
+        if !is_parquet(path) {
+            return Self::open(path, opts, chunk_rows);
+        }
+        let width = Self::open(path, opts, 1)?.columns.len().max(1);
+        // A power of two: batches then tile the row groups writers usually make.
+        let rows = (BATCH_BYTES / (4 * width)).next_power_of_two();
+        Self::open(
+            path,
+            opts,
+            rows.clamp(1_024, chunk_rows.max(1_024))
+                .min(chunk_rows.max(1)),
+        )
+    }
+
     /// Opens `path` with the reading options of a table ([`ReadOptions`]: CSV delimiter, lines
     /// to skip, header or column names; a Parquet file's names come from its schema, `columns`
     /// renames them positionally). `chunk_rows` bounds the rows decoded at once.

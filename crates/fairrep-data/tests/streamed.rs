@@ -222,29 +222,14 @@ fn held_out_rows_follow_the_file_name_and_row_and_the_sample_is_bounded() {
     }
     let features = "categorical = [\"c\"]\nnumeric = [\"x\"]";
     let stream = "mode = \"always\"\nfit_rows = 300";
-    let a = prepare(
-        &config("one", features, stream).data,
-        &config("one", features, stream).tasks,
-        d.path(),
-        5,
-    )
-    .unwrap();
-    let b = prepare(
-        &config("two", features, stream).data,
-        &config("two", features, stream).tasks,
-        d.path(),
-        5,
-    )
-    .unwrap();
+    let prep = |dir: &str, seed: u64| {
+        let c = config(dir, features, stream);
+        prepare(&c.data, &c.tasks, d.path(), seed).unwrap()
+    };
+    let (a, b) = (prep("one", 5), prep("two", 5));
     assert_eq!(rows_of(&a.valid), rows_of(&b.valid));
     assert_eq!(rows_of(&a.test), rows_of(&b.test));
-    let other = prepare(
-        &config("one", features, stream).data,
-        &config("one", features, stream).tasks,
-        d.path(),
-        6,
-    )
-    .unwrap();
+    let other = prep("one", 6);
     assert_ne!(rows_of(&a.valid), rows_of(&other.valid));
     let s = a.streamed.clone().unwrap();
     // About 300 of the ≈ 1,400 training rows (binomial, ±5 sd).

@@ -77,14 +77,13 @@ fn fits_the_data(
     path: &Path,
 ) -> Result<(), TrainError> {
     let batch = config.training.batch_size;
-    if batch > data.train.n {
+    // A streamed run trains on every training row; its `train` split is the fitting sample.
+    let rows = data.streamed.as_ref().map_or(data.train.n, |s| s.rows());
+    if batch > rows {
         return Err(ConfigError::Invalid {
             path: path.to_path_buf(),
             key: "training.batch_size".into(),
-            message: format!(
-                "is {batch}, larger than the training split ({} rows)",
-                data.train.n
-            ),
+            message: format!("is {batch}, larger than the training split ({rows} rows)"),
         }
         .into());
     }
@@ -111,10 +110,18 @@ pub fn check(config_path: &Path, overrides: &[Override]) -> Result<String, Train
             .collect::<Vec<_>>()
             .join(", ")
     };
+    let train = match &data.streamed {
+        Some(s) => format!(
+            "{} train (streamed from {} shards; preprocessing fitted on {})",
+            s.rows(),
+            s.summary().shards,
+            data.train.n
+        ),
+        None => format!("{} train", data.train.n),
+    };
     Ok(format!(
-        "{} train / {} validation / {} test rows, {} features, groups [{}], source tasks [{}], \
+        "{train} / {} validation / {} test rows, {} features, groups [{}], source tasks [{}], \
          transfer tasks [{}], penalty {} (λ = {})",
-        data.train.n,
         data.valid.n,
         data.test.n,
         data.features.len(),

@@ -45,6 +45,15 @@ pub struct Args {
     backend: BackendArg,
 }
 
+impl Args {
+    /// Whether the config (with its overrides) has `[data.stream]`: the run may stream its
+    /// training rows. A config that does not load says so later, when the run loads it.
+    pub fn streams(&self) -> bool {
+        fairrep_config::Config::load_with(&self.config, &self.overrides)
+            .is_ok_and(|c| c.data.stream.is_some())
+    }
+}
+
 /// `runs/<config name>-<n>`, the first `n` not taken.
 fn default_out(config: &Path) -> PathBuf {
     let stem = config
@@ -95,4 +104,40 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             .display()
     );
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        args: Args,
+    }
+
+    /// `streams` reads `[data.stream]` from the config and its overrides (the binary then keeps
+    /// freed memory a while); a config that does not load is not a streamed one.
+    #[test]
+    fn a_config_streams_when_it_has_data_stream() {
+        let dir = tempfile::tempdir().unwrap();
+        let cfg = dir.path().join("c.toml");
+        let base = "[data]\ntrain = { path = \"a.csv\" }\ntest = { path = \"b.csv\" }\n\
+                    [data.features]\nnumeric = [\"x\"]\n[data.sensitive]\ncolumn = \"s\"\n\
+                    [[tasks]]\nname = \"t\"\ncolumn = \"y\"\npositive = { eq = 1 }\n\
+                    role = \"source\"\n";
+        let args = |extra: &[&str]| {
+            let mut argv = vec!["x", "--config", cfg.to_str().unwrap()];
+            argv.extend(extra);
+            Cli::parse_from(argv).args
+        };
+        std::fs::write(&cfg, base).unwrap();
+        assert!(!args(&[]).streams());
+        assert!(args(&["--set", "data.stream.mode=always"]).streams());
+        std::fs::write(&cfg, format!("{base}[data.stream]\nmode = \"auto\"\n")).unwrap();
+        assert!(args(&[]).streams());
+        std::fs::write(&cfg, "not toml [").unwrap();
+        assert!(!args(&[]).streams());
+    }
 }
