@@ -227,7 +227,7 @@ pub const KEYS: &[Key] = &[
         key: "data.stream.fit_rows",
         ty: "integer ≥ 1",
         default: Shown::Default,
-        meaning: "most training rows (a seeded sample) the preprocessing is fitted on; also the \
+        meaning: "about how many training rows (a seeded sample) the preprocessing is fitted on; also the \
                   evaluation's training split",
     },
     Key {

@@ -9,7 +9,7 @@
 //!   renamed in another directory (not when a file is renamed).
 //! - **One pass before training** reads every shard once (in name order): it counts the training
 //!   rows, applies the missing-value policy (an error names the file and line), and keeps the
-//!   validation and test rows and a seeded sample of at most `fit_rows` training rows (their `u`
+//!   validation and test rows and a seeded sample of about `fit_rows` training rows (their `u`
 //!   again decides), on which the preprocessing is fitted exactly as the in-memory path fits it
 //!   on the whole training split ([`crate::encode`]). That sample is the run's `train` split,
 //!   which the evaluation uses.

@@ -52,7 +52,7 @@ pub struct DataSpec {
 /// time, so a table larger than memory can be trained on. The validation (and, without a test
 /// file, test) rows are held out by a seeded hash of each row's key (its shard's file name and
 /// its row in the shard) and held in memory; the preprocessing statistics are fitted on a seeded
-/// sample of at most `fit_rows` training rows, which is also the training split the evaluation
+/// sample of about `fit_rows` training rows, which is also the training split the evaluation
 /// (transfer heads, audits, baselines) uses. See docs/guide/streaming.md.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
@@ -69,8 +69,9 @@ pub struct StreamSpec {
     /// (seeded by epoch and window) and cut into batches.
     #[serde(default = "default_shuffle_rows")]
     pub shuffle_rows: usize,
-    /// The most training rows the preprocessing statistics are fitted on (a seeded sample; all
-    /// of them when there are fewer).
+    /// About how many training rows the preprocessing statistics are fitted on (a seeded sample:
+    /// each training row with probability `fit_rows` / the estimated training rows; all of them
+    /// when there are fewer).
     #[serde(default = "default_fit_rows")]
     pub fit_rows: usize,
 }
