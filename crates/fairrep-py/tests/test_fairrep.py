@@ -256,6 +256,34 @@ def test_encode_unknown_column_names_it(run):
         run.encode(df)
 
 
+def test_train_streams_a_config_with_data_stream(tmp_path):
+    """A config with `[data.stream]` trains streamed from Python as from the CLI: the report says
+    how many rows came from how many shards, and the run encodes new rows."""
+    import gzip
+
+    lines = gzip.open(REPO / "data/adult/adult.data.gz", "rt").read().splitlines()
+    shards = tmp_path / "shards"
+    shards.mkdir()
+    half = len(lines) // 2
+    for k, part in enumerate([lines[:half], lines[half:]]):
+        (shards / f"part-{k}.csv").write_text("\n".join(part) + "\n")
+    text = QUICKSTART.read_text().replace("../data/adult/", str(REPO / "data/adult") + "/")
+    text = text.replace(str(REPO / "data/adult/adult.data.gz"), str(shards))
+    cfg = tmp_path / "streamed.toml"
+    cfg.write_text(text + '\n[data.stream]\nmode = "always"\nshuffle_rows = 4096\n')
+    r = fairrep.train(
+        cfg,
+        overrides={"training.epochs": 1, "transfer.head_families": ["logistic"]},
+        out=tmp_path / "run",
+        verbose=0,
+    )
+    streamed = r.report["splits"]["streamed"]
+    assert streamed["shards"] == 2 and streamed["shuffle_rows"] == 4096
+    assert 26_000 < streamed["train_rows"] < 28_000
+    z = r.encode(REPO / "data/adult/adult.test.gz", skip_rows=1)
+    assert z.shape[0] > 15_000
+
+
 def test_train_bad_config_is_a_value_error_naming_the_key(tmp_path):
     with pytest.raises(ValueError, match=r"training\.epochs"):
         fairrep.train(QUICKSTART, overrides=["training.epochs=-3"], out=tmp_path / "bad", verbose=0)
