@@ -7,8 +7,11 @@
 //!   numbers for errors; [`sink`]: writing CSV / CSV.gz / Parquet / NPY output a chunk at a time;
 //! - [`fitted`]: the fitted preprocessing of a run (column encoders, tasks) and the one row
 //!   encoder;
-//! - [`encode`]: fitting it — missing values, the seeded validation split, one-hot and standardisation fitted
-//!   on the training split only, sensitive groups, task labels from predicates.
+//! - [`reading`]: the spec checked and its files read into typed columns ([`columnar`]);
+//!   [`encode`]: fitting the preprocessing — missing values, the seeded validation split, one-hot
+//!   and standardisation fitted on the training split only, sensitive groups, task labels from
+//!   predicates; [`prepared`]: what that gives a run (the splits, the fitted encoding);
+//!   [`shards`]: `[data.stream]`, the training rows read from the shards a window at a time.
 //!
 //! No burn here: the batches the trainer feeds its model are built in `fairrep-run`.
 
@@ -19,6 +22,8 @@ pub mod encode;
 pub mod error;
 pub mod fitted;
 pub mod parquet;
+pub mod prepared;
+pub mod reading;
 pub mod shards;
 pub mod sink;
 pub mod source;
@@ -27,12 +32,11 @@ pub mod stream;
 pub mod table;
 
 pub use columns::TypedColumn;
-pub use encode::{
-    ColumnEncoder, Prepared, Split, StreamSummary, TaskInfo, TrainStream, Window, WindowStart,
-    validate_schema,
-};
+pub use encode::{ColumnEncoder, TaskInfo};
 pub use error::DataError;
 pub use fitted::{Binding, Preprocessing, RowOutcome};
+pub use prepared::{Prepared, Split, StreamSummary, TrainStream, Window, WindowStart};
+pub use reading::validate_schema;
 pub use shards::prepare;
 pub use spec::{
     DataSpec, MissingPolicy, Predicate, Role, StreamMode, StreamSpec, TaskKind, TaskSpec,

@@ -23,14 +23,12 @@
 //!   its batches were done, and reproduces the uninterrupted run's batches.
 
 use crate::columnar::{ColumnTable, ColumnUse, Gathered};
-use crate::encode::{
-    Cols, Dropped, Encoder, Prepared, Split, StreamSummary, Tables, TrainStream, Window,
-    WindowStart, checked, column_use, fit_and_encode, keep_rows, nan_token, prepare_in_memory,
-    read_options, vector_columns,
-};
+use crate::encode::{Cols, Encoder, Tables, fit_and_encode, keep_rows, prepare_in_memory};
 use crate::error::DataError;
 use crate::fitted::Preprocessing;
 use crate::parquet::VectorValues;
+use crate::prepared::{Dropped, Prepared, Split, StreamSummary, TrainStream, Window, WindowStart};
+use crate::reading::{checked, column_use, nan_token, read_file, read_options, vector_columns};
 use crate::spec::{DataSpec, GroupSpec, StreamMode, StreamSpec, TaskSpec};
 use crate::stream::RowStream;
 use rand::SeedableRng;
@@ -452,14 +450,9 @@ impl Direct {
             })
         };
         let mut scalar = preprocessing.clone();
-        let kept: Vec<bool> = (scalar.encoders.iter())
-            .map(|e| match e {
-                crate::fitted::ColumnEncoder::Standardize { column, .. } => !in_vector(column),
-                crate::fitted::ColumnEncoder::OneHot { .. } => true,
-            })
-            .collect();
-        let mut keep = kept.iter();
-        scalar.encoders.retain(|_| *keep.next().unwrap_or(&true));
+        scalar.encoders.retain(|e| {
+            !matches!(e, crate::fitted::ColumnEncoder::Standardize { column, .. } if in_vector(column))
+        });
         scalar.features.retain(|f| !in_vector(f));
         scalar.vectors.clear();
         let at = (scalar.encoders.iter())
@@ -832,7 +825,7 @@ fn prepare_streamed(
     let train_c = Cols::resolve(&train_t, spec, &numeric, tasks)?;
     let (test_own, test_c, keep_test, test_dropped) = match &spec.test {
         Some(f) => {
-            let t = crate::encode::read_file(spec, tasks, base_dir, f)?;
+            let t = read_file(spec, tasks, base_dir, f)?;
             let c = Cols::resolve(&t, spec, &numeric, tasks)?;
             let keep = keep_rows(&t, &c, spec, &missing)?;
             let dropped = t.n() - keep.len();

@@ -3,30 +3,17 @@
 
 use arrow_array::builder::{FixedSizeListBuilder, Float32Builder};
 use arrow_array::{
-    ArrayRef, DictionaryArray, Float32Array, Float64Array, Int64Array, RecordBatch, StringArray,
+    ArrayRef, DictionaryArray, Float32Array, Float64Array, Int64Array, StringArray,
     types::Int32Type,
 };
-use arrow_schema::{Field, Schema};
 use fairrep_data::stream::RowStream;
 use fairrep_data::table::{ReadOptions, Table};
 use fairrep_data::*;
+mod common;
+
+use common::write_parquet;
 use std::path::Path;
 use std::sync::Arc;
-
-fn write_parquet(path: &Path, columns: Vec<(&str, ArrayRef)>) {
-    let schema = Arc::new(Schema::new(
-        columns
-            .iter()
-            .map(|(n, a)| Field::new(*n, a.data_type().clone(), true))
-            .collect::<Vec<_>>(),
-    ));
-    let batch =
-        RecordBatch::try_new(schema.clone(), columns.into_iter().map(|c| c.1).collect()).unwrap();
-    let file = std::fs::File::create(path).unwrap();
-    let mut w = ::parquet::arrow::ArrowWriter::try_new(file, schema, None).unwrap();
-    w.write(&batch).unwrap();
-    w.close().unwrap();
-}
 
 fn opts(null: &str) -> ReadOptions<'_> {
     ReadOptions {

@@ -4,9 +4,11 @@
 //! "auto"` keeps a small table in memory; bad combinations are errors that say why.
 
 use arrow_array::builder::{FixedSizeListBuilder, Float32Builder};
-use arrow_array::{ArrayRef, Float64Array, RecordBatch, StringArray};
-use arrow_schema::{Field, Schema};
+use arrow_array::{ArrayRef, Float64Array, StringArray};
 use fairrep_data::*;
+mod common;
+
+use common::write_parquet;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -44,17 +46,7 @@ fn write_parquet_shard(path: &Path, k: usize, rows: usize) {
         ("s", Arc::new(StringArray::from(s))),
         ("y", Arc::new(Float64Array::from(y))),
     ];
-    let schema = Arc::new(Schema::new(
-        (columns.iter())
-            .map(|(n, a)| Field::new(*n, a.data_type().clone(), false))
-            .collect::<Vec<_>>(),
-    ));
-    let batch =
-        RecordBatch::try_new(schema.clone(), columns.into_iter().map(|c| c.1).collect()).unwrap();
-    let file = std::fs::File::create(path).unwrap();
-    let mut w = ::parquet::arrow::ArrowWriter::try_new(file, schema, None).unwrap();
-    w.write(&batch).unwrap();
-    w.close().unwrap();
+    write_parquet(path, columns);
 }
 
 /// Shard `k` of `rows` rows as CSV (header `x,c,s,y`).
