@@ -344,7 +344,7 @@ impl RowStream {
         }
     }
 
-    /// [`RowStream::next_cells`]; with `vectors`, and when [`RowStream::gives_vectors`], each
+    /// [`RowStream::next_cells`]; with `vectors`, and when [`RowStream::vector_columns`] names them, each
     /// vector column of a Parquet batch given whole ([`ParquetRows::next_cells_or_vectors`]).
     pub fn next_cells_or_vectors(
         &mut self,
