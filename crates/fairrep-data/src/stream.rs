@@ -344,8 +344,8 @@ impl RowStream {
         }
     }
 
-    /// [`RowStream::next_cells`]; with `vectors`, and when [`RowStream::vector_columns`] names them, each
-    /// vector column of a Parquet batch given whole ([`ParquetRows::next_cells_or_vectors`]).
+    /// [`RowStream::next_cells`]; with `vectors`, each vector column that
+    /// [`RowStream::vector_columns`] names given whole ([`ParquetRows::next_cells_or_vectors`]).
     pub fn next_cells_or_vectors(
         &mut self,
         max: usize,
