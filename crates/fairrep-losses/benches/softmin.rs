@@ -38,7 +38,7 @@ fn bench(c: &mut Criterion) {
             let h: Vec<f32> = (0..n).map(|_| rng.random::<f32>() * 0.1).collect();
             let eps = 0.05 * d as f64;
             let kept = Costs::Kept(cost_matrix(Power::P2, &u, &v));
-            let streamed = Costs::Streamed(Power::P2);
+            let streamed = Costs::new(Power::P2, &u, &v, false);
             for (name, costs) in [("kept", &kept), ("streamed", &streamed)] {
                 g.bench_with_input(BenchmarkId::new(name, format!("{n}x{d}")), &(), |b, _| {
                     b.iter(|| softmin_costs(costs, &u, &v, eps, &h))
