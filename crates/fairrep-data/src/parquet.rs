@@ -549,6 +549,34 @@ impl VectorValues<'_> {
         let (start, _, is_null) = self.spans[row];
         (!is_null).then(|| self.values.get(start + j)).flatten()
     }
+
+    /// Row `row`'s values as one slice, when the list and all its elements are present and
+    /// stored as f32 or f64 (else `None`: read them with [`VectorValues::get`]).
+    pub fn row(&self, row: usize) -> Option<RowValues<'_>> {
+        let (start, _, is_null) = self.spans[row];
+        if is_null {
+            return None;
+        }
+        let end = start + self.width;
+        // Every element of the row present (an array with nulls elsewhere is fine).
+        let present = |a: &dyn Array| {
+            a.nulls()
+                .is_none_or(|n| end <= n.len() && n.slice(start, self.width).null_count() == 0)
+        };
+        match self.values {
+            Floats::F32(a) if present(*a) => a.values().get(start..end).map(RowValues::F32),
+            Floats::F64(a) if present(*a) => a.values().get(start..end).map(RowValues::F64),
+            _ => None,
+        }
+    }
+}
+
+/// One row of a vector column with no missing element ([`VectorValues::row`]).
+pub enum RowValues<'a> {
+    /// Stored as f32.
+    F32(&'a [f32]),
+    /// Stored as f64.
+    F64(&'a [f64]),
 }
 
 /// A float array's values: borrowed when they are f32 or f64, else copied as f64.

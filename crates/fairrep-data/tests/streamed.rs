@@ -334,3 +334,54 @@ role = "source"
     .to_string();
     assert!(e.contains("shuffle"), "{e}");
 }
+
+/// Vectors stored as f64 with missing values: rows with every value present take the whole-row
+/// path, the others the element path; both give the cells' bits (imputed values and all).
+#[test]
+fn f64_vectors_with_missing_values_match_the_cells() {
+    use arrow_array::builder::Float64Builder;
+    let d = tempfile::tempdir().unwrap();
+    for (k, rows) in [300, 400].into_iter().enumerate() {
+        let base = k * 10_000;
+        let mut emb = FixedSizeListBuilder::new(Float64Builder::new(), 3);
+        for i in 0..rows {
+            for j in 0..3 {
+                // An element missing every 17th row; a whole list every 29th.
+                if i % 17 == 3 && j == 1 {
+                    emb.values().append_null();
+                } else {
+                    emb.values().append_value(noise(base + i, j) * 4.0 - 1.0);
+                }
+            }
+            emb.append(i % 29 != 5);
+        }
+        let s: Vec<&str> = (0..rows).map(|i| ["f", "m"][(base + i) % 2]).collect();
+        let y: Vec<f64> = (0..rows).map(|i| noise(base + i, 9)).collect();
+        let columns: Vec<(&str, ArrayRef)> = vec![
+            ("emb", Arc::new(emb.finish())),
+            ("s", Arc::new(StringArray::from(s))),
+            ("y", Arc::new(Float64Array::from(y))),
+        ];
+        write_parquet(&d.path().join(format!("part-{k}.parquet")), columns);
+    }
+    let mut c = config(
+        "*.parquet",
+        "vectors = [\"emb\"]",
+        "mode = \"always\"\nfit_rows = 1000000",
+    );
+    c.data.missing = MissingPolicy::Impute;
+    let p = prepare(&c.data, &c.tasks, d.path(), 3).unwrap();
+    let stream = p.streamed.clone().expect("streamed");
+    assert!(stream.summary().vectors_direct);
+    assert_eq!(stream.rows(), p.train.n);
+    let mut streamed: Vec<RowBits> = windows(stream.as_ref(), 1, None)
+        .iter()
+        .flat_map(|w| rows_of(&w.split))
+        .collect();
+    let mut held = rows_of(&p.train);
+    streamed.sort();
+    held.sort();
+    assert_eq!(streamed, held);
+    // Imputed places (0 after standardising) are there.
+    assert!(held.iter().any(|(x, _, _)| x.contains(&0.0f32.to_bits())));
+}
