@@ -334,7 +334,9 @@ impl<'a> Trainer<'a> {
                 let (per_window, from) = (size / bs, sums.window);
                 let source = data.task_indices(Role::Source);
                 std::thread::scope(|scope| -> Result<(), TrainError> {
-                    let (tx, rx) = std::sync::mpsc::sync_channel(1);
+                    // A rendezvous: the reader fills the next window while the trainer works
+                    // on this one, and hands it over when the trainer asks (two windows held).
+                    let (tx, rx) = std::sync::mpsc::sync_channel(0);
                     // Windows trained on go back to the reader, to be filled again.
                     let (done_tx, done_rx) = std::sync::mpsc::channel::<fairrep_data::Split>();
                     let reader = Arc::clone(&stream);

@@ -9,7 +9,9 @@
 //! - A tile is `TILE` rows × one block of columns: `d` fused multiply-adds a pair in registers
 //!   (the dot products `u_i · v_j`), written once to an L1 buffer, turned into the exponents
 //!   `t_ij = h_j − C_ij/ε` and folded into each row's running `(max, Σ exp)`; a larger block
-//!   maximum rescales the row's sums once.
+//!   maximum rescales the row's sums once. The `exp` is [`Real::exp_nonpos_fused`] (fused
+//!   multiply-adds: fewer instructions, the same bits on every CPU); the kept matrix's soft-min
+//!   keeps the unfused one, so existing runs keep their bits.
 //! - For p = 2 the row's `|u_i|²/(2ε)` leaves the log-sum-exp (`C_ij = |u_i|²/2 + |v_j|²/2 −
 //!   u_i · v_j`), so the exponent is one multiply-add of the dot product; centring keeps the
 //!   cancellation in that form to the scale of the distances.
@@ -245,7 +247,7 @@ fn tiles<F: Real>(
 #[inline(always)]
 fn accumulate<F: Real>(row: &[F], top_block: F, top: &mut F, sums: &mut [F]) {
     if top_block > *top {
-        let scale = (*top - top_block).exp_nonpos(); // 0 when top was −∞
+        let scale = (*top - top_block).exp_nonpos_fused(); // 0 when top was −∞
         for s in sums.iter_mut() {
             *s = *s * scale;
         }
@@ -260,7 +262,7 @@ fn accumulate<F: Real>(row: &[F], top_block: F, top: &mut F, sums: &mut [F]) {
     for rb in row.chunks_exact(LANES) {
         let rb = lanes(rb);
         for l in 0..LANES {
-            acc[l] += (rb[l] - t).exp_nonpos();
+            acc[l] += (rb[l] - t).exp_nonpos_fused();
         }
     }
     sums.copy_from_slice(&acc);
