@@ -118,7 +118,7 @@ impl<F: Real> Packed<F> {
     /// The soft-min of every row of `u` against the packed cloud:
     /// `f_i = −ε log Σ_j exp(h_j − C_ij/ε)` (`h` `[m]`).
     pub fn softmin(&self, u: &Cloud<F>, eps: f64, h: &[F]) -> Vec<F> {
-        assert_eq!(u.d, self.d, "clouds of one dimension");
+        debug_assert_eq!(u.d, self.d, "clouds of one dimension");
         let inv = F::of(1.0 / eps);
         // The column terms of the exponents, −∞ in the padding (exp(−∞) = 0).
         let g: Vec<F> = (0..self.m_pad())
