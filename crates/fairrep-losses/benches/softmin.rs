@@ -6,7 +6,8 @@
 //! recomputing costs per iteration.
 //!
 //! `cargo bench --workspace --all-features --bench softmin` (a filter such as `-- 8192` for a
-//! subset). `FAIRREP_BENCH_SIZES=2048` restricts the sizes.
+//! subset). `FAIRREP_BENCH_SIZES=2048` and `FAIRREP_BENCH_DIMS=16,32,64` choose the sizes and
+//! dimensions.
 
 #![allow(missing_docs)]
 
@@ -15,10 +16,11 @@ use fairrep_losses::Power;
 use fairrep_losses::host::{Cloud, Costs, cost_matrix, softmin_costs};
 use rand::{Rng, SeedableRng};
 
-fn sizes() -> Vec<usize> {
-    std::env::var("FAIRREP_BENCH_SIZES").map_or(vec![2048, 8192], |v| {
+/// A list of numbers from the environment variable `name`, or `default`.
+fn numbers(name: &str, default: &[usize]) -> Vec<usize> {
+    std::env::var(name).map_or(default.to_vec(), |v| {
         v.split(',')
-            .map(|s| s.trim().parse().expect("FAIRREP_BENCH_SIZES: numbers"))
+            .map(|s| s.trim().parse().expect("a list of numbers"))
             .collect()
     })
 }
@@ -31,8 +33,8 @@ fn cloud(n: usize, d: usize, seed: u64) -> Cloud<f32> {
 fn bench(c: &mut Criterion) {
     let mut g = c.benchmark_group("softmin");
     g.sample_size(10);
-    for n in sizes() {
-        for d in [16, 128] {
+    for n in numbers("FAIRREP_BENCH_SIZES", &[2048, 8192]) {
+        for d in numbers("FAIRREP_BENCH_DIMS", &[16, 128]) {
             let (u, v) = (cloud(n, d, 1), cloud(n, d, 2));
             let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(3);
             let h: Vec<f32> = (0..n).map(|_| rng.random::<f32>() * 0.1).collect();
