@@ -8,7 +8,7 @@
 //! typed columns through [`from_arrow`].
 
 use crate::error::DataError;
-use crate::fitted::{Binding, ColumnEncoder, MISSING_CATEGORY, Preprocessing, RowOutcome};
+use crate::fitted::{Binding, ColumnEncoder, MISSING_CATEGORY, Preprocessing, RowOutcome, z_score};
 use crate::spec::MissingPolicy;
 use arrow_array::cast::AsArray;
 use arrow_array::types::{
@@ -246,7 +246,7 @@ impl Preprocessing {
                 };
                 match (value, encoder) {
                     (Seen::Number(x), Some(ColumnEncoder::Standardize { mean, std, .. })) => {
-                        row_out[off] = ((x - mean) / std) as f32;
+                        row_out[off] = z_score(x, *mean, *std);
                     }
                     (Seen::Category(Some(j)), _) => row_out[off + j] = 1.0,
                     (Seen::Category(None), _) | (Seen::Missing, _) => unseen[k] += 1,

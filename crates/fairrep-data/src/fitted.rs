@@ -269,7 +269,7 @@ impl Preprocessing {
                             }
                         }
                     };
-                    out[off] = ((v - mean) / std) as f32;
+                    out[off] = z_score(v, *mean, *std);
                     off += 1;
                 }
             }
@@ -306,4 +306,11 @@ impl Preprocessing {
             .or(b.sensitive)
             .unwrap_or(usize::MAX)
     }
+}
+
+/// A number standardised as every encoding path writes it, `((v − mean) / std)` in f64, then
+/// f32: one definition, so the row, column and streamed paths give the same bits.
+#[inline(always)]
+pub(crate) fn z_score(v: f64, mean: f64, std: f64) -> f32 {
+    ((v - mean) / std) as f32
 }

@@ -560,8 +560,9 @@ impl VectorValues<'_> {
         let end = start + self.width;
         // Every element of the row present (an array with nulls elsewhere is fine).
         let present = |a: &dyn Array| {
-            a.nulls()
-                .is_none_or(|n| end <= n.len() && n.slice(start, self.width).null_count() == 0)
+            a.null_count() == 0
+                || a.nulls()
+                    .is_some_and(|n| end <= n.len() && n.slice(start, self.width).null_count() == 0)
         };
         match self.values {
             Floats::F32(a) if present(*a) => a.values().get(start..end).map(RowValues::F32),

@@ -25,7 +25,7 @@
 use crate::columnar::{ColumnTable, ColumnUse, Gathered};
 use crate::encode::{Cols, Encoder, Tables, fit_and_encode, keep_rows, prepare_in_memory};
 use crate::error::DataError;
-use crate::fitted::Preprocessing;
+use crate::fitted::{Preprocessing, z_score};
 use crate::parquet::{RowValues, VectorValues};
 use crate::prepared::{Dropped, Prepared, Split, StreamSummary, TrainStream, Window, WindowStart};
 use crate::reading::{checked, column_use, nan_token, read_file, read_options, vector_columns};
@@ -524,7 +524,7 @@ impl Vectors {
             }
             for (j, (out, &(mean, std))) in row.iter_mut().zip(&g.scales).enumerate() {
                 match values.get(r, j) {
-                    Some(v) if v.is_finite() => *out = ((v - mean) / std) as f32,
+                    Some(v) if v.is_finite() => *out = z_score(v, mean, std),
                     Some(v) => {
                         self.bad
                             .get_or_insert_with(|| (r, format!("{}_{j}", g.name), v));
@@ -543,7 +543,7 @@ fn standardise<V: Copy + Into<f64>>(out: &mut [f32], v: &[V], scales: &[(f64, f6
         return false;
     }
     for ((o, &x), &(mean, std)) in out.iter_mut().zip(v).zip(scales) {
-        *o = ((x.into() - mean) / std) as f32;
+        *o = z_score(x.into(), mean, std);
     }
     true
 }

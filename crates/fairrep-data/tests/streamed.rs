@@ -37,16 +37,23 @@ fn write_parquet_shard(path: &Path, k: usize, rows: usize) {
     }
     let x: Vec<f64> = (0..rows).map(|i| noise(base + i, 7) * 10.0).collect();
     let c: Vec<&str> = (0..rows).map(|i| ["a", "b", "c"][(base + i) % 3]).collect();
-    let s: Vec<&str> = (0..rows).map(|i| ["f", "m"][(base + i) % 2]).collect();
-    let y: Vec<f64> = (0..rows).map(|i| noise(base + i, 9)).collect();
-    let columns: Vec<(&str, ArrayRef)> = vec![
+    let mut columns: Vec<(&str, ArrayRef)> = vec![
         ("emb", Arc::new(emb.finish())),
         ("x", Arc::new(Float64Array::from(x))),
         ("c", Arc::new(StringArray::from(c))),
+    ];
+    columns.extend(group_and_task(base, rows));
+    write_parquet(path, columns);
+}
+
+/// The group column `s` and the task's column `y` of a shard whose first row is `base`.
+fn group_and_task(base: usize, rows: usize) -> [(&'static str, ArrayRef); 2] {
+    let s: Vec<&str> = (0..rows).map(|i| ["f", "m"][(base + i) % 2]).collect();
+    let y: Vec<f64> = (0..rows).map(|i| noise(base + i, 9)).collect();
+    [
         ("s", Arc::new(StringArray::from(s))),
         ("y", Arc::new(Float64Array::from(y))),
-    ];
-    write_parquet(path, columns);
+    ]
 }
 
 /// Shard `k` of `rows` rows as CSV (header `x,c,s,y`).
@@ -355,13 +362,8 @@ fn f64_vectors_with_missing_values_match_the_cells() {
             }
             emb.append(i % 29 != 5);
         }
-        let s: Vec<&str> = (0..rows).map(|i| ["f", "m"][(base + i) % 2]).collect();
-        let y: Vec<f64> = (0..rows).map(|i| noise(base + i, 9)).collect();
-        let columns: Vec<(&str, ArrayRef)> = vec![
-            ("emb", Arc::new(emb.finish())),
-            ("s", Arc::new(StringArray::from(s))),
-            ("y", Arc::new(Float64Array::from(y))),
-        ];
+        let mut columns: Vec<(&str, ArrayRef)> = vec![("emb", Arc::new(emb.finish()))];
+        columns.extend(group_and_task(base, rows));
         write_parquet(&d.path().join(format!("part-{k}.parquet")), columns);
     }
     let mut c = config(

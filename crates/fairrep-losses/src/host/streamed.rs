@@ -221,14 +221,15 @@ fn dot_tile<F: Real>(rows: &[F], block: &[F], d: usize, w: usize, out: &mut [F])
     }
 }
 
-/// Visits the tiles of a task: `each(first row, rows, first column, columns, dots [rows · w])`.
+/// Visits the tiles of a task: `each(first row, first column, columns, dots [rows · w], the
+/// task's half squared norms, running maxima, lane sums)`.
 #[inline(always)]
 fn tiles<F: Real>(
     packed: &Packed<F>,
     s: &mut Scratch<F>,
-    mut each: impl FnMut(usize, usize, usize, &mut [F], &mut [F], &mut [F]),
+    mut each: impl FnMut(usize, usize, usize, &mut [F], &[F], &mut [F], &mut [F]),
 ) {
-    let (d, b, cols) = (packed.d, s.tops.len(), packed.cols);
+    let (d, b, cols) = (packed.d, s.half_sq.len(), packed.cols);
     for j0 in (0..packed.m_pad()).step_by(cols) {
         let w = cols.min(packed.m_pad() - j0);
         let block = &packed.values[j0 * d..(j0 + w) * d];
@@ -237,7 +238,8 @@ fn tiles<F: Real>(
             let tile = &mut s.tile[..TILE * w];
             dot_tile(rows, block, d, w, tile);
             let r = TILE.min(b - q0);
-            each(q0, j0, w, &mut tile[..r * w], &mut s.tops, &mut s.sums);
+            let (hu, tops, sums) = (&s.half_sq, &mut s.tops, &mut s.sums);
+            each(q0, j0, w, &mut tile[..r * w], hu, tops, sums);
         }
     }
 }
@@ -277,37 +279,45 @@ fn accumulate<F: Real>(row: &[F], top_block: F, top: &mut F, sums: &mut [F]) {
     "aarch64+neon"
 ))]
 fn softmin_task<F: Real>(packed: &Packed<F>, g: &[F], inv: F, s: &mut Scratch<F>) {
-    let half_sq = std::mem::take(&mut s.half_sq);
-    let (floor, two) = (F::of(1e-8), F::of(2.0));
+    let hv = &packed.half_sq;
     match packed.p {
         // t − |u_i|²/(2ε): the row's term is added to f_i at the end.
         Power::P2 => lse_tiles(packed, g, s, |_, _, dot, gj| dot.mul_add(inv, gj)),
-        Power::P1 => lse_tiles(packed, g, s, |i, j, dot, gj| {
-            let sq = (two * (half_sq[i] + packed.half_sq[j] - dot)).maxv(floor);
-            gj - F::of(sq.to_f64().sqrt()) * inv
+        Power::P1 => lse_tiles(packed, g, s, |hu, j, dot, gj| {
+            gj - cost(Power::P1, hu, hv[j], dot) * inv
         }),
     }
-    s.half_sq = half_sq;
+}
+
+/// `C(u, v)` from `|u|²/2`, `|v|²/2` and `u · v` (centred): `|u − v|²/2` clamped at 0, or for
+/// p = 1 `sqrt(max(|u − v|², 1e-8))`, as [`super::cost_matrix`].
+#[inline(always)]
+fn cost<F: Real>(p: Power, hu: F, hv: F, dot: F) -> F {
+    let half = (hu + hv - dot).maxv(F::zero());
+    match p {
+        Power::P2 => half,
+        Power::P1 => F::of((half + half).maxv(F::of(1e-8)).to_f64().sqrt()),
+    }
 }
 
 /// The tiles of a task folded into its rows' log-sum-exps, with the exponent
-/// `t(row, column, dot, g_column)`.
+/// `t(|u_row|²/2, column, dot, g_column)`.
 #[inline(always)]
 fn lse_tiles<F: Real>(
     packed: &Packed<F>,
     g: &[F],
     s: &mut Scratch<F>,
-    t: impl Fn(usize, usize, F, F) -> F,
+    t: impl Fn(F, usize, F, F) -> F,
 ) {
-    tiles(packed, s, |q0, j0, w, tile, tops, sums| {
+    tiles(packed, s, |q0, j0, w, tile, half_sq, tops, sums| {
         for (q, row) in tile.chunks_exact_mut(w).enumerate() {
-            let i = q0 + q;
+            let (i, hu) = (q0 + q, half_sq[q0 + q]);
             let mut mx = [F::NEG_INF; LANES];
             for (jv, rb) in row.chunks_exact_mut(LANES).enumerate() {
                 let j = j0 + jv * LANES;
                 let gl = lanes(&g[j..j + LANES]);
                 for l in 0..LANES {
-                    let e = t(i, j + l, rb[l], gl[l]);
+                    let e = t(hu, j + l, rb[l], gl[l]);
                     rb[l] = e;
                     mx[l] = mx[l].maxv(e);
                 }
@@ -327,23 +337,14 @@ fn lse_tiles<F: Real>(
 ))]
 fn cost_task<F: Real>(packed: &Packed<F>, s: &mut Scratch<F>, out: &mut [F]) {
     let (p, m, hv) = (packed.p, packed.m, &packed.half_sq);
-    let half_sq = std::mem::take(&mut s.half_sq);
-    let floor = F::of(1e-8);
-    tiles(packed, s, |q0, j0, w, tile, _, _| {
+    tiles(packed, s, |q0, j0, w, tile, half_sq, _, _| {
         let cols = w.min(m.saturating_sub(j0));
         for (q, row) in tile.chunks_exact(w).enumerate() {
-            let i = q0 + q;
-            let hu = half_sq[i];
+            let (i, hu) = (q0 + q, half_sq[q0 + q]);
             let dst = &mut out[i * m + j0..i * m + j0 + cols];
             for ((c, &dot), &h) in dst.iter_mut().zip(row).zip(&hv[j0..]) {
-                // |u − v|²/2, clamped at 0
-                let half = (hu + h - dot).maxv(F::zero());
-                *c = match p {
-                    Power::P2 => half,
-                    Power::P1 => F::of((half + half).maxv(floor).to_f64().sqrt()),
-                };
+                *c = cost(p, hu, h, dot);
             }
         }
     });
-    s.half_sq = half_sq;
 }
