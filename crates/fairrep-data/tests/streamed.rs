@@ -273,14 +273,16 @@ fn auto_keeps_a_small_table_in_memory() {
 
 #[test]
 fn streaming_errors_say_why() {
+    /// What `prepare` refuses `c` with.
+    fn error_of(c: &C, dir: &Path) -> String {
+        prepare(&c.data, &c.tasks, dir, 1).unwrap_err().to_string()
+    }
     let d = tempfile::tempdir().unwrap();
     write_csv_shard(&d.path().join("a.csv"), 0, 300);
     std::fs::write(d.path().join("b.csv"), "x,c,s\n1,a,f\n").unwrap();
     let features = "numeric = [\"x\"]";
     let c = config("*.csv", features, "mode = \"always\"");
-    let e = prepare(&c.data, &c.tasks, d.path(), 1)
-        .unwrap_err()
-        .to_string();
+    let e = error_of(&c, d.path());
     assert!(
         e.contains("b.csv") && e.contains("differ from those of the first shard"),
         "{e}"
@@ -307,17 +309,13 @@ role = "source"
     .unwrap()
     .data
     .derived;
-    let e = prepare(&c.data, &c.tasks, d.path(), 1)
-        .unwrap_err()
-        .to_string();
+    let e = error_of(&c, d.path());
     assert!(
         e.contains("[data.stream]") && e.contains("[[data.derived]]"),
         "{e}"
     );
     let c = config("a.csv", features, "mode = \"always\"\nshuffle_rows = 0");
-    let e = prepare(&c.data, &c.tasks, d.path(), 1)
-        .unwrap_err()
-        .to_string();
+    let e = error_of(&c, d.path());
     assert!(e.contains("shuffle_rows"), "{e}");
     // An unknown key is named by the parser.
     let e = toml::from_str::<C>(
